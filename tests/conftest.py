@@ -1,0 +1,45 @@
+"""Shared fixtures: the bundled marx data set as the canonical table, in Arrow and in Ibis."""
+
+from __future__ import annotations
+
+import gzip
+from importlib import resources
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+TESTS = Path(__file__).parent
+DATA = TESTS / "data"
+CORPUS = DATA / "corpus"
+
+
+def bundled(name: str) -> Path:
+    return Path(str(resources.files("honeyscope") / "data" / name))
+
+
+@pytest.fixture(scope="session")
+def marx_arrow() -> pa.Table:
+    """The 451,581 packets of marx.csv.gz, in the canonical schema."""
+    from honeyscope.ingest.seed_csv import read_seed_csv
+
+    path = bundled("marx.csv.gz")
+    return read_seed_csv(gzip.open(path).read(), source=str(path)).rows
+
+
+@pytest.fixture(scope="session")
+def marx_parquet(marx_arrow, tmp_path_factory) -> Path:
+    import pyarrow.parquet as pq
+
+    out = tmp_path_factory.mktemp("marx") / "marx.parquet"
+    pq.write_table(marx_arrow, out)
+    return out
+
+
+@pytest.fixture()
+def marx(marx_parquet):
+    """The marx packets as an Ibis table on a fresh in-process DuckDB."""
+    from honeyscope.analyse import engine
+
+    con = engine.connect()
+    return engine.packets_from_files(con, [marx_parquet])
