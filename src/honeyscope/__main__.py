@@ -1,0 +1,3 @@
+from honeyscope.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""Everything that came from a log line is hostile: these make it inert for each place it reaches.
+
+* HTML: ``html()`` escapes ``& < > " '``, so ``<script>`` shows as text.
+* Terminal: ``terminal()`` replaces control characters (ANSI escapes, CR, BEL, ...) by visible
+  ``\\xNN`` forms, so a log line cannot move the cursor, recolour or retitle the terminal.
+* Spreadsheet: ``cell()`` prefixes a value that a spreadsheet would read as a formula
+  (``= + - @``, tab, CR) with ``'`` (OWASP's CSV-injection rule), keeping negative numbers as numbers.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def html(value: object) -> str:
+    """Text safe inside HTML element content and quoted attribute values."""
+    return _html.escape("" if value is None else str(value), quote=True)
+
+
+def _visible(m: re.Match[str]) -> str:
+    c = ord(m.group(0))
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def terminal(value: object) -> str:
+    """Text safe to print on a terminal: control and bidi-override characters made visible.
+
+    Also escapes rich's markup brackets, so the text is safe in rich tables and prints.
+    """
+    s = _CONTROL.sub(_visible, "" if value is None else str(value))
+    return s.replace("[", r"\[")
+
+
+def plain_terminal(value: object) -> str:
+    """Like :func:`terminal` for plain ``print`` (no rich markup escaping)."""
+    return _CONTROL.sub(_visible, "" if value is None else str(value))
+
+
+def cell(value: object) -> object:
+    """A CSV/spreadsheet cell value that cannot be read as a formula."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+        return "'" + value
+    return value
