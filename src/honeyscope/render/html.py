@@ -1,0 +1,125 @@
+"""Safe HTML building blocks for the report: every value is escaped on its way in.
+
+A report section is a :class:`Section` whose ``body`` is made only with these helpers (or with
+:func:`honeyscope.render.escape.html` around every interpolated value).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from honeyscope.render.escape import html as esc
+
+
+@dataclass
+class Section:
+    """One section of the report: an anchor id, a title, a safe HTML body, and key findings."""
+
+    id: str
+    title: str
+    body: str
+    findings: list[str] = field(default_factory=list)  # plain text, escaped when rendered
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """A value as display text: thousands separators, a fixed number of decimals, NA for missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "NA"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.{digits}f}"
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S") if (
+            value.hour or value.minute or value.second) else value.strftime("%Y-%m-%d")
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        import numpy as np
+
+        if isinstance(value, np.integer):
+            return f"{int(value):,}"
+        if isinstance(value, np.floating):
+            return fmt(float(value), digits)
+    except ImportError:  # pragma: no cover
+        pass
+    return str(value)
+
+
+def para(text: str) -> str:
+    return f"<p>{esc(text)}</p>"
+
+
+def bullets(items: Iterable[str]) -> str:
+    return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
+
+
+def table(
+    df: pd.DataFrame,
+    *,
+    caption: str | None = None,
+    max_rows: int = 50,
+    digits: int = 2,
+    index: bool = False,
+) -> str:
+    """A pandas DataFrame as an escaped HTML table; numbers right-aligned with separators."""
+    if index:
+        df = df.reset_index()
+    shown = df.head(max_rows)
+    head = "".join(f"<th>{esc(c)}</th>" for c in shown.columns)
+    numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
+    rows = []
+    for rec in shown.itertuples(index=False):
+        cells = "".join(
+            f'<td class="num">{esc(fmt(v, digits))}</td>' if num else f"<td>{esc(fmt(v, digits))}</td>"
+            for v, num in zip(rec, numeric, strict=True)
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    more = (
+        f'<p class="more">{esc(f"{len(df) - max_rows:,} more rows not shown")}</p>'
+        if len(df) > max_rows
+        else ""
+    )
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+
+
+def key_values(pairs: Sequence[tuple[str, Any]]) -> str:
+    """A two-column definition table."""
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(fmt(v))}</td></tr>" for k, v in pairs)
+    return f'<table class="kv"><tbody>{rows}</tbody></table>'
+
+
+def figure(plot: Any, *, title: str, width: float = 10, height: float = 6, dpi: int = 96) -> str:
+    """A plotnine plot (or matplotlib figure) inline as an SVG data URI inside <img>.
+
+    An SVG inside <img> can run no script and load nothing, whatever text it carries.
+    """
+    buf = io.BytesIO()
+    if hasattr(plot, "draw"):  # plotnine ggplot
+        fig = plot.draw()
+    else:
+        fig = plot
+    fig.set_size_inches(width, height)
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context({"svg.fonttype": "path", "svg.hashsalt": "honeyscope"}):
+        fig.savefig(buf, format="svg", dpi=dpi, metadata={"Date": None}, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (
+        f'<figure><img class="chart" alt="{esc(title)}" src="data:image/svg+xml;base64,{data}">'
+        f"<figcaption>{esc(title)}</figcaption></figure>"
+    )
