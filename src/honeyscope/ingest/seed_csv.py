@@ -41,8 +41,11 @@ class CsvResult:
     lines: int  # data lines read (header excluded)
 
 
-def read_seed_csv(data: bytes, *, source: str, tz: str = "UTC", sensor: str | None = None) -> CsvResult:
-    """Parse a whole marx / marx-geo CSV (already decompressed) into canonical rows and rejects."""
+def read_seed_csv(
+    data: bytes, *, source: str, tz: str = "UTC", sensor: str | None = None, first_line: int = 2
+) -> CsvResult:
+    """Parse a whole marx / marx-geo CSV (already decompressed, header first) into canonical rows
+    and rejects. ``first_line`` is the line number of the first data row (2: after the header)."""
     if b"\n" not in data and b"\r" in data:
         data = data.replace(b"\r", b"\n")  # Kaggle's CR-only line endings
     elif b"\r\n" in data:
@@ -55,7 +58,7 @@ def read_seed_csv(data: bytes, *, source: str, tz: str = "UTC", sensor: str | No
         quote_char='"',
     )
     raw = raw.rename({c: c.strip().lower() for c in raw.columns})
-    raw = raw.with_row_index("line", offset=2)  # 1-based, the header is line 1
+    raw = raw.with_row_index("line", offset=first_line)
     n = raw.height
     geo = "srcstr" in raw.columns
 

@@ -108,10 +108,7 @@ def figure(plot: Any, *, title: str, width: float = 10, height: float = 6, dpi: 
     An SVG inside <img> can run no script and load nothing, whatever text it carries.
     """
     buf = io.BytesIO()
-    if hasattr(plot, "draw"):  # plotnine ggplot
-        fig = plot.draw()
-    else:
-        fig = plot
+    fig = plot.draw() if hasattr(plot, "draw") else plot  # plotnine ggplot, or a matplotlib figure
     fig.set_size_inches(width, height)
     import matplotlib.pyplot as plt
 

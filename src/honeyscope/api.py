@@ -1,0 +1,105 @@
+"""The Python API. The CLI is a thin layer over these functions.
+
+>>> import honeyscope
+>>> ledger = honeyscope.ingest(["/var/log/kern.log*"], "store")      # doctest: +SKIP
+>>> honeyscope.open_store("store").polars()                          # doctest: +SKIP
+>>> t = honeyscope.open_packets(["store"])     # an Ibis table        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ibis
+
+from honeyscope.analyse import engine as _engine
+from honeyscope.store.store import Store, is_store
+
+__all__ = ["ingest", "open_packets", "open_store", "resolve_store"]
+
+
+def ingest(inputs: Sequence[str] | str, store: str | Path, **options: Any):
+    """Ingest inputs (files, directories, globs, ``-``) into the store at ``store``.
+
+    Options: ``year``, ``tz``, ``sensor``, ``workers``, ``wait``, ``progress``. Returns the
+    :class:`~honeyscope.ingest.run.Ledger` of this run.
+    """
+    from honeyscope.ingest.run import ingest as _ingest
+
+    if isinstance(inputs, str | Path):
+        inputs = [str(inputs)]
+    return _ingest([str(i) for i in inputs], store, **options)
+
+
+class StoreHandle(Store):
+    """A store opened for reading: the packet table as Arrow, polars, pandas or Ibis."""
+
+    def arrow(self, columns: list[str] | None = None):
+        return self.table(columns)
+
+    def polars(self, columns: list[str] | None = None):
+        import polars as pl
+
+        return pl.from_arrow(self.table(columns))
+
+    def pandas(self, columns: list[str] | None = None):
+        return self.table(columns).to_pandas()
+
+    def packets(self, engine: str = _engine.DEFAULT_ENGINE) -> ibis.Table:
+        return _engine.packets_from_files(_engine.connect(engine), self.packet_files())
+
+
+def open_store(path: str | Path) -> StoreHandle:
+    """Open an existing store (see README, "The store")."""
+    return StoreHandle(path)
+
+
+_TEMP_STORES: dict[tuple, Path] = {}
+
+
+def resolve_store(
+    sources: Sequence[str | Path] | str | Path,
+    *,
+    year: int | None = None,
+    tz: str = "UTC",
+    sensor: str | None = None,
+    progress: Any = None,
+) -> Store:
+    """The store named by ``sources``: a store directory as is, or data files (raw logs, marx CSV)
+    ingested on the fly into a temporary store that lives as long as this process."""
+    if isinstance(sources, str | Path):
+        sources = [sources]
+    srcs = [str(s) for s in sources]
+    if len(srcs) == 1 and is_store(srcs[0]):
+        return Store(srcs[0])
+    for s in srcs:
+        if Path(s).is_dir() and is_store(s):
+            raise ValueError(f"{s} is a store: give it alone, not mixed with other sources")
+    key = (tuple(srcs), year, tz, sensor)
+    if key not in _TEMP_STORES:
+        tmp = Path(tempfile.mkdtemp(prefix="honeyscope-"))
+        atexit.register(shutil.rmtree, tmp, True)
+        ingest(srcs, tmp / "store", year=year, tz=tz, sensor=sensor, progress=progress)
+        _TEMP_STORES[key] = tmp / "store"
+    return Store(_TEMP_STORES[key])
+
+
+def open_packets(
+    sources: Sequence[str | Path] | str | Path,
+    *,
+    engine: str = _engine.DEFAULT_ENGINE,
+    year: int | None = None,
+    tz: str = "UTC",
+    sensor: str | None = None,
+    con: ibis.BaseBackend | None = None,
+) -> ibis.Table:
+    """The canonical packet table of a store directory or of data files, as an Ibis table on
+    ``engine`` (DuckDB in-process by default; ``spark://HOST:PORT`` or ``local[N]`` for Spark)."""
+    store = resolve_store(sources, year=year, tz=tz, sensor=sensor)
+    con = con or _engine.connect(engine)
+    return _engine.packets_from_files(con, store.packet_files())

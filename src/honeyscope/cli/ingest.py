@@ -1,0 +1,152 @@
+"""``honeyscope ingest``, ``export`` and ``rejects``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from honeyscope.render.escape import terminal
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="parse raw logs / marx CSV into a store")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="files, directories (recursive), globs, or - for stdin; gz/bz2/xz/zstd ok")
+    p.add_argument("--store", required=True, help="store directory (created if needed)")
+    p.add_argument("--year", type=int, help="year of year-less syslog stamps "
+                   "(default: the year putting each stamp nearest to, not after, the file's mtime)")
+    p.add_argument("--tz", default="UTC", help="zone of stamps without an offset (default UTC)")
+    p.add_argument("--sensor", help="sensor name for lines without a syslog host")
+    p.add_argument("--workers", type=int, help="parser processes (default: 2)")
+    p.add_argument("--wait", action="store_true",
+                   help="wait for another ingest into the same store instead of refusing")
+    p.add_argument("--json", action="store_true", help="print the ledger as JSON")
+    p.set_defaults(func=_ingest)
+
+    e = sub.add_parser("export", help="write the store's packets as marx CSV, CSV, Parquet or JSONL")
+    e.add_argument("--store", required=True)
+    e.add_argument("--format", choices=("marx", "csv", "parquet", "jsonl"), default="csv")
+    e.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
+    e.set_defaults(func=_export)
+
+    r = sub.add_parser("rejects", help="lines that were not packets, with their reason")
+    r.add_argument("--store", required=True)
+    r.add_argument("--reason", help="only this reason")
+    r.add_argument("--limit", type=int, default=20)
+    r.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    r.set_defaults(func=_rejects)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from honeyscope import api
+    from honeyscope.ingest import sources
+
+    inputs = sources.expand(args.inputs)
+    total = sum(i.path.stat().st_size for i in inputs if i.path is not None) or None
+    progress_ctx = _progress(total, enabled=sys.stderr.isatty() and not args.json)
+    with progress_ctx as progress:
+        ledger = api.ingest(
+            args.inputs, args.store, year=args.year, tz=args.tz, sensor=args.sensor,
+            workers=args.workers, wait=None if args.wait else 0, progress=progress,
+        )
+    if args.json:
+        json.dump(ledger.to_dict(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print_ledger(ledger.to_dict())
+    return 0
+
+
+class _progress:
+    """A rich progress bar on a terminal (bytes, lines/s, ETA); a no-op elsewhere."""
+
+    def __init__(self, total: int | None, enabled: bool) -> None:
+        self.total, self.enabled = total, enabled
+        self._bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("ingest"), BarColumn(), DownloadColumn(),
+            TextColumn("{task.fields[lines]:>12,} lines  {task.fields[rate]:>9,.0f} lines/s"),
+            TimeElapsedColumn(), TimeRemainingColumn(), transient=True,
+        )
+        self._bar.start()
+        task = self._bar.add_task("ingest", total=self.total, lines=0, rate=0.0)
+        import time
+
+        t0 = time.perf_counter()
+
+        def update(nbytes: int, nlines: int) -> None:
+            dt = max(time.perf_counter() - t0, 1e-6)
+            self._bar.update(task, completed=nbytes, lines=nlines, rate=nlines / dt)
+
+        return update
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def print_ledger(d: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(
+        f"[bold]{d['lines']:,}[/] lines read, [bold]{d['rows']:,}[/] rows added, "
+        f"[bold]{d['rejected_total']:,}[/] rejected, {d['bytes'] / 1e6:,.1f} MB in {d['seconds']:.2f} s "
+        f"→ {terminal(d['store'])}"
+    )
+    skipped = [i for i in d["inputs"] if i["status"].startswith("skipped")]
+    for i in skipped:
+        con.print(f"  {terminal(i['source'])}: {i['status']}")
+    if d["rejected"]:
+        t = Table(title="rejected, by reason", title_justify="left")
+        t.add_column("reason")
+        t.add_column("lines", justify="right")
+        for k, v in d["rejected"].items():
+            t.add_row(terminal(k), f"{v:,}")
+        con.print(t)
+    if d["hosts"]:
+        t = Table(title="rows added, per sensor", title_justify="left")
+        t.add_column("sensor")
+        t.add_column("rows", justify="right")
+        for k, v in d["hosts"].items():
+            t.add_row(terminal(k), f"{v:,}")
+        con.print(t)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from honeyscope.store.export import export
+    from honeyscope.store.store import Store
+
+    n = export(Store(args.store), args.format, args.output)
+    if args.output != "-":
+        print(f"{n:,} rows → {terminal(args.output)}", file=sys.stderr)
+    return 0
+
+
+def _rejects(args: argparse.Namespace) -> int:
+    import pyarrow.compute as pc
+
+    from honeyscope.cli.common import emit
+    from honeyscope.store.store import Store
+
+    t = Store(args.store).rejects()
+    if args.reason:
+        t = t.filter(pc.equal(t.column("reason"), args.reason))
+    df = t.slice(0, args.limit).to_pandas()
+    emit(df, args.format)
+    return 0

@@ -1,0 +1,283 @@
+"""The store: a directory of Parquet files and a manifest that says which of them exist.
+
+Layout::
+
+    STORE/
+      manifest.json                 the only source of truth: inputs committed, their files, ledgers
+      packets/month=YYYY-MM/*.parquet   canonical rows, sorted by (host, time) within each file
+      rejects/*.parquet             lines that were not packets: source, line, reason, text
+      staging/                      files of an ingest not yet committed (removed on the next ingest)
+      .lock                         held (flock) by the one ingest writing the store
+
+Crash safety: an ingest writes its files under ``staging/``, moves them into place, and only then
+replaces ``manifest.json`` atomically (write + fsync + rename). Readers list files from the manifest,
+never from the directory, so a kill -9 at any moment leaves the store as it was, or with whole inputs
+committed; files a killed ingest left behind are not in the manifest and are swept by the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from honeyscope import schema
+
+MANIFEST = "manifest.json"
+FORMAT = "honeyscope-store"
+VERSION = 1
+ROW_GROUP = 128 * 1024
+
+
+class StoreBusyError(RuntimeError):
+    """Another ingest holds the store's lock."""
+
+
+class NotAStoreError(FileNotFoundError):
+    pass
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def is_store(path: str | Path) -> bool:
+    return (Path(path) / MANIFEST).is_file()
+
+
+class Store:
+    """A honeyscope store directory (see module doc). Cheap to open; reads the manifest."""
+
+    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if not is_store(self.path):
+            if not create:
+                raise NotAStoreError(f"{self.path} is not a honeyscope store (no {MANIFEST})")
+            if self.path.exists() and any(not f.name.startswith(".") for f in self.path.iterdir()):
+                raise ValueError(f"{self.path} exists, is not empty and is not a honeyscope store")
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._write_manifest(
+                {"format": FORMAT, "version": VERSION, "created": _now(), "inputs": [], "meta": {}}
+            )
+        self.manifest = self._read_manifest()
+
+    # -- manifest ---------------------------------------------------------------------------
+    def _read_manifest(self) -> dict[str, Any]:
+        with open(self.path / MANIFEST, encoding="utf-8") as f:
+            m = json.load(f)
+        if m.get("format") != FORMAT:
+            raise ValueError(f"{self.path / MANIFEST} is not a honeyscope manifest")
+        if m.get("version", 0) > VERSION:
+            raise ValueError(f"store version {m['version']} is newer than this honeyscope")
+        return m
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        tmp = self.path / f".{MANIFEST}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path / MANIFEST)
+        _fsync_dir(self.path)
+
+    def refresh(self) -> None:
+        self.manifest = self._read_manifest()
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        return self.manifest["inputs"]
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.manifest.setdefault("meta", {})
+
+    # -- reading ----------------------------------------------------------------------------
+    def packet_files(self) -> list[Path]:
+        return [self.path / p for i in self.inputs for p in i["parts"]]
+
+    def reject_files(self) -> list[Path]:
+        return [self.path / p for i in self.inputs for p in i["reject_parts"]]
+
+    def table(self, columns: list[str] | None = None) -> pa.Table:
+        """The whole packet table in memory (small stores; use :func:`packets` for big ones)."""
+        files = self.packet_files()
+        if not files:
+            return schema.empty() if columns is None else schema.empty().select(columns)
+        return pq.ParquetDataset([str(f) for f in files], schema=schema.SCHEMA).read(columns=columns)
+
+    def rejects(self) -> pa.Table:
+        files = self.reject_files()
+        if not files:
+            return schema.REJECT_SCHEMA.empty_table()
+        return pq.ParquetDataset([str(f) for f in files], schema=schema.REJECT_SCHEMA).read()
+
+    def ledger(self) -> dict[str, Any]:
+        """Totals over every committed input: lines read, rows, rejects by reason, rows per sensor."""
+        total: dict[str, Any] = {"inputs": 0, "lines": 0, "rows": 0, "rejected": {}, "hosts": {}}
+        for i in self.inputs:
+            total["inputs"] += 1
+            total["lines"] += i["lines"]
+            total["rows"] += i["rows"]
+            for k, v in i["rejected"].items():
+                total["rejected"][k] = total["rejected"].get(k, 0) + v
+            for k, v in i["hosts"].items():
+                total["hosts"][k] = total["hosts"].get(k, 0) + v
+        total["rejected_total"] = sum(total["rejected"].values())
+        return total
+
+    # -- writing ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, wait: float | None = 0) -> Iterator[None]:
+        """Hold the store's write lock. ``wait`` seconds to wait (None: forever); busy → error."""
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = None if wait is None else time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as e:
+                    if e.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if deadline is not None and time.monotonic() >= deadline:
+                        holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+                        raise StoreBusyError(
+                            f"another ingest is writing {self.path} (pid {holder or '?'}); "
+                            "wait for it to finish, or pass --wait"
+                        ) from None
+                    time.sleep(0.2)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            self.refresh()  # another ingest may have committed while we waited
+            self._sweep_staging()
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+    def _sweep_staging(self) -> None:
+        """Remove what a killed ingest left: staging files and unreferenced data files."""
+        shutil.rmtree(self.path / "staging", ignore_errors=True)
+        known = {str(self.path / p) for i in self.inputs for p in i["parts"] + i["reject_parts"]}
+        for sub in ("packets", "rejects"):
+            base = self.path / sub
+            if base.is_dir():
+                for f in base.rglob("*.parquet"):
+                    if str(f) not in known:
+                        f.unlink(missing_ok=True)
+
+    def begin(self) -> Transaction:
+        """Start writing one input (call under :meth:`lock`)."""
+        return Transaction(self)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.lock(wait=30):
+            self.meta[key] = value
+            self._write_manifest(self.manifest)
+
+
+@dataclass
+class Transaction:
+    """The files of one input being ingested; nothing is visible until :meth:`commit`."""
+
+    store: Store
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    parts: list[str] = field(default_factory=list)
+    reject_parts: list[str] = field(default_factory=list)
+    rows: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    hosts: dict[str, int] = field(default_factory=dict)
+    _n: int = 0
+
+    @property
+    def staging(self) -> Path:
+        return self.store.path / "staging" / self.id
+
+    def _stage(self, final_rel: str, table: pa.Table, sort: bool) -> None:
+        self._n += 1
+        tmp = self.staging / final_rel
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        if sort and table.num_rows:
+            table = table.sort_by([("host", "ascending"), ("time", "ascending")])
+        pq.write_table(
+            table, tmp, row_group_size=ROW_GROUP, compression="zstd", write_statistics=True
+        )
+
+    def add(self, rows: pa.Table, rejects: pa.Table) -> None:
+        """Stage a block's rows (canonical schema) and rejects (REJECT_SCHEMA)."""
+        if rows.num_rows:
+            rows = schema.conform(rows)
+            self.rows += rows.num_rows
+            counts = rows.group_by("host").aggregate([("host", "count")])
+            for h, c in zip(counts.column("host").to_pylist(), counts.column("host_count").to_pylist(),
+                            strict=True):
+                key = "(none)" if h is None else h
+                self.hosts[key] = self.hosts.get(key, 0) + c
+            month = pc.strftime(rows.column("time"), format="%Y-%m")
+            month = pc.fill_null(month, "unknown")
+            for m in pc.unique(month).to_pylist():
+                part = rows.filter(pc.equal(month, m))
+                rel = f"packets/month={m}/{self.id}-{self._n:05d}.parquet"
+                self._stage(rel, part, sort=True)
+                self.parts.append(rel)
+        if rejects.num_rows:
+            rejects = rejects.cast(schema.REJECT_SCHEMA)
+            counts = rejects.group_by("reason").aggregate([("reason", "count")])
+            for r, c in zip(counts.column("reason").to_pylist(),
+                            counts.column("reason_count").to_pylist(), strict=True):
+                self.rejected[r] = self.rejected.get(r, 0) + c
+            rel = f"rejects/{self.id}-{self._n:05d}.parquet"
+            self._stage(rel, rejects, sort=False)
+            self.reject_parts.append(rel)
+
+    def commit(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Move the staged files into place and add ``record`` (plus counts and files) to the
+        manifest, atomically. Returns the full record."""
+        store = self.store
+        for rel in self.parts + self.reject_parts:
+            dest = store.path / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.staging / rel, dest)
+        for d in {(store.path / rel).parent for rel in self.parts + self.reject_parts}:
+            _fsync_dir(d)
+        full = dict(record)
+        full.update(
+            id=self.id,
+            parts=self.parts,
+            reject_parts=self.reject_parts,
+            rows=self.rows,
+            rejected=self.rejected,
+            hosts=self.hosts,
+            committed=_now(),
+        )
+        manifest = dict(store.manifest)
+        manifest["inputs"] = [*store.inputs, full]
+        store._write_manifest(manifest)
+        store.manifest = manifest
+        shutil.rmtree(self.staging, ignore_errors=True)
+        return full
+
+    def abort(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)

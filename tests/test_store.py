@@ -1,0 +1,173 @@
+"""The store's guarantees: idempotent re-ingest, growth, atomic commits, locking, export round trip."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import bundled
+from honeyscope import api
+from honeyscope.store.export import export
+from honeyscope.store.store import Store, StoreBusyError
+
+HEADER = b"datetime,host,src,proto,type,spt,dpt\n"
+
+
+def _csv(rows: int, start: int = 0) -> bytes:
+    lines = [
+        f"2013-03-0{1 + (i % 5)} 12:00:{i % 60:02d},h{i % 3},{16843009 + i},TCP,,{1000 + i % 60000},{i % 100}"
+        for i in range(start, start + rows)
+    ]
+    return "\n".join(lines).encode() + b"\n"
+
+
+def test_reingest_adds_nothing_even_under_another_name(tmp_path):
+    f = tmp_path / "a.csv"
+    f.write_bytes(HEADER + _csv(50))
+    s = tmp_path / "store"
+    first = api.ingest([str(f)], s)
+    assert first.rows == 50
+    again = api.ingest([str(f)], s)
+    assert again.rows == 0 and again.inputs[0].status == "skipped: already ingested"
+    copy = tmp_path / "copy.csv"
+    shutil.copy(f, copy)
+    assert api.ingest([str(copy)], s).rows == 0
+    assert Store(s).table().num_rows == 50
+
+
+def test_compressed_inputs_recognised_by_content(tmp_path):
+    data = HEADER + _csv(30)
+    import bz2
+    import lzma
+
+    import zstandard
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "x.log").write_bytes(gzip.compress(data))  # name says nothing
+    (tmp_path / "in" / "y").write_bytes(bz2.compress(HEADER + _csv(30, 100)))
+    (tmp_path / "in" / "z.txt").write_bytes(lzma.compress(HEADER + _csv(30, 200)))
+    (tmp_path / "in" / "w.dat").write_bytes(zstandard.ZstdCompressor().compress(HEADER + _csv(30, 300)))
+    led = api.ingest([str(tmp_path / "in")], tmp_path / "s")
+    assert led.rows == 120
+    assert sorted(i.compression for i in led.inputs) == ["bzip2", "gzip", "xz", "zstd"]
+
+
+def test_marx_roundtrip_is_byte_identical(tmp_path):
+    src = bundled("marx.csv.gz")
+    s = tmp_path / "s"
+    led = api.ingest([str(src)], s)
+    assert led.rows == 451_581 and led.rejected() == {}
+    out = tmp_path / "out.csv"
+    assert export(Store(s), "marx", str(out)) == 451_581
+    assert out.read_bytes() == gzip.open(src).read()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_export_formats_carry_every_column(tmp_path, fmt):
+    f = tmp_path / "a.csv"
+    f.write_bytes(HEADER + _csv(10))
+    s = tmp_path / "s"
+    api.ingest([str(f)], s)
+    out = tmp_path / f"out.{fmt}"
+    export(Store(s), fmt, str(out))
+    from honeyscope import schema
+
+    if fmt == "parquet":
+        names = pq.read_schema(out).names
+    elif fmt == "csv":
+        names = out.read_text().splitlines()[0].split(",")
+    else:
+        names = list(json.loads(out.read_text().splitlines()[0]))
+    assert names == schema.COLUMN_NAMES
+
+
+def test_csv_export_defuses_formulas(tmp_path):
+    f = tmp_path / "a.csv"
+    f.write_bytes(HEADER + b"2013-03-03 21:53:59,=HYPERLINK(1),16843009,TCP,,1,2\n")
+    s = tmp_path / "s"
+    api.ingest([str(f)], s)
+    out = tmp_path / "o.csv"
+    export(Store(s), "csv", str(out))
+    assert "'=HYPERLINK(1)" in out.read_text()
+
+
+def test_second_writer_is_refused_with_a_clear_message(tmp_path):
+    st = Store(tmp_path / "s", create=True)
+    with st.lock(), pytest.raises(StoreBusyError, match="another ingest is writing"):
+        with Store(tmp_path / "s").lock(wait=0):
+            pass
+
+
+def _ingest_script(store: Path, inputs: list[Path]) -> str:
+    return textwrap.dedent(
+        f"""
+        import sys
+        from honeyscope import api
+        api.ingest({[str(i) for i in inputs]!r}, {str(store)!r}, wait=None)
+        """
+    )
+
+
+@pytest.mark.slow
+def test_kill_9_at_any_moment_leaves_whole_inputs(tmp_path):
+    """Kill ingests at many moments; the store always holds whole inputs, never duplicates."""
+    inputs = []
+    for k in range(6):
+        f = tmp_path / f"in{k}.csv"
+        f.write_bytes(HEADER + _csv(20_000, k * 100_000))
+        inputs.append(f)
+    store = tmp_path / "s"
+    Store(store, create=True)
+    code = _ingest_script(store, inputs)
+    delays = [0.3, 0.6, 0.9, 1.2, 1.5, 1.8, 2.2]
+    for d in delays:
+        p = subprocess.Popen([sys.executable, "-c", code])
+        time.sleep(d)
+        p.kill()
+        p.wait()
+        st = Store(store)
+        t = st.table(["source", "line"])
+        committed = {i["source"] for i in st.inputs}
+        assert t.num_rows == 20_000 * len(committed)  # whole inputs only
+        assert t.num_rows == len(set(zip(t.column("source").to_pylist(),
+                                         t.column("line").to_pylist(), strict=True)))
+    subprocess.run([sys.executable, "-c", code], check=True)
+    st = Store(store)
+    assert st.table(["line"]).num_rows == 20_000 * 6
+    leftovers = {p for p in (store / "packets").rglob("*.parquet")} - set(st.packet_files())
+    assert not leftovers or not (store / "staging").exists()
+
+
+def test_grown_log_adds_only_new_lines(tmp_path):
+    f = tmp_path / "live.csv"
+    f.write_bytes(HEADER + _csv(10))
+    s = tmp_path / "s"
+    api.ingest([str(f)], s)
+    with open(f, "ab") as fh:
+        fh.write(_csv(5, 1000))
+    led = api.ingest([str(f)], s)
+    assert led.inputs[0].status == "grown"
+    t = Store(s).table(["line", "src_int"]).sort_by("line")
+    assert t.num_rows == 15
+    assert t.column("line").to_pylist() == list(range(2, 17))
+
+
+def test_open_store_gives_arrow_polars_pandas(tmp_path):
+    f = tmp_path / "a.csv"
+    f.write_bytes(HEADER + _csv(7))
+    s = tmp_path / "s"
+    api.ingest([str(f)], s)
+    h = api.open_store(s)
+    assert h.arrow().num_rows == 7 and h.polars().height == 7 and len(h.pandas()) == 7
+    assert h.packets().count().execute() == 7
+    assert os.path.exists(s / "manifest.json")
