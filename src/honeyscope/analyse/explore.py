@@ -1,0 +1,405 @@
+"""The exploratory analyses of Jacobs' "Inspecting Internet Traffic" (parts 1 and 2), as Ibis.
+
+Every analysis is written once, as an Ibis expression over the canonical packet table
+(:mod:`honeyscope.schema`), so that DuckDB runs it here and Spark runs it unchanged on a cluster.
+``*_expr`` functions build the expression; the function of the analysis' own name executes it and
+returns a pandas DataFrame (with at most light reshaping of the already aggregated result).
+
+Conventions
+-----------
+* A *day* is the UTC calendar date of ``time``.
+* ``daily``: the days of a sensor run from its first to its last packet; a day inside that span
+  without packets counts 0 (so gaps show as gaps, not as missing bars). With ``ma=N`` the value is
+  R's ``stats::filter(x, rep(1/N, N), sides = 2)``: the centred N-day mean (for even N one more day
+  ahead than behind), and days without a full window are left out.
+* Ports are counted per protocol: TCP 80 is not UDP 80. Ties in a top-N are broken by the smaller
+  port first (R's ``summary(factor(x))`` order).
+* ``port_sources`` is part 2's metric: for each day, sensor and port the number of distinct
+  sources; then for each day and port the mean over the sensors that saw that port that day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from honeyscope.analyse import names
+
+# --- column roles for summary() ------------------------------------------------------------------
+
+#: Columns read as numbers *and* as categories ("ports are not numbers", part 2).
+PORT_COLUMNS = ("spt", "dpt", "inner_spt", "inner_dpt")
+CODE_COLUMNS = ("icmp_type", "icmp_code", "inner_icmp_type", "inner_icmp_code")
+#: Addresses: summarised as distinct counts.
+ADDRESS_COLUMNS = ("src", "dst", "inner_src", "inner_dst", "mac_src", "mac_dst", "mac")
+#: Small-domain columns stored as numbers that are really categories.
+NUMERIC_CATEGORIES = ("family", "ethertype", "df", "mf", "ce")
+#: Bookkeeping, not traffic.
+SKIP_COLUMNS = ("source", "line")
+
+NUMERIC_STATS = ("Min.", "1st Qu.", "Median", "Mean", "3rd Qu.", "Max.")
+#: R's summary.data.frame default: up to 7 levels shown, else the top 6 and ``(Other)``.
+MAXSUM = 7
+
+PROTOS = {"tcp": "TCP", "udp": "UDP", "icmp": "ICMP", "icmpv6": "ICMPv6"}
+
+
+def _roles(t: ir.Table) -> dict[str, list[str]]:
+    """Which summary blocks each column of ``t`` gets: numeric, category, address, time."""
+    roles: dict[str, list[str]] = {}
+    for name, dtype in t.schema().items():
+        if name in SKIP_COLUMNS:
+            continue
+        if name in ADDRESS_COLUMNS:
+            roles[name] = ["address"]
+        elif dtype.is_timestamp():
+            roles[name] = ["time", "category"]
+        elif name in PORT_COLUMNS or name in CODE_COLUMNS:
+            roles[name] = ["numeric", "category"]
+        elif name in NUMERIC_CATEGORIES or dtype.is_string() or dtype.is_boolean():
+            roles[name] = ["category"]
+        elif dtype.is_numeric():
+            roles[name] = ["numeric"]
+    return roles
+
+
+def present_columns_expr(t: ir.Table) -> ir.Table:
+    """One row: the number of non-null values of every column, and ``__rows``."""
+    metrics = {name: t[name].count() for name in t.columns}
+    metrics["__rows"] = t.count()
+    return t.aggregate(**metrics)
+
+
+def _row(column: str, kind: str, stat: ir.Value | str, order: int | ir.Value, value) -> dict:
+    return {
+        "column": ibis.literal(column),
+        "kind": ibis.literal(kind),
+        "stat": ibis.literal(stat) if isinstance(stat, str) else stat.cast("string"),
+        "ord": ibis.literal(order).cast("int64") if isinstance(order, int) else order.cast("int64"),
+        "value": value.cast("float64"),
+    }
+
+
+def summary_expr(t: ir.Table, columns: Sequence[str] | None = None) -> ir.Table:
+    """R's ``summary()`` made domain-aware, as one long table ``column, kind, stat, ord, value``.
+
+    ``kind='number'`` rows hold one number per ``stat`` of a column, all from one scan:
+    ``nn`` (non-null values); for numeric columns Min., 1st Qu., Median, Mean, 3rd Qu., Max.
+    (quantiles by linear interpolation, R's default type 7); for addresses Distinct; for the time
+    First and Last (epoch seconds) and Days (distinct UTC dates). ``column='_rows'`` is the row
+    count. ``kind='category'`` rows are the 7 most frequent levels of a categorical column, most
+    frequent first, ties by level (``ord`` 0..6), plus ``(levels)`` (the number of levels, ``ord``
+    -2). Ports and ICMP types/codes are both numeric and categorical; the time's levels are its
+    seconds, like R's factor of the seed's datetime text.
+
+    ``columns`` defaults to every summarisable column; :func:`summary` passes the non-empty ones.
+    """
+    roles = _roles(t)
+    cols = [c for c in (columns if columns is not None else list(roles)) if c in roles]
+    wide: dict[str, ir.Scalar] = {"_rows|nn": t.count()}
+    for c in cols:
+        col = t[c]
+        wide[f"{c}|nn"] = col.count()
+        if "numeric" in roles[c]:
+            x = col.cast("float64")
+            wide[f"{c}|Min."] = x.min()
+            wide[f"{c}|1st Qu."] = x.quantile(0.25)
+            wide[f"{c}|Median"] = x.quantile(0.5)
+            wide[f"{c}|Mean"] = x.mean()
+            wide[f"{c}|3rd Qu."] = x.quantile(0.75)
+            wide[f"{c}|Max."] = x.max()
+        if "address" in roles[c]:
+            wide[f"{c}|Distinct"] = col.nunique()
+        if "time" in roles[c]:
+            wide[f"{c}|First"] = col.min().epoch_seconds()
+            wide[f"{c}|Last"] = col.max().epoch_seconds()
+            wide[f"{c}|Days"] = col.date().nunique()
+    w = t.aggregate(**{k: v.cast("float64") for k, v in wide.items()})
+    # one scan for every number, then long form: key = "column|stat"
+    numbers = w.pivot_longer(ibis.selectors.all(), names_to="key", values_to="value")
+    numbers = numbers.mutate(
+        column=numbers.key.split("|")[0],
+        stat=numbers.key.split("|")[1],
+    )
+    parts: list[ir.Table] = [
+        numbers.select(
+            column="column", kind=ibis.literal("number"), stat="stat",
+            ord=ibis.literal(0).cast("int64"), value="value",
+        )
+    ]
+    for c in cols:
+        if "category" not in roles[c]:
+            continue
+        col = t[c]
+        level = col.truncate("s") if col.type().is_timestamp() else col
+        nn = t.filter(col.notnull())
+        g = nn.group_by(level=level).aggregate(n=nn.count())
+        order = [ibis.desc(g.n), ibis.asc(g.level)]
+        ranked = g.mutate(rank=ibis.row_number().over(order_by=order))
+        top = ranked.filter(ranked["rank"] < MAXSUM)
+        stat = top.level.strftime("%Y-%m-%d %H:%M:%S") if col.type().is_timestamp() else top.level
+        parts.append(top.select(**_row(c, "category", stat, top["rank"], top.n)))
+        lv = ranked.aggregate(levels=ranked.count())
+        parts.append(lv.select(**_row(c, "category", "(levels)", -2, lv.levels)))
+    return ibis.union(*parts)
+
+
+def summary(t: ir.Table, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Execute :func:`summary_expr` over the non-empty columns of ``t``.
+
+    Returns ``column, kind, stat, value`` in table column order, one block per (column, kind):
+    ``time`` (First, Last as ISO text, Days), ``category`` (at most 7 levels, or the top 6 and
+    ``(Other)`` when there are more: R's ``maxsum = 7``; then NA's when non-zero), ``numeric``
+    (Min. .. Max., then NA's when non-zero) and ``address`` (Distinct, NA's when non-zero).
+    Counts are ``int``, numeric statistics ``float``, exact (formatting is the renderer's job).
+    """
+    roles = _roles(t)
+    counts = present_columns_expr(t).execute().iloc[0]
+    wanted = [c for c in (columns or list(roles)) if c in roles and counts[c] > 0]
+    if not wanted:
+        return pd.DataFrame(columns=["column", "kind", "stat", "value"])
+    raw = summary_expr(t, wanted).execute()
+    nums = raw[raw["kind"] == "number"].set_index(["column", "stat"])["value"]
+    cats = raw[raw["kind"] == "category"]
+    rows = int(nums[("_rows", "nn")])
+    out: list[dict] = []
+
+    def add(c: str, kind: str, stat: str, value: object) -> None:
+        out.append({"column": c, "kind": kind, "stat": stat, "value": value})
+
+    for c in wanted:
+        nn = int(nums[(c, "nn")])
+        na = rows - nn
+        for kind in roles[c]:
+            if kind == "time":
+                for s in ("First", "Last"):
+                    add(c, kind, s, pd.Timestamp(float(nums[(c, s)]), unit="s", tz="UTC").isoformat())
+                add(c, kind, "Days", int(nums[(c, "Days")]))
+            elif kind == "numeric":
+                for s in NUMERIC_STATS:
+                    add(c, kind, s, float(nums[(c, s)]))
+                if na:
+                    add(c, kind, "NA's", na)
+            elif kind == "address":
+                add(c, kind, "Distinct", int(nums[(c, "Distinct")]))
+                if na:
+                    add(c, kind, "NA's", na)
+            elif kind == "category":
+                block = cats[cats["column"] == c].sort_values("ord")
+                n_levels = int(block.loc[block["ord"] == -2, "value"].iloc[0])
+                levels = block[block["ord"] >= 0]
+                shown = levels if n_levels <= MAXSUM else levels.iloc[: MAXSUM - 1]
+                for lv, n in zip(shown["stat"], shown["value"], strict=True):
+                    add(c, kind, lv, int(n))
+                if n_levels > MAXSUM:
+                    add(c, kind, "(Other)", nn - int(shown["value"].sum()))
+                if na:
+                    add(c, kind, "NA's", na)
+    return pd.DataFrame(out, columns=["column", "kind", "stat", "value"])
+
+
+# --- count ---------------------------------------------------------------------------------------
+
+
+def count_expr(t: ir.Table, by: Sequence[str]) -> ir.Table:
+    """Packets per value of ``by`` (NULL kept as its own group), ordered by ``by`` with NULL last.
+
+    Adds ``_icmp4``/``_icmp6`` (packets of each ICMP family in the group) when ``by`` holds an
+    ICMP type or code without the protocol, so the caller can name the values.
+    """
+    by = list(by)
+    if not by:
+        raise ValueError("count needs at least one column to group by")
+    missing = [c for c in by if c not in t.columns]
+    if missing:
+        raise ValueError(f"no such column: {', '.join(missing)}")
+    metrics: dict[str, ir.Scalar] = {"count": t.count()}
+    if any(c in by for c in ("icmp_type", "icmp_code")) and "proto" not in by:
+        metrics["_icmp4"] = (t.proto == "ICMP").cast("int64").sum()
+        metrics["_icmp6"] = (t.proto == "ICMPv6").cast("int64").sum()
+    g = t.group_by(by).aggregate(**metrics)
+    return g.order_by([ibis.asc(g[c], nulls_first=False) for c in by])
+
+
+def _icmp_names(df: pd.DataFrame, by: Sequence[str]) -> pd.Series | None:
+    if "icmp_type" not in by:
+        return None
+    types = df["icmp_type"].tolist()
+    codes = df["icmp_code"].tolist() if "icmp_code" in by else [None] * len(df)
+    if "proto" in by:
+        v4 = (df["proto"] == "ICMP").tolist()
+        v6 = (df["proto"] == "ICMPv6").tolist()
+    else:
+        v4 = (df["_icmp4"] > 0).tolist()
+        v6 = (df["_icmp6"] > 0).tolist()
+    out = []
+    for ty, co, a, b in zip(types, codes, v4, v6, strict=True):
+        n4 = names.icmp_code_name(ty, co) if a else ""
+        n6 = names.icmp_code_name(ty, co, v6=True) if b else ""
+        out.append(" / ".join(x for x in (n4, n6) if x))
+    return pd.Series(out, index=df.index, dtype="string")
+
+
+def count(t: ir.Table, by: Sequence[str] | str) -> pd.DataFrame:
+    """Counts per ``by`` with NA as a group; a ``name`` column for ICMP types and IP protocols."""
+    by = [b.strip() for b in by.split(",")] if isinstance(by, str) else list(by)
+    df = count_expr(t, by).execute()
+    name = _icmp_names(df, by)
+    if name is None and "proto" in by:
+        name = df["proto"].map(lambda p: p if p is None else names.protocol_name(p))
+        name = name.where(name != df["proto"], "").astype("string")
+    df = df.drop(columns=[c for c in ("_icmp4", "_icmp6") if c in df.columns])
+    for c in by:
+        if df[c].dtype.kind == "f" and t[c].type().is_integer():
+            df[c] = df[c].astype("Int64")
+    if name is not None:
+        df.insert(len(by), "name", name)
+    df["count"] = df["count"].astype("int64")
+    return df.reset_index(drop=True)
+
+
+# --- daily ---------------------------------------------------------------------------------------
+
+
+def _with_day(t: ir.Table) -> ir.Table:
+    return t.mutate(day=t.time.date())
+
+
+def daily_expr(
+    t: ir.Table, unique: bool = False, ma: int | None = None, by_host: bool = True
+) -> ir.Table:
+    """Packets (or distinct sources) per sensor per UTC day: ``day, host, value``.
+
+    Days inside a sensor's span (first to last packet) without packets are 0. ``ma=N``: centred
+    N-day moving average like R's ``filter(x, rep(1/N, N), sides = 2)``, full windows only.
+    Without ``by_host`` all sensors count together and there is no ``host`` column.
+    """
+    d = _with_day(t.filter(t.time.notnull()))
+    keys = ["host", "day"] if by_host else ["day"]
+    value = d.src.nunique() if unique else d.count()
+    counts = d.group_by(keys).aggregate(value=value)
+
+    span_keys = ["host"] if by_host else []
+    spans = d.group_by(span_keys).aggregate(first=d.day.min(), last=d.day.max())
+    spans = spans.mutate(n=spans["last"].delta(spans["first"], unit="day"))
+    cal = spans.mutate(k=ibis.range(0, spans.n + 1).unnest())
+    cal = cal.mutate(day=cal["first"] + cal.k.as_interval("D")).select(*keys)
+
+    j = cal.left_join(counts, keys)
+    series = j.select(*keys, value=j.value.fill_null(0).cast("float64" if ma else "int64"))
+    if ma:
+        if ma < 1:
+            raise ValueError("--ma must be a positive number of days")
+        ahead = ma // 2
+        behind = ma - 1 - ahead
+        win = ibis.window(
+            group_by=span_keys or None, order_by="day", preceding=behind, following=ahead
+        )
+        series = series.mutate(_n=series.value.count().over(win), _m=series.value.mean().over(win))
+        series = series.filter(series._n == ma).select(*keys, value=series._m)
+    return series.order_by([*span_keys, "day"])
+
+
+def daily(
+    t: ir.Table, unique: bool = False, ma: int | None = None, by_host: bool = True
+) -> pd.DataFrame:
+    """Execute :func:`daily_expr`; ``day`` as a date (``datetime64`` at midnight)."""
+    df = daily_expr(t, unique=unique, ma=ma, by_host=by_host).execute()
+    df["day"] = pd.to_datetime(df["day"])
+    return df.reset_index(drop=True)
+
+
+# --- ports ---------------------------------------------------------------------------------------
+
+
+def _proto_filter(t: ir.Table, proto: str) -> tuple[ir.Table, bool]:
+    """Rows of ``proto`` with a destination port; whether the protocol stays a key ('all')."""
+    p = proto.lower()
+    with_port = t.filter(t.dpt.notnull())
+    if p == "all":
+        return with_port, True
+    return with_port.filter(with_port.proto == PROTOS.get(p, proto.upper())), False
+
+
+def ports_expr(
+    t: ir.Table, proto: str = "tcp", top: int = 10, by_host: bool = False
+) -> ir.Table:
+    """Top ``top`` destination ports by packets: ``port, count`` (+ ``proto`` for 'all',
+    + ``host`` first with ``by_host``: the top per sensor). Ties: smaller port first."""
+    f, keep_proto = _proto_filter(t, proto)
+    keys = (["host"] if by_host else []) + (["proto"] if keep_proto else [])
+    g = f.group_by([*keys, f.dpt.cast("int32").name("port")]).aggregate(count=f.count())
+    order = [ibis.desc(g["count"]), ibis.asc(g.port)]
+    if keep_proto:
+        order.append(ibis.asc(g.proto))
+    hosts = ["host"] if by_host else []
+    r = g.mutate(_r=ibis.row_number().over(group_by=hosts or None, order_by=order))
+    r = r.filter(r._r < top)
+    return r.order_by([*hosts, "_r"]).select(*hosts, *(["proto"] if keep_proto else []),
+                                              "port", "count")
+
+
+def ports_total_expr(t: ir.Table, proto: str = "tcp", by_host: bool = False) -> ir.Table:
+    """Packets with a destination port of ``proto`` (the base of the top-N's ``(Other)``)."""
+    f, _ = _proto_filter(t, proto)
+    if by_host:
+        return f.group_by("host").aggregate(total=f.count())
+    return f.aggregate(total=f.count())
+
+
+def ports(t: ir.Table, proto: str = "tcp", top: int = 10, by_host: bool = False) -> pd.DataFrame:
+    """Execute :func:`ports_expr`. ``df.attrs['other']`` holds the packets on the other ports
+    (``{host: n}`` with ``by_host``), for R's ``(Other)``."""
+    df = ports_expr(t, proto, top, by_host).execute().reset_index(drop=True)
+    df["count"] = df["count"].astype("int64")
+    df["port"] = df["port"].astype("int64")
+    tot = ports_total_expr(t, proto, by_host).execute()
+    if by_host:
+        shown = df.groupby("host")["count"].sum()
+        tot = tot.set_index("host")["total"]
+        df.attrs["other"] = {h: int(tot[h] - shown.get(h, 0)) for h in tot.index}
+    else:
+        df.attrs["other"] = int(tot["total"].iloc[0]) - int(df["count"].sum())
+    return df
+
+
+# --- port sources (part 2) -----------------------------------------------------------------------
+
+
+def port_sources_expr(t: ir.Table, proto: str = "tcp", top: int = 10) -> ir.Table:
+    """Part 2's metric for the top ``top`` ports: ``rank, port, day, value``.
+
+    value = mean over the sensors that saw the port that day of the number of distinct sources
+    that sent the sensor a packet to the port that day. The ports are ranked by the number of
+    distinct (day, sensor, source, port) tuples, ties by port (R's ``summary(factor())`` order).
+    """
+    f, keep_proto = _proto_filter(t, proto)
+    if keep_proto:
+        raise ValueError("port-sources counts one protocol at a time: --proto tcp or udp")
+    d = _with_day(f)
+    u = d.select("day", "host", "src", port=d.dpt.cast("int32")).distinct()
+    ranks = u.group_by("port").aggregate(tuples=u.count())
+    ranks = ranks.mutate(
+        rank=ibis.row_number().over(order_by=[ibis.desc(ranks.tuples), ibis.asc(ranks.port)])
+    )
+    ranks = ranks.filter(ranks["rank"] < top).select("port", "rank")
+    per_host = u.group_by(["port", "day", "host"]).aggregate(sources=u.count())
+    avg = per_host.group_by(["port", "day"]).aggregate(value=per_host.sources.mean())
+    j = avg.join(ranks, "port")
+    return j.select("rank", "port", "day", "value").order_by(["rank", "day"])
+
+
+def port_sources(t: ir.Table, proto: str = "tcp", top: int = 10) -> pd.DataFrame:
+    """Execute :func:`port_sources_expr`: ``port, day, value`` ordered by port rank then day.
+
+    ``df.attrs['ports']`` lists the ports in rank order (for plots' factor levels)."""
+    df = port_sources_expr(t, proto, top).execute()
+    df["day"] = pd.to_datetime(df["day"])
+    df["port"] = df["port"].astype("int64")
+    order = df.drop_duplicates("rank").sort_values("rank")["port"].tolist()
+    df = df.drop(columns="rank").reset_index(drop=True)
+    df.attrs["ports"] = order
+    return df
