@@ -1,0 +1,147 @@
+"""Survival time: how long a fresh sensor waits for its first probe on a port, and how often
+never-seen-before sources keep arriving.
+
+A sensor's *start* is its first row. For a port, the time to first probe is the time from that
+start to the sensor's first packet to the port; a sensor that never saw the port is *censored*
+at its last row (it survived at least that long). Per port the distribution over sensors is
+summarised by the Kaplan–Meier estimate (which handles the censored sensors), so the median
+is the time by which half of the sensors had been probed.
+"""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+
+
+def sensor_spans_expr(t: ibis.Table) -> ibis.Table:
+    return t.group_by("host").aggregate(start=t.time.min(), end=t.time.max())
+
+
+def first_probe_expr(t: ibis.Table) -> ibis.Table:
+    """Per sensor, protocol and destination port: the first packet's time and seconds since the
+    sensor's start."""
+    p = t.filter(t.dpt.notnull())
+    first = p.group_by(["host", "proto", "dpt"]).aggregate(first=p.time.min(), packets=p.count())
+    spans = sensor_spans_expr(t)
+    j = first.join(spans, "host")
+    return j.mutate(seconds=j.first.epoch_seconds() - j.start.epoch_seconds())
+
+
+def first_probe(t: ibis.Table, top: int = 20,
+                ports: list[tuple[str, int]] | None = None) -> pd.DataFrame:
+    """Time to first probe per sensor for the ``top`` ports (most sensors reached, then most
+    packets) or the given (proto, port) pairs, with censored rows for sensors never probed.
+
+    Columns: host, proto, dpt, start, first (NaT when censored), hours, seen.
+    """
+    e = first_probe_expr(t)
+    if ports is None:
+        rank = e.group_by(["proto", "dpt"]).aggregate(sensors=e.count(), packets=e.packets.sum())
+        rank = rank.order_by([ibis.desc("sensors"), ibis.desc("packets"), "proto", "dpt"])
+        chosen = rank.limit(top).select("proto", "dpt")
+    else:
+        chosen = ibis.memtable(pd.DataFrame(ports, columns=["proto", "dpt"])).cast(
+            {"dpt": "uint16"})
+    seen = e.semi_join(chosen, ["proto", "dpt"]).select(
+        "host", "proto", "dpt", "start", "first", "seconds").execute()
+    chosen_df = chosen.execute()
+    spans = sensor_spans_expr(t).execute()
+    grid = chosen_df.merge(spans, how="cross")
+    df = grid.merge(seen.drop(columns="start"), on=["host", "proto", "dpt"], how="left")
+    df["seen"] = df["first"].notna()
+    censored = (df["end"] - df["start"]).dt.total_seconds()
+    df["hours"] = np.where(df["seen"], df["seconds"], censored) / 3600.0
+    df["dpt"] = df["dpt"].astype("int64")
+    order = {(p, int(d)): i for i, (p, d) in enumerate(chosen_df.itertuples(index=False))}
+    df["_o"] = [order[(p, int(d))] for p, d in zip(df["proto"], df["dpt"], strict=True)]
+    df = df.sort_values(["_o", "host"]).drop(columns=["_o", "seconds", "end"])
+    return df[["host", "proto", "dpt", "start", "first", "hours", "seen"]].reset_index(drop=True)
+
+
+def kaplan_meier(hours: np.ndarray, seen: np.ndarray) -> pd.DataFrame:
+    """Kaplan–Meier survival (probability of not yet probed) at each event time."""
+    order = np.argsort(hours, kind="stable")
+    h, s = np.asarray(hours, float)[order], np.asarray(seen, bool)[order]
+    times = np.unique(h[s])
+    at_risk = np.array([(h >= x).sum() for x in times])
+    events = np.array([((h == x) & s).sum() for x in times])
+    surv = np.cumprod(1 - events / np.maximum(at_risk, 1))
+    return pd.DataFrame({"hours": times, "at_risk": at_risk, "events": events,
+                         "survival": surv})
+
+
+def _km_quantile(km: pd.DataFrame, q: float) -> float:
+    """Smallest time at which the KM survival drops to 1-q or below (NaN if never)."""
+    hit = km.loc[km["survival"] <= 1 - q + 1e-12, "hours"]
+    return float(hit.iloc[0]) if len(hit) else float("nan")
+
+
+def survival_summary(fp: pd.DataFrame) -> pd.DataFrame:
+    """Per port: sensors, sensors probed, fastest / KM median / slowest time to first probe (h)."""
+    rows = []
+    for (proto, dpt), g in fp.groupby(["proto", "dpt"], sort=False):
+        km = kaplan_meier(g["hours"].to_numpy(), g["seen"].to_numpy())
+        seen = g.loc[g["seen"], "hours"]
+        rows.append({
+            "proto": proto, "dpt": int(dpt), "sensors": len(g), "probed": int(g["seen"].sum()),
+            "min_hours": float(seen.min()) if len(seen) else float("nan"),
+            "median_hours": _km_quantile(km, 0.5),
+            "max_hours": float(seen.max()) if len(seen) else float("nan"),
+        })
+    return pd.DataFrame(rows, columns=["proto", "dpt", "sensors", "probed", "min_hours",
+                                       "median_hours", "max_hours"])
+
+
+# ----------------------------------------------------------------------------------------------
+# new sources
+
+
+def new_sources_expr(t: ibis.Table) -> ibis.Table:
+    """Each (sensor, source) pair's first packet, and seconds since the previous new source of
+    that sensor (``interval``; null for the first)."""
+    first = t.group_by(["host", "src"]).aggregate(first=t.time.min())
+    w = ibis.window(group_by=first.host, order_by=[first.first, first.src])
+    prev = first.first.lag().over(w)
+    return first.mutate(interval=first.first.epoch_seconds() - prev.epoch_seconds())
+
+
+def new_source_intervals(t: ibis.Table) -> pd.DataFrame:
+    """Per sensor: new sources, and the distribution of the time between consecutive new ones
+    (seconds: median, p90, p99, max, mean) plus new sources per day in its first and last week."""
+    e = new_sources_expr(t)
+    iv = e.filter(e.interval.notnull())
+    stats = iv.group_by("host").aggregate(
+        mean_s=iv.interval.mean(),
+        median_s=iv.interval.quantile(0.5),
+        p90_s=iv.interval.quantile(0.9),
+        p99_s=iv.interval.quantile(0.99),
+        max_s=iv.interval.max(),
+    )
+    spans = sensor_spans_expr(t)
+    j = e.join(spans, "host")
+    sec = j.first.epoch_seconds() - j.start.epoch_seconds()
+    left = j.end.epoch_seconds() - j.first.epoch_seconds()
+    week = 7 * 86400
+    counts = j.group_by("host").aggregate(
+        sources=j.count(),
+        first_week=(sec < week).sum(),
+        last_week=(left < week).sum(),
+    )
+    df = counts.join(stats, "host", how="left").order_by("host").execute()
+    df["first_week_per_day"] = df.pop("first_week") / 7.0
+    df["last_week_per_day"] = df.pop("last_week") / 7.0
+    return df[["host", "sources", "median_s", "p90_s", "p99_s", "max_s", "mean_s",
+               "first_week_per_day", "last_week_per_day"]]
+
+
+def new_sources_daily(t: ibis.Table) -> pd.DataFrame:
+    """New (never seen before by that sensor) sources per sensor and day: host, day, new."""
+    e = new_sources_expr(t)
+    return (
+        e.group_by(["host", e.first.date().name("day")])
+        .aggregate(new=e.count())
+        .order_by(["host", "day"])
+        .execute()
+    )
