@@ -67,7 +67,7 @@ REGIONS = [
     ("seoul", 9), ("ohio", -5), ("canada", -5), ("paris", 1), ("stockholm", 1),
 ]
 PREFIXES = ["[UFW BLOCK]", "iptables-drop:", "DROP", "Shorewall:net2fw:DROP:"]
-FRAMINGS = ("rfc3164", "rfc3339", "pri")
+FRAMINGS = ("rfc3164", "rfc3339", "rfc3164-pri")  # as in honeyscope.synth.lines
 
 
 @dataclass(frozen=True)
@@ -499,10 +499,21 @@ _HEX2 = pa.array([f"0x{i:02X}" for i in range(256)])
 _HEXB = pa.array([f"{i:02x}" for i in range(256)])
 
 
+def _kernel_addr(addr: pa.Array, v6: pa.Array) -> pa.Array:
+    """Addresses as the kernel prints them: IPv6 as eight 4-digit groups (%pI6). Handles the
+    generator's IPv6 shape ``a:b:c:d::e`` (one ``::`` standing for three zero groups)."""
+    g = pc.split_pattern(pc.if_else(v6, addr, pa.scalar("0:0:0:0::0")), ":")
+    pad = [pc.utf8_lpad(pc.fill_null(pc.list_element(g, i), ""), 4, "0") for i in (0, 1, 2, 3)]
+    last = pc.utf8_lpad(pc.fill_null(pc.list_element(g, 5), ""), 4, "0")
+    full = pc.binary_join_element_wise(*pad, pa.scalar("0000:0000:0000"), last, ":")
+    return pc.if_else(v6, full, addr)
+
+
 def format_lines(t: pa.Table, framing: str = "rfc3164") -> pa.Array:
     """netfilter LOG lines (as the kernel's nf_log_syslog writes them, after a syslog header in
-    ``framing``: ``rfc3164``, ``pri`` (rfc3164 after ``<4>``) or ``rfc3339``) for the rows of
-    canonical table ``t``, vectorised. Covers the columns the fleet generator fills."""
+    ``framing``: ``rfc3164``, ``rfc3164-pri`` or ``rfc3339``) for the rows of canonical table
+    ``t``, vectorised; the same text as :func:`honeyscope.synth.lines.format_line` gives row by
+    row (prefix followed by a space) for the columns the fleet generator fills."""
     if framing not in FRAMINGS:
         raise ValueError(f"unknown framing {framing!r}: one of {FRAMINGS}")
     n = t.num_rows
@@ -535,14 +546,17 @@ def format_lines(t: pa.Table, framing: str = "rfc3164") -> pa.Array:
         kv("[SRC", col("inner_src")), kv("DST", col("inner_dst")), kv("LEN", col("inner_len")),
         pa.scalar("TOS=0x00 PREC=0x00"), kv("TTL", col("inner_ttl")),
         kv("ID", col("inner_ip_id")), kv("PROTO", col("inner_proto")),
-        kv("SPT", col("inner_spt")), kv("DPT", col("inner_dpt")), pa.scalar("]"), " ",
+        kv("SPT", col("inner_spt")), kv("DPT", col("inner_dpt")),
+        kv("LEN", pc.max_element_wise(pc.subtract(col("inner_len").cast(pa.int64()), 20), 8)),
+        pa.scalar("]"), " ",
     )
     parts = [
         col("prefix"),
         pc.binary_join_element_wise(pa.scalar("IN="), pc.fill_null(col("in_iface"), ""), ""),
         pc.binary_join_element_wise(pa.scalar("OUT="), pc.fill_null(col("out_iface"), ""), ""),
         kv("MAC", pc.fill_null(mac, "")),
-        kv("SRC", col("src")), kv("DST", col("dst")), kv("LEN", col("len")),
+        kv("SRC", _kernel_addr(col("src"), v6)), kv("DST", _kernel_addr(col("dst"), v6)),
+        kv("LEN", col("len")),
         when(v4, kv("TOS", hexcode(pc.fill_null(col("tos"), 0)))),
         when(v4, kv("PREC", hexcode(pc.fill_null(col("prec"), 0)))),
         when(v6, kv("TC", col("tos"))),
@@ -559,6 +573,7 @@ def format_lines(t: pa.Table, framing: str = "rfc3164") -> pa.Array:
         kv("TYPE", col("icmp_type")), kv("CODE", col("icmp_code")),
         kv("ID", col("icmp_id")), kv("SEQ", col("icmp_seq")),
         inner,
+        pa.scalar(""),  # the kernel ends its message with a space
     ]
     body = pc.binary_join_element_wise(*parts, " ", null_handling="skip")
     body = pc.replace_substring(body, "  ", " ")  # the empty flags of a NULL scan
@@ -573,7 +588,7 @@ def format_lines(t: pa.Table, framing: str = "rfc3164") -> pa.Array:
         hms = pc.utf8_slice_codeunits(pa.array(np.datetime_as_string(us, unit="s")), 11, 19)
         stamp = pc.binary_join_element_wise(
             mon, pc.utf8_lpad(pa.array(day).cast(s), 2, " "), hms, " ")
-        if framing == "pri":
+        if framing == "rfc3164-pri":
             stamp = pc.binary_join_element_wise(pa.scalar("<4>"), stamp, "")
     assert len(stamp) == n
     return pc.binary_join_element_wise(stamp, col("host"), pa.scalar("kernel:"), body, " ")
