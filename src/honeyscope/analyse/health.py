@@ -189,7 +189,7 @@ def gaps(
     tail["threshold_s"] = tail["u"]
     med = thr.set_index("host")["median"]
     tail["why"] = [
-        (f"silent {_hours(gap)}: {gap / max(u, 1):.1f}x its {_hours(u)} tail threshold "
+        (f"{h}: silent {_hours(gap)}: {gap / max(u, 1):.1f}x its {_hours(u)} tail threshold "
          f"(median silence {_hours(med[h])}); fitted to its {int(kk)} longest silences, "
          f"{exp:.2g} silences this long expected in its span"
          + (" -> gap" if gg else " -> normal quiet"))
