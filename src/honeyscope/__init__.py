@@ -1,0 +1,22 @@
+"""honeyscope: the netfilter LOG lines of many internet sensors → one typed table → answers.
+
+The pipeline reads as the package: :mod:`honeyscope.ingest` → :mod:`honeyscope.store` →
+:mod:`honeyscope.analyse` → :mod:`honeyscope.render`; :mod:`honeyscope.api` is the Python API and
+:mod:`honeyscope.cli` the command line over it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API = {"ingest", "open_store", "open_packets", "resolve_store"}
+
+
+def __getattr__(name: str) -> Any:  # lazy: `import honeyscope` stays cheap
+    if name in _API:
+        from honeyscope import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'honeyscope' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Everything that came from a log line is hostile: these make it inert for each place it reaches.
 
-* HTML: ``html()`` escapes ``& < > " '``, so ``<script>`` shows as text.
+* HTML: ``html()`` escapes ``& < > " '``, so ``<script>`` shows as text, and control characters.
 * Terminal: ``terminal()`` replaces control characters (ANSI escapes, CR, BEL, ...) by visible
   ``\\xNN`` forms, so a log line cannot move the cursor, recolour or retitle the terminal.
 * Spreadsheet: ``cell()`` prefixes a value that a spreadsheet would read as a formula
@@ -18,8 +18,9 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def html(value: object) -> str:
-    """Text safe inside HTML element content and quoted attribute values."""
-    return _html.escape("" if value is None else str(value), quote=True)
+    """Text safe inside HTML element content and quoted attribute values; control characters
+    (ANSI escapes, ...) are shown as ``\\xNN`` rather than passed on."""
+    return _html.escape(_CONTROL.sub(_visible, "" if value is None else str(value)), quote=True)
 
 
 def _visible(m: re.Match[str]) -> str:

@@ -1,0 +1,161 @@
+"""One self-contained HTML report: inline CSS and charts, no script, nothing fetched.
+
+A Content-Security-Policy forbids every request and every script, so even a mistake in escaping
+could not make the page run or load anything; every value is escaped all the same.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+
+from honeyscope import __version__
+from honeyscope.render.escape import html as esc
+from honeyscope.render.html import Section
+from honeyscope.render.sections import SECTION_MODULES, ReportContext
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+CSS = """
+:root { --ink:#1d2330; --muted:#5b6475; --line:#d9dee7; --accent:#2f5d8a; --bg:#fbfcfe; }
+* { box-sizing: border-box; }
+body { font: 15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       color: var(--ink); background: var(--bg); margin: 0; }
+header { background: #17324f; color: #fff; padding: 1.4rem 2rem; }
+header h1 { margin: 0 0 .3rem; font-size: 1.6rem; }
+header p { margin: 0; color: #c9d6e6; }
+main { max-width: 1100px; margin: 0 auto; padding: 1rem 2rem 3rem; }
+nav.toc { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .6rem 1.2rem;
+          margin: 1rem 0 2rem; columns: 2; }
+nav.toc ol { margin: .3rem 0; }
+nav.toc a { color: var(--accent); text-decoration: none; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .4rem 1.4rem 1rem;
+          margin: 0 0 1.5rem; }
+h2 { color: #17324f; border-bottom: 2px solid var(--line); padding-bottom: .3rem; }
+h3 { color: #17324f; margin-bottom: .3rem; }
+table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .9rem; }
+caption { text-align: left; font-weight: 600; padding: .2rem 0; color: var(--muted); }
+th, td { border-bottom: 1px solid var(--line); padding: .25rem .7rem; text-align: left; vertical-align: top; }
+thead th { background: #eef2f7; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.kv th { background: none; color: var(--muted); font-weight: 500; }
+figure { margin: .8rem 0 1.2rem; }
+img.chart { max-width: 100%; height: auto; border: 1px solid var(--line); background: #fff; }
+figcaption { color: var(--muted); font-size: .85rem; }
+.findings li { margin: .25rem 0; }
+p.more, .note { color: var(--muted); font-size: .85rem; }
+footer { color: var(--muted); font-size: .8rem; text-align: center; padding: 1rem; }
+@media print {
+  body { background: #fff; font-size: 11pt; }
+  header { background: none; color: #000; border-bottom: 2px solid #000; }
+  header p { color: #333; }
+  nav.toc { display: none; }
+  section { border: none; padding: 0; page-break-inside: auto; }
+  figure, table { page-break-inside: avoid; }
+  h2 { page-break-after: avoid; }
+}
+"""
+
+
+@dataclass
+class ReportOptions:
+    title: str = "honeyscope report"
+    start: date | None = None  # --from (inclusive)
+    end: date | None = None  # --to (inclusive)
+    sensors: Sequence[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def restrict(t: ibis.Table, opts: ReportOptions) -> ibis.Table:
+    """The packets within --from/--to (UTC days, inclusive) and --sensors."""
+    if opts.start is not None:
+        t = t.filter(t.time >= ibis.timestamp(datetime(*opts.start.timetuple()[:3], tzinfo=UTC)))
+    if opts.end is not None:
+        end = datetime(*opts.end.timetuple()[:3], tzinfo=UTC)
+        t = t.filter(t.time < ibis.timestamp(end) + ibis.interval(days=1))
+    if opts.sensors:
+        t = t.filter(t.host.isin(list(opts.sensors)))
+    return t
+
+
+def build_sections(ctx: ReportContext, modules: Sequence[str] = SECTION_MODULES) -> list[Section]:
+    sections: list[Section] = []
+    for name in modules:
+        try:
+            module = importlib.import_module(f"honeyscope.render.sections.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"honeyscope.render.sections.{name}":
+                continue
+            raise
+        t0 = time.perf_counter()
+        if ctx.progress:
+            ctx.progress(f"section: {name}")
+        built = module.build(ctx)
+        for s in built:
+            ctx.findings.extend(s.findings)
+        sections.extend(built)
+        ctx.meta.setdefault("timings", {})[name] = round(time.perf_counter() - t0, 3)
+    return sections
+
+
+def render_html(sections: Sequence[Section], opts: ReportOptions, subtitle: str = "") -> str:
+    toc = "".join(f'<li><a href="#{esc(s.id)}">{esc(s.title)}</a></li>' for s in sections)
+    body = "".join(
+        f'<section id="{esc(s.id)}"><h2>{esc(s.title)}</h2>{s.body}</section>' for s in sections
+    )
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(opts.title)}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{esc(opts.title)}</h1><p>{esc(subtitle)}</p></header>"
+        f'<main><nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{toc}</ol></nav>'
+        f"{body}</main>"
+        f"<footer>Made by honeyscope {esc(__version__)} on {esc(made)}. "
+        "Self-contained: no script, no request leaves this page.</footer>"
+        "</body></html>\n"
+    )
+
+
+def build_report(
+    packets: ibis.Table,
+    out: str | Path,
+    *,
+    opts: ReportOptions | None = None,
+    ledger: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+    modules: Sequence[str] = SECTION_MODULES,
+) -> dict[str, Any]:
+    """Write the report for ``packets`` to ``out``; returns what was built (sections, timings)."""
+    opts = opts or ReportOptions()
+    t = restrict(packets, opts)
+    ctx = ReportContext(
+        packets=t, con=t._find_backend(), ledger=ledger, meta=dict(meta or {}),
+        options={"start": opts.start, "end": opts.end, "sensors": opts.sensors, **opts.extra},
+        progress=progress,
+    )
+    sections = build_sections(ctx, modules)
+    # the key findings read first, right after the description of the data
+    found = [s for s in sections if s.id == "findings"]
+    if found:
+        sections = [s for s in sections if s.id != "findings"]
+        sections.insert(min(1, len(sections)), found[0])
+    span = ctx.meta.get("span", "")
+    html_text = render_html(sections, opts, subtitle=span)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(html_text, encoding="utf-8")
+    tmp.replace(out)
+    return {"path": str(out), "sections": [s.id for s in sections], "timings": ctx.meta.get("timings", {}),
+            "findings": ctx.findings, "bytes": len(html_text.encode())}

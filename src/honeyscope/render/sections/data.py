@@ -1,0 +1,72 @@
+"""The data: sensors, time span, and the ingest ledger (lines read, rows, rejected by reason)."""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+
+from honeyscope.render.html import Section, key_values, para, table
+from honeyscope.render.sections import ReportContext
+
+
+def build(ctx: ReportContext) -> list[Section]:
+    t = ctx.packets
+    per_host = (
+        t.group_by("host")
+        .aggregate(
+            packets=t.count(),
+            sources=t.src.nunique(),
+            first=t.time.min(),
+            last=t.time.max(),
+            days=t.time.date().nunique(),
+        )
+        .order_by([ibis.desc("packets"), "host"])
+        .execute()
+    )
+    total = int(per_host["packets"].sum()) if len(per_host) else 0
+    first, last = (per_host["first"].min(), per_host["last"].max()) if len(per_host) else (None, None)
+    n_sources = int(t.src.nunique().execute()) if total else 0
+    span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if total else "no packets"
+    ctx.meta["span"] = f"{len(per_host)} sensors · {total:,} packets · {span}"
+    body = [
+        key_values(
+            [
+                ("packets", total),
+                ("sensors", len(per_host)),
+                ("distinct sources", n_sources),
+                ("first packet (UTC)", first),
+                ("last packet (UTC)", last),
+            ]
+        ),
+        "<h3>Sensors</h3>",
+        table(per_host, caption="packets, distinct sources and active days per sensor"),
+    ]
+    led = ctx.ledger
+    if led:
+        body.append("<h3>Ingest ledger</h3>")
+        body.append(
+            key_values(
+                [
+                    ("inputs", led.get("inputs", 0)),
+                    ("lines read", led.get("lines", 0)),
+                    ("rows", led.get("rows", 0)),
+                    ("lines rejected", led.get("rejected_total", 0)),
+                ]
+            )
+        )
+        rej = led.get("rejected") or {}
+        if rej:
+            df = pd.DataFrame(sorted(rej.items(), key=lambda kv: -kv[1]), columns=["reason", "lines"])
+            body.append(table(df, caption="lines that were not packets, by reason"))
+        else:
+            body.append(para("Every line read was a packet: nothing was rejected."))
+    findings = []
+    if total:
+        top = per_host.iloc[0]
+        findings.append(
+            f"{len(per_host)} sensors logged {total:,} packets from {n_sources:,} distinct sources "
+            f"between {span}; the busiest sensor, {top['host']}, saw {int(top['packets']):,} "
+            f"({100 * top['packets'] / total:.1f}%)."
+        )
+    return [Section("data", "The data", "".join(body), findings)]
+

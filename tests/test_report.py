@@ -1,0 +1,107 @@
+"""The HTML report: structure, numbers, escaping of hostile log text, and a real browser's view."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from honeyscope.cli import main as cli
+
+HOSTILE = '<script>alert(1)</script>"\'\x1b[31m=cmd|calc'
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    assert cli(["demo", "-o", str(out)]) == 0
+    return out / "report.html"
+
+
+def test_report_structure_and_numbers(demo_report):
+    html = demo_report.read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert "<script" not in html.lower()
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)  # nothing fetched
+    ids = re.findall(r'<section id="([^"]+)"', html)
+    assert ids[:2] == ["data", "findings"]
+    toc = re.findall(r'<li><a href="#([^"]+)"', html)
+    assert toc == ids
+    assert "451,581" in html  # packets, with separators
+    assert "126,189" in html  # groucho-tokyo
+    assert "69,602" in html  # distinct sources (data README)
+
+
+def _hostile_csv(tmp_path: Path) -> Path:
+    f = tmp_path / "hostile.csv"
+    host = HOSTILE.replace('"', '""')
+    rows = "".join(
+        f'2013-03-0{d} 10:00:00,"{host}",{16843009 + d},TCP,,1000,{80 + d}\n' for d in range(1, 9)
+    )
+    f.write_text("datetime,host,src,proto,type,spt,dpt\n" + rows)
+    return f
+
+
+def test_hostile_sensor_name_is_shown_as_text(tmp_path):
+    out = tmp_path / "r.html"
+    assert cli(["report", str(_hostile_csv(tmp_path)), "-o", str(out)]) == 0
+    html = out.read_text()
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "\x1b" not in html
+
+
+def test_report_restricts_to_dates_and_sensors(tmp_path):
+    src = tmp_path / "a.csv"
+    src.write_text(
+        "datetime,host,src,proto,type,spt,dpt\n"
+        "2013-03-01 10:00:00,a,16843009,TCP,,1,22\n"
+        "2013-03-02 10:00:00,a,16843010,TCP,,1,22\n"
+        "2013-03-03 10:00:00,b,16843011,TCP,,1,22\n"
+    )
+    out = tmp_path / "r.html"
+    assert cli(["report", str(src), "-o", str(out), "--from", "2013-03-02", "--to", "2013-03-03",
+                "--sensors", "a"]) == 0
+    html = out.read_text()
+    m = re.search(r"<th>packets</th><td>([\d,]+)</td>", html)
+    assert m and m.group(1) == "1"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
+def test_report_in_headless_chromium(demo_report, tmp_path):
+    """Open the report in a real browser: no console error, no request, every chart drawn."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    requests: list[str] = []
+    url = demo_report.resolve().as_uri()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium"),
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(url, wait_until="load")
+            charts = page.eval_on_selector_all(
+                "img.chart", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
+            shot = tmp_path / "report.png"
+            page.screenshot(path=str(shot), full_page=False)
+        finally:
+            browser.close()
+    assert errors == []
+    assert [r for r in requests if r != url and not r.startswith("data:")] == []
+    assert charts, "the report has no chart"
+    assert all(c[0] and c[1] > 100 and c[2] > 100 for c in charts), charts
+    assert shot.stat().st_size > 10_000
+    keep = Path(__file__).parent.parent / "docs" / "report-screenshot.png"
+    if keep.parent.is_dir():
+        shutil.copy(shot, keep)
