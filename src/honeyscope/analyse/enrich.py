@@ -1,0 +1,204 @@
+"""Offline enrichment: country and ASN of every source, from a range table shipped with the package.
+
+The tables in ``honeyscope/data/geo/`` are built by ``scripts/build_geo_table.py`` from Debian's
+``libloc-database`` (IPFire location database, CC BY-SA 4.0): no account, no download at run time.
+:func:`geo_meta` gives the database's name and build date, for the store and the report.
+
+A look-up is a range join (``start_int <= ip <= end_int``) written so that it runs on any Ibis
+backend, the distributed one included, which has no range join: the ranges are *bucketed* (each range
+is repeated once for every /16 bucket it touches, see :func:`bucketed_ranges`), the addresses are
+equi-joined on their bucket, and the range condition filters the candidates. It is run on the
+*distinct* addresses only, and the result joined back, so a million packets cost what their sources cost.
+
+IPv6 addresses are keyed by their top 48 bits (every network of the database is a /48 or shorter),
+bucketed by /24; the key of a distinct IPv6 address is computed on the client (few addresses).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+#: bits dropped from the key to make the bucket: /16 buckets for IPv4, /24 for IPv6 (48-bit keys)
+BUCKET_SHIFT = {4: 16, 6: 24}
+#: names of the flag bits in the ``flags`` column
+FLAG_BITS = {1: "anonymous-proxy", 2: "satellite", 4: "anycast", 8: "drop-list"}
+
+GEO_COLUMNS = ("cc", "country", "asn", "as_name", "geo_flags")
+
+
+def geo_dir() -> Path:
+    return Path(str(resources.files("honeyscope") / "data" / "geo"))
+
+
+@cache
+def geo_meta() -> dict[str, Any]:
+    """Name, licence, attribution and build date of the shipped database (``meta.json``)."""
+    return json.loads((geo_dir() / "meta.json").read_text())
+
+
+@cache
+def range_table(family: int = 4) -> pa.Table:
+    """The raw range table of one address family (``start_int``, ``end_int``, ``cc``, ``asn``,
+    ``as_name``, ``flags``), sorted by ``start_int``, ranges disjoint."""
+    return pq.read_table(geo_dir() / f"ipv{family}.parquet")
+
+
+@cache
+def countries() -> pa.Table:
+    return pq.read_table(geo_dir() / "countries.parquet")
+
+
+def bucketed_ranges(ranges: pa.Table, shift: int) -> pa.Table:
+    """``ranges`` with a ``bucket`` column, each range repeated for every bucket it overlaps.
+
+    ``start_int``/``end_int`` become int64 (every engine has it; uint32 and 48-bit keys fit).
+    """
+    start = ranges.column("start_int").to_numpy().astype(np.int64)
+    end = ranges.column("end_int").to_numpy().astype(np.int64)
+    b0, b1 = start >> shift, end >> shift
+    counts = (b1 - b0 + 1).astype(np.int64)
+    idx = np.repeat(np.arange(len(start)), counts)
+    # offset of each repeated row within its range: 0, 1, ..., counts-1
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    bucket = b0[idx] + (np.arange(len(idx)) - first)
+    out = ranges.take(pa.array(idx))
+    out = out.set_column(0, "start_int", pa.array(start[idx]))
+    out = out.set_column(1, "end_int", pa.array(end[idx]))
+    return out.append_column("bucket", pa.array(bucket, pa.int64()))
+
+
+@cache
+def _geo_memtable(family: int) -> ibis.Table:
+    return ibis.memtable(bucketed_ranges(range_table(family), BUCKET_SHIFT[family]))
+
+
+def _geo_table(con: ibis.BaseBackend, family: int) -> ibis.Table:
+    """The bucketed range table of ``family``, as an Ibis in-memory table that any backend
+    registers on first use (built once per process)."""
+    del con  # memtables are backend-independent
+    return _geo_memtable(family)
+
+
+@cache
+def _countries_memtable() -> ibis.Table:
+    return ibis.memtable(countries())
+
+
+def _countries(con: ibis.BaseBackend) -> ibis.Table:
+    del con
+    return _countries_memtable()
+
+
+def range_lookup(keys: ibis.Table, ranges: ibis.Table, *, key: str = "key", shift: int) -> ibis.Table:
+    """For each row of ``keys`` (a column ``key``: int64 address key), the attributes of the range
+    holding it (left join: no range → nulls). Bucket equi-join, then the range filter: runs on
+    DuckDB and on Spark alike."""
+    k = keys.mutate(_bucket=keys[key].cast("int64") >> shift, _key=keys[key].cast("int64"))
+    r = ranges.select(
+        _rb=ranges.bucket, _rs=ranges.start_int, _re=ranges.end_int,
+        _cc=ranges.cc, _asn=ranges.asn, _as_name=ranges.as_name, _flags=ranges.flags,
+    )
+    hit = k.join(r, (k._bucket == r._rb) & (k._key >= r._rs) & (k._key <= r._re), how="inner")
+    hit = hit.select(
+        _hk=hit._key, cc=hit._cc, asn=hit._asn, as_name=hit._as_name, geo_flags=hit._flags
+    )
+    out = k.left_join(hit, k._key == hit._hk)
+    return out.drop("_bucket", "_key", "_hk")
+
+
+def v6_key(addr: str) -> int | None:
+    """Top 48 bits of an IPv6 address (the v6 range key), None when not IPv6."""
+    try:
+        a = ipaddress.ip_address(addr)
+    except ValueError:
+        return None
+    return int(a) >> 80 if a.version == 6 else None
+
+
+def enrich_addresses(con: ibis.BaseBackend, addrs: ibis.Table, col: str = "src") -> ibis.Table:
+    """Distinct addresses of ``addrs[col]`` (canonical text) with ``cc``, ``country``, ``asn``,
+    ``as_name``, ``geo_flags`` from the shipped database. IPv4 keys are computed in the engine;
+    IPv6 keys on the client (their distinct set is small)."""
+    distinct = addrs.select(addr=addrs[col]).filter(ibis._.addr.notnull()).distinct()
+    # IPv4 dotted quad -> int, in the engine (portable: split + cast)
+    is4 = distinct.addr.re_search(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
+    parts = distinct.addr.split(".")
+    key4 = (
+        parts[0].cast("int64") * 16777216
+        + parts[1].cast("int64") * 65536
+        + parts[2].cast("int64") * 256
+        + parts[3].cast("int64")
+    )
+    v4 = distinct.filter(is4).mutate(key=key4)
+    res4 = range_lookup(v4, _geo_table(con, 4), shift=BUCKET_SHIFT[4])
+    v6_addrs = con.to_pyarrow(distinct.filter(~is4).addr).to_pylist()
+    keys6 = [(a, v6_key(a)) for a in v6_addrs]
+    keys6 = [(a, k) for a, k in keys6 if k is not None]
+    parts_out = [res4.drop("key")]
+    if keys6:
+        mem = pa.table(
+            {"addr": [a for a, _ in keys6], "key": pa.array([k for _, k in keys6], pa.int64())}
+        )
+        k6 = ibis.memtable(mem)
+        parts_out.append(range_lookup(k6, _geo_table(con, 6), shift=BUCKET_SHIFT[6]).drop("key"))
+    res = parts_out[0] if len(parts_out) == 1 else parts_out[0].union(parts_out[1])
+    c = _countries(con)
+    c = c.select(_ccc=c.cc, country=c.country)
+    res = res.left_join(c, res.cc == c._ccc).drop("_ccc")
+    return res.select("addr", "cc", "country", "asn", "as_name", "geo_flags")
+
+
+def enrich_keys(con: ibis.BaseBackend, keys: pa.Array | np.ndarray) -> pa.Table:
+    """IPv4 integer addresses (uint32) → cc/asn/as_name in the engine; for benchmarks and callers
+    that already have integers. Returns one row per distinct key."""
+    arr = pa.array(np.unique(np.asarray(keys, dtype=np.int64)), pa.int64())
+    t = ibis.memtable(pa.table({"key": arr}))
+    return con.to_pyarrow(range_lookup(t, _geo_table(con, 4), shift=BUCKET_SHIFT[4]))
+
+
+def sources(packets: ibis.Table) -> ibis.Table:
+    """One row per source address: packets, sensors, first/last seen, database geo (``cc``,
+    ``country``, ``asn``, ``as_name``, ``geo_flags``) and the geo the input carried (``input_cc``,
+    ``input_country``: the marx-geo CSV's MaxMind 2014 columns; null when absent)."""
+    con = packets._find_backend()
+    per = packets.group_by(addr=packets.src).aggregate(
+        packets=ibis._.count(),
+        sensors=ibis._.host.nunique(),
+        first_seen=ibis._.time.min(),
+        last_seen=ibis._.time.max(),
+        input_cc=ibis._.geo_cc.mode(),
+        input_country=ibis._.geo_country.mode(),
+    )
+    geo = enrich_addresses(con, packets, "src")
+    geo = geo.rename(_addr="addr")
+    j = per.left_join(geo, per.addr == geo._addr).drop("_addr")
+    return j
+
+
+def enrich(packets: ibis.Table) -> ibis.Table:
+    """``packets`` with ``src_cc``, ``src_country``, ``src_asn``, ``src_as_name`` added (left join
+    on the distinct sources; rows keep their order only up to the engine's guarantees)."""
+    con = packets._find_backend()
+    geo = enrich_addresses(con, packets, "src")
+    geo = geo.select(
+        _addr=geo.addr, src_cc=geo.cc, src_country=geo.country,
+        src_asn=geo.asn, src_as_name=geo.as_name,
+    )
+    return packets.left_join(geo, packets.src == geo._addr).drop("_addr")
+
+
+def flag_names(mask: int | None) -> str:
+    """``geo_flags`` bit mask as text (``anycast,drop-list``)."""
+    if not mask:
+        return ""
+    return ",".join(name for bit, name in FLAG_BITS.items() if int(mask) & bit)
