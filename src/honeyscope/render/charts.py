@@ -1,0 +1,160 @@
+"""The posts' charts with plotnine (ggplot2's grammar): faceted daily bars, port box plot, trends.
+
+Every function takes the DataFrame of the matching analysis in :mod:`honeyscope.analyse.explore`
+and returns a plotnine ``ggplot``; :func:`save` writes it as PNG or SVG. Labels that come from log
+lines (sensor names) are made printable with :func:`honeyscope.render.escape.plain_terminal` and
+stripped of matplotlib's mathtext ``$`` so a host name cannot inject markup into a facet strip.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from plotnine import (
+    aes,
+    element_blank,
+    element_text,
+    facet_wrap,
+    geom_boxplot,
+    geom_col,
+    geom_jitter,
+    geom_smooth,
+    ggplot,
+    labs,
+    scale_x_date,
+    theme,
+    theme_bw,
+)
+
+from honeyscope.render.escape import plain_terminal
+
+#: Figure size (inches) and resolution of saved charts.
+SIZE = (10.0, 6.5)
+DPI = 100
+
+
+def _label(value: object) -> str:
+    return plain_terminal(value).replace("$", "＄")
+
+
+def _facet_labels(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    out = df.copy()
+    out[column] = out[column].map(_label)
+    return out
+
+
+def _date_axis(days: pd.Series):
+    span = (days.max() - days.min()).days if len(days) else 0
+    if span > 120:
+        return scale_x_date(date_breaks="1 month", date_labels="%b", expand=(0.01, 0))
+    if span > 28:
+        return scale_x_date(date_breaks="1 week", date_labels="%d %b", expand=(0.01, 0))
+    return scale_x_date(date_labels="%d %b", expand=(0.01, 0))
+
+
+def _theme(ncol_labels: bool = False):
+    t = theme_bw() + theme(
+        legend_position="none",
+        plot_title=element_text(size=13, weight="bold"),
+        strip_text=element_text(size=9),
+        axis_text=element_text(size=8),
+        panel_grid_minor=element_blank(),
+    )
+    if ncol_labels:
+        t += theme(axis_text_x=element_text(rotation=0))
+    return t
+
+
+def daily_chart(
+    df: pd.DataFrame,
+    scales: str = "free",
+    title: str = "Packets per day",
+    ylab: str = "packets",
+) -> ggplot:
+    """Part 1's bars: one panel per sensor (``facet_wrap(~host)``), width-1 bars, a colour each.
+
+    ``df`` is :func:`honeyscope.analyse.explore.daily`'s frame (``day, host, value``; without
+    ``host`` a single panel). ``scales``: ``free`` (each panel its own y) or ``fixed``.
+    """
+    if scales not in ("free", "fixed", "free_y", "free_x"):
+        raise ValueError("scales must be free or fixed")
+    d = df.copy()
+    d["day"] = pd.to_datetime(d["day"])
+    if "host" not in d.columns:
+        d["host"] = "all sensors"
+    d = _facet_labels(d, "host")
+    p = (
+        ggplot(d, aes("day", "value", fill="host"))
+        + geom_col(width=1.0, size=0, position="identity")  # no stacking: one bar per x
+        + facet_wrap("~host", scales=scales)
+        + _date_axis(d["day"])
+        + labs(title=title, x="day (UTC)", y=ylab)
+        + _theme()
+    )
+    if scales != "fixed":
+        p += theme(subplots_adjust={"wspace": 0.25})
+    return p
+
+
+def port_box_chart(
+    df: pd.DataFrame,
+    title: str = "Average distinct sources per sensor per day, top TCP ports",
+    xlab: str = "TCP Destination Port",
+    ylab: str = "Average Unique Source Addresses per day",
+) -> ggplot:
+    """Part 2's box plot of :func:`honeyscope.analyse.explore.port_sources` (fill lightsteelblue),
+    ports in rank order."""
+    d = df.copy()
+    order = [str(p) for p in (df.attrs.get("ports") or list(dict.fromkeys(d["port"])))]
+    d["port"] = pd.Categorical(d["port"].astype(str), categories=order, ordered=True)
+    return (
+        ggplot(d, aes("port", "value"))
+        + geom_boxplot(fill="lightsteelblue", outlier_size=1.2, outlier_alpha=0.7)
+        + labs(title=title, x=xlab, y=ylab)
+        + _theme()
+    )
+
+
+def port_trend_chart(
+    df: pd.DataFrame,
+    title: str = "Average distinct sources per sensor per day, by port, with loess trend",
+    xlab: str = "day (UTC)",
+    ylab: str = "Average Unique Source Addresses per day",
+    method: str | None = None,
+) -> ggplot:
+    """Part 2's faceted series: one panel per port (2 columns, free scales), daily points jittered
+    in magenta (alpha 0.5) and a smoothed trend with its 99% band. ``method``: ``loess`` (R's,
+    needs scikit-misc) or ``lowess`` (statsmodels); default loess when available."""
+    if method is None:
+        try:
+            import skmisc.loess  # noqa: F401
+
+            method = "loess"
+        except ImportError:  # pragma: no cover - depends on the installation
+            method = "lowess"
+    d = df.copy()
+    d["day"] = pd.to_datetime(d["day"])
+    order = [str(p) for p in (df.attrs.get("ports") or list(dict.fromkeys(d["port"])))]
+    d["port"] = pd.Categorical(d["port"].astype(str), categories=order, ordered=True)
+    return (
+        ggplot(d, aes("day", "value"))
+        + facet_wrap("~port", ncol=2, scales="free")
+        + geom_jitter(size=1, alpha=0.5, color="magenta", width=0.3, height=0, random_state=1)
+        + geom_smooth(aes(group=1), method=method, level=0.99, se=True, color="#3366FF",
+                      fill="#999999", size=0.9)
+        + _date_axis(d["day"])
+        + labs(title=title, x=xlab, y=ylab)
+        + _theme()
+        + theme(subplots_adjust={"wspace": 0.15})
+    )
+
+
+def save(plot: ggplot, path: str | Path, size: tuple[float, float] = SIZE, dpi: int = DPI) -> Path:
+    """Write ``plot`` to ``path``; the format follows the suffix (``.png`` or ``.svg``)."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"plots are written as .png or .svg, not {path.suffix or 'no suffix'}")
+    plot.save(path, format=fmt, width=size[0], height=size[1], dpi=dpi, verbose=False)
+    return path
