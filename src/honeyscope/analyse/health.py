@@ -5,13 +5,11 @@ The heavy lifting (per-row window, per-bin counts, histograms) is Ibis, so it ru
 Spark alike; the decisions are made in pandas/numpy on the small aggregated results.
 
 Gap model (no black box)
-    For each sensor, the silences between consecutive packets (inter-arrival gaps) form its own
-    distribution. Above a high threshold ``u`` (its 99th percentile, lower for thin sensors) the
-    excesses ``gap - u`` are fitted by an exponential (peaks over threshold; the candidate gap itself
-    is left out of the fit). The expected number of gaps at least as long as ``g`` in the sensor's
-    span is ``k * exp(-(g - u) / m)`` (``k`` gaps above ``u``, ``m`` their mean excess). A silence
-    is a *gap* (sensor probably down or not logging) when that expectation is below ``alpha`` and
-    it lasts at least ``min_gap``; otherwise it is *quiet* (normal for that sensor).
+    A silence of an hour or more covers some whole clock hours. Each hour of day is empty on a
+    share of the sensor's own days (a sensor quiet at night has its night hours often empty).
+    The product of those shares over the covered hours is the chance of such a silence by
+    quiet alone; times the hours in the span it is the number expected. Below ``alpha`` the
+    silence is a *gap* (sensor probably down or not logging); otherwise it is *quiet*.
 
 Capping model
     With ``--limit N/minute`` (or the default ``3/hour --limit-burst 5``), a sensor under steady
@@ -141,65 +139,90 @@ def gap_stats(t: ibis.Table) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class GapOptions:
-    alpha: float = 0.01  # flag when fewer than alpha gaps this long are expected in the span
+    alpha: float = 0.01  # flag when fewer than alpha silences this long are expected in the span
     min_gap: float = 3600.0  # seconds; shorter silences are never called gaps
-    tail_q: float = 0.99  # threshold quantile for the tail fit
-    min_tail: int = 20  # at least this many gaps above the threshold
+
+
+def empty_hour_profile(t: ibis.Table, comp: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per sensor and hour of day (0-23, UTC): days in its span, days with data in that hour,
+    and ``q``, the share of its days on which that hour was empty (floored at 0.5/days)."""
+    hrs = t.select(host=t.host, h=t.time.truncate("h")).distinct()
+    prof = hrs.group_by(["host", hrs.h.hour().name("hod")]).aggregate(with_data=hrs.count())
+    prof = prof.execute()
+    comp = completeness(t) if comp is None else comp
+    parts = []
+    for r in comp.itertuples():
+        hours = pd.date_range(r.first.floor("h"), r.last.floor("h"), freq="h")
+        days = np.bincount(hours.hour, minlength=24)
+        parts.append(pd.DataFrame({"host": r.host, "hod": np.arange(24), "days": days}))
+    out = pd.concat(parts, ignore_index=True).merge(prof, on=["host", "hod"], how="left")
+    out["with_data"] = out["with_data"].fillna(0).astype("int64")
+    days = out["days"].clip(lower=1)
+    out["q"] = np.maximum(1 - out["with_data"] / days, 0.5 / days)
+    return out
 
 
 def gaps(
     t: ibis.Table, options: GapOptions | None = None, include_quiet: bool = False,
-    stats: pd.DataFrame | None = None,
+    comp: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The silences that are *gaps* (beyond a sensor's own normal quiet periods), with why.
 
-    Columns: host, start, end, hours, kind (gap/quiet), expected (number of silences this long
-    expected in the span under the sensor's own tail), threshold_s, mean_excess_s, why.
-    With ``include_quiet`` the longest normal silence per sensor is returned too (kind quiet).
+    A silence of at least ``min_gap`` covers some whole clock hours. From the sensor's own
+    data, each hour of day h is empty on a share ``q_h`` of its days (nights of a sensor that is
+    quiet at night have q near 1). The chance that all the covered hours are empty is taken as
+    the product of their ``q_h``; times the hours in the sensor's span, that is the number of
+    such silences expected by chance (``expected``). Below ``alpha`` the silence is a *gap*
+    (sensor down, or not logging); otherwise it is *quiet*, normal for that sensor.
+
+    Columns: host, start, end, hours, whole_hours, kind (gap/quiet), p, expected, why.
+    With ``include_quiet`` the longest normal silence per sensor is returned too.
     """
     o = options or GapOptions()
-    stats = gap_stats(t) if stats is None else stats
-    cols = ["host", "start", "end", "hours", "kind", "expected", "threshold_s", "mean_excess_s",
-            "why"]
-    if stats.empty:
-        return pd.DataFrame(columns=cols)
-    # threshold per host: p99 when there are enough gaps above it, else a lower quantile
-    thr = stats[["host", "n_gaps", "p90", "p99", "median"]].copy()
-    enough = thr["n_gaps"] * (1 - o.tail_q) >= o.min_tail
-    thr["u"] = np.where(enough, thr["p99"], np.where(thr["n_gaps"] * 0.1 >= o.min_tail,
-                                                   thr["p90"], thr["median"]))
+    cols = ["host", "start", "end", "hours", "whole_hours", "kind", "p", "expected", "why"]
     g = gaps_expr(t)
-    u_tab = ibis.memtable(thr[["host", "u"]].astype({"u": "float64"}))
-    tail = g.join(u_tab, "host")
-    tail = tail.filter(tail.gap > tail.u).select("host", "start", "end", "gap", "u").execute()
-    if tail.empty:
+    cand = g.filter(g.gap >= min(o.min_gap, 3600.0)).execute()
+    if cand.empty:
         return pd.DataFrame(columns=cols)
-    tail["excess"] = tail["gap"].astype("float64") - tail["u"]
-    grp = tail.groupby("host")["excess"]
-    k = grp.transform("size").astype("float64")
-    total = grp.transform("sum")
-    # leave-one-out mean excess, so a huge gap does not widen its own yardstick
-    m = np.where(k > 1, (total - tail["excess"]) / (k - 1).clip(lower=1), tail["excess"])
-    m = np.maximum(m, 1.0)
-    tail["mean_excess_s"] = m
-    tail["expected"] = k * np.exp(-tail["excess"] / m)
-    tail["hours"] = tail["gap"] / 3600.0
-    is_gap = (tail["expected"] < o.alpha) & (tail["gap"] >= o.min_gap)
-    tail["kind"] = np.where(is_gap, "gap", "quiet")
-    tail["threshold_s"] = tail["u"]
-    med = thr.set_index("host")["median"]
-    tail["why"] = [
-        (f"{h}: silent {_hours(gap)}: {gap / max(u, 1):.1f}x its {_hours(u)} tail threshold "
-         f"(median silence {_hours(med[h])}); fitted to its {int(kk)} longest silences, "
-         f"{exp:.2g} silences this long expected in its span"
+    comp = completeness(t) if comp is None else comp
+    prof = empty_hour_profile(t, comp)
+    logq = np.log(prof.pivot(index="host", columns="hod", values="q").to_numpy())
+    host_idx = {h: i for i, h in enumerate(sorted(prof["host"].unique()))}
+    hi = cand["host"].map(host_idx).to_numpy()
+    # whole hours strictly inside (start, end): from ceil(start) to floor(end)
+    h0 = cand["start"].dt.ceil("h")
+    h1 = cand["end"].dt.floor("h")
+    n_whole = np.maximum(((h1 - h0) / pd.Timedelta(hours=1)).to_numpy(), 0).astype("int64")
+    first_hod = h0.dt.hour.to_numpy()
+    # sum of log q over n consecutive hours of day starting at first_hod, via a cumulative sum
+    # over the sensor's 24-hour profile repeated
+    day_sum = logq.sum(axis=1)
+    cum = np.concatenate([np.zeros((len(logq), 1)), np.cumsum(np.tile(logq, 2), axis=1)], axis=1)
+    full, rest = n_whole // 24, n_whole % 24
+    log_p = full * day_sum[hi] + cum[hi, first_hod + rest] - cum[hi, first_hod]
+    p = np.exp(log_p)
+    span_h = comp.set_index("host")["hours_in_span"]
+    expected = p * cand["host"].map(span_h).to_numpy()
+    cand["hours"] = cand["gap"] / 3600.0
+    cand["whole_hours"] = n_whole
+    cand["p"] = p
+    cand["expected"] = expected
+    is_gap = (expected < o.alpha) & (cand["gap"].to_numpy() >= o.min_gap)
+    cand["kind"] = np.where(is_gap, "gap", "quiet")
+    mean_q = np.where(n_whole > 0, np.exp(log_p / np.maximum(n_whole, 1)), 1.0)
+    cand["why"] = [
+        (f"{h}: silent {_hours(gap)} from {a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M} UTC "
+         f"({n} whole hours); on its other days those hours of day are empty "
+         f"{mq:.0%} of the time (geometric mean), so all {n} empty by chance has p {pp:.2g}: "
+         f"{ee:.2g} such silences expected in its {int(span_h[h]):,} hours"
          + (" -> gap" if gg else " -> normal quiet"))
-        for h, gap, u, kk, exp, gg in zip(
-            tail["host"], tail["gap"].astype(float), tail["u"], k, tail["expected"], is_gap,
-            strict=True)
+        for h, gap, a, b, n, mq, pp, ee, gg in zip(
+            cand["host"], cand["gap"].astype(float), cand["start"], cand["end"], n_whole,
+            mean_q, p, expected, is_gap, strict=True)
     ]
-    out = tail[is_gap]
+    out = cand[is_gap]
     if include_quiet:
-        quiet = tail[~is_gap].sort_values("gap", ascending=False).groupby("host").head(1)
+        quiet = cand[~is_gap].sort_values("gap", ascending=False).groupby("host").head(1)
         out = pd.concat([out, quiet])
     return out[cols].sort_values(["host", "start"]).reset_index(drop=True)
 
@@ -336,7 +359,8 @@ def health(
                 .aggregate(n=t.count())
             cap_tab = ibis.memtable(cap_rows[["host", "cap"]].astype({"cap": "int64"}))
             a = a.join(cap_tab, "host")
-            a = a.filter(a.n >= a.cap).group_by(["host", "bin"]).aggregate(c=a.count()).execute()
+            a = a.filter(a.n >= a.cap)
+            a = a.group_by(["host", "bin"]).aggregate(c=a.count()).execute()
             if not a.empty:
                 df = df.merge(a, on=["host", "bin"], how="left")
                 df["capped_bins"] += df.pop("c").fillna(0).astype("int64")

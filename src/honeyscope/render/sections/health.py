@@ -1,0 +1,291 @@
+"""Report sections: sensor health, trends and anomalies, survival time."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+
+from honeyscope.render.html import Section, bullets, figure, key_values, para, table
+from honeyscope.render.sections import ReportContext
+
+#: The question of Part 2 ("why does port 23 increase since May, is that significant?").
+DEFAULT_RISE = ("TCP", 23, "2013-05-01")
+
+
+def _step(ctx: ReportContext, what: str) -> None:
+    if ctx.progress:
+        ctx.progress(what)
+
+
+def build(ctx: ReportContext) -> list[Section]:
+    timings: dict[str, float] = {}
+    out = []
+    for name, fn in (("health", _health), ("trends", _trends), ("survival", _survival)):
+        t0 = time.perf_counter()
+        _step(ctx, f"{name} section")
+        out.append(fn(ctx))
+        timings[name] = time.perf_counter() - t0
+    ctx.meta.setdefault("timings", {}).update({f"section:{k}": v for k, v in timings.items()})
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _health(ctx: ReportContext) -> Section:
+    from honeyscope.analyse import health
+
+    t = ctx.packets
+    comp = health.completeness(t)
+    if comp.empty:
+        return Section("health", "Sensor health", para("No packets."))
+    stats = health.gap_stats(t)
+    gaps = health.gaps(t, include_quiet=True, comp=comp)
+    caps = health.capping(t)
+    real = gaps[gaps["kind"] == "gap"]
+    quiet = gaps[gaps["kind"] == "quiet"]
+
+    show = comp.assign(completeness=comp["completeness"].map(_pct))
+    show = show.rename(columns={
+        "hours_with_data": "hours with data", "hours_in_span": "hours in span",
+        "days_with_data": "days with data", "days_in_span": "days in span",
+        "started_after_fleet_h": "started after fleet (h)",
+        "stopped_before_fleet_h": "stopped before fleet (h)",
+    })
+    body = [
+        para("Completeness: hours in which a sensor logged at least one packet, out of the hours "
+             "between its first and last packet. An hour without packets is not necessarily an "
+             "outage: a quiet sensor has many. A silence of an hour or more is a gap when its whole "
+             "clock hours are so rarely all empty on the sensor's other days (product of each "
+             "hour of day's share of empty days) that fewer than 0.01 such silences are expected "
+             "in its span; otherwise it is normal quiet."),
+        table(show, caption="completeness per sensor"),
+        "<h3>Gaps</h3>",
+    ]
+    if real.empty:
+        body.append(para("No gaps: every silence is within its sensor's normal quiet periods."))
+    else:
+        body.append(table(real[["host", "start", "end", "hours", "whole_hours", "expected"]],
+                          caption="silences beyond the sensor's normal quiet periods"))
+        body.append(bullets(real["why"].head(20)))
+    if len(quiet):
+        body.append(table(
+            quiet[["host", "start", "end", "hours", "whole_hours", "expected"]],
+            caption="longest normal silence per sensor (expected = silences this long expected in "
+                    "its span)"))
+    gs = stats.assign(**{c: stats[c] / 60 for c in ("median", "p90", "p99", "p999", "max")})
+    body.append(table(gs.rename(columns={"n_gaps": "silences", "median": "median (min)",
+                                         "p90": "p90 (min)", "p99": "p99 (min)",
+                                         "p999": "p99.9 (min)", "max": "max (min)"}),
+                      caption="distribution of silences between packets per sensor"))
+    body.append("<h3>Rate-limited logging</h3>")
+    if caps.empty:
+        body.append(para("No sign of rate-limited logging: no sensor's per-minute or per-hour "
+                         "counts pile up at a fixed ceiling, so the counts are not capped."))
+    else:
+        body.append(table(caps.drop(columns="why"), caption="sensors whose counts look capped"))
+        body.append(bullets(caps["why"]))
+    led = ctx.ledger or {}
+    if isinstance(led.get("inputs"), list) and led["inputs"]:
+        inp = pd.DataFrame(led["inputs"])
+        if {"source", "lines", "rows"} <= set(inp.columns):
+            inp["rejects"] = inp["lines"] - inp["rows"]
+            inp["reject share"] = (inp["rejects"] / inp["lines"].where(inp["lines"] > 0)).map(
+                lambda v: "NA" if pd.isna(v) else _pct(v))
+            body.append(table(inp[["source", "lines", "rows", "rejects", "reject share"]],
+                              caption="lines seen, rows and rejects per input"))
+    rej = ctx.meta.get("rejects_by_host_day")
+    if isinstance(rej, pd.DataFrame) and len(rej):
+        h = health.health(t, rejects=rej, caps=caps)
+        worst = h.sort_values("reject_share", ascending=False).head(10)
+        body.append(table(worst[["host", "day", "lines", "rows", "rejects", "reject_share"]],
+                          caption="sensor-days with the largest share of rejected lines"))
+    body.append(_completeness_chart(t))
+
+    findings = []
+    worst = comp.sort_values("completeness").iloc[0]
+    findings.append(
+        f"Sensor completeness ranges from {_pct(worst['completeness'])} ({worst['host']}) to "
+        f"{_pct(comp['completeness'].max())} of hours with data; "
+        + (f"{len(real)} gap(s) beyond normal quiet, longest {real['hours'].max():.1f} h on "
+           f"{real.loc[real['hours'].idxmax(), 'host']}." if len(real) else
+           f"no gaps beyond normal quiet (longest silence {stats['max'].max() / 3600:.1f} h).")
+    )
+    findings.append(
+        "No sign of rate-limited logging." if caps.empty else
+        f"{caps['host'].nunique()} sensor(s) look rate-limited ({', '.join(caps['host'].unique())}):"
+        " their busy-period counts are lower bounds."
+    )
+    return Section("health", "Sensor health", "".join(body), findings)
+
+
+def _completeness_chart(t: Any) -> str:
+    import plotnine as p9
+
+    from honeyscope.analyse import health
+
+    h = health.health(t, freq="day")
+    if h.empty:
+        return ""
+    h["day"] = pd.to_datetime(h["day"]).dt.tz_localize(None)
+    plot = (
+        p9.ggplot(h, p9.aes("day", "active_hours", colour="host"))
+        + p9.geom_line(size=0.4)
+        + p9.scale_y_continuous(limits=(0, 24), breaks=[0, 6, 12, 18, 24])
+        + p9.labs(title="Hours with data per sensor and day", x="day (UTC)",
+                  y="hours with at least one packet", colour="sensor")
+        + p9.theme_bw()
+    )
+    return figure(plot, title="Hours with data per sensor and day", height=3.5)
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _rise_params(ctx: ReportContext, t: Any) -> tuple[str, int, str]:
+    proto, port, split = DEFAULT_RISE
+    opt = ctx.options.get("rise")  # ("TCP", 23, "2013-05-01") or "tcp/23@2013-05-01"
+    if isinstance(opt, str) and "/" in opt:
+        pp, _, split_o = opt.partition("@")
+        proto, port = pp.split("/")[0].upper(), int(pp.split("/")[1])
+        split = split_o or split
+    elif isinstance(opt, tuple | list) and len(opt) == 3:
+        proto, port, split = str(opt[0]).upper(), int(opt[1]), str(opt[2])
+    span = t.aggregate(first=t.time.min(), last=t.time.max()).execute()
+    first, last = span["first"].iloc[0], span["last"].iloc[0]
+    s = pd.Timestamp(split, tz="UTC")
+    if pd.isna(first) or not (first < s < last):
+        split = str((first + (last - first) / 2).date()) if not pd.isna(first) else split
+    return proto, port, split
+
+
+def _trends(ctx: ReportContext) -> Section:
+    from honeyscope.analyse import trends
+
+    t = ctx.packets
+    proto, port, split = _rise_params(ctx, t)
+    rise = trends.rise_test(t, proto, port, split)
+    flags = trends.anomalies(t, metric="sources", top_ports=30)
+    body = [
+        para("Daily distinct sources per sensor, and per sensor and port for the 30 busiest "
+             "sensor-port series, are compared with a weekday-aware robust baseline (29-day "
+             "rolling median of log(1+x) plus each weekday's median deviation). A spike needs a "
+             "robust z of 4 or more, at least 10 sources, twice the expected value and a "
+             "Bonferroni-adjusted Poisson p below 0.01; changepoints come from Pettitt's rank "
+             "test with Benjamini-Hochberg q below 0.01 and a change of 1.5x or more; emerging "
+             "ports are ports that were (nearly) unseen for 28 days and then surged."),
+        f"<h3>Is the rise of {proto}/{port} since {split} significant?</h3>",
+        para(rise.get("why", "")),
+    ]
+    if "mw_p" in rise:
+        kv = [("days before / after", f"{rise['days_before']} / {rise['days_after']}"),
+              ("median before", rise["median_before"]), ("median after", rise["median_after"]),
+              ("Hodges-Lehmann shift", rise["hodges_lehmann"]),
+              ("Mann-Whitney U (one-sided, after > before)", rise["mw_u"]),
+              ("Mann-Whitney p", f"{rise['mw_p']:.3g}"),
+              ("P(day after > day before)", rise["cles"])]
+        if "rate_ratio" in rise:
+            kv += [("quasi-Poisson rate ratio (95% CI)",
+                    f"{rise['rate_ratio']:.3f} ({rise['rr_low']:.3f}-{rise['rr_high']:.3f})"),
+                   ("GLM p", f"{rise['glm_p']:.3g}"), ("dispersion", rise["dispersion"])]
+        body.append(key_values(kv))
+        body.append(_rise_chart(t, proto, port, split))
+    body.append("<h3>Flags</h3>")
+    if flags.empty:
+        body.append(para("Nothing flagged."))
+    else:
+        counts = flags.groupby(["scope", "kind"]).size().reset_index(name="flags")
+        body.append(table(counts, caption="flags by scope and kind"))
+        show = flags.assign(significance=flags["significance"].map(lambda v: f"{v:.2g}"))
+        body.append(table(show, caption="flags, most significant first (why = the reason in "
+                                        "words)", max_rows=40))
+    findings = []
+    if "mw_p" in rise:
+        sig = rise["mw_p"] < 0.05
+        findings.append(
+            f"{proto}/{port} since {split}: median {rise['median_before']:.2f} → "
+            f"{rise['median_after']:.2f} mean daily sources per sensor, Mann-Whitney p "
+            f"{rise['mw_p']:.2g}" + (f", rate ratio {rise['rate_ratio']:.2f} (GLM p "
+                                     f"{rise['glm_p']:.2g})" if "rate_ratio" in rise else "")
+            + (": a significant rise." if sig and rise["hodges_lehmann"] > 0 else
+               ": no significant rise.")
+        )
+    if len(flags):
+        top = flags.iloc[0]
+        findings.append(f"{len(flags)} trend/anomaly flags; the strongest: {top['why']}.")
+    return Section("trends", "Trends and anomalies", "".join(body), findings)
+
+
+def _rise_chart(t: Any, proto: str, port: int, split: str) -> str:
+    import plotnine as p9
+
+    from honeyscope.analyse import trends
+
+    m = trends.port_metric_expr(t, proto, port).order_by("day").execute()
+    if m.empty:
+        return ""
+    m["day"] = pd.to_datetime(m["day"])
+    m["period"] = (m["day"] >= pd.Timestamp(split)).map({True: "after", False: "before"})
+    title = f"{proto}/{port}: mean distinct sources per reporting sensor per day"
+    plot = (
+        p9.ggplot(m, p9.aes("day", "value", colour="period"))
+        + p9.geom_point(alpha=0.6, size=1.2)
+        + p9.geom_vline(xintercept=pd.Timestamp(split), linetype="dashed")
+        + p9.scale_colour_manual(values={"before": "#1f78b4", "after": "#e7298a"})
+        + p9.labs(title=title, x="day (UTC)", y="mean distinct sources per sensor", colour="")
+        + p9.theme_bw()
+    )
+    return figure(plot, title=title, height=3.5)
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _survival(ctx: ReportContext) -> Section:
+    from honeyscope.analyse import survival
+
+    t = ctx.packets
+    fp = survival.first_probe(t, top=15)
+    summ = survival.survival_summary(fp)
+    ns = survival.new_source_intervals(t)
+    body = [
+        para("Time to first probe: from a sensor's first packet (its start) to its first packet "
+             "on the port; sensors never probed on the port are censored at their last packet and "
+             "the median is the Kaplan-Meier median over sensors. Ports: the 15 reached by most "
+             "sensors. Note that a sensor's first packet is only its start if the data begin "
+             "when the sensor went online."),
+        table(summ.rename(columns={"dpt": "port", "min_hours": "fastest (h)",
+                                   "median_hours": "median (h)", "max_hours": "slowest (h)"}),
+              caption="time to first probe per port, over sensors"),
+        "<h3>New sources</h3>",
+        para("Time between consecutive never-seen-before sources of each sensor, and the rate "
+             "of new sources in its first and last week."),
+        table(ns.assign(**{c: ns[c] / 60 for c in ("median_s", "p90_s", "p99_s", "max_s",
+                                                     "mean_s")}).rename(columns={
+            "median_s": "median (min)", "p90_s": "p90 (min)", "p99_s": "p99 (min)",
+            "max_s": "max (min)", "mean_s": "mean (min)",
+            "first_week_per_day": "new/day first week", "last_week_per_day": "new/day last week"}),
+            caption="time between new sources per sensor"),
+    ]
+    findings = []
+    if len(summ):
+        fast = summ.sort_values("median_hours").iloc[0]
+        slow = summ.sort_values("median_hours").iloc[-1]
+        findings.append(
+            f"Half the sensors saw {fast['proto']}/{fast['dpt']} within "
+            f"{fast['median_hours']:.1f} h of their start, but {slow['proto']}/{slow['dpt']} only "
+            f"after {slow['median_hours']:.1f} h (median over sensors)."
+        )
+    if len(ns):
+        findings.append(
+            f"New sources keep arriving: the median time between never-seen-before sources ranges "
+            f"from {ns['median_s'].min() / 60:.1f} min to {ns['median_s'].max() / 60:.1f} min per "
+            f"sensor, {ns['last_week_per_day'].sum():,.0f} new per day fleet-wide in the last week."
+        )
+    return Section("survival", "Survival time", "".join(body), findings)
