@@ -283,7 +283,8 @@ def daily_expr(
     counts = d.group_by(keys).aggregate(value=value)
 
     span_keys = ["host"] if by_host else []
-    spans = d.group_by(span_keys).aggregate(first=d.day.min(), last=d.day.max())
+    bounds = {"first": d.day.min(), "last": d.day.max()}
+    spans = d.group_by(span_keys).aggregate(**bounds) if span_keys else d.aggregate(**bounds)
     spans = spans.mutate(n=spans["last"].delta(spans["first"], unit="day"))
     cal = spans.mutate(k=ibis.range(0, spans.n + 1).unnest())
     cal = cal.mutate(day=cal["first"] + cal.k.as_interval("D")).select(*keys)
