@@ -103,3 +103,40 @@ def open_packets(
     store = resolve_store(sources, year=year, tz=tz, sensor=sensor)
     con = con or _engine.connect(engine)
     return _engine.packets_from_files(con, store.packet_files())
+
+
+def packets_of(source: Any, *, engine: str = _engine.DEFAULT_ENGINE) -> ibis.Table:
+    """An Ibis packet table as is, or the table of a store / data files (see :func:`open_packets`)."""
+    if isinstance(source, ibis.Table):
+        return source
+    return open_packets(source, engine=engine)
+
+
+def _analysis(module: str, name: str):
+    def run(source: Any, *args: Any, engine: str = _engine.DEFAULT_ENGINE, **kwargs: Any):
+        import importlib
+
+        fn = getattr(importlib.import_module(f"honeyscope.analyse.{module}"), name)
+        return fn(packets_of(source, engine=engine), *args, **kwargs)
+
+    run.__name__ = name
+    run.__qualname__ = name
+    run.__doc__ = (
+        f"``honeyscope.analyse.{module}.{name}`` on SOURCE: an Ibis packet table, a store directory, "
+        "or data files. Returns a pandas DataFrame."
+    )
+    return run
+
+
+#: Analyses of the Python API, by name: (module in honeyscope.analyse, function).
+ANALYSES = {
+    "summary": ("explore", "summary"),
+    "count": ("explore", "count"),
+    "daily": ("explore", "daily"),
+    "ports": ("explore", "ports"),
+    "port_sources": ("explore", "port_sources"),
+}
+
+for _name, (_module, _fn) in ANALYSES.items():
+    globals()[_name] = _analysis(_module, _fn)
+    __all__.append(_name)
