@@ -1,0 +1,720 @@
+"""The raw netfilter LOG line parser: a block of lines in, canonical rows and rejects out.
+
+Vectorised with polars string expressions over the whole block (no per-line Python). Each line
+is split once into four segments, and every field is then one small, literal-prefixed regex
+over the one segment where that key means what we want:
+
+``head``   everything before the first ``IN=``: syslog framing (``<PRI>``, grep artefact, RFC3164
+           or RFC3339 stamp, host, ``kernel:`` tag, ``[uptime]``) and the log prefix;
+``ip``     ``IN=`` up to the first ``PROTO=``: interfaces, MAC and the IP header (so ``LEN=`` and
+           ``ID=`` here are the IP ones, ``OPT (..)`` here is ``ip_opt``);
+``l4``     after ``PROTO=`` up to the first ``[``: the transport header (UDP ``LEN=`` is
+           ``l4_len``, ICMP ``ID=``/``SEQ=`` are the echo id/sequence, ``OPT (..)`` is ``tcp_opt``);
+``brk``    from the first ``[`` on: the original header an ICMP error embeds (``inner_*``), never
+           read for the packet's own fields, or ``INCOMPLETE [n bytes]``.
+
+``UID=``/``GID=``/``MARK=`` are searched in the whole message: the kernel never prints them in
+the embedded header. Rare framings (``journalctl -o json`` records) take an extra step applied
+only when a block holds one.
+
+Every input line becomes one row or one reject (reasons: :data:`REASONS`); nothing raises.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pyarrow as pa
+
+from honeyscope import schema
+
+#: Lines longer than this (bytes) are rejected unread: the kernel's LOG lines are < 1 KiB.
+MAX_LINE_BYTES = 16 * 1024
+#: A reject keeps at most this much of its line's text.
+MAX_REJECT_TEXT = 4096
+#: Slack allowed after the reference time when guessing the year of a year-less stamp.
+YEAR_SLACK = timedelta(days=1)
+
+#: Every reason a line can be rejected for (the ingest ledger counts them).
+REASONS = (
+    "blank line",
+    "line too long",
+    "not a netfilter line",
+    "truncated",
+    "bad timestamp",
+    "bad address",
+    "port out of range",
+    "bad value",
+    "missing port",
+    "parser error",
+)
+
+#: Protocols whose transport header carries ports (a line of these without ports is damaged
+#: unless it is a non-first fragment or ``INCOMPLETE``).
+PORT_PROTOS = ("TCP", "UDP", "UDPLITE", "SCTP", "DCCP")
+
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))}
+
+
+@dataclass
+class ParseContext:
+    source: str  # input path or "-"
+    reference_time: datetime  # tz-aware: file mtime (now for stdin), for year-less stamps
+    year: int | None = None  # --year
+    tz: str = "UTC"  # --tz: zone of stamps without offset
+    sensor: str | None = None  # --sensor: host for lines without one (only fills, never overrides)
+    state: dict = field(default_factory=dict)  # carried between blocks of one input
+
+
+@dataclass
+class ParseResult:
+    rows: pa.Table  # schema.SCHEMA
+    rejects: pa.Table  # schema.REJECT_SCHEMA
+
+
+# --------------------------------------------------------------------------------------------
+# regular expressions (all small; most start with a literal so the engine can skip ahead)
+# --------------------------------------------------------------------------------------------
+
+_TS3164 = r"[A-Z][a-z]{2} {1,2}\d{1,2} \d{2}:\d{2}:\d{2}"
+_TS3339 = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
+# optional <PRI>, optional grep artefact ("somefile:"), the stamp
+_LEAD = r"^(?:<\d{1,3}>)?(?:[^\s:\[<]*:)?"
+_TS_RE = _LEAD + "(" + _TS3164 + "|" + _TS3339 + r")(?:\s+|$)"
+_FRAME_RE = r"^(?:<\d{1,3}>)?(?:(?:[^\s:\[<]*:)?(?:" + _TS3164 + "|" + _TS3339 + r")(?:\s+|$))?"
+
+_ACTION_RES = (
+    ("drop", r"(?:^|[^a-z])(?:drop|dropped|deny|denied|block|blocked)(?:[^a-z]|$)"),
+    ("reject", r"(?:^|[^a-z])(?:reject|rejected)(?:[^a-z]|$)"),
+    ("accept", r"(?:^|[^a-z])(?:accept|accepted|allow|allowed|acc|permit|pass)(?:[^a-z]|$)"),
+    ("audit", r"(?:^|[^a-z])(?:audit|log|logged|trace)(?:[^a-z]|$)"),
+)
+# EdgeOS / VyOS style "[RULESET-RULE-A]" (A accept, D drop, R reject)
+_EDGE_RE = r"^\[[^\]]*-([adr])\]$"
+
+_V4_RE = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
+_V6_FULL_RE = r"^[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}$"
+
+
+def _x(e: pl.Expr, pattern: str) -> pl.Expr:
+    return e.str.extract(pattern, 1)
+
+
+def _dec(e: pl.Expr) -> pl.Expr:
+    return e.str.to_integer(base=10, strict=False)
+
+
+def _hex(e: pl.Expr) -> pl.Expr:
+    return e.str.strip_prefix("0x").str.strip_prefix("0X").str.to_integer(base=16, strict=False)
+
+
+# --------------------------------------------------------------------------------------------
+# addresses
+# --------------------------------------------------------------------------------------------
+
+
+def _canon_py(text: str) -> str | None:
+    try:
+        a = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is None:
+        return a.compressed
+    return str(a)
+
+
+def _v6_compress(df: pl.DataFrame, text: str, out: str) -> pl.DataFrame:
+    """Column ``out``: the canonical (RFC 5952) form of full 8-group IPv6 text in ``text``.
+
+    Staged over a few ``with_columns`` so every expression stays small.
+    """
+    t = f"__{out}"
+    parts = pl.col(text).str.to_lowercase().str.split_exact(":", 7)
+    df = df.with_columns(
+        [parts.struct.field(f"field_{i}").str.strip_chars_start("0").alias(f"{t}g{i}")
+         for i in range(8)]
+    )
+    df = df.with_columns(
+        [pl.when(pl.col(f"{t}g{i}") == "").then(pl.lit("0")).otherwise(pl.col(f"{t}g{i}")).alias(f"{t}g{i}")
+         for i in range(8)]
+    )
+    z = [(pl.col(f"{t}g{i}") == "0").cast(pl.Int32) for i in range(8)]
+    df = df.with_columns(z[7].alias(f"{t}r7"))
+    for i in range(6, -1, -1):  # length of the zero run starting at group i
+        df = df.with_columns((z[i] * (pl.col(f"{t}r{i + 1}") + 1)).alias(f"{t}r{i}"))
+    runs = [pl.col(f"{t}r{i}") for i in range(8)]
+    df = df.with_columns(pl.max_horizontal(runs).alias(f"{t}best"))
+    best = pl.col(f"{t}best")
+    start: pl.Expr = pl.lit(8)
+    for i in range(7, -1, -1):  # leftmost start of a longest run
+        start = pl.when(runs[i] == best).then(pl.lit(i)).otherwise(start)
+    df = df.with_columns(start.alias(f"{t}start"))
+    st = pl.col(f"{t}start")
+    pieces = [
+        pl.when((best >= 2) & (pl.lit(i) >= st) & (pl.lit(i) < st + best))
+        .then(pl.lit("-"))
+        .otherwise(pl.col(f"{t}g{i}"))
+        for i in range(8)
+    ]
+    joined = pl.concat_str(pieces, separator=":").str.replace(r":?-(?::-)*:?", "::")
+    df = df.with_columns(joined.alias(out))
+    return df.drop([col for col in df.columns if col.startswith(t)])
+
+
+def _address(df: pl.DataFrame, text: str, out: str) -> pl.DataFrame:
+    """Columns ``out`` (canonical text), ``out_int`` (IPv4 as integer), ``_fam_<out>`` (4/6)
+    and ``_bad_<out>`` (text present but not an address) from the address text column ``text``.
+    """
+    t = f"__{out}"
+    is4 = pl.col(text).str.contains(_V4_RE)
+    full6 = pl.col(text).str.contains(_V6_FULL_RE)
+    df = df.with_columns(
+        pl.when(is4).then(pl.col(text)).str.split_exact(".", 3).alias(f"{t}v4"),
+        pl.when(full6).then(pl.col(text)).alias(f"{t}v6"),
+        (pl.col(text).is_not_null() & ~is4 & ~full6 & pl.col(text).str.contains(":", literal=True))
+        .alias(f"{t}odd"),
+    )
+    octs = [_dec(pl.col(f"{t}v4").struct.field(f"field_{i}")) for i in range(4)]
+    df = df.with_columns([o.alias(f"{t}o{i}") for i, o in enumerate(octs)])
+    o = [pl.col(f"{t}o{i}") for i in range(4)]
+    ok4 = pl.all_horizontal([x <= 255 for x in o]).fill_null(False)
+    df = df.with_columns(ok4.alias(f"{t}ok4"))
+    df = _v6_compress(df, f"{t}v6", f"{t}c6")
+    odd = df.get_column(f"{t}odd")
+    if odd.any():  # compressed or IPv4-mapped IPv6 text: rare, canonicalised per distinct value
+        vals = df.filter(odd).get_column(text).unique()
+        mapping = {v: _canon_py(v) for v in vals.to_list()}
+        df = df.with_columns(
+            pl.when(pl.col(f"{t}odd")).then(pl.col(text).replace_strict(mapping, default=None,
+                                                             return_dtype=pl.String))
+            .alias(f"{t}py")
+        )
+    else:
+        df = df.with_columns(pl.lit(None, pl.String).alias(f"{t}py"))
+    ok = pl.col(f"{t}ok4")
+    v4txt = pl.concat_str([x.cast(pl.String) for x in o], separator=".")
+    canon = pl.when(ok).then(v4txt).otherwise(pl.coalesce(pl.col(f"{t}c6"), pl.col(f"{t}py")))
+    df = df.with_columns(canon.alias(out))
+    df = df.with_columns(
+        pl.when(ok).then(o[0] * 16777216 + o[1] * 65536 + o[2] * 256 + o[3]).alias(f"{out}_int"),
+        pl.when(ok).then(pl.lit(4))
+        .when(pl.col(out).is_not_null())
+        .then(pl.when(pl.col(out).str.contains(".", literal=True)).then(pl.lit(4)).otherwise(pl.lit(6)))
+        .alias(f"_fam_{out}"),
+        (pl.col(text).is_not_null() & pl.col(out).is_null()).alias(f"_bad_{out}"),
+    )
+    return df.drop([col for col in df.columns if col.startswith(t)])
+
+
+# --------------------------------------------------------------------------------------------
+# time
+# --------------------------------------------------------------------------------------------
+
+
+def _days_from_civil(y: pl.Expr, m: pl.Expr, d: pl.Expr) -> pl.Expr:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    y2 = y - (m <= 2).cast(pl.Int64)
+    era = y2.floordiv(400)
+    yoe = y2 - era * 400
+    mp = pl.when(m > 2).then(m - 3).otherwise(m + 9)
+    doy = (153 * mp + 2).floordiv(5) + d - 1
+    doe = yoe * 365 + yoe.floordiv(4) - yoe.floordiv(100) + doy
+    return era * 146097 + doe - 719468
+
+
+def _leap(y: pl.Expr) -> pl.Expr:
+    return ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+
+
+def _month_len(y: pl.Expr, m: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(m == 2).then(pl.when(_leap(y)).then(29).otherwise(28))
+        .when(m.is_in([4, 6, 9, 11])).then(30)
+        .otherwise(31)
+    )
+
+
+def _to_utc(naive_us: pl.Expr, tz: str) -> pl.Expr:
+    t = naive_us.cast(pl.Datetime("us"))
+    if tz.upper() == "UTC":
+        return t.dt.replace_time_zone("UTC")
+    return t.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone(
+        "UTC"
+    )
+
+
+def _bsd_parts(ts: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(month, day, seconds of day) of an RFC3164 stamp ``Mmm dd HH:MM:SS``."""
+    mon = ts.str.slice(0, 3).replace_strict(_MONTHS, default=None, return_dtype=pl.Int64)
+    clock = ts.str.slice(-8)
+    day = _dec(ts.str.slice(3, 3).str.strip_chars())
+    secs = (
+        _dec(clock.str.slice(0, 2)) * 3600
+        + _dec(clock.str.slice(3, 2)) * 60
+        + _dec(clock.str.slice(6, 2))
+    )
+    return mon, day, secs
+
+
+def _ref_key(ctx: ParseContext) -> tuple[int, int]:
+    """(year, key) of reference time + slack in ctx.tz; key orders month/day/time in a year."""
+    ref = ctx.reference_time
+    if ref.tzinfo is None:
+        ref = ref.replace(tzinfo=ZoneInfo("UTC"))
+    try:
+        zone = ZoneInfo(ctx.tz)
+    except Exception:
+        zone = ZoneInfo("UTC")
+    r = (ref + YEAR_SLACK).astimezone(zone)
+    return r.year, r.month * 100_000_000 + r.day * 1_000_000 + (
+        r.hour * 3600 + r.minute * 60 + r.second)
+
+
+# --------------------------------------------------------------------------------------------
+# the block parser
+# --------------------------------------------------------------------------------------------
+
+
+def parse_block(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
+    """Parse ``lines`` (line ``first_line`` first, 1-based) into canonical rows and rejects.
+
+    Never raises: should the vectorised pass fail on some input, the block is halved until
+    the offending lines are isolated and rejected as "parser error".
+    """
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks() if lines.num_chunks != 1 else lines.chunk(0)
+    try:
+        return _parse(lines, first_line, ctx)
+    except Exception:
+        n = len(lines)
+        if n <= 1:
+            return _all_rejected(lines, first_line, ctx, "parser error")
+        half = n // 2
+        a = parse_block(lines.slice(0, half), first_line, ctx)
+        b = parse_block(lines.slice(half), first_line + half, ctx)
+        return ParseResult(
+            pa.concat_tables([a.rows, b.rows]), pa.concat_tables([a.rejects, b.rejects])
+        )
+
+
+def _all_rejected(lines: pa.Array, first_line: int, ctx: ParseContext, reason: str) -> ParseResult:
+    texts = []
+    for v in lines.to_pylist():
+        texts.append("" if v is None else str(v)[:1024])
+    n = len(texts)
+    rej = pa.table(
+        {
+            "source": pa.array([ctx.source] * n, pa.string()),
+            "line": pa.array(range(first_line, first_line + n), pa.uint32()),
+            "reason": pa.array([reason] * n, pa.string()),
+            "text": pa.array(texts, pa.string()),
+        },
+        schema=schema.REJECT_SCHEMA,
+    )
+    return ParseResult(schema.empty(), rej)
+
+
+def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
+    c = pl.col
+    raw = pl.Series("raw", lines)
+    if raw.dtype != pl.String:
+        raw = raw.cast(pl.String)
+    df = pl.DataFrame({"raw": raw})
+
+    # ---- stage 0: blank / too long / JSON records --------------------------------------------
+    nbytes = c.raw.str.len_bytes()
+    text = c.raw.str.strip_chars_end("\r\n\x00")
+    df = df.with_columns(
+        _blank=c.raw.is_null() | (text.str.strip_chars().str.len_bytes() == 0),
+        _long=nbytes > MAX_LINE_BYTES,
+        _text=pl.when(nbytes <= MAX_LINE_BYTES).then(text),
+    )
+    has_json = bool(df.select(c._text.str.starts_with("{").any()).item())
+    if has_json:
+        is_json = c._text.str.starts_with("{")
+        df = df.with_columns(
+            _jt=pl.when(is_json).then(c._text.str.json_path_match("$.__REALTIME_TIMESTAMP")),
+            _jh=pl.when(is_json).then(c._text.str.json_path_match("$._HOSTNAME")),
+            _json=is_json,
+            _text=pl.when(is_json)
+            .then(c._text.str.json_path_match("$.MESSAGE"))
+            .otherwise(c._text),
+        )
+    else:
+        df = df.with_columns(
+            _jt=pl.lit(None, pl.String), _jh=pl.lit(None, pl.String), _json=pl.lit(False)
+        )
+
+    # ---- stage 1: split each line once into head / ip / l4 / brk -----------------------------
+    sp = c._text.str.splitn("IN=", 2)
+    df = df.with_columns(_head=sp.struct.field("field_0"), _body=sp.struct.field("field_1"))
+    sp2 = c._body.str.splitn("PROTO=", 2)
+    df = df.with_columns(_ip=sp2.struct.field("field_0"), _rest=sp2.struct.field("field_1"))
+    sp3 = c._rest.str.splitn("[", 2)
+    df = df.with_columns(_l4=sp3.struct.field("field_0"), _brk=sp3.struct.field("field_1"))
+    inner_txt = pl.when(c._brk.str.starts_with("SRC=")).then(c._brk)
+    sp4 = inner_txt.str.splitn("PROTO=", 2)
+    df = df.with_columns(_iip=sp4.struct.field("field_0"), _il4=sp4.struct.field("field_1"))
+
+    head, body, ip, l4, brk, iip, il4 = (
+        c._head, c._body, c._ip, c._l4, c._brk, c._iip, c._il4
+    )
+
+    # ---- stage 2: text of every field ---------------------------------------------------------
+    rest = head.str.replace(_FRAME_RE, "")
+    df = df.with_columns(
+        _ts=_x(head, _TS_RE),
+        _rest=rest,
+        _looks_nf=body.str.contains(r"^\S* (?:OUT|PHYSIN|PHYSOUT|MAC|SRC)="),
+        # ip part
+        t_in=_x(body, r"^(\S*)"),
+        t_out=_x(ip, r" OUT=(\S*)"),
+        t_physin=_x(ip, r" PHYSIN=(\S*)"),
+        t_physout=_x(ip, r" PHYSOUT=(\S*)"),
+        t_mac=_x(ip, r" MAC=(\S*)"),
+        t_src=_x(ip, r" SRC=(\S*)"),
+        t_dst=_x(ip, r" DST=(\S*)"),
+        t_len=_x(ip, r" LEN=(\S*)"),
+        t_tos=_x(ip, r" TOS=(\S*)"),
+        t_prec=_x(ip, r" PREC=(\S*)"),
+        t_ttl=_x(ip, r" TTL=(\S*)"),
+        t_id=_x(ip, r" ID=(\S*)"),
+        t_id6=_x(ip, r" ID:(\S*)"),
+        t_tc=_x(ip, r" TC=(\S*)"),
+        t_hop=_x(ip, r" HOPLIMIT=(\S*)"),
+        t_flow=_x(ip, r" FLOWLBL=(\S*)"),
+        t_frag=_x(ip, r" FRAG[:=](\S*)"),
+        t_ipopt=_x(ip, r" OPT \(([^)]*)\)"),
+        ce=ip.str.contains(" CE ", literal=True),
+        df=ip.str.contains(" DF ", literal=True),
+        mf=ip.str.contains(" MF ", literal=True) | ip.str.contains(" INCOMPLETE ID:", literal=True),
+        # transport part
+        t_proto=_x(l4, r"^(\S*)"),
+        t_spt=_x(l4, r" SPT=(\S*)"),
+        t_dpt=_x(l4, r" DPT=(\S*)"),
+        t_l4len=_x(l4, r" LEN=(\S*)"),
+        t_window=_x(l4, r" WINDOW=(\S*)"),
+        t_res=_x(l4, r" RES=(\S*)"),
+        t_urgp=_x(l4, r" URGP=(\S*)"),
+        t_flags=_x(l4, r" RES=\S* ((?:[A-Z]{3} )*)URGP="),
+        t_seq=_x(l4, r" SEQ=(\S*)"),
+        t_ack=_x(l4, r" ACK=(\S*)"),
+        t_type=_x(l4, r" TYPE=(\S*)"),
+        t_code=_x(l4, r" CODE=(\S*)"),
+        t_icmpid=_x(l4, r" ID=(\S*)"),
+        t_mtu=pl.coalesce(_x(l4, r" MTU=(\S*)"), _x(brk, r"\] MTU=(\S*)")),
+        t_spi=_x(l4, r" SPI=(\S*)"),
+        t_tcpopt=_x(l4, r" OPT \(([^)]*)\)"),
+        _incomplete=l4.str.contains("INCOMPLETE", literal=True),
+        # whole message (never printed inside the embedded header)
+        t_uid=_x(body, r" UID=(\S*)"),
+        t_gid=_x(body, r" GID=(\S*)"),
+        t_mark=_x(body, r" MARK=(\S*)"),
+        # embedded header
+        t_isrc=_x(iip, r"^SRC=(\S*)"),
+        t_idst=_x(iip, r" DST=(\S*)"),
+        t_ilen=_x(iip, r" LEN=(\S*)"),
+        t_ittl=pl.coalesce(_x(iip, r" TTL=(\S*)"), _x(iip, r" HOPLIMIT=(\S*)")),
+        t_iid=_x(iip, r" ID=(\S*)"),
+        t_iproto=_x(il4, r"^(\S*)"),
+        t_ispt=_x(il4, r" SPT=(\S*)"),
+        t_idpt=_x(il4, r" DPT=(\S*)"),
+        t_itype=_x(il4, r" TYPE=(\S*)"),
+        t_icode=_x(il4, r" CODE=(\S*)"),
+    )
+
+    # ---- stage 3: the header ------------------------------------------------------------------
+    host_tok = _x(c._rest, r"^([^\s\[]\S*)\s")
+    df = df.with_columns(
+        _host=pl.when(c._ts.is_not_null() & ~host_tok.str.ends_with(":")).then(host_tok),
+    )
+    rest2 = pl.when(c._host.is_not_null()).then(
+        c._rest.str.replace(r"^\S+\s+", "")).otherwise(c._rest)
+    rest3 = rest2.str.replace(r"^kernel(?:\[\d+\])?:\s*", "")
+    df = df.with_columns(_rest3=rest3)
+    df = df.with_columns(
+        t_uptime=_x(c._rest3, r"^\[\s*(\d+\.\d+)\]"),
+        _prefix=c._rest3.str.replace(r"^\[\s*\d+\.\d+\]\s*", "").str.strip_chars(),
+    )
+
+    # ---- stage 4: typed values ----------------------------------------------------------------
+    df = _typed(df, ctx)
+
+    # ---- stage 5: reasons ---------------------------------------------------------------------
+    df = _reasons(df)
+
+    rows = _rows(df, first_line, ctx)
+    rejects = _rejects(df, first_line, ctx)
+    return ParseResult(rows, rejects)
+
+
+def _num_checks() -> list[tuple[str, str, pl.Expr, int, str]]:
+    """(value column, text column, value expr, max, reason) of every numeric field."""
+    c = pl.col
+    d, h = _dec, _hex
+    u32 = 2**32 - 1
+    port = "port out of range"
+    bad = "bad value"
+    return [
+        ("spt", "t_spt", d(c.t_spt), 65535, port),
+        ("dpt", "t_dpt", d(c.t_dpt), 65535, port),
+        ("inner_spt", "t_ispt", d(c.t_ispt), 65535, port),
+        ("inner_dpt", "t_idpt", d(c.t_idpt), 65535, port),
+        ("len", "t_len", d(c.t_len), u32, bad),
+        ("l4_len", "t_l4len", d(c.t_l4len), u32, bad),
+        ("_tos4", "t_tos", h(c.t_tos), 255, bad),
+        ("_tc", "t_tc", d(c.t_tc), 255, bad),
+        ("prec", "t_prec", h(c.t_prec), 255, bad),
+        ("_ttl4", "t_ttl", d(c.t_ttl), 255, bad),
+        ("_hop", "t_hop", d(c.t_hop), 255, bad),
+        ("_id4", "t_id", d(c.t_id), u32, bad),
+        ("_id6", "t_id6", h(c.t_id6), u32, bad),
+        ("flowlbl", "t_flow", d(c.t_flow), u32, bad),
+        ("frag", "t_frag", d(c.t_frag), 65535, bad),
+        ("window", "t_window", d(c.t_window), 65535, bad),
+        ("res", "t_res", h(c.t_res), 255, bad),
+        ("urgp", "t_urgp", d(c.t_urgp), 65535, bad),
+        ("tcp_seq", "t_tseq", d(c.t_tseq), u32, bad),
+        ("tcp_ack", "t_tack", d(c.t_tack), u32, bad),
+        ("icmp_seq", "t_iseq", d(c.t_iseq), 65535, bad),
+        ("icmp_id", "t_icmpid", d(c.t_icmpid), 65535, bad),
+        ("icmp_type", "t_type", d(c.t_type), 255, bad),
+        ("icmp_code", "t_code", d(c.t_code), 255, bad),
+        ("mtu", "t_mtu", d(c.t_mtu), u32, bad),
+        ("spi", "t_spi", h(c.t_spi), u32, bad),
+        ("mark", "t_mark", h(c.t_mark), u32, bad),
+        ("uid", "t_uid", d(c.t_uid), u32, bad),
+        ("gid", "t_gid", d(c.t_gid), u32, bad),
+        ("inner_len", "t_ilen", d(c.t_ilen), u32, bad),
+        ("inner_ttl", "t_ittl", d(c.t_ittl), 255, bad),
+        ("inner_ip_id", "t_iid", d(c.t_iid), u32, bad),
+        ("inner_icmp_type", "t_itype", d(c.t_itype), 255, bad),
+        ("inner_icmp_code", "t_icode", d(c.t_icode), 255, bad),
+    ]
+
+
+def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
+    c = pl.col
+    # protocol name: upper case, except ICMPv6
+    pu = c.t_proto.str.to_uppercase()
+    proto = pl.when(pu == "ICMPV6").then(pl.lit("ICMPv6")).otherwise(pu)
+    # addresses
+    df = _address(df, "t_src", "src")
+    df = _address(df, "t_dst", "dst")
+    df = _address(df, "t_isrc", "inner_src")
+    df = _address(df, "t_idst", "inner_dst")
+    # MAC: 14 bytes → dst, src, ethertype
+    mac = c.t_mac.str.to_lowercase()
+    mac14 = mac.str.contains(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){13}$")
+    df = df.with_columns(
+        proto=proto,
+        mac_dst=pl.when(mac14).then(mac.str.slice(0, 17)),
+        mac_src=pl.when(mac14).then(mac.str.slice(18, 17)),
+        ethertype=pl.when(mac14).then(
+            _hex(mac.str.slice(36, 2) + mac.str.slice(39, 2))),
+        mac=pl.when(~mac14 & (c.t_mac != "")).then(c.t_mac),
+        in_iface=pl.when(c.t_in != "").then(c.t_in),
+        out_iface=pl.when(c.t_out != "").then(c.t_out),
+        physin=pl.when(c.t_physin != "").then(c.t_physin),
+        physout=pl.when(c.t_physout != "").then(c.t_physout),
+        uptime=c.t_uptime.cast(pl.Float64, strict=False),
+        ip_opt=c.t_ipopt.str.replace_all(" ", "", literal=True),
+        tcp_opt=c.t_tcpopt.str.replace_all(" ", "", literal=True),
+        inner_proto=pl.when(c.t_iproto.str.to_uppercase() == "ICMPV6").then(pl.lit("ICMPv6"))
+        .otherwise(c.t_iproto.str.to_uppercase()),
+    )
+    # numbers: SEQ=/ACK= are TCP's with --log-tcp-sequence, ICMP's SEQ= is the echo sequence
+    is_tcp = c.proto == "TCP"
+    is_icmp = c.proto.is_in(["ICMP", "ICMPv6"])
+    df = df.with_columns(
+        t_tseq=pl.when(is_tcp).then(c.t_seq),
+        t_tack=pl.when(is_tcp).then(c.t_ack),
+        t_iseq=pl.when(is_icmp).then(c.t_seq),
+        t_icmpid=pl.when(is_icmp).then(c.t_icmpid),
+    )
+    checks = _num_checks()
+    df = df.with_columns([v.alias(col) for col, _, v, _, _ in checks])
+    bad_exprs = []
+    for col, tcol, _, mx, reason in checks:
+        bad = pl.col(tcol).is_not_null() & (pl.col(col).is_null() | (pl.col(col) < 0) | (pl.col(col) > mx))
+        bad_exprs.append((bad, reason))
+    bad_num = pl.lit(None, pl.String)
+    for bad, reason in reversed(bad_exprs):
+        bad_num = pl.when(bad).then(pl.lit(reason)).otherwise(bad_num)
+    # ACK as a word is a flag; ACK=<n> only with --log-tcp-sequence
+    flags = c.t_flags.str.strip_chars()
+    fam = c._fam_src
+    df = df.with_columns(
+        _bad_num=bad_num,
+        family=fam,
+        tos=pl.when(fam == 6).then(c._tc).otherwise(c._tos4),
+        ttl=pl.when(fam == 6).then(c._hop).otherwise(c._ttl4),
+        ip_id=pl.coalesce(c._id4, c._id6),
+        tcp_flags=pl.when(c.proto == "TCP").then(flags),
+    )
+    df = _times(df, ctx)
+    # prefix → action
+    low = c._prefix.str.to_lowercase()
+    edge = _x(low, _EDGE_RE)
+    action = pl.lit("unknown")
+    for name, rx in reversed(_ACTION_RES):
+        action = pl.when(low.str.contains(rx)).then(pl.lit(name)).otherwise(action)
+    action = (
+        pl.when(edge == "a").then(pl.lit("accept"))
+        .when(edge == "d").then(pl.lit("drop"))
+        .when(edge == "r").then(pl.lit("reject"))
+        .otherwise(action)
+    )
+    host = pl.coalesce(pl.when(c._json).then(c._jh).otherwise(c._host), pl.lit(ctx.sensor))
+    df = df.with_columns(
+        prefix=pl.when(c._prefix != "").then(c._prefix),
+        action=action,
+        host=host,
+    )
+    return df
+
+
+def _times(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
+    c = pl.col
+    ts = c._ts
+    is3164 = ts.str.contains(r"^[A-Z]")
+    df = df.with_columns(_b=pl.when(is3164).then(ts.str.replace("  ", " ", literal=True)))
+    mon, day, secs = _bsd_parts(c._b)
+    df = df.with_columns(_mon=mon, _day=day, _secs=secs)
+    if ctx.year is not None:
+        st = ctx.state
+        last = st.get("bsd_last_month")
+        offset0 = int(st.get("bsd_year_offset", 0))
+        prev = c._mon.forward_fill().shift(1)
+        if last is not None:
+            prev = prev.fill_null(pl.lit(int(last)))
+        jump = ((prev - c._mon) > 6).fill_null(False).cast(pl.Int64)
+        df = df.with_columns(_yoff=jump.cum_sum() + offset0)
+        year = pl.lit(int(ctx.year)) + c._yoff
+        mons = df.get_column("_mon").drop_nulls()
+        if len(mons):
+            st["bsd_last_month"] = int(mons[-1])
+            st["bsd_year_offset"] = int(df.get_column("_yoff").max() or offset0)
+    else:
+        ry, rkey = _ref_key(ctx)
+        key = c._mon * 100_000_000 + c._day * 1_000_000 + c._secs
+        year = pl.when(key <= rkey).then(pl.lit(ry)).otherwise(pl.lit(ry - 1))
+        # Feb 29 in a non-leap year: the latest leap year before
+        df = df.with_columns(_year=year.cast(pl.Int64))
+        feb29 = (c._mon == 2) & (c._day == 29)
+        for _ in range(7):
+            df = df.with_columns(
+                _year=pl.when(feb29 & ~_leap(c._year)).then(c._year - 1).otherwise(c._year))
+        year = c._year
+    df = df.with_columns(_year=year.cast(pl.Int64))
+    valid = (
+        c._mon.is_not_null() & c._day.is_between(1, 31) & c._secs.is_between(0, 86399)
+        & (c._day <= _month_len(c._year, c._mon))
+    )
+    naive = (_days_from_civil(c._year, c._mon, c._day) * 86400 + c._secs) * 1_000_000
+    t3164 = _to_utc(pl.when(valid).then(naive), ctx.tz)
+    # RFC3339 / ISO 8601
+    iso = pl.when(~is3164).then(ts.str.replace(" ", "T", literal=True))
+    has_off = iso.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$")
+    aware = iso.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False)
+    naive_iso = iso.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False)
+    t3339 = pl.when(has_off).then(aware).otherwise(
+        _to_utc(naive_iso.cast(pl.Int64), ctx.tz))
+    jt = _dec(c._jt)
+    tjson = pl.when(jt.is_between(0, 253402300799999999)).then(jt).cast(
+        pl.Datetime("us")).dt.replace_time_zone("UTC")
+    df = df.with_columns(
+        time=pl.when(c._json).then(tjson).when(is3164).then(t3164).otherwise(t3339),
+    )
+    return df.with_columns(
+        _bad_time=(c._ts.is_not_null() | (c._json & c._body.is_not_null())) & c.time.is_null()
+    )
+
+
+def _reasons(df: pl.DataFrame) -> pl.DataFrame:
+    c = pl.col
+    port_proto = c.proto.is_in(PORT_PROTOS)
+    frag_off = c.frag.fill_null(0) > 0
+    missing_port = (
+        port_proto & ~frag_off & ~c._incomplete & (c.spt.is_null() | c.dpt.is_null())
+    )
+    fam_mismatch = c._fam_src.is_not_null() & c._fam_dst.is_not_null() & (
+        c._fam_src != c._fam_dst)
+    proto_num_bad = c.proto.str.contains(r"^\d+$") & (
+        _dec(c.proto).is_null() | (_dec(c.proto) > 255))
+    reason = (
+        pl.when(c._blank).then(pl.lit("blank line"))
+        .when(c._long).then(pl.lit("line too long"))
+        .when(c._body.is_null() | ~c._looks_nf).then(pl.lit("not a netfilter line"))
+        .when(c.t_src.is_null() | c.t_dst.is_null() | c._rest.is_null() | (c.proto == ""))
+        .then(pl.lit("truncated"))
+        .when(c._bad_time).then(pl.lit("bad timestamp"))
+        .when(c._bad_src | c._bad_dst | c._bad_inner_src | c._bad_inner_dst | fam_mismatch)
+        .then(pl.lit("bad address"))
+        .when(c._bad_num.is_not_null()).then(c._bad_num)
+        .when(proto_num_bad).then(pl.lit("bad value"))
+        .when(missing_port).then(pl.lit("missing port"))
+    )
+    return df.with_columns(_reason=reason)
+
+
+_TYPES: dict[str, pl.DataType] = {
+    "uint8": pl.UInt8(), "uint16": pl.UInt16(), "uint32": pl.UInt32(), "float64": pl.Float64(),
+    "string": pl.String(), "bool": pl.Boolean(),
+}
+
+
+def _rows(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
+    c = pl.col
+    ok = df.with_row_index("_i").filter(c._reason.is_null())
+    present = set(ok.columns)
+    exprs = []
+    for f in schema.SCHEMA:
+        name = f.name
+        if name == "source":
+            exprs.append(pl.lit(ctx.source, pl.String).alias("source"))
+        elif name == "line":
+            exprs.append((c._i + first_line).cast(pl.UInt32).alias("line"))
+        elif name == "time":
+            exprs.append(c.time.alias("time"))
+        elif name in present:
+            t = str(f.type)
+            dtype = _TYPES.get(t)
+            e = pl.col(name)
+            exprs.append(e.cast(dtype, strict=False).alias(name) if dtype is not None else e)
+    out = ok.select(exprs).to_arrow()
+    return schema.conform(out)
+
+
+def _rejects(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
+    c = pl.col
+    bad = df.with_row_index("_i").filter(c._reason.is_not_null())
+    txt = c.raw.fill_null("").str.head(MAX_REJECT_TEXT)
+    txt = pl.when(txt.str.len_bytes() > MAX_REJECT_TEXT).then(
+        txt.str.head(MAX_REJECT_TEXT // 4)).otherwise(txt)
+    out = bad.select(
+        pl.lit(ctx.source, pl.String).alias("source"),
+        (c._i + first_line).cast(pl.UInt32).alias("line"),
+        c._reason.alias("reason"),
+        txt.alias("text"),
+    ).to_arrow()
+    return out.cast(schema.REJECT_SCHEMA)
+
+
+def parse_lines(
+    lines: list[str] | pa.Array, ctx: ParseContext | None = None, first_line: int = 1, **kw: Any
+) -> ParseResult:
+    """Convenience for tests and notebooks: parse a list of lines with a default context."""
+    if ctx is None:
+        from datetime import UTC
+
+        ctx = ParseContext(source=kw.pop("source", "-"),
+                           reference_time=kw.pop("reference_time", datetime.now(UTC)), **kw)
+    arr = lines if isinstance(lines, pa.Array) else pa.array(lines, pa.string())
+    return parse_block(arr, first_line, ctx)
