@@ -3,7 +3,7 @@
 Every function takes the DataFrame of the matching analysis in :mod:`honeyscope.analyse.explore`
 and returns a plotnine ``ggplot``; :func:`save` writes it as PNG or SVG. Labels that come from log
 lines (sensor names) are made printable with :func:`honeyscope.render.escape.plain_terminal` and
-stripped of matplotlib's mathtext ``$`` so a host name cannot inject markup into a facet strip.
+their ``$`` escaped (no matplotlib mathtext) so a host name cannot inject markup into a facet strip.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ DPI = 100
 
 
 def _label(value: object) -> str:
-    return plain_terminal(value).replace("$", "＄")
+    return plain_terminal(value).replace("$", r"\$")
 
 
 def _facet_labels(df: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -92,8 +92,6 @@ def daily_chart(
         + labs(title=title, x="day (UTC)", y=ylab)
         + _theme()
     )
-    if scales != "fixed":
-        p += theme(subplots_adjust={"wspace": 0.25})
     return p
 
 
@@ -146,7 +144,6 @@ def port_trend_chart(
         + _date_axis(d["day"])
         + labs(title=title, x=xlab, y=ylab)
         + _theme()
-        + theme(subplots_adjust={"wspace": 0.15})
     )
 
 
