@@ -189,8 +189,9 @@ def gaps(
     logq = np.log(prof.pivot(index="host", columns="hod", values="q").to_numpy())
     host_idx = {h: i for i, h in enumerate(sorted(prof["host"].unique()))}
     hi = cand["host"].map(host_idx).to_numpy()
-    # whole hours strictly inside (start, end): from ceil(start) to floor(end)
-    h0 = cand["start"].dt.ceil("h")
+    # clock hours with no packet at all: after the hour of the last packet, before the hour of
+    # the next one
+    h0 = cand["start"].dt.floor("h") + pd.Timedelta(hours=1)
     h1 = cand["end"].dt.floor("h")
     n_whole = np.maximum(((h1 - h0) / pd.Timedelta(hours=1)).to_numpy(), 0).astype("int64")
     first_hod = h0.dt.hour.to_numpy()

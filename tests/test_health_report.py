@@ -1,0 +1,122 @@
+"""The health / trends / survival report sections and CLI commands."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from honeyscope import schema
+from honeyscope.analyse import engine
+from honeyscope.render.sections import ReportContext
+from honeyscope.render.sections import health as section
+
+
+def test_sections_on_marx(marx):
+    ctx = ReportContext(packets=marx, con=marx._find_backend())
+    secs = section.build(ctx)
+    assert [s.id for s in secs] == ["health", "trends", "survival"]
+    health, trends, survival = (s.body for s in secs)
+    # completeness of groucho-eu: 4,332 of 4,520 hours
+    assert "4,332" in health and "4,520" in health and "95.8%" in health
+    assert "No gaps" in health and "No sign of rate-limited logging" in health
+    assert "<img" in health and "Hours with data per sensor and day" in health
+    # port 23 since May: Mann-Whitney p 0.767, no significant rise
+    assert "TCP/23" in trends and "0.767" in trends
+    assert any("no significant rise" in f for f in secs[1].findings)
+    assert "groucho-eu TCP/1433 on Wed 2013-08-07" in trends
+    assert "42.24" in survival  # TCP/135: KM median hours to first probe
+    assert all(s.findings for s in secs)
+    assert set(ctx.meta["timings"]) == {"section:health", "section:trends", "section:survival"}
+
+
+def _hostile_table() -> Path:
+    """Two sensors, one named like an HTML/terminal attack, 40 days of traffic on port 23."""
+    rng = np.random.default_rng(5)
+    t0 = pd.Timestamp("2024-01-01", tz="UTC").value // 1000
+    hosts = ["<script>alert(1)</script>", "=cmd|' /C calc'!A0"]
+    rows = []
+    for h in hosts:
+        secs = np.sort(rng.uniform(0, 40 * 86400, 4000))
+        rows.append(pa.table({
+            "time": pa.array(t0 + (secs * 1e6).astype("int64"), pa.timestamp("us", tz="UTC")),
+            "host": pa.array([h] * len(secs)),
+            "src": pa.array([f"203.0.113.{i % 200}" for i in range(len(secs))]),
+            "proto": pa.array(["TCP"] * len(secs)),
+            "dpt": pa.array(rng.choice([23, 22, 445], len(secs)).astype("uint16"), pa.uint16()),
+        }))
+    path = Path(tempfile.mkdtemp(prefix="hs-hostile-")) / "p.parquet"
+    pq.write_table(schema.conform(pa.concat_tables(rows)), path)
+    return path
+
+
+def test_sections_escape_hostile_sensor_names():
+    t = engine.packets_from_files(engine.connect(), [_hostile_table()])
+    ctx = ReportContext(packets=t, con=t._find_backend())
+    secs = section.build(ctx)
+    for s in secs:
+        assert "<script>" not in s.body
+    assert "&lt;script&gt;" in secs[0].body
+    # no data in 2013: the rise test splits at the middle of the data's span instead
+    assert "since 2024-01-2" in secs[1].body
+
+
+def _cli(argv: list[str]) -> str:
+    from honeyscope.cli import main
+
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert main(argv) == 0
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def gap_csv(tmp_path_factory) -> Path:
+    """A marx-format CSV: sensors a and b, a packet every 5 minutes for 4 days; a is silent
+    for 18 hours from day 2 03:00."""
+    t0 = pd.Timestamp("2024-05-01")
+    secs = np.arange(0, 4 * 86400, 300)
+    lines = ["datetime,host,src,proto,type,spt,dpt"]
+    for h in ("a", "b"):
+        for s in secs:
+            if h == "a" and 2 * 86400 + 3 * 3600 < s < 2 * 86400 + 21 * 3600:
+                continue
+            ts = (t0 + pd.Timedelta(seconds=int(s))).strftime("%Y-%m-%d %H:%M:%S")
+            lines.append(f"{ts},{h},{16843009 + int(s) // 300},TCP,,40000,{23 if s % 600 else 22}")
+    path = tmp_path_factory.mktemp("cli") / "gap.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_cli_gaps_and_health(gap_csv):
+    out = _cli(["gaps", str(gap_csv), "--format", "csv"])
+    df = pd.read_csv(io.StringIO(out))
+    assert list(df["host"]) == ["a"] and list(df["kind"]) == ["gap"]
+    assert df["hours"].iloc[0] == pytest.approx(18.0)
+    text = _cli(["gaps", str(gap_csv)])
+    assert text.startswith("a: silent 18.0 h from 2024-05-03 03:00 to 2024-05-03 21:00 UTC (17 whole hours)")
+    h = json.loads(_cli(["health", str(gap_csv), "--format", "json"]))
+    by = {r["host"]: r for r in h}
+    assert by["b"]["hours_with_data"] == 96 and by["a"]["hours_with_data"] == 96 - 17
+
+
+def test_cli_trends_survival_anomalies(gap_csv):
+    r = json.loads(_cli(["trends", str(gap_csv), "--port", "tcp/23", "--split", "2024-05-03",
+                         "--format", "json"]))[0]
+    assert r["days_before"] == 2 and r["days_after"] == 2
+    s = pd.read_csv(io.StringIO(_cli(["survival", str(gap_csv), "--format", "csv"])))
+    assert set(s["dpt"]) == {22, 23}
+    assert s.set_index("dpt").loc[23, "min_hours"] == pytest.approx(5 / 60)
+    ns = pd.read_csv(io.StringIO(_cli(["survival", str(gap_csv), "--new-sources",
+                                       "--format", "csv"])))
+    assert ns.set_index("host").loc["b", "median_s"] == 300
+    # four steady days: too short for a 14-day series, nothing to flag
+    assert _cli(["anomalies", str(gap_csv)]).strip() == "nothing flagged"
