@@ -1,0 +1,192 @@
+"""Scans and backscatter: what each source did, named the way psad names it.
+
+Every packet gets a ``scan_type`` from its protocol, TCP flags and ICMP type (:func:`packet_types`):
+
+=============  ==========================================================  ============
+scan_type      packets                                                     kind
+=============  ==========================================================  ============
+SYN            TCP SYN without ACK/RST/FIN                                 probe
+SYN-FIN        TCP SYN with FIN (no ACK/RST)                               probe
+FIN            TCP FIN alone                                               probe
+NULL           TCP with no flag at all                                     probe
+XMAS           TCP URG+PSH+FIN (psad "SCAN nmap XMAS"), no SYN/ACK/RST     probe
+ACK            TCP ACK alone (psad reports it only when asked)             probe
+TCP            TCP whose flags were not logged (the marx CSV) or others    probe
+UDP            UDP (and UDPLITE)                                           probe
+PING           ICMP echo request (8) / ICMPv6 echo request (128)           probe
+ICMP           other ICMP/ICMPv6 requests (timestamp, mask, ...)           probe
+IP-PROTO       any other IP protocol (nmap -sO, IGMP, GRE, ESP, ...)       probe
+SYN-ACK        TCP SYN+ACK: a reply to a spoofed SYN                       backscatter
+RST            TCP RST (with or without ACK, no SYN)                       backscatter
+ECHO-REPLY     ICMP echo reply (0) / ICMPv6 129                            backscatter
+ICMP-ERROR     ICMP errors (3, 4, 5, 11, 12) / ICMPv6 1-4                   backscatter
+=============  ==========================================================  ============
+
+A *target* is a (sensor, destination address) pair. Per source and scan type, :func:`scans` counts
+targets, ports, and the largest number of ports on one target / targets on one port, and names the
+pattern: **vertical** (≥ ``min_ports`` ports on one target), **horizontal** (one port on ≥
+``min_targets`` targets), **block** (both at once), **protocol** (≥ ``min_protocols`` IP protocols
+from one source: nmap's protocol scan), **backscatter** (a source whose packets are mostly replies
+to traffic it never received from us: the trace of a DDoS with spoofed sources).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+BACKSCATTER_TYPES = ("SYN-ACK", "RST", "ECHO-REPLY", "ICMP-ERROR")
+PROBE_TYPES = (
+    "SYN", "SYN-FIN", "FIN", "NULL", "XMAS", "ACK", "TCP", "UDP", "PING", "ICMP", "IP-PROTO",
+)
+#: psad's wording for the flag-based TCP scans
+PSAD_NAMES = {
+    "SYN": "SYN scan", "FIN": "SCAN FIN", "NULL": "SCAN NULL", "XMAS": "SCAN nmap XMAS",
+    "SYN-FIN": "SCAN SYN FIN", "ACK": "ACK scan", "UDP": "UDP scan", "IP-PROTO": "IP protocol scan",
+}
+
+ICMP4_ERRORS = (3, 4, 5, 11, 12)
+ICMP6_ERRORS = (1, 2, 3, 4)
+
+
+def packet_types(packets: ir.Table) -> ir.Table:
+    """``packets`` with ``scan_type``, ``kind`` (probe/backscatter) and ``target`` columns."""
+    fl = ibis.literal(" ") + packets.tcp_flags.fill_null("?") + ibis.literal(" ")
+
+    def has(f: str) -> ir.BooleanValue:
+        return fl.contains(f" {f} ")
+
+    syn, ack, fin, rst, psh, urg = (has(f) for f in ("SYN", "ACK", "FIN", "RST", "PSH", "URG"))
+    flags_known = packets.tcp_flags.notnull()
+    proto = packets.proto.upper()
+    it = packets.icmp_type.cast("int32")
+    is_tcp, is_udp = proto == "TCP", proto.isin(["UDP", "UDPLITE"])
+    is_icmp4, is_icmp6 = proto == "ICMP", proto == "ICMPV6"
+    tcp_type = ibis.cases(
+        (~flags_known, "TCP"),
+        (packets.tcp_flags.strip() == "", "NULL"),
+        (syn & ack, "SYN-ACK"),
+        (rst & ~syn, "RST"),
+        (syn & fin, "SYN-FIN"),
+        (syn, "SYN"),
+        (fin & psh & urg & ~ack, "XMAS"),
+        (fin & ~ack & ~psh & ~urg, "FIN"),
+        (ack & ~fin & ~psh & ~urg, "ACK"),
+        else_="TCP",
+    )
+    icmp_type = ibis.cases(
+        (is_icmp4 & (it == 8), "PING"),
+        (is_icmp6 & (it == 128), "PING"),
+        (is_icmp4 & (it == 0), "ECHO-REPLY"),
+        (is_icmp6 & (it == 129), "ECHO-REPLY"),
+        (is_icmp4 & it.isin(ICMP4_ERRORS), "ICMP-ERROR"),
+        (is_icmp6 & it.isin(ICMP6_ERRORS), "ICMP-ERROR"),
+        else_="ICMP",
+    )
+    scan_type = ibis.cases(
+        (is_tcp, tcp_type),
+        (is_udp, "UDP"),
+        (is_icmp4 | is_icmp6, icmp_type),
+        else_="IP-PROTO",
+    )
+    t = packets.mutate(scan_type=scan_type)
+    return t.mutate(
+        kind=ibis.cases((t.scan_type.isin(BACKSCATTER_TYPES), "backscatter"), else_="probe"),
+        target=t.host.fill_null("") + ibis.literal("|") + t.dst.fill_null(""),
+    )
+
+
+def scan_summary(packets: ir.Table) -> ir.Table:
+    """Per source and scan type: packets, targets, destinations, sensors, ports, port range,
+    protocols, first/last seen, ``max_ports_per_target``, ``max_targets_per_port``, and the
+    source's overall ``src_protocols`` (all IP protocols), ``ip_protocols`` (those other than
+    TCP/UDP/ICMP/ICMPv6) and ``backscatter_share``."""
+    t = packet_types(packets)
+    keys = ["src", "scan_type"]
+    vert = (
+        t.group_by([*keys, "target"]).aggregate(n=t.dpt.nunique())
+        .group_by(keys).aggregate(max_ports_per_target=ibis._.n.max())
+    )
+    horiz = (
+        t.group_by([*keys, "dpt"]).aggregate(n=t.target.nunique())
+        .group_by(keys).aggregate(max_targets_per_port=ibis._.n.max())
+    )
+    base = t.group_by(keys).aggregate(
+        kind=t.kind.max(),
+        packets=t.count(),
+        targets=t.target.nunique(),
+        destinations=t.dst.nunique(),
+        sensors=t.host.nunique(),
+        ports=t.dpt.nunique(),
+        port_min=t.dpt.min(),
+        port_max=t.dpt.max(),
+        protocols=t.proto.nunique(),
+        first_seen=t.time.min(),
+        last_seen=t.time.max(),
+    )
+    per_src = t.group_by("src").aggregate(
+        src_protocols=ibis._.proto.nunique(),
+        ip_protocols=ibis._.proto.nunique(
+            where=~ibis._.proto.upper().isin(["TCP", "UDP", "ICMP", "ICMPV6"])
+        ),
+        backscatter_share=(ibis._.kind == "backscatter").mean(),
+    )
+    j = base.join(vert, keys).join(horiz, keys).join(per_src, "src")
+    return j
+
+
+def scans(
+    packets: ir.Table,
+    *,
+    min_ports: int = 10,
+    min_targets: int = 5,
+    min_protocols: int = 5,
+    include_ack: bool = True,
+) -> ir.Table:
+    """The scans: :func:`scan_summary` rows that form a pattern (``vertical``, ``horizontal``,
+    ``block``, ``protocol``, ``backscatter``), with psad's name for the scan type (``psad_name``)
+    and the port range as text (``port_range``, e.g. ``1000-1150``). ``include_ack=False`` drops
+    ACK scans, as psad does unless ACK detection is enabled."""
+    s = scan_summary(packets)
+    vertical = s.max_ports_per_target >= min_ports
+    horizontal = s.max_targets_per_port >= min_targets
+    pattern = ibis.cases(
+        ((s.kind == "backscatter") & (s.backscatter_share >= 0.5), "backscatter"),
+        ((s.scan_type == "IP-PROTO") & (s.ip_protocols >= min_protocols), "protocol"),
+        (vertical & horizontal, "block"),
+        (vertical, "vertical"),
+        (horizontal, "horizontal"),
+        else_=ibis.null("string"),
+    )
+    s = s.mutate(pattern=pattern)
+    s = s.filter(s.pattern.notnull())
+    if not include_ack:
+        s = s.filter(s.scan_type != "ACK")
+    names = ibis.memtable({"_st": list(PSAD_NAMES), "psad_name": list(PSAD_NAMES.values())})
+    s = s.left_join(names, s.scan_type == names._st).drop("_st")
+    port_range = ibis.cases(
+        (s.port_min.isnull(), ibis.null("string")),
+        (s.port_min == s.port_max, s.port_min.cast("string")),
+        else_=s.port_min.cast("string") + ibis.literal("-") + s.port_max.cast("string"),
+    )
+    s = s.mutate(port_range=port_range)
+    return s.select(
+        "src", "scan_type", "psad_name", "pattern", "kind", "packets", "targets", "destinations",
+        "sensors", "ports", "port_range", "port_min", "port_max", "max_ports_per_target",
+        "max_targets_per_port", "protocols", "src_protocols", "ip_protocols", "first_seen", "last_seen",
+    ).order_by([ibis.desc("packets"), "src", "scan_type"])
+
+
+def type_counts(packets: ir.Table) -> ir.Table:
+    """Packets and sources per scan type and kind (the whole table at a glance)."""
+    t = packet_types(packets)
+    return t.group_by(["kind", "scan_type"]).aggregate(
+        packets=t.count(), sources=t.src.nunique()
+    ).order_by(["kind", ibis.desc("packets")])
+
+
+def pattern_counts(found: ir.Table) -> ir.Table:
+    """Scans (source × type) and their packets per pattern and type."""
+    return found.group_by(["pattern", "scan_type"]).aggregate(
+        scans=ibis._.count(), sources=ibis._.src.nunique(), packets=ibis._.packets.sum()
+    ).order_by(["pattern", ibis.desc("packets")])
