@@ -72,9 +72,11 @@ def series(
     metric: str = "packets",
     min_days: int = 14,
     top: int | None = None,
+    spans: pd.DataFrame | None = None,
 ) -> Series:
     """Daily series per group as a dense matrix (groups active on at least ``min_days`` days;
-    with ``top`` only the ``top`` groups with the largest total)."""
+    with ``top`` only the ``top`` groups with the largest total). ``spans``: the result of
+    :func:`sensor_spans` when already known."""
     d = daily_expr(t, by, metric)
     keep = d.group_by(list(by)).aggregate(n_days=d.count(), total=d.value.sum())
     keep = keep.filter(keep.n_days >= min_days)
@@ -82,10 +84,10 @@ def series(
         keep = keep.order_by([ibis.desc("total"), *by]).limit(top)
     d = d.semi_join(keep, list(by))
     df = d.execute()
-    return _dense(df, list(by), _spans(t))
+    return _dense(df, list(by), sensor_spans(t) if spans is None else spans)
 
 
-def _spans(t: ibis.Table) -> pd.DataFrame:
+def sensor_spans(t: ibis.Table) -> pd.DataFrame:
     """Per sensor, the first and last *whole* day it reported: its first (last) day counts only
     when its first (last) packet falls within an hour of that day's start (end); partial edge
     days would otherwise look like dips."""
@@ -347,7 +349,7 @@ def emerging_ports(
     df = d.semi_join(keep, ["proto", "dpt"]).execute()
     if df.empty:
         return pd.DataFrame(columns=cols)
-    span = _spans(t.mutate(host=ibis.literal("fleet")))
+    span = sensor_spans(t.mutate(host=ibis.literal("fleet")))
     s = _dense(df, ["proto", "dpt"], span)
     y = s.values
     n_s, n_d = y.shape
@@ -396,11 +398,14 @@ def port_metric_expr(t: ibis.Table, proto: str = "TCP", port: int = 23) -> ibis.
 
 
 def rise_test(
-    t: ibis.Table, proto: str = "TCP", port: int = 23, split: date | str = "2013-05-01"
+    t: ibis.Table, proto: str = "TCP", port: int = 23, split: date | str = "2013-05-01",
+    metric: pd.DataFrame | None = None,
 ) -> dict:
-    """Is the port's Part-2 metric higher from ``split`` on than before? Numbers and words."""
+    """Is the port's Part-2 metric higher from ``split`` on than before? Numbers and words.
+    ``metric``: the result of :func:`port_metric_expr` when already executed."""
     split = pd.Timestamp(split).date()
-    m = port_metric_expr(t, proto, port).order_by("day").execute()
+    m = port_metric_expr(t, proto, port).order_by("day").execute() if metric is None else metric
+    m = m.copy()
     m["day"] = pd.to_datetime(m["day"]).dt.date
     before = m.loc[m["day"] < split, "value"].to_numpy(float)
     after = m.loc[m["day"] >= split, "value"].to_numpy(float)
@@ -482,9 +487,10 @@ def anomalies(
     ``day``, ``significance`` (adjusted p or q), ``effect`` (ratio) and ``why``."""
     o = options or AnomalyOptions()
     parts = []
+    spans = sensor_spans(t)
     for scope, by, top in (("sensor", ("host",), None),
                            ("sensor-port", ("host", "proto", "dpt"), top_ports)):
-        s = series(t, by, metric, min_days=min_days, top=top)
+        s = series(t, by, metric, min_days=min_days, top=top, spans=spans)
         sp = spikes(s, o, metric, dips=(scope == "sensor"))
         cp = changepoints(s, o, metric)
         for df, sig, kind in ((sp, "p_adj", None), (cp, "q", "changepoint")):

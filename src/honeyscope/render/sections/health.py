@@ -170,7 +170,8 @@ def _trends(ctx: ReportContext) -> Section:
 
     t = ctx.packets
     proto, port, split = _rise_params(ctx, t)
-    rise = trends.rise_test(t, proto, port, split)
+    metric = trends.port_metric_expr(t, proto, port).order_by("day").execute()
+    rise = trends.rise_test(t, proto, port, split, metric=metric)
     flags = trends.anomalies(t, metric="sources", top_ports=30)
     body = [
         para("Daily distinct sources per sensor, and per sensor and port for the 30 busiest "
@@ -195,7 +196,7 @@ def _trends(ctx: ReportContext) -> Section:
                     f"{rise['rate_ratio']:.3f} ({rise['rr_low']:.3f}-{rise['rr_high']:.3f})"),
                    ("GLM p", f"{rise['glm_p']:.3g}"), ("dispersion", rise["dispersion"])]
         body.append(key_values(kv))
-        body.append(_rise_chart(t, proto, port, split))
+        body.append(_rise_chart(metric, proto, port, split))
     body.append("<h3>Flags</h3>")
     if flags.empty:
         body.append(para("Nothing flagged."))
@@ -222,12 +223,10 @@ def _trends(ctx: ReportContext) -> Section:
     return Section("trends", "Trends and anomalies", "".join(body), findings)
 
 
-def _rise_chart(t: Any, proto: str, port: int, split: str) -> str:
+def _rise_chart(metric: pd.DataFrame, proto: str, port: int, split: str) -> str:
     import plotnine as p9
 
-    from honeyscope.analyse import trends
-
-    m = trends.port_metric_expr(t, proto, port).order_by("day").execute()
+    m = metric.copy()
     if m.empty:
         return ""
     m["day"] = pd.to_datetime(m["day"])
