@@ -108,7 +108,8 @@ def range_lookup(keys: ibis.Table, ranges: ibis.Table, *, key: str = "key", shif
         _rb=ranges.bucket, _rs=ranges.start_int, _re=ranges.end_int,
         _cc=ranges.cc, _asn=ranges.asn, _as_name=ranges.as_name, _flags=ranges.flags,
     )
-    hit = k.join(r, (k._bucket == r._rb) & (k._key >= r._rs) & (k._key <= r._re), how="inner")
+    u = k.select("_bucket", "_key").distinct()  # several addresses may share a key (IPv6 /48)
+    hit = u.join(r, (u._bucket == r._rb) & (u._key >= r._rs) & (u._key <= r._re), how="inner")
     hit = hit.select(
         _hk=hit._key, cc=hit._cc, asn=hit._asn, as_name=hit._as_name, geo_flags=hit._flags
     )
@@ -170,7 +171,7 @@ def sources(packets: ibis.Table) -> ibis.Table:
     """One row per source address: packets, sensors, first/last seen, database geo (``cc``,
     ``country``, ``asn``, ``as_name``, ``geo_flags``) and the geo the input carried (``input_cc``,
     ``input_country``: the marx-geo CSV's MaxMind 2014 columns; null when absent)."""
-    con = packets._find_backend()
+    con = packets._find_backend(use_default=True)
     per = packets.group_by(addr=packets.src).aggregate(
         packets=ibis._.count(),
         sensors=ibis._.host.nunique(),
@@ -188,7 +189,7 @@ def sources(packets: ibis.Table) -> ibis.Table:
 def enrich(packets: ibis.Table) -> ibis.Table:
     """``packets`` with ``src_cc``, ``src_country``, ``src_asn``, ``src_as_name`` added (left join
     on the distinct sources; rows keep their order only up to the engine's guarantees)."""
-    con = packets._find_backend()
+    con = packets._find_backend(use_default=True)
     geo = enrich_addresses(con, packets, "src")
     geo = geo.select(
         _addr=geo.addr, src_cc=geo.cc, src_country=geo.country,

@@ -48,7 +48,7 @@ def _v6_prefix64(addr: str) -> str | None:
 def source_prefixes(packets: ir.Table) -> ir.Table:
     """Distinct sources (``addr``) with ``src_net`` (``a.b.c.0/24`` or ``x:x:x:x::/64``) and
     ``src_asn``, computed once and returned as an in-memory table (cheap to join many times)."""
-    con = packets._find_backend()
+    con = packets._find_backend(use_default=True)
     distinct = packets.select(addr=packets.src).filter(ibis._.addr.notnull()).distinct()
     is4 = distinct.addr.re_search(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
     v4 = distinct.filter(is4)

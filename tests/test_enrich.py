@@ -1,0 +1,118 @@
+"""Offline enrichment: shipped libloc range tables, bucketed range join, services."""
+
+from __future__ import annotations
+
+import time
+
+import ibis
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from honeyscope.analyse import engine, enrich, services
+
+
+@pytest.fixture()
+def con():
+    return engine.connect()
+
+
+def test_meta_names_database_and_build_date():
+    m = enrich.geo_meta()
+    assert m["license"] == "CC BY-SA 4.0"
+    assert m["built"] == "2022-10-29T05:59:54Z"
+    assert "IPFire" in m["attribution"]
+    assert m["ranges_ipv4"] == enrich.range_table(4).num_rows == 431_087
+
+
+def test_ranges_sorted_and_disjoint():
+    t = enrich.range_table(4)
+    s = t.column("start_int").to_numpy().astype(np.int64)
+    e = t.column("end_int").to_numpy().astype(np.int64)
+    assert (e >= s).all()
+    assert (s[1:] > e[:-1]).all()
+
+
+def test_bucketed_ranges_cover_every_bucket_once():
+    t = pa.table({
+        "start_int": pa.array([0, 70_000, 200_000], pa.uint32()),
+        "end_int": pa.array([65_535, 140_000, 200_001], pa.uint32()),
+        "cc": ["AA", "BB", "CC"], "asn": pa.array([1, 2, 3], pa.uint32()),
+        "as_name": ["a", "b", "c"], "flags": pa.array([0, 0, 0], pa.uint8()),
+    })
+    b = enrich.bucketed_ranges(t, 16)
+    assert b.column("bucket").to_pylist() == [0, 1, 2, 3]
+    assert b.column("cc").to_pylist() == ["AA", "BB", "BB", "CC"]
+
+
+def test_known_addresses(con):
+    p = ibis.memtable(pa.table({"src": [
+        "8.8.8.8", "1.1.1.1", "2001:4860:4860::8888", "10.0.0.1", "not-an-ip", None,
+    ]}))
+    df = con.execute(enrich.enrich_addresses(con, p)).set_index("addr")
+    assert df.loc["8.8.8.8", "cc"] == "US"
+    assert int(df.loc["8.8.8.8", "asn"]) == 15169
+    assert df.loc["8.8.8.8", "as_name"] == "GOOGLE"
+    assert df.loc["8.8.8.8", "country"] == "United States of America"
+    assert int(df.loc["1.1.1.1", "asn"]) == 13335
+    assert enrich.flag_names(int(df.loc["1.1.1.1", "geo_flags"])) == "anycast"
+    assert int(df.loc["2001:4860:4860::8888", "asn"]) == 15169
+    assert df.loc["10.0.0.1"].isna()[["cc", "asn"]].all()  # private: in no range
+    assert len(df) == 4  # invalid text and null are not addresses
+
+
+def test_range_lookup_matches_searchsorted(con):
+    """The engine's bucketed join gives what a binary search over the ranges gives."""
+    rng = np.random.default_rng(7)
+    keys = np.unique(rng.integers(0, 2**32, 20_000))
+    got = enrich.enrich_keys(con, keys).to_pandas().set_index("key").sort_index()
+    t = enrich.range_table(4)
+    s = t.column("start_int").to_numpy().astype(np.int64)
+    e = t.column("end_int").to_numpy().astype(np.int64)
+    i = np.searchsorted(s, keys, side="right") - 1
+    inside = (i >= 0) & (keys <= e[np.maximum(i, 0)])
+    asn = t.column("asn").to_numpy(zero_copy_only=False)
+    expect = np.where(inside, asn[np.maximum(i, 0)], np.nan).astype(float)
+    assert len(got) == len(keys)
+    np.testing.assert_array_equal(got["asn"].to_numpy(dtype=float), expect)
+
+
+@pytest.mark.slow
+def test_million_addresses_in_seconds(con):
+    keys = np.random.default_rng(1).integers(0, 2**32, 1_000_000)
+    enrich.enrich_keys(con, keys[:10])  # register the range table
+    t0 = time.perf_counter()
+    out = enrich.enrich_keys(con, keys)
+    assert out.num_rows == len(np.unique(keys))
+    assert time.perf_counter() - t0 < 10
+
+
+def test_sources_on_marx(marx):
+    s = enrich.sources(marx).execute()
+    assert len(s) == 69_602
+    assert s.packets.sum() == 451_581
+    # every public source resolves to a country, nearly all
+    assert s.cc.isna().sum() == 53
+    top = s.groupby("cc").packets.sum().idxmax()
+    assert top == "CN"
+
+
+def test_enrich_adds_columns(con):
+    p = ibis.memtable(pa.table({"src": ["8.8.8.8", "8.8.8.8", "9.9.9.9"], "n": [1, 2, 3]}))
+    df = con.execute(enrich.enrich(p)).sort_values("n")
+    assert df.src_asn.tolist() == [15169, 15169, 19281]
+
+
+def test_services():
+    assert services.service_name(22) == "ssh"
+    assert services.service_name(53, "udp") == "domain"
+    assert services.service_name(1433) == "ms-sql-s"
+    assert services.service_name(65000) is None
+    t = ibis.memtable(pa.table({"proto": ["TCP", "UDP", "TCP"], "dpt": pa.array([23, 53, 1], pa.uint16())}))
+    df = engine.connect().execute(services.with_service(t)).sort_values("dpt")
+    assert df.service.tolist() == ["tcpmux", "telnet", "domain"]
+
+
+def test_parse_services_first_name_wins():
+    rows = services.parse_services("a 1/tcp\nb 1/tcp # dup\n# c 2/tcp\nd 3/udp x y\n")
+    assert rows == [("TCP", 1, "a"), ("UDP", 3, "d")]
