@@ -1,0 +1,163 @@
+"""Scan detection: constructed packets, psad's captures, the marx data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+import pytest
+
+from honeyscope import schema
+from honeyscope.analyse import engine, scans
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+PSAD_DIRS = [
+    Path(__file__).parent / "data" / "corpus" / "psad",
+    Path("/work/shared/corpus/iptables/psad"),
+]
+
+
+def table(rows: list[dict]) -> ibis.Table:
+    cols: dict[str, list] = {}
+    for i, r in enumerate(rows):
+        r = {"time": T0 + timedelta(seconds=i), "host": "s1", "dst": "10.0.0.1", **r}
+        for k in set(cols) | set(r):
+            cols.setdefault(k, [None] * i).append(r.get(k))
+    t = schema.conform(pa.table({k: pa.array(v, schema.SCHEMA.field(k).type) for k, v in cols.items()}))
+    return ibis.memtable(t)
+
+
+def run(t: ibis.Table, **kw):
+    return engine.connect().execute(scans.scans(t, **kw))
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [("SYN", "SYN"), ("FIN", "FIN"), ("", "NULL"), ("URG PSH FIN", "XMAS"), ("ACK", "ACK"),
+     ("SYN FIN", "SYN-FIN"), ("ACK SYN", "SYN-ACK"), ("RST", "RST"), ("ACK RST", "RST"),
+     ("ACK PSH", "TCP"), (None, "TCP")],
+)
+def test_tcp_flag_types(flags, expected):
+    t = table([{"src": "1.1.1.1", "proto": "TCP", "dpt": 80, "tcp_flags": flags}])
+    got = engine.connect().execute(scans.packet_types(t))
+    assert got.scan_type.tolist() == [expected]
+    assert got.kind.tolist() == [
+        "backscatter" if expected in scans.BACKSCATTER_TYPES else "probe"
+    ]
+
+
+def test_icmp_and_other_types():
+    t = table([
+        {"src": "1.1.1.1", "proto": "ICMP", "icmp_type": 8},
+        {"src": "1.1.1.1", "proto": "ICMP", "icmp_type": 0},
+        {"src": "1.1.1.1", "proto": "ICMP", "icmp_type": 3},
+        {"src": "1.1.1.1", "proto": "ICMPv6", "icmp_type": 128},
+        {"src": "1.1.1.1", "proto": "ICMPv6", "icmp_type": 1},
+        {"src": "1.1.1.1", "proto": "ICMP", "icmp_type": 13},
+        {"src": "1.1.1.1", "proto": "UDP", "dpt": 53},
+        {"src": "1.1.1.1", "proto": "47"},
+    ])
+    got = engine.connect().execute(scans.packet_types(t)).scan_type.tolist()
+    assert got == ["PING", "ECHO-REPLY", "ICMP-ERROR", "PING", "ICMP-ERROR", "ICMP", "UDP",
+                   "IP-PROTO"]
+
+
+def test_vertical_horizontal_block_backscatter():
+    rows = (
+        [{"src": "9.9.9.1", "proto": "TCP", "tcp_flags": "SYN", "dpt": p} for p in range(100, 120)]
+        + [{"src": "9.9.9.2", "proto": "TCP", "tcp_flags": "SYN", "dpt": 22, "dst": f"10.0.0.{i}"}
+           for i in range(6)]
+        + [{"src": "9.9.9.3", "proto": "UDP", "dpt": p, "dst": f"10.0.0.{i}"}
+           for i in range(5) for p in range(10)]
+        + [{"src": "9.9.9.4", "proto": "TCP", "tcp_flags": "ACK SYN", "dpt": 40000 + i,
+            "dst": f"10.0.0.{i}"} for i in range(12)]
+        + [{"src": "9.9.9.5", "proto": "TCP", "tcp_flags": "SYN", "dpt": 1}]  # no pattern
+    )
+    got = run(table(rows)).set_index("src")
+    assert got.loc["9.9.9.1", "pattern"] == "vertical"
+    assert got.loc["9.9.9.1", "port_range"] == "100-119"
+    assert got.loc["9.9.9.2", "pattern"] == "horizontal"
+    assert got.loc["9.9.9.2", "targets"] == 6
+    assert got.loc["9.9.9.3", "pattern"] == "block"
+    assert got.loc["9.9.9.4", "pattern"] == "backscatter"
+    assert got.loc["9.9.9.4", "scan_type"] == "SYN-ACK"
+    assert "9.9.9.5" not in got.index
+
+
+def _psad(name: str) -> ibis.Table:
+    from honeyscope.ingest.parse import parse_lines
+
+    for d in PSAD_DIRS:
+        if (d / name).exists():
+            lines = (d / name).read_text(errors="replace").splitlines()
+            return ibis.memtable(parse_lines(lines, source=name).rows)
+    pytest.skip(f"psad capture {name} not available")
+
+
+@pytest.mark.parametrize(
+    ("name", "src", "scan_type", "psad_name", "port_range", "destinations"),
+    [
+        ("syn_scan_1000_1500.log", "192.168.10.55", "SYN", "SYN scan", "1000-1500", 1),
+        ("syn_scan_1000_1500_multi_dst.log", "192.168.10.55", "SYN", "SYN scan", "1000-1500", 4),
+        ("fin_scan_1000_1150.log", "192.168.10.55", "FIN", "SCAN FIN", "1000-1150", 1),
+        ("xmas_scan_1000_1150.log", "192.168.10.55", "XMAS", "SCAN nmap XMAS", "1000-1150", 1),
+        ("null_scan_1000_1150.log", "192.168.10.55", "NULL", "SCAN NULL", "1000-1150", 1),
+        ("ack_scan_1000_1150.log", "192.168.10.55", "ACK", "ACK scan", "1000-1150", 1),
+        ("udp_scan_1000_1150.log", "192.168.10.55", "UDP", "UDP scan", "1000-1150", 1),
+        ("topera_ipv6_syn_scan_no_ip_opts.log", "2012:1234:1234::1", "SYN", "SYN scan",
+         "0-1023", 1),
+        ("topera_ipv6_syn_scan_with_ip_opts.log", "2012:1234:1234::1", "SYN", "SYN scan",
+         "0-1234", 1),
+        ("ipv6_tcp_connect_nmap_default_scan.log", "2001:db8:0:f101::2", "SYN", "SYN scan",
+         "1-65389", 1),
+    ],
+)
+def test_psad_vertical_scans(name, src, scan_type, psad_name, port_range, destinations):
+    got = run(_psad(name))
+    assert len(got) == 1, got
+    r = got.iloc[0]
+    assert (r.src, r.scan_type, r.psad_name, r.pattern) == (src, scan_type, psad_name, "vertical")
+    assert r.port_range == port_range
+    assert r.destinations == destinations
+
+
+def test_psad_ack_scan_hidden_unless_asked():
+    assert len(run(_psad("ack_scan_1000_1150.log"), include_ack=False)) == 0
+
+
+def test_psad_syn_sweep_is_horizontal():
+    r = run(_psad("syn_sweep.log")).iloc[0]
+    assert (r.src, r.pattern, r.port_range, r.scan_type) == (
+        "192.168.10.55", "horizontal", "1083", "SYN")
+    assert r.destinations == 11
+
+
+def test_psad_proto_scan():
+    got = run(_psad("proto_scan.log"))
+    r = got[got.pattern == "protocol"].iloc[0]
+    assert (r.src, r.scan_type, r.psad_name) == ("192.168.10.55", "IP-PROTO", "IP protocol scan")
+    # 255 distinct protocols in the capture; 253 besides TCP and UDP (psad's report says 251)
+    assert r.src_protocols == 255
+    assert r.ip_protocols == 253
+
+
+@pytest.mark.parametrize("name", ["ipv4_valid_ping.log", "ipv6_ping_scan.log", "ipv4_igmp.log",
+                                  "fwknop_spa_pkt.log"])
+def test_psad_no_scan(name):
+    assert len(run(_psad(name))) == 0
+
+
+def test_marx(marx):
+    c = scans.type_counts(marx).execute().set_index("scan_type")
+    assert c.loc["TCP", "packets"] == 327_991  # marx has no TCP flags
+    assert c.loc["UDP", "packets"] == 78_779
+    assert c.loc["PING", "packets"] == 38_597
+    assert c.loc["ECHO-REPLY", "packets"] == 536
+    assert c.loc["ICMP-ERROR", "packets"] == 4_251 + 127 + 1_156 + 2  # types 3, 5, 11, 12
+    found = scans.scans(marx)
+    p = found.execute()
+    assert p.packets.max() == 5_676
+    assert p.iloc[0].src == "183.91.14.60"
+    assert p.iloc[0].pattern == "block"
