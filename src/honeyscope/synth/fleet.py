@@ -409,10 +409,10 @@ def generate(spec: FleetSpec, fleet: Fleet | None = None) -> Iterator[pa.Table]:
             continue
         h = pc.index_in(t.column("host"), pa.array(hosts)).to_numpy(zero_copy_only=False)
         # rows of one host are contiguous after the sort: number them on from the last day
-        counts = np.bincount(h, minlength=len(hosts))
-        starts = np.repeat(np.cumsum(counts) - counts, counts)
-        line = next_line[h] + np.arange(len(h)) - starts
-        next_line += counts
+        i = np.arange(len(h))
+        run_start = np.maximum.accumulate(np.where(np.r_[True, h[1:] != h[:-1]], i, 0))
+        line = next_line[h] + i - run_start
+        next_line += np.bincount(h, minlength=len(hosts))
         yield t.set_column(t.schema.get_field_index("line"), "line", pa.array(line, pa.uint32()))
 
 
