@@ -38,8 +38,6 @@ def fmt(value: Any, digits: int = 2) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return f"{int(value):,}"
         return f"{value:,.{digits}f}"
     if isinstance(value, pd.Timestamp | datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S") if (
@@ -56,6 +54,25 @@ def fmt(value: Any, digits: int = 2) -> str:
     except ImportError:  # pragma: no cover
         pass
     return str(value)
+
+
+#: Numbers that are names (ports, ICMP types, AS numbers): shown without thousands separators.
+CODE_COLUMNS = {"port", "spt", "dpt", "icmp_type", "icmp_code", "type", "code", "asn", "as", "year",
+                "inner_spt", "inner_dpt", "family"}
+
+
+def is_code(column: object) -> bool:
+    name = str(column).lower()
+    return name in CODE_COLUMNS or name.endswith(("port", "_port", "asn"))
+
+
+def _code(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "NA"
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def para(text: str) -> str:
@@ -80,11 +97,14 @@ def table(
     shown = df.head(max_rows)
     head = "".join(f"<th>{esc(c)}</th>" for c in shown.columns)
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
+    codes = [is_code(c) for c in shown.columns]
     rows = []
     for rec in shown.itertuples(index=False):
         cells = "".join(
-            f'<td class="num">{esc(fmt(v, digits))}</td>' if num else f"<td>{esc(fmt(v, digits))}</td>"
-            for v, num in zip(rec, numeric, strict=True)
+            f'<td class="num">{esc(_code(v) if code else fmt(v, digits))}</td>'
+            if num
+            else f"<td>{esc(fmt(v, digits))}</td>"
+            for v, num, code in zip(rec, numeric, codes, strict=True)
         )
         rows.append(f"<tr>{cells}</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""

@@ -4,7 +4,7 @@ Layout::
 
     STORE/
       manifest.json                 the only source of truth: inputs committed, their files, ledgers
-      packets/month=YYYY-MM/*.parquet   canonical rows, sorted by (host, time) within each file
+      packets/YYYY-MM/*.parquet     canonical rows by month, sorted by (host, time) within each file
       rejects/*.parquet             lines that were not packets: source, line, reason, text
       staging/                      files of an ingest not yet committed (removed on the next ingest)
       .lock                         held (flock) by the one ingest writing the store
@@ -239,7 +239,7 @@ class Transaction:
             month = pc.fill_null(month, "unknown")
             for m in pc.unique(month).to_pylist():
                 part = rows.filter(pc.equal(month, m))
-                rel = f"packets/month={m}/{self.id}-{self._n:05d}.parquet"
+                rel = f"packets/{m}/{self.id}-{self._n:05d}.parquet"  # not hive-style: no column added
                 self._stage(rel, part, sort=True)
                 self.parts.append(rel)
         if rejects.num_rows:
