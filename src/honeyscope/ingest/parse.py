@@ -32,6 +32,7 @@ import polars as pl
 import pyarrow as pa
 
 from honeyscope import schema
+from honeyscope.ingest.parse_tokens import tokenise
 
 #: Lines longer than this (bytes) are rejected unread: the kernel's LOG lines are < 1 KiB.
 MAX_LINE_BYTES = 16 * 1024
@@ -351,82 +352,24 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
             _jt=pl.lit(None, pl.String), _jh=pl.lit(None, pl.String), _json=pl.lit(False)
         )
 
-    # ---- stage 1: split each line once into head / ip / l4 / brk -----------------------------
-    sp = c._text.str.splitn("IN=", 2)
-    df = df.with_columns(_head=sp.struct.field("field_0"), _body=sp.struct.field("field_1"))
-    sp2 = c._body.str.splitn("PROTO=", 2)
-    df = df.with_columns(_ip=sp2.struct.field("field_0"), _rest=sp2.struct.field("field_1"))
-    sp3 = c._rest.str.splitn("[", 2)
-    df = df.with_columns(_l4=sp3.struct.field("field_0"), _brk=sp3.struct.field("field_1"))
-    inner_txt = pl.when(c._brk.str.starts_with("SRC=")).then(c._brk)
-    sp4 = inner_txt.str.splitn("PROTO=", 2)
-    df = df.with_columns(_iip=sp4.struct.field("field_0"), _il4=sp4.struct.field("field_1"))
-
-    head, body, ip, l4, brk, iip, il4 = (
-        c._head, c._body, c._ip, c._l4, c._brk, c._iip, c._il4
-    )
-
-    # ---- stage 2: text of every field ---------------------------------------------------------
-    rest = head.str.replace(_FRAME_RE, "")
+    # ---- stage 1+2: tokenise the netfilter part (numpy over the Arrow buffer) -----------------
+    df = df.with_columns(_at=c._text.str.find("IN=", literal=True))
+    body_at = df.get_column("_at").fill_null(-1).cast(pl.Int64).to_numpy()
+    text_arr = df.get_column("_text").to_arrow()
+    if isinstance(text_arr, pa.ChunkedArray):
+        text_arr = text_arr.combine_chunks()
+    toks = tokenise(text_arr, body_at)
     df = df.with_columns(
-        _ts=_x(head, _TS_RE),
-        _rest=rest,
-        _looks_nf=body.str.contains(r"^\S* (?:OUT|PHYSIN|PHYSOUT|MAC|SRC)="),
-        # ip part
-        t_in=_x(body, r"^(\S*)"),
-        t_out=_x(ip, r" OUT=(\S*)"),
-        t_physin=_x(ip, r" PHYSIN=(\S*)"),
-        t_physout=_x(ip, r" PHYSOUT=(\S*)"),
-        t_mac=_x(ip, r" MAC=(\S*)"),
-        t_src=_x(ip, r" SRC=(\S*)"),
-        t_dst=_x(ip, r" DST=(\S*)"),
-        t_len=_x(ip, r" LEN=(\S*)"),
-        t_tos=_x(ip, r" TOS=(\S*)"),
-        t_prec=_x(ip, r" PREC=(\S*)"),
-        t_ttl=_x(ip, r" TTL=(\S*)"),
-        t_id=_x(ip, r" ID=(\S*)"),
-        t_id6=_x(ip, r" ID:(\S*)"),
-        t_tc=_x(ip, r" TC=(\S*)"),
-        t_hop=_x(ip, r" HOPLIMIT=(\S*)"),
-        t_flow=_x(ip, r" FLOWLBL=(\S*)"),
-        t_frag=_x(ip, r" FRAG[:=](\S*)"),
-        t_ipopt=_x(ip, r" OPT \(([^)]*)\)"),
-        ce=ip.str.contains(" CE ", literal=True),
-        df=ip.str.contains(" DF ", literal=True),
-        mf=ip.str.contains(" MF ", literal=True) | ip.str.contains(" INCOMPLETE ID:", literal=True),
-        # transport part
-        t_proto=_x(l4, r"^(\S*)"),
-        t_spt=_x(l4, r" SPT=(\S*)"),
-        t_dpt=_x(l4, r" DPT=(\S*)"),
-        t_l4len=_x(l4, r" LEN=(\S*)"),
-        t_window=_x(l4, r" WINDOW=(\S*)"),
-        t_res=_x(l4, r" RES=(\S*)"),
-        t_urgp=_x(l4, r" URGP=(\S*)"),
-        t_flags=_x(l4, r" RES=\S* ((?:[A-Z]{3} )*)URGP="),
-        t_seq=_x(l4, r" SEQ=(\S*)"),
-        t_ack=_x(l4, r" ACK=(\S*)"),
-        t_type=_x(l4, r" TYPE=(\S*)"),
-        t_code=_x(l4, r" CODE=(\S*)"),
-        t_icmpid=_x(l4, r" ID=(\S*)"),
-        t_mtu=pl.coalesce(_x(l4, r" MTU=(\S*)"), _x(brk, r"\] MTU=(\S*)")),
-        t_spi=_x(l4, r" SPI=(\S*)"),
-        t_tcpopt=_x(l4, r" OPT \(([^)]*)\)"),
-        _incomplete=l4.str.contains("INCOMPLETE", literal=True),
-        # whole message (never printed inside the embedded header)
-        t_uid=_x(body, r" UID=(\S*)"),
-        t_gid=_x(body, r" GID=(\S*)"),
-        t_mark=_x(body, r" MARK=(\S*)"),
-        # embedded header
-        t_isrc=_x(iip, r"^SRC=(\S*)"),
-        t_idst=_x(iip, r" DST=(\S*)"),
-        t_ilen=_x(iip, r" LEN=(\S*)"),
-        t_ittl=pl.coalesce(_x(iip, r" TTL=(\S*)"), _x(iip, r" HOPLIMIT=(\S*)")),
-        t_iid=_x(iip, r" ID=(\S*)"),
-        t_iproto=_x(il4, r"^(\S*)"),
-        t_ispt=_x(il4, r" SPT=(\S*)"),
-        t_idpt=_x(il4, r" DPT=(\S*)"),
-        t_itype=_x(il4, r" TYPE=(\S*)"),
-        t_icode=_x(il4, r" CODE=(\S*)"),
+        [pl.from_arrow(v).alias(k) if isinstance(v, pa.Array) else pl.Series(k, v)
+         for k, v in toks.items()]
+    )
+    df = df.with_columns(
+        _has_body=c._at.is_not_null(),
+        t_frag=pl.coalesce(c.t_frag, c.t_frag2),
+        t_ittl=pl.coalesce(c.t_ittl, c.t_ihop),
+        mf=c.mf | c._mf6,
+        _ts=_x(c._head, _TS_RE),
+        _rest=c._head.str.replace(_FRAME_RE, ""),
     )
 
     # ---- stage 3: the header ------------------------------------------------------------------
@@ -633,7 +576,7 @@ def _times(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
         time=pl.when(c._json).then(tjson).when(is3164).then(t3164).otherwise(t3339),
     )
     return df.with_columns(
-        _bad_time=(c._ts.is_not_null() | (c._json & c._body.is_not_null())) & c.time.is_null()
+        _bad_time=(c._ts.is_not_null() | (c._json & c._has_body)) & c.time.is_null()
     )
 
 
@@ -651,8 +594,8 @@ def _reasons(df: pl.DataFrame) -> pl.DataFrame:
     reason = (
         pl.when(c._blank).then(pl.lit("blank line"))
         .when(c._long).then(pl.lit("line too long"))
-        .when(c._body.is_null() | ~c._looks_nf).then(pl.lit("not a netfilter line"))
-        .when(c.t_src.is_null() | c.t_dst.is_null() | c._rest.is_null() | (c.proto == ""))
+        .when(~c._has_body | ~c._looks_nf).then(pl.lit("not a netfilter line"))
+        .when(c.t_src.is_null() | c.t_dst.is_null() | c.t_proto.is_null() | (c.proto == ""))
         .then(pl.lit("truncated"))
         .when(c._bad_time).then(pl.lit("bad timestamp"))
         .when(c._bad_src | c._bad_dst | c._bad_inner_src | c._bad_inner_dst | fam_mismatch)
