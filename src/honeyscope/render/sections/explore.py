@@ -93,11 +93,19 @@ def _daily(t: ibis.Table) -> list[Section]:
         f"{top['× median day']:.0f}× its median day."
     )
     busiest = ma.groupby("host")["value"].mean().sort_values(ascending=False)
-    ma_note = (
-        "By the 7-day average of distinct sources, the busiest sensors are "
-        + ", ".join(f"{h} ({v:.0f}/day)" for h, v in busiest.head(3).items())
-        + f"; the quietest is {busiest.index[-1]} ({busiest.iloc[-1]:.0f}/day)."
-    )
+    if len(busiest):
+        ma_notes = [
+            "By the 7-day average of distinct sources, the busiest sensors are "
+            + ", ".join(f"{h} ({v:.0f}/day)" for h, v in busiest.head(3).items())
+            + f"; the quietest is {busiest.index[-1]} ({busiest.iloc[-1]:.0f}/day)."
+        ]
+        ma_body = figure(
+            charts.daily_chart(ma, "fixed", "7-day moving average of distinct sources",
+                               "distinct sources (7-day average)"),
+            title="7-day moving average of distinct sources (shared scale)", width=10, height=h)
+    else:
+        ma_notes = []
+        ma_body = para("No sensor has the 7 consecutive days a 7-day average needs.")
     return [
         Section(
             "daily",
@@ -124,10 +132,8 @@ def _daily(t: ibis.Table) -> list[Section]:
             "7-day moving average of distinct sources",
             para("Centred 7-day moving average (R's stats::filter(x, rep(1/7, 7), sides = 2)); one "
                  "shared y scale, so heights compare across sensors.")
-            + figure(charts.daily_chart(ma, "fixed", "7-day moving average of distinct sources",
-                                        "distinct sources (7-day average)"),
-                     title="7-day moving average of distinct sources (shared scale)", width=10, height=h),
-            [ma_note],
+            + ma_body,
+            ma_notes,
         ),
     ]
 
