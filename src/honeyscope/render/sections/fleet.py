@@ -1,0 +1,217 @@
+"""Report sections: where sources come from (offline country/ASN), fair comparison of sensors,
+sources across the fleet, scans and backscatter."""
+
+from __future__ import annotations
+
+import time
+
+import plotnine as p9
+
+from honeyscope.render.html import Section, figure, key_values, para, table
+from honeyscope.render.sections import ReportContext
+
+
+def _step(ctx: ReportContext, what: str) -> None:
+    if ctx.progress:
+        ctx.progress(what)
+
+
+def build(ctx: ReportContext) -> list[Section]:
+    out: list[Section] = []
+    timings: dict[str, float] = {}
+    for name, fn in (("origin", _origin), ("compare", _compare), ("sources", _sources),
+                     ("scans", _scans)):
+        t0 = time.perf_counter()
+        _step(ctx, f"{name} section")
+        out.append(fn(ctx))
+        timings[name] = time.perf_counter() - t0
+    ctx.meta.setdefault("timings", {}).update({f"section:{k}": v for k, v in timings.items()})
+    for s in out:
+        ctx.findings.extend(s.findings)
+    return out
+
+
+def _origin(ctx: ReportContext) -> Section:
+    from honeyscope.analyse import enrich
+
+    meta = enrich.geo_meta()
+    ctx.meta.setdefault("enrichment", meta)
+    s = enrich.sources(ctx.packets).execute()
+    if s.empty:
+        return Section("origin", "Where the sources are", para("No packets."))
+    total = int(s.packets.sum())
+    by_cc = (
+        s.groupby(["cc", "country"], dropna=False)
+        .agg(sources=("addr", "size"), packets=("packets", "sum"))
+        .reset_index().sort_values("packets", ascending=False)
+    )
+    by_cc["share"] = by_cc.packets / total
+    by_asn = (
+        s.groupby(["asn", "as_name", "cc"], dropna=False)
+        .agg(sources=("addr", "size"), packets=("packets", "sum"))
+        .reset_index().sort_values("packets", ascending=False)
+    )
+    unresolved = int(s.cc.isna().sum())
+    body = [
+        key_values([
+            ("database", meta["name"]),
+            ("built", meta["built"]),
+            ("licence", meta["license"]),
+            ("attribution", meta["attribution"]),
+            ("sources", len(s)),
+            ("sources with no country (private, bogon, unallocated)", unresolved),
+        ]),
+        para("Looked up offline in the shipped range table (no network). The database is from "
+             f"{meta['built'][:10]}: addresses that moved since the traffic was logged are "
+             "attributed to their newer holder."),
+    ]
+    has_input = s.input_cc.notna()
+    findings = []
+    if has_input.any():
+        agree = float((s.input_cc[has_input] == s.cc[has_input]).mean())
+        body.append(para(f"The input carried its own country codes for {int(has_input.sum()):,} "
+                         f"sources; the offline database agrees for {agree:.1%} of them."))
+    body.append(table(by_cc.head(20), caption="Countries by packets (top 20)", max_rows=20))
+    body.append(table(by_asn.head(20), caption="Autonomous systems by packets (top 20)",
+                      max_rows=20))
+    top = by_cc.iloc[0]
+    findings.append(f"{top.country or top.cc} sent {top.share:.1%} of all packets "
+                    f"({int(top.packets):,}) from {int(top.sources):,} sources.")
+    a = by_asn.iloc[0]
+    findings.append(f"The busiest network is AS{int(a.asn)} {a.as_name} "
+                    f"({int(a.packets):,} packets, {int(a.sources):,} sources).")
+    return Section("origin", "Where the sources are", "".join(body), findings)
+
+
+def _compare(ctx: ReportContext) -> Section:
+    from honeyscope.analyse import fleet
+
+    prefixes = fleet.source_prefixes(ctx.packets)
+    daily = fleet.fair_daily(ctx.packets, prefixes=prefixes).execute()
+    per = fleet.fair_by_sensor(ctx.packets, "day", prefixes).execute()
+    sensors = (
+        per.groupby("host")
+        .agg(days=("period", "nunique"), packets=("packets", "sum"),
+             packets_per_day=("packets", "mean"), sources_per_day=("sources", "mean"),
+             prefixes_per_day=("prefixes", "mean"), asns_per_day=("asns", "mean"))
+        .reset_index().sort_values("packets_per_day", ascending=False)
+    )
+    if daily.empty:
+        return Section("compare", "Fair comparison", para("No packets."))
+    long = daily.melt(
+        id_vars="period", value_vars=["sources_per_sensor", "prefixes_per_sensor",
+                                      "asns_per_sensor"],
+        var_name="measure", value_name="value",
+    )
+    plot = (
+        p9.ggplot(long, p9.aes("period", "value", color="measure"))
+        + p9.geom_line()
+        + p9.labs(x="day", y="unique per reporting sensor",
+                  title="Unique sources, /24|/64 prefixes and ASNs per reporting sensor")
+        + p9.theme_bw()
+    )
+    full = int(daily.sensors.max())
+    partial = int((daily.sensors < full).sum())
+    body = (
+        para("Rates divided by the number of sensors that reported that day, so a day when part "
+             "of the fleet was down does not look like a lull; unique sources also counted as "
+             "/24 (IPv4) or /64 (IPv6) prefixes and as ASNs.")
+        + figure(plot, title="Unique sources, prefixes and ASNs per reporting sensor, per day")
+        + table(sensors, caption="Per sensor: means over the days it reported")
+    )
+    t = sensors.iloc[0]
+    ratio = float((daily.sources / daily.prefixes).mean())
+    findings = [
+        f"{t.host} is the busiest sensor with {t.packets_per_day:,.0f} packets and "
+        f"{t.sources_per_day:,.0f} unique sources per reporting day.",
+        f"On average a day's sources fall into {1 / ratio:.0%} as many prefixes as there are "
+        f"sources; {partial} of {len(daily)} days had fewer than all {full} sensors reporting.",
+    ]
+    return Section("compare", "Fair comparison", body, findings)
+
+
+def _sources(ctx: ReportContext) -> Section:
+    from honeyscope.analyse import fleet
+
+    prof = fleet.source_profiles(ctx.packets).execute()  # one pass; summaries in pandas
+    if prof.empty:
+        return Section("sources", "Sources across the fleet", para("No packets."))
+    reach = (
+        prof.groupby(["reach", "reach_label"])
+        .agg(sources=("src", "size"), packets=("packets", "sum"))
+        .reset_index().sort_values("reach")
+    )
+    k = (
+        prof.groupby("sensors").agg(sources=("src", "size"), packets=("packets", "sum"))
+        .reset_index()
+    )
+    top = prof.sort_values(["sensors", "packets", "src"], ascending=[False, False, True]).head(15)
+    n = int(top.fleet.iloc[0]) if len(top) else 0
+    plot = (
+        p9.ggplot(k, p9.aes("factor(sensors)", "sources"))
+        + p9.geom_col(fill="#4477aa")
+        + p9.scale_y_log10()
+        + p9.labs(x="sensors reached (k)", y="sources (log scale)",
+                  title=f"How many of the {n} sensors each source reached")
+        + p9.theme_bw()
+    )
+    shown = top[["src", "packets", "sensors", "ports", "protocols", "first_seen", "last_seen",
+                 "sweep_seconds", "median_lag_seconds", "order"]]
+    body = (
+        table(reach, caption="Sources per reach level")
+        + figure(plot, title="Sensors reached per source")
+        + table(shown, caption="Sources that reached the most sensors")
+    )
+    total = int(reach.sources.sum())
+    whole = reach.loc[reach.reach == 4]
+    once = reach.loc[reach.reach == 0]
+    findings = []
+    if len(whole):
+        findings.append(
+            f"{int(whole.sources.iloc[0]):,} of {total:,} sources ({whole.sources.iloc[0] / total:.1%})"
+            f" reached all {n} sensors and sent {int(whole.packets.iloc[0]):,} packets."
+        )
+    if len(once):
+        findings.append(f"{int(once.sources.iloc[0]):,} sources ({once.sources.iloc[0] / total:.1%}) "
+                        "touched one sensor with a single packet.")
+    return Section("sources", "Sources across the fleet", body, findings)
+
+
+def _scans(ctx: ReportContext) -> Section:
+    from honeyscope.analyse import scans
+
+    types = scans.type_counts(ctx.packets).execute()
+    found = scans.scans(ctx.packets).execute()  # one pass; counts in pandas
+    counts = (
+        found.groupby(["pattern", "scan_type"])
+        .agg(scans=("src", "size"), sources=("src", "nunique"), packets=("packets", "sum"))
+        .reset_index().sort_values(["pattern", "packets"], ascending=[True, False])
+    )
+    top = found.head(20)
+    if types.empty:
+        return Section("scans", "Scans and backscatter", para("No packets."))
+    body = [
+        para("Scan types follow psad: TCP flags (SYN, FIN, NULL, XMAS, ACK), UDP, ping and other "
+             "IP protocols; SYN-ACK, RST, echo replies and ICMP errors are backscatter (replies to "
+             "spoofed traffic), not probes. Vertical: ≥ 10 ports on one target; horizontal: one "
+             "port on ≥ 5 targets; block: both."),
+        table(types, caption="Packets per scan type"),
+        table(counts, caption="Scans per pattern"),
+        table(top[["src", "scan_type", "pattern", "kind", "packets", "targets", "ports",
+                   "port_range", "first_seen", "last_seen"]], caption="Largest scans"),
+    ]
+    if types.scan_type.eq("TCP").any() and not types.scan_type.isin(
+            ["SYN", "FIN", "NULL", "XMAS", "ACK"]).any():
+        body.insert(1, para("This input carries no TCP flags, so TCP scans cannot be told apart "
+                            "by type (shown as TCP)."))
+    findings = []
+    bs = types[types.kind == "backscatter"]
+    if len(bs):
+        findings.append(f"{int(bs.packets.sum()):,} packets from {int(bs.sources.sum()):,} "
+                        "sources are backscatter (replies to spoofed traffic), not probes.")
+    if len(counts):
+        by = counts.groupby("pattern").sources.sum()
+        findings.append("Scans found: " + ", ".join(
+            f"{int(v):,} {k}" for k, v in by.sort_values(ascending=False).items()) + ".")
+    return Section("scans", "Scans and backscatter", "".join(body), findings)
+
