@@ -1,0 +1,171 @@
+"""Ingest benchmark: ``wc -l`` vs the naive per-line ``re`` parser vs honeyscope, on one file.
+
+Usage: ``python benchmarks/bench_ingest.py [--lines N] [--seed S] [--keep DIR]``
+
+Generates N realistic lines (``honeyscope.synth.generate_lines``) into a file (cached by N and
+seed), then runs each contender in its own subprocess on that file and prints lines/s, MB/s and
+the peak RSS of each (``resource.getrusage(RUSAGE_CHILDREN)`` of a fresh wrapper process), and the
+ratio honeyscope / naive. honeyscope runs ``honeyscope.ingest.run.ingest(inputs, store_dir)``
+when it exists, else ``parse_block`` over 64 MiB blocks with a Parquet write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+BLOCK = 64 * 1024 * 1024
+
+
+def generate(path: Path, n: int, seed: int) -> None:
+    from honeyscope.synth.lines import generate_lines
+
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        buf: list[str] = []
+        for line in generate_lines(n, seed):
+            buf.append(line)
+            if len(buf) >= 10000:
+                fh.write("\n".join(buf) + "\n")
+                buf = []
+        if buf:
+            fh.write("\n".join(buf) + "\n")
+    tmp.rename(path)
+
+
+def _lines_array(block: bytes):  # -> pa.LargeStringArray of the block's lines (with their \n)
+    import numpy as np
+    import pyarrow as pa
+
+    data = np.frombuffer(block, np.uint8)
+    nl = np.flatnonzero(data == 10)
+    offsets = np.concatenate([[0], nl + 1]).astype(np.int64)
+    if offsets[-1] != len(data):
+        offsets = np.append(offsets, len(data))
+    arr = pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(block)
+    )
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid:
+        text = block.decode("utf-8", errors="replace").encode("utf-8")
+        return _lines_array(text)
+    return arr
+
+
+def run_honeyscope(src: str, out_dir: str) -> int:
+    """honeyscope's ingest of one file (the lead's ingest() when present)."""
+    try:
+        from honeyscope.ingest.run import ingest  # type: ignore[attr-defined]
+    except Exception:
+        ingest = None
+    if ingest is not None:
+        ingest([src], os.path.join(out_dir, "store"))
+        return 0
+    from datetime import UTC, datetime
+
+    import pyarrow.parquet as pq
+
+    from honeyscope import schema
+    from honeyscope.ingest.parse import ParseContext, parse_block
+
+    ctx = ParseContext(
+        source=src, reference_time=datetime.fromtimestamp(os.stat(src).st_mtime, UTC)
+    )
+    writer = pq.ParquetWriter(os.path.join(out_dir, "rows.parquet"), schema.SCHEMA,
+                              compression="zstd")
+    first = 1
+    rest = b""
+    with open(src, "rb") as fh:
+        while True:
+            chunk = fh.read(BLOCK)
+            if not chunk and not rest:
+                break
+            block = rest + chunk
+            if chunk:
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = block
+                    continue
+                block, rest = block[:cut], block[cut:]
+            else:
+                rest = b""
+            arr = _lines_array(block)
+            res = parse_block(arr, first, ctx)
+            first += len(arr)
+            writer.write_table(res.rows)
+            if not chunk:
+                break
+    writer.close()
+    return 0
+
+
+def measure(cmd: list[str]) -> dict:
+    """Run ``cmd`` inside a fresh wrapper process; wall time and that child's peak RSS."""
+    code = (
+        "import json,resource,subprocess,sys,time;"
+        "t=time.perf_counter();r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,"
+        "stderr=sys.stderr);"
+        "w=time.perf_counter()-t;u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "print(json.dumps({'rc':r.returncode,'wall':w,'rss_kb':u.ru_maxrss,"
+        "'cpu':u.ru_utime+u.ru_stime}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *cmd], stdout=subprocess.PIPE, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", default=None, help="directory for the generated file (cache)")
+    ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--child", nargs=2, metavar=("INPUT", "OUTDIR"), help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.child:
+        return run_honeyscope(*a.child)
+
+    cache = Path(a.keep or os.environ.get("HONEYSCOPE_BENCH_DIR", tempfile.gettempdir()))
+    cache.mkdir(parents=True, exist_ok=True)
+    data = cache / f"honeyscope-bench-{a.lines}-{a.seed}.log"
+    if not data.exists():
+        t = time.perf_counter()
+        generate(data, a.lines, a.seed)
+        print(f"generated {a.lines:,} lines in {time.perf_counter() - t:.1f} s -> {data}")
+    mb = data.stat().st_size / 1e6
+    print(f"input: {data} ({a.lines:,} lines, {mb:,.1f} MB)")
+    with tempfile.TemporaryDirectory() as out:
+        runs = {"wc -l": ["wc", "-l", str(data)]}
+        if not a.skip_naive:
+            runs["naive re"] = [sys.executable, str(HERE / "naive_parser.py"), str(data),
+                                os.path.join(out, "naive.parquet")]
+        runs["honeyscope"] = [sys.executable, str(Path(__file__).resolve()), "--child",
+                              str(data), out]
+        res = {}
+        print(f"{'':12} {'lines/s':>12} {'MB/s':>8} {'wall s':>8} {'cpu s':>8} {'peak RSS':>10}")
+        for name, cmd in runs.items():
+            r = measure(cmd)
+            res[name] = r
+            print(f"{name:12} {a.lines / r['wall']:12,.0f} {mb / r['wall']:8.1f} "
+                  f"{r['wall']:8.2f} {r['cpu']:8.2f} {r['rss_kb'] / 1024:8.0f} MB"
+                  + ("" if r["rc"] == 0 else f"  (exit {r['rc']})"))
+        if "naive re" in res:
+            ratio = res["naive re"]["wall"] / res["honeyscope"]["wall"]
+            cpu_ratio = res["naive re"]["cpu"] / res["honeyscope"]["cpu"]
+            print(f"honeyscope / naive: {ratio:.2f}x (wall), {cpu_ratio:.2f}x (cpu)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
