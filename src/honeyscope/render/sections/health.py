@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pandas as pd
@@ -20,14 +19,10 @@ def _step(ctx: ReportContext, what: str) -> None:
 
 
 def build(ctx: ReportContext) -> list[Section]:
-    timings: dict[str, float] = {}
     out = []
     for name, fn in (("health", _health), ("trends", _trends), ("survival", _survival)):
-        t0 = time.perf_counter()
         _step(ctx, f"{name} section")
         out.append(fn(ctx))
-        timings[name] = time.perf_counter() - t0
-    ctx.meta.setdefault("timings", {}).update({f"section:{k}": v for k, v in timings.items()})
     return out
 
 
