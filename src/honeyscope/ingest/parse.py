@@ -615,7 +615,7 @@ _TYPES: dict[str, pl.DataType] = {
 
 def _rows(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
     c = pl.col
-    ok = df.with_row_index("_i").filter(c._reason.is_null())
+    ok = df.with_row_index("_i")
     present = set(ok.columns)
     exprs = []
     for f in schema.SCHEMA:
@@ -631,13 +631,13 @@ def _rows(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
             dtype = _TYPES.get(t)
             e = pl.col(name)
             exprs.append(e.cast(dtype, strict=False).alias(name) if dtype is not None else e)
-    out = ok.select(exprs).to_arrow()
+    out = ok.select([*exprs, c._reason]).filter(c._reason.is_null()).drop("_reason").to_arrow()
     return schema.conform(out)
 
 
 def _rejects(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
     c = pl.col
-    bad = df.with_row_index("_i").filter(c._reason.is_not_null())
+    bad = df.select("raw", "_reason").with_row_index("_i").filter(c._reason.is_not_null())
     txt = c.raw.fill_null("").str.head(MAX_REJECT_TEXT)
     txt = pl.when(txt.str.len_bytes() > MAX_REJECT_TEXT).then(
         txt.str.head(MAX_REJECT_TEXT // 4)).otherwise(txt)
