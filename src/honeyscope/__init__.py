@@ -11,13 +11,15 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"ingest", "open_store", "open_packets", "resolve_store", "summary", "count", "daily", "ports",
-        "port_sources"}
+_API = {"ingest", "open_store", "open_packets", "resolve_store"}
 
 
 def __getattr__(name: str) -> Any:  # lazy: `import honeyscope` stays cheap
-    if name in _API:
-        from honeyscope import api
+    if name.startswith("__"):
+        raise AttributeError(name)
+    import importlib
 
+    api = importlib.import_module("honeyscope.api")
+    if name in _API or name in api.ANALYSES:
         return getattr(api, name)
     raise AttributeError(f"module 'honeyscope' has no attribute {name!r}")

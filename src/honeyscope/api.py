@@ -117,7 +117,8 @@ def _analysis(module: str, name: str):
         import importlib
 
         fn = getattr(importlib.import_module(f"honeyscope.analyse.{module}"), name)
-        return fn(packets_of(source, engine=engine), *args, **kwargs)
+        result = fn(packets_of(source, engine=engine), *args, **kwargs)
+        return result.execute() if isinstance(result, ibis.Expr) else result
 
     run.__name__ = name
     run.__qualname__ = name
@@ -135,6 +136,20 @@ ANALYSES = {
     "daily": ("explore", "daily"),
     "ports": ("explore", "ports"),
     "port_sources": ("explore", "port_sources"),
+    "enrich": ("enrich", "enrich"),
+    "compare_sensors": ("fleet", "compare_sensors"),
+    "fair_daily": ("fleet", "fair_daily"),
+    "source_profiles": ("fleet", "source_profiles"),
+    "source_timeline": ("fleet", "source_timeline"),
+    "scans": ("scans", "scans"),
+    "health": ("health", "health"),
+    "completeness": ("health", "completeness"),
+    "gaps": ("health", "gaps"),
+    "capping": ("health", "capping"),
+    "anomalies": ("trends", "anomalies"),
+    "rise_test": ("trends", "rise_test"),
+    "first_probe": ("survival", "first_probe"),
+    "new_source_intervals": ("survival", "new_source_intervals"),
 }
 
 for _name, (_module, _fn) in ANALYSES.items():

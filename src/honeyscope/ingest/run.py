@@ -203,7 +203,8 @@ def _ingest_one(
             if any(e["sha256"] == sha and e["end_byte"] == end_byte for e in st.inputs):
                 tx.abort()
                 entry.status = "skipped: already ingested"
-                return _counted(entry, tx, t0, 0), pool
+                entry.lines = 0
+                return _counted(entry, None, t0, 0), pool
         elif end_byte == size:
             sha = full_hash
         else:  # the file grew while we read it
@@ -211,7 +212,7 @@ def _ingest_one(
         if entry.lines == 0 and start_byte:
             tx.abort()
             entry.status = "skipped: no new lines"
-            return _counted(entry, tx, t0, 0), pool
+            return _counted(entry, None, t0, 0), pool
         tx.commit(
             {
                 "source": inp.name,
@@ -235,9 +236,11 @@ def _ingest_one(
 
 
 def _counted(entry: InputLedger, tx: Any, t0: float, nbytes: int) -> InputLedger:
-    entry.rows = tx.rows
-    entry.rejected = dict(tx.rejected)
-    entry.hosts = dict(tx.hosts)
+    """Fill ``entry`` from the committed transaction ``tx`` (None: nothing was added)."""
+    if tx is not None:
+        entry.rows = tx.rows
+        entry.rejected = dict(tx.rejected)
+        entry.hosts = dict(tx.hosts)
     entry.bytes = nbytes
     entry.seconds = time.perf_counter() - t0
     return entry

@@ -135,10 +135,14 @@ class Store:
         return pq.ParquetDataset([str(f) for f in files], schema=schema.REJECT_SCHEMA).read()
 
     def ledger(self) -> dict[str, Any]:
-        """Totals over every committed input: lines read, rows, rejects by reason, rows per sensor."""
-        total: dict[str, Any] = {"inputs": 0, "lines": 0, "rows": 0, "rejected": {}, "hosts": {}}
+        """Totals over every committed input (lines read, rows, rejects by reason, rows per sensor),
+        and ``inputs``: one short record per input."""
+        total: dict[str, Any] = {"inputs": [], "lines": 0, "rows": 0, "rejected": {}, "hosts": {}}
         for i in self.inputs:
-            total["inputs"] += 1
+            total["inputs"].append(
+                {k: i.get(k) for k in ("source", "kind", "compression", "lines", "rows", "committed")}
+                | {"rejected": sum(i["rejected"].values())}
+            )
             total["lines"] += i["lines"]
             total["rows"] += i["rows"]
             for k, v in i["rejected"].items():

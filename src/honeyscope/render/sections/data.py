@@ -47,7 +47,7 @@ def build(ctx: ReportContext) -> list[Section]:
         body.append(
             key_values(
                 [
-                    ("inputs", led.get("inputs", 0)),
+                    ("inputs", len(led.get("inputs") or [])),
                     ("lines read", led.get("lines", 0)),
                     ("rows", led.get("rows", 0)),
                     ("lines rejected", led.get("rejected_total", 0)),

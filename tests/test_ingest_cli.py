@@ -1,0 +1,68 @@
+"""The ingest command end to end: stdin, raw lines + CSV together, JSON ledger, rejects kept."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import honeyscope
+from honeyscope.cli import main as cli
+
+LINES = (
+    "Mar  3 21:53:59 sensor-a kernel: [UFW BLOCK] IN=eth0 OUT= MAC=0a:0d:14:95:e5:27:0a:b3:35:19:7e:54:08:00 "
+    "SRC=114.33.197.193 DST=172.30.0.64 LEN=40 TOS=0x00 PREC=0x00 TTL=41 ID=6624 PROTO=TCP SPT=43861 "
+    "DPT=23 WINDOW=24253 RES=0x00 SYN URGP=0\n"
+    "Mar  3 21:54:00 sensor-a sshd[12]: Accepted publickey for root\n"
+    "Mar  3 21:54:01 sensor-b kernel: DROP IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=40 TTL=41 ID=1 "
+    "PROTO=TCP SPT=1 DPT=99999 WINDOW=1 RES=0x00 SYN URGP=0\n"
+)
+
+
+def test_stdin_json_ledger_and_rejects(tmp_path):
+    store = tmp_path / "s"
+    proc = subprocess.run(
+        [sys.executable, "-m", "honeyscope", "ingest", "-", "--store", str(store), "--json",
+         "--year", "2013"],
+        input=LINES.encode(), capture_output=True, check=True,
+    )
+    led = json.loads(proc.stdout)
+    assert led["lines"] == 3 and led["rows"] == 1
+    assert led["rejected_total"] == 2
+    assert led["hosts"] == {"sensor-a": 1}
+    rows = honeyscope.open_store(store).polars()
+    assert rows["src"].to_list() == ["114.33.197.193"]
+    assert rows["time"][0].isoformat() == "2013-03-03T21:53:59+00:00"
+    assert rows["source"].to_list() == ["-"] and rows["line"].to_list() == [1]
+    rej = honeyscope.open_store(store).rejects().to_pylist()
+    assert [r["line"] for r in rej] == [2, 3]
+    assert all(r["reason"] and r["text"] for r in rej)
+    # the same bytes again on stdin add nothing
+    again = subprocess.run(
+        [sys.executable, "-m", "honeyscope", "ingest", "-", "--store", str(store), "--json",
+         "--year", "2013"],
+        input=LINES.encode(), capture_output=True, check=True,
+    )
+    assert json.loads(again.stdout)["rows"] == 0
+
+
+def test_text_ledger_escapes_hostile_sensor(tmp_path, capsys):
+    f = tmp_path / "k.log"
+    f.write_text(LINES.replace("sensor-a", "\x1b]0;pwned\x07evil"))
+    assert cli(["ingest", str(f), "--store", str(tmp_path / "s"), "--year", "2013"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "evil" in out
+
+
+def test_missing_input_is_a_clear_error(tmp_path, capsys):
+    assert cli(["ingest", str(tmp_path / "nope.log"), "--store", str(tmp_path / "s")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_analysis_api_on_data_files_and_tables(tmp_path, marx):
+    f = tmp_path / "k.log"
+    f.write_text(LINES)
+    df = honeyscope.ports([str(f)], top=5)
+    assert df.to_dict("records") == [{"port": 23, "count": 1}]
+    assert honeyscope.ports(marx, top=1)["count"].tolist() == [109_425]
