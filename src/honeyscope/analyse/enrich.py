@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -126,14 +128,59 @@ def v6_key(addr: str) -> int | None:
     return int(a) >> 80 if a.version == 6 else None
 
 
-def enrich_addresses(con: ibis.BaseBackend, addrs: ibis.Table, col: str = "src") -> ibis.Table:
+def v6_keys(addrs: list[str]) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """For IPv6 address texts: a mask of those that parse, their 48-bit range keys (int64) and
+    their /64 prefixes as text (``2001:db8::/64``). One C call per address (``inet_pton``), the
+    rest in numpy; scoped (``fe80::1%eth0``) and other odd texts fall back to :mod:`ipaddress`."""
+    n = len(addrs)
+    raw = bytearray(16 * n)
+    ok = np.zeros(n, dtype=bool)
+    for i, a in enumerate(addrs):
+        try:
+            raw[16 * i:16 * i + 16] = socket.inet_pton(socket.AF_INET6, a)
+        except (OSError, ValueError, TypeError):
+            try:
+                ip = ipaddress.ip_address(a)
+            except ValueError:
+                continue
+            if ip.version != 6:
+                continue
+            raw[16 * i:16 * i + 16] = ip.packed
+        ok[i] = True
+    b = np.frombuffer(bytes(raw), dtype=np.uint8).reshape(n, 16)
+    # top 48 bits: bytes 0-5 big-endian
+    key = np.zeros(n, dtype=np.int64)
+    for j in range(6):
+        key = (key << 8) | b[:, j].astype(np.int64)
+    # /64 prefix text, formatted once per distinct prefix
+    top = b[:, :8].copy()
+    pre: list[str | None] = [None] * n
+    if ok.any():
+        uniq, inv = np.unique(top[ok], axis=0, return_inverse=True)
+        texts = [
+            f"{ipaddress.IPv6Address(bytes(u) + bytes(8)).compressed}/64" for u in uniq
+        ]
+        for i, k in zip(np.flatnonzero(ok), inv.reshape(-1), strict=True):
+            pre[i] = texts[k]
+    return ok, key, pre
+
+
+def _ipv4_parts(t: ibis.Table, col: str = "addr") -> tuple[ir.BooleanValue, ir.ArrayValue]:
+    is4 = t[col].re_search(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
+    return is4, t[col].split(".")
+
+
+def enrich_addresses(
+    con: ibis.BaseBackend, addrs: ibis.Table, col: str = "src", *, with_net: bool = False
+) -> ibis.Table:
     """Distinct addresses of ``addrs[col]`` (canonical text) with ``cc``, ``country``, ``asn``,
-    ``as_name``, ``geo_flags`` from the shipped database. IPv4 keys are computed in the engine;
-    IPv6 keys on the client (their distinct set is small)."""
+    ``as_name``, ``geo_flags`` from the shipped database, and with ``with_net`` also ``net``:
+    the address's ``a.b.c.0/24`` (IPv4) or ``x:x:x:x::/64`` (IPv6) prefix. IPv4 keys and
+    prefixes are computed in the engine; IPv6 ones on the client (their distinct set is small).
+    Texts that are not addresses are left out."""
     distinct = addrs.select(addr=addrs[col]).filter(ibis._.addr.notnull()).distinct()
     # IPv4 dotted quad -> int, in the engine (portable: split + cast)
-    is4 = distinct.addr.re_search(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
-    parts = distinct.addr.split(".")
+    is4, parts = _ipv4_parts(distinct)
     key4 = (
         parts[0].cast("int64") * 16777216
         + parts[1].cast("int64") * 65536
@@ -141,22 +188,30 @@ def enrich_addresses(con: ibis.BaseBackend, addrs: ibis.Table, col: str = "src")
         + parts[3].cast("int64")
     )
     v4 = distinct.filter(is4).mutate(key=key4)
+    if with_net:
+        v4 = v4.mutate(net=parts[0].concat(".", parts[1], ".", parts[2], ".0/24"))
     res4 = range_lookup(v4, _geo_table(con, 4), shift=BUCKET_SHIFT[4])
-    v6_addrs = con.to_pyarrow(distinct.filter(~is4).addr).to_pylist()
-    keys6 = [(a, v6_key(a)) for a in v6_addrs]
-    keys6 = [(a, k) for a, k in keys6 if k is not None]
     parts_out = [res4.drop("key")]
-    if keys6:
-        mem = pa.table(
-            {"addr": [a for a, _ in keys6], "key": pa.array([k for _, k in keys6], pa.int64())}
-        )
-        k6 = ibis.memtable(mem)
-        parts_out.append(range_lookup(k6, _geo_table(con, 6), shift=BUCKET_SHIFT[6]).drop("key"))
+    v6_addrs = con.to_pyarrow(distinct.filter(~is4).addr).to_pylist()
+    if v6_addrs:
+        ok, key, pre = v6_keys(v6_addrs)
+        cols: dict[str, Any] = {
+            "addr": pa.array(v6_addrs, pa.string()).filter(pa.array(ok)),
+            "key": pa.array(key[ok], pa.int64()),
+        }
+        if with_net:
+            cols["net"] = pa.array([p for p, good in zip(pre, ok, strict=True) if good], pa.string())
+        if ok.any():
+            k6 = ibis.memtable(pa.table(cols))
+            parts_out.append(
+                range_lookup(k6, _geo_table(con, 6), shift=BUCKET_SHIFT[6]).drop("key")
+            )
     res = parts_out[0] if len(parts_out) == 1 else parts_out[0].union(parts_out[1])
     c = _countries(con)
     c = c.select(_ccc=c.cc, country=c.country)
     res = res.left_join(c, res.cc == c._ccc).drop("_ccc")
-    return res.select("addr", "cc", "country", "asn", "as_name", "geo_flags")
+    out = ["addr", "cc", "country", "asn", "as_name", "geo_flags"]
+    return res.select(*out, *(["net"] if with_net else []))
 
 
 def enrich_keys(con: ibis.BaseBackend, keys: pa.Array | np.ndarray) -> pa.Table:
@@ -167,10 +222,20 @@ def enrich_keys(con: ibis.BaseBackend, keys: pa.Array | np.ndarray) -> pa.Table:
     return con.to_pyarrow(range_lookup(t, _geo_table(con, 4), shift=BUCKET_SHIFT[4]))
 
 
-def sources(packets: ibis.Table) -> ibis.Table:
+def source_geo(packets: ibis.Table, col: str = "src") -> ibis.Table:
+    """The distinct sources of ``packets`` with their geo and prefix (``addr``, ``cc``,
+    ``country``, ``asn``, ``as_name``, ``geo_flags``, ``net``): one look-up that a report can
+    materialise once (``.cache()``) and hand to :func:`sources` and
+    :func:`honeyscope.analyse.fleet.source_prefixes`."""
+    con = packets._find_backend(use_default=True)
+    return enrich_addresses(con, packets, col, with_net=True)
+
+
+def sources(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
     """One row per source address: packets, sensors, first/last seen, database geo (``cc``,
     ``country``, ``asn``, ``as_name``, ``geo_flags``) and the geo the input carried (``input_cc``,
-    ``input_country``: the marx-geo CSV's MaxMind 2014 columns; null when absent)."""
+    ``input_country``: the marx-geo CSV's MaxMind 2014 columns; null when absent).
+    ``geo``: a :func:`source_geo` (or :func:`enrich_addresses`) result of the same packets to reuse."""
     con = packets._find_backend(use_default=True)
     per = packets.group_by(addr=packets.src).aggregate(
         packets=ibis._.count(),
@@ -180,8 +245,9 @@ def sources(packets: ibis.Table) -> ibis.Table:
         input_cc=ibis._.geo_cc.mode(),
         input_country=ibis._.geo_country.mode(),
     )
-    geo = enrich_addresses(con, packets, "src")
-    geo = geo.rename(_addr="addr")
+    if geo is None:
+        geo = enrich_addresses(con, packets, "src")
+    geo = geo.select("cc", "country", "asn", "as_name", "geo_flags", _addr="addr")
     j = per.left_join(geo, per.addr == geo._addr).drop("_addr")
     return j
 

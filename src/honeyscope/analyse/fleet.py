@@ -13,12 +13,9 @@ of the distinct IPv6 sources, which are few).
 
 from __future__ import annotations
 
-import ipaddress
-
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
-import pyarrow as pa
 
 from honeyscope.analyse import enrich
 
@@ -37,32 +34,16 @@ def fleet_size(packets: ir.Table) -> int:
     return int(packets.host.nunique().execute())
 
 
-def _v6_prefix64(addr: str) -> str | None:
-    try:
-        net = ipaddress.ip_network(f"{addr}/64", strict=False)
-    except ValueError:
-        return None
-    return str(net) if net.version == 6 else None
-
-
-def source_prefixes(packets: ir.Table) -> ir.Table:
+def source_prefixes(packets: ir.Table, geo: ir.Table | None = None) -> ir.Table:
     """Distinct sources (``addr``) with ``src_net`` (``a.b.c.0/24`` or ``x:x:x:x::/64``) and
-    ``src_asn``, computed once and returned as an in-memory table (cheap to join many times)."""
-    con = packets._find_backend(use_default=True)
-    distinct = packets.select(addr=packets.src).filter(ibis._.addr.notnull()).distinct()
-    is4 = distinct.addr.re_search(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
-    v4 = distinct.filter(is4)
-    p = v4.addr.split(".")
-    v4 = v4.mutate(src_net=p[0].concat(".", p[1], ".", p[2], ".0/24"))
-    v6_addrs = con.to_pyarrow(distinct.filter(~is4).addr).to_pylist()
-    parts = [v4]
-    if v6_addrs:
-        pre = [_v6_prefix64(a) for a in v6_addrs]
-        parts.append(ibis.memtable(pa.table({"addr": v6_addrs, "src_net": pa.array(pre, pa.string())})))
-    pref = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
-    geo = enrich.enrich_addresses(con, packets, "src").select(_a="addr", src_asn="asn")
-    out = pref.left_join(geo, pref.addr == geo._a).drop("_a")
-    return ibis.memtable(con.to_pyarrow(out))
+    ``src_asn``. Without ``geo`` they are looked up here and returned as an in-memory table
+    (cheap to join many times); ``geo``: an :func:`honeyscope.analyse.enrich.source_geo` result
+    of the same packets (e.g. cached once per report), reused as it is."""
+    if geo is None:
+        con = packets._find_backend(use_default=True)
+        geo = enrich.source_geo(packets)
+        return ibis.memtable(con.to_pyarrow(geo.select("addr", src_net="net", src_asn="asn")))
+    return geo.select("addr", src_net="net", src_asn="asn")
 
 
 def _with_prefix(packets: ir.Table, pref: ir.Table | None = None) -> ir.Table:
@@ -90,15 +71,17 @@ def fair_by_sensor(
 
 
 def fair_daily(
-    packets: ir.Table, unit: str = "day", prefixes: ir.Table | None = None
+    packets: ir.Table, unit: str = "day", prefixes: ir.Table | None = None,
+    by_sensor: ir.Table | None = None,
 ) -> ir.Table:
     """Per ``unit``: sensors reporting, packets and uniques, and each divided by the sensors
     reporting (``*_per_sensor``), so a day when half the fleet was down is not read as a lull.
 
     ``*_per_sensor`` of the uniques is the mean over the reporting sensors of each sensor's own
-    unique count (a source seen by two sensors counts at both)."""
+    unique count (a source seen by two sensors counts at both). ``by_sensor``: the
+    :func:`fair_by_sensor` result of the same packets and ``unit``, to reuse (e.g. cached)."""
     prefixes = prefixes if prefixes is not None else source_prefixes(packets)
-    s = fair_by_sensor(packets, unit, prefixes)
+    s = by_sensor if by_sensor is not None else fair_by_sensor(packets, unit, prefixes)
     fleet = _with_prefix(packets, prefixes)
     fleet = fleet.mutate(period=fleet.time.truncate({"day": "D", "hour": "h", "week": "W"}[unit]))
     tot = fleet.group_by("period").aggregate(

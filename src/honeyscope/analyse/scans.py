@@ -142,12 +142,14 @@ def scans(
     min_targets: int = 5,
     min_protocols: int = 5,
     include_ack: bool = True,
+    summary: ir.Table | None = None,
 ) -> ir.Table:
     """The scans: :func:`scan_summary` rows that form a pattern (``vertical``, ``horizontal``,
     ``block``, ``protocol``, ``backscatter``), with psad's name for the scan type (``psad_name``)
     and the port range as text (``port_range``, e.g. ``1000-1150``). ``include_ack=False`` drops
-    ACK scans, as psad does unless ACK detection is enabled."""
-    s = scan_summary(packets)
+    ACK scans, as psad does unless ACK detection is enabled. ``summary``: the
+    :func:`scan_summary` of the same packets, to reuse (e.g. cached)."""
+    s = summary if summary is not None else scan_summary(packets)
     vertical = s.max_ports_per_target >= min_ports
     horizontal = s.max_targets_per_port >= min_targets
     pattern = ibis.cases(
@@ -177,8 +179,14 @@ def scans(
     ).order_by([ibis.desc("packets"), "src", "scan_type"])
 
 
-def type_counts(packets: ir.Table) -> ir.Table:
-    """Packets and sources per scan type and kind (the whole table at a glance)."""
+def type_counts(packets: ir.Table, summary: ir.Table | None = None) -> ir.Table:
+    """Packets and sources per scan type and kind (the whole table at a glance). ``summary``:
+    the :func:`scan_summary` of the same packets; the counts are then read from its one row per
+    source and type instead of the packets."""
+    if summary is not None:
+        return summary.group_by(["kind", "scan_type"]).aggregate(
+            packets=summary.packets.sum(), sources=summary.src.count()
+        ).order_by(["kind", ibis.desc("packets")])
     t = packet_types(packets)
     return t.group_by(["kind", "scan_type"]).aggregate(
         packets=t.count(), sources=t.src.nunique()

@@ -1,10 +1,19 @@
 """Report sections: where sources come from (offline country/ASN), fair comparison of sensors,
-sources across the fleet, scans and backscatter."""
+sources across the fleet, scans and backscatter.
+
+The four sections share what they can, computed once per report on the engine and released at
+the end (:class:`Shared`): the enriched distinct sources (country, ASN and /24|/64 prefix, one
+range look-up for both the origin and the comparison), the per sensor-day counts (the sensor
+table and the daily rates both read them), and the per source-and-type scan summary (the type
+counts and the scans both read it).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import ibis
 import plotnine as p9
 
 from honeyscope.render.html import Section, figure, key_values, para, table
@@ -16,27 +25,71 @@ def _step(ctx: ReportContext, what: str) -> None:
         ctx.progress(what)
 
 
+class Shared:
+    """Intermediate tables the fleet sections share, each materialised on the engine at most
+    once (``Table.cache()``: a temporary table on DuckDB, a persisted DataFrame on Spark)."""
+
+    def __init__(self, packets: ibis.Table) -> None:
+        self.packets = packets
+        self._tables: dict[str, ibis.Table] = {}
+
+    def _get(self, name: str, make: Callable[[], ibis.Table]) -> ibis.Table:
+        if name not in self._tables:
+            self._tables[name] = make().cache()
+        return self._tables[name]
+
+    @property
+    def geo(self) -> ibis.Table:
+        """Distinct sources with country, ASN and prefix (:func:`enrich.source_geo`)."""
+        from honeyscope.analyse import enrich
+
+        return self._get("geo", lambda: enrich.source_geo(self.packets))
+
+    @property
+    def by_sensor_day(self) -> ibis.Table:
+        from honeyscope.analyse import fleet
+
+        prefixes = fleet.source_prefixes(self.packets, geo=self.geo)
+        return self._get("by_sensor_day",
+                         lambda: fleet.fair_by_sensor(self.packets, "day", prefixes))
+
+    @property
+    def scan_summary(self) -> ibis.Table:
+        from honeyscope.analyse import scans
+
+        return self._get("scan_summary", lambda: scans.scan_summary(self.packets))
+
+    def release(self) -> None:
+        for t in self._tables.values():
+            t.release()
+        self._tables.clear()
+
+
 def build(ctx: ReportContext) -> list[Section]:
     out: list[Section] = []
     timings: dict[str, float] = {}
-    for name, fn in (("origin", _origin), ("compare", _compare), ("sources", _sources),
-                     ("scans", _scans)):
-        t0 = time.perf_counter()
-        _step(ctx, f"{name} section")
-        out.append(fn(ctx))
-        timings[name] = time.perf_counter() - t0
+    shared = Shared(ctx.packets)
+    try:
+        for name, fn in (("origin", _origin), ("compare", _compare), ("sources", _sources),
+                         ("scans", _scans)):
+            t0 = time.perf_counter()
+            _step(ctx, f"{name} section")
+            out.append(fn(ctx, shared))
+            timings[name] = time.perf_counter() - t0
+    finally:
+        shared.release()
     ctx.meta.setdefault("timings", {}).update({f"section:{k}": v for k, v in timings.items()})
     for s in out:
         ctx.findings.extend(s.findings)
     return out
 
 
-def _origin(ctx: ReportContext) -> Section:
+def _origin(ctx: ReportContext, shared: Shared) -> Section:
     from honeyscope.analyse import enrich
 
     meta = enrich.geo_meta()
     ctx.meta.setdefault("enrichment", meta)
-    s = enrich.sources(ctx.packets).execute()
+    s = enrich.sources(ctx.packets, geo=shared.geo).execute()
     if s.empty:
         return Section("origin", "Where the sources are", para("No packets."))
     total = int(s.packets.sum())
@@ -83,12 +136,13 @@ def _origin(ctx: ReportContext) -> Section:
     return Section("origin", "Where the sources are", "".join(body), findings)
 
 
-def _compare(ctx: ReportContext) -> Section:
+def _compare(ctx: ReportContext, shared: Shared) -> Section:
     from honeyscope.analyse import fleet
 
-    prefixes = fleet.source_prefixes(ctx.packets)
-    daily = fleet.fair_daily(ctx.packets, prefixes=prefixes).execute()
-    per = fleet.fair_by_sensor(ctx.packets, "day", prefixes).execute()
+    prefixes = fleet.source_prefixes(ctx.packets, geo=shared.geo)
+    per_t = shared.by_sensor_day
+    daily = fleet.fair_daily(ctx.packets, prefixes=prefixes, by_sensor=per_t).execute()
+    per = per_t.execute()
     sensors = (
         per.groupby("host")
         .agg(days=("period", "nunique"), packets=("packets", "sum"),
@@ -130,7 +184,7 @@ def _compare(ctx: ReportContext) -> Section:
     return Section("compare", "Fair comparison", body, findings)
 
 
-def _sources(ctx: ReportContext) -> Section:
+def _sources(ctx: ReportContext, shared: Shared) -> Section:
     from honeyscope.analyse import fleet
 
     prof = fleet.source_profiles(ctx.packets).execute()  # one pass; summaries in pandas
@@ -177,11 +231,12 @@ def _sources(ctx: ReportContext) -> Section:
     return Section("sources", "Sources across the fleet", body, findings)
 
 
-def _scans(ctx: ReportContext) -> Section:
+def _scans(ctx: ReportContext, shared: Shared) -> Section:
     from honeyscope.analyse import scans
 
-    types = scans.type_counts(ctx.packets).execute()
-    found = scans.scans(ctx.packets).execute()  # one pass; counts in pandas
+    summary = shared.scan_summary
+    types = scans.type_counts(ctx.packets, summary=summary).execute()
+    found = scans.scans(ctx.packets, summary=summary).execute()  # counts in pandas
     counts = (
         found.groupby(["pattern", "scan_type"])
         .agg(scans=("src", "size"), sources=("src", "nunique"), packets=("packets", "sum"))
