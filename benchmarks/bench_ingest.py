@@ -63,11 +63,13 @@ def _lines_array(block: bytes):  # -> pa.LargeStringArray of the block's lines (
     return arr
 
 
-def run_honeyscope(src: str, out_dir: str) -> int:
-    """honeyscope's ingest of one file (the lead's ingest() when present)."""
+def run_honeyscope(src: str, out_dir: str, parser_only: bool = False) -> int:
+    """honeyscope's ingest of one file (the lead's ingest() when present, unless parser_only)."""
     try:
         from honeyscope.ingest.run import ingest  # type: ignore[attr-defined]
     except Exception:
+        ingest = None
+    if parser_only:
         ingest = None
     if ingest is not None:
         ingest([src], os.path.join(out_dir, "store"))
@@ -131,10 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", default=None, help="directory for the generated file (cache)")
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--parser-only", action="store_true",
+                    help="also time parse_block over 64 MiB blocks + Parquet, without the store")
     ap.add_argument("--child", nargs=2, metavar=("INPUT", "OUTDIR"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-parser", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
         return run_honeyscope(*a.child)
+    if a.child_parser:
+        return run_honeyscope(*a.child_parser, parser_only=True)
 
     cache = Path(a.keep or os.environ.get("HONEYSCOPE_BENCH_DIR", tempfile.gettempdir()))
     cache.mkdir(parents=True, exist_ok=True)
@@ -152,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
                                 os.path.join(out, "naive.parquet")]
         runs["honeyscope"] = [sys.executable, str(Path(__file__).resolve()), "--child",
                               str(data), out]
+        if a.parser_only:
+            runs["parse_block"] = [sys.executable, str(Path(__file__).resolve()),
+                                   "--child-parser", str(data), out]
         res = {}
         print(f"{'':12} {'lines/s':>12} {'MB/s':>8} {'wall s':>8} {'cpu s':>8} {'peak RSS':>10}")
         for name, cmd in runs.items():
