@@ -112,20 +112,15 @@ def print_ledger(d: dict) -> None:
     skipped = [i for i in d["inputs"] if i["status"].startswith("skipped")]
     for i in skipped:
         con.print(f"  {terminal(i['source'])}: {i['status']}")
-    if d["rejected"]:
-        t = Table(title="rejected, by reason", title_justify="left")
-        t.add_column("reason")
-        t.add_column("lines", justify="right")
-        for k, v in d["rejected"].items():
-            t.add_row(terminal(k), f"{v:,}")
-        con.print(t)
-    if d["hosts"]:
-        t = Table(title="rows added, per sensor", title_justify="left")
-        t.add_column("sensor")
-        t.add_column("rows", justify="right")
-        for k, v in d["hosts"].items():
-            t.add_row(terminal(k), f"{v:,}")
-        con.print(t)
+    for key, title, what, unit in (("rejected", "rejected, by reason", "reason", "lines"),
+                                   ("hosts", "rows added, per sensor", "sensor", "rows")):
+        if d[key]:
+            t = Table(title=title, title_justify="left")
+            t.add_column(what)
+            t.add_column(unit, justify="right")
+            for k, v in d[key].items():
+                t.add_row(terminal(k), f"{v:,}")
+            con.print(t)
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -57,19 +57,20 @@ class Ledger:
     def bytes(self) -> int:
         return sum(i.bytes for i in self.inputs)
 
-    def rejected(self) -> dict[str, int]:
+    def _totals(self, attr: str) -> dict[str, int]:
         out: dict[str, int] = {}
         for i in self.inputs:
-            for k, v in i.rejected.items():
+            for k, v in getattr(i, attr).items():
                 out[k] = out.get(k, 0) + v
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
+    def rejected(self) -> dict[str, int]:
+        """Lines rejected, by reason, most first."""
+        return self._totals("rejected")
+
     def hosts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for i in self.inputs:
-            for k, v in i.hosts.items():
-                out[k] = out.get(k, 0) + v
-        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+        """Rows added, per sensor, most first."""
+        return self._totals("hosts")
 
     def to_dict(self) -> dict[str, Any]:
         return {
