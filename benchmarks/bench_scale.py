@@ -144,7 +144,8 @@ def main() -> int:
         for name, call in ANALYSES.items():
             wall, rss, out = run_child([py, "-c", DUCK_STEP.format(call=call), str(st)])
             info = json.loads(out.strip().splitlines()[-1])
-            record(rows, name, "duckdb", wall, rss, f"{info['rows_out']} rows out")
+            record(rows, name, "duckdb", wall, rss,
+                   f"query {info['seconds']:.2f} s (rest: start-up), {info['rows_out']} rows out")
     if not a.no_spark:
         rows = int(a.spark_rows)
         st = store_for(rows)
