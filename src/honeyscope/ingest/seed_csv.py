@@ -63,10 +63,15 @@ def read_seed_csv(
     geo = "srcstr" in raw.columns
 
     s = pl.col
+    # Exact formats, no cache: nearly every timestamp is distinct, so polars' default cache of
+    # parsed strings costs more than it saves. The Kaggle layout's short format is tried only
+    # when some non-empty stamp does not parse as the seed's full one.
     dt_text = s("datetime").str.strip_chars()
-    full = dt_text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
-    short = dt_text.str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M", strict=False)
-    t = pl.coalesce(full, short).dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+    full = dt_text.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False, cache=False)
+    short = dt_text.str.to_datetime("%m/%d/%y %H:%M", time_unit="us", strict=False, cache=False)
+    unparsed = raw.select((full.is_null() & (dt_text.str.len_bytes() > 0)).any()).item()
+    t = pl.coalesce(full, short) if unparsed else full
+    t = t.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
     t = t.dt.convert_time_zone("UTC")
 
     def u(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -132,7 +137,8 @@ def read_seed_csv(
     rows = schema.conform(good.to_arrow())
 
     bad_lines = bad.get_column("line").to_list()
-    raw_text = raw.filter(pl.col("line").is_in(bad_lines)).select(
+    raw_text = raw.head(0) if not bad_lines else raw.filter(pl.col("line").is_in(bad_lines))
+    raw_text = raw_text.select(
         pl.concat_str([pl.col(c).fill_null("") for c in raw.columns if c != "line"], separator=",")
     )
     rejects = pa.table(
