@@ -103,33 +103,37 @@ def scan_summary(packets: ir.Table) -> ir.Table:
     TCP/UDP/ICMP/ICMPv6) and ``backscatter_share``."""
     t = packet_types(packets)
     keys = ["src", "scan_type"]
+    # one pass over the packets: their distinct (source, type, target, port, protocol) with
+    # counts and times; every measure below is read from these far fewer rows
+    d = t.group_by([*keys, "target", "host", "dst", "dpt", "proto"]).aggregate(
+        kind=t.kind.max(), n=t.count(), first=t.time.min(), last=t.time.max()
+    )
     vert = (
-        t.group_by([*keys, "target"]).aggregate(n=t.dpt.nunique())
+        d.group_by([*keys, "target"]).aggregate(n=d.dpt.nunique())
         .group_by(keys).aggregate(max_ports_per_target=ibis._.n.max())
     )
     horiz = (
-        t.group_by([*keys, "dpt"]).aggregate(n=t.target.nunique())
+        d.group_by([*keys, "dpt"]).aggregate(n=d.target.nunique())
         .group_by(keys).aggregate(max_targets_per_port=ibis._.n.max())
     )
-    base = t.group_by(keys).aggregate(
-        kind=t.kind.max(),
-        packets=t.count(),
-        targets=t.target.nunique(),
-        destinations=t.dst.nunique(),
-        sensors=t.host.nunique(),
-        ports=t.dpt.nunique(),
-        port_min=t.dpt.min(),
-        port_max=t.dpt.max(),
-        protocols=t.proto.nunique(),
-        first_seen=t.time.min(),
-        last_seen=t.time.max(),
+    base = d.group_by(keys).aggregate(
+        kind=d.kind.max(),
+        packets=d.n.sum(),
+        targets=d.target.nunique(),
+        destinations=d.dst.nunique(),
+        sensors=d.host.nunique(),
+        ports=d.dpt.nunique(),
+        port_min=d.dpt.min(),
+        port_max=d.dpt.max(),
+        protocols=d.proto.nunique(),
+        first_seen=d.first.min(),
+        last_seen=d.last.max(),
     )
-    per_src = t.group_by("src").aggregate(
-        src_protocols=ibis._.proto.nunique(),
-        ip_protocols=ibis._.proto.nunique(
-            where=~ibis._.proto.upper().isin(["TCP", "UDP", "ICMP", "ICMPV6"])
-        ),
-        backscatter_share=(ibis._.kind == "backscatter").mean(),
+    per_src = d.group_by("src").aggregate(
+        src_protocols=d.proto.nunique(),
+        ip_protocols=d.proto.nunique(where=~d.proto.upper().isin(["TCP", "UDP", "ICMP", "ICMPV6"])),
+        # share of the source's packets that are backscatter
+        backscatter_share=d.n.sum(where=d.kind == "backscatter").fill_null(0) / d.n.sum(),
     )
     j = base.join(vert, keys).join(horiz, keys).join(per_src, "src")
     return j
