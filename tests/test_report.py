@@ -45,6 +45,7 @@ def _hostile_csv(tmp_path: Path) -> Path:
     return f
 
 
+@pytest.mark.filterwarnings("error:Glyph")  # a control character drawn in a chart label
 def test_hostile_sensor_name_is_shown_as_text(tmp_path):
     out = tmp_path / "r.html"
     assert cli(["report", str(_hostile_csv(tmp_path)), "-o", str(out)]) == 0

@@ -49,3 +49,8 @@ def cell(value: object) -> object:
     if value.startswith(_FORMULA_START) and not _NUMBER.match(value):
         return "'" + value
     return value
+
+
+def chart_label(value: object) -> str:
+    """Text safe as a matplotlib/plotnine label: control characters visible, ``$`` (mathtext) literal."""
+    return plain_terminal(value).replace("$", r"\$")

@@ -17,6 +17,7 @@ from plotnine import (
 
 from honeyscope.analyse import explore
 from honeyscope.render import charts, console
+from honeyscope.render.escape import chart_label
 from honeyscope.render.escape import html as esc
 from honeyscope.render.html import Section, figure, para, table
 from honeyscope.render.sections import ReportContext
@@ -165,6 +166,7 @@ def _ports(t: ibis.Table) -> Section:
         per_host["port"] = pd.Categorical(per_host["dpt"].astype(int).astype(str),
                                           categories=[str(p) for p in ports], ordered=True)
         per_host["share"] = per_host["count"] / per_host.groupby("host")["count"].transform("sum")
+        per_host["host"] = per_host["host"].map(chart_label)
         p = (
             ggplot(per_host, aes("port", "host", fill="share"))
             + geom_tile(color="white")

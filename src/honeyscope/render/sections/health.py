@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from honeyscope.render.escape import chart_label
 from honeyscope.render.html import Section, bullets, figure, key_values, para, table
 from honeyscope.render.sections import ReportContext
 
@@ -129,6 +130,7 @@ def _completeness_chart(t: Any) -> str:
     if h.empty:
         return ""
     h["day"] = pd.to_datetime(h["day"]).dt.tz_localize(None)
+    h["host"] = h["host"].map(chart_label)
     plot = (
         p9.ggplot(h, p9.aes("day", "active_hours", colour="host"))
         + p9.geom_line(size=0.4)
