@@ -32,7 +32,11 @@ import polars as pl
 import pyarrow as pa
 
 from honeyscope import schema
-from honeyscope.ingest.parse_tokens import tokenise
+
+try:  # the compiled tokeniser; the numpy one (same results, slower) when numba is missing
+    from honeyscope.ingest.parse_kernel import tokenise
+except ImportError:  # pragma: no cover - exercised where numba is not installed
+    from honeyscope.ingest.parse_tokens import tokenise
 
 #: Lines longer than this (bytes) are rejected unread: the kernel's LOG lines are < 1 KiB.
 MAX_LINE_BYTES = 16 * 1024

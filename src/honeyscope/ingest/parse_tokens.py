@@ -255,7 +255,8 @@ def tokenise(text: pa.Array, body_at: np.ndarray) -> dict[str, pa.Array | np.nda
     w0 &= keep0
     sep = _first_byte(w0, 61)  # '='
     sep1 = _first_byte(w1, 61) + 8
-    sep = np.where(sep >= 0, sep, np.where((sep1 >= 8) & (sep1 < _W), sep1, -1))
+    # ('=' at 8 or 9 counts only inside the token: w1 may run into the next one)
+    sep = np.where(sep >= 0, sep, np.where((sep1 >= 8) & (sep1 < np.minimum(tlen, _W)), sep1, -1))
     colon = _first_byte(w0, 58)  # ':'
     sep = np.where(sep >= 0, sep, colon)
     sep = np.where(sep < tlen, sep, -1)
@@ -350,8 +351,9 @@ def tokenise(text: pa.Array, body_at: np.ndarray) -> dict[str, pa.Array | np.nda
         nxt = idx + 1
         a = st[nxt]
         b = en[nxt]
-        solo = (b - a) == 1  # "(" alone: the content (if any) is the next token
-        a = np.where(solo, a + 1, a + 1)
+        paren = data[a] == 40  # '(' (never skip another byte: it may start a UTF-8 sequence)
+        solo = ((b - a) == 1) & paren  # "(" alone: the content (if any) is the next token
+        a = a + paren
         # with "(" alone, take the following token unless it is ")"
         nxt2 = np.minimum(nxt + 1, max(ntok - 1, 0))
         same = solo & (nxt + 1 < ntok) & (rowid[nxt2] == rowid[idx])
