@@ -23,11 +23,17 @@ from plotnine import (
     ggplot,
     labs,
     scale_x_date,
+    scale_y_continuous,
     theme,
     theme_bw,
 )
 
 from honeyscope.render.escape import plain_terminal
+
+# Speed notes (measured with benchmarks/bench_part1.py): the charts are built with ``+=`` (plotnine's
+# ``+`` deep-copies the whole plot and theme at every step) and without minor breaks (the theme
+# hides minor grid lines anyway, but matplotlib still builds a tick object for each: same pixels,
+# less work).
 
 #: Figure size (inches) and resolution of saved charts.
 SIZE = (10.0, 6.5)
@@ -46,15 +52,22 @@ def _facet_labels(df: pd.DataFrame, column: str) -> pd.DataFrame:
 
 def _date_axis(days: pd.Series):
     span = (days.max() - days.min()).days if len(days) else 0
+    kw = {"expand": (0.01, 0), "minor_breaks": None}
     if span > 120:
-        return scale_x_date(date_breaks="1 month", date_labels="%b", expand=(0.01, 0))
+        return scale_x_date(date_breaks="1 month", date_labels="%b", **kw)
     if span > 28:
-        return scale_x_date(date_breaks="1 week", date_labels="%d %b", expand=(0.01, 0))
-    return scale_x_date(date_labels="%d %b", expand=(0.01, 0))
+        return scale_x_date(date_breaks="1 week", date_labels="%d %b", **kw)
+    return scale_x_date(date_labels="%d %b", **kw)
+
+
+def _y_axis():
+    """The y scale without minor breaks (their grid lines are blank in :func:`_theme`)."""
+    return scale_y_continuous(minor_breaks=None)
 
 
 def _theme(ncol_labels: bool = False):
-    t = theme_bw() + theme(
+    t = theme_bw()
+    t += theme(
         legend_position="none",
         plot_title=element_text(size=13, weight="bold"),
         strip_text=element_text(size=9),
@@ -84,14 +97,15 @@ def daily_chart(
     if "host" not in d.columns:
         d["host"] = "all sensors"
     d = _facet_labels(d, "host")
-    p = (
-        ggplot(d, aes("day", "value", fill="host"))
-        + geom_col(width=1.0, size=0, position="identity")  # no stacking: one bar per x
-        + facet_wrap("~host", scales=scales)
-        + _date_axis(d["day"])
-        + labs(title=title, x="day (UTC)", y=ylab)
-        + _theme()
-    )
+    p = ggplot(d, aes("day", "value", fill="host"))
+    p += [
+        geom_col(width=1.0, size=0, position="identity"),  # no stacking: one bar per x
+        facet_wrap("~host", scales=scales),
+        _date_axis(d["day"]),
+        _y_axis(),
+        labs(title=title, x="day (UTC)", y=ylab),
+        _theme(),
+    ]
     return p
 
 
@@ -106,12 +120,14 @@ def port_box_chart(
     d = df.copy()
     order = [str(p) for p in (df.attrs.get("ports") or list(dict.fromkeys(d["port"])))]
     d["port"] = pd.Categorical(d["port"].astype(str), categories=order, ordered=True)
-    return (
-        ggplot(d, aes("port", "value"))
-        + geom_boxplot(fill="lightsteelblue", outlier_size=1.2, outlier_alpha=0.7)
-        + labs(title=title, x=xlab, y=ylab)
-        + _theme()
-    )
+    p = ggplot(d, aes("port", "value"))
+    p += [
+        geom_boxplot(fill="lightsteelblue", outlier_size=1.2, outlier_alpha=0.7),
+        _y_axis(),
+        labs(title=title, x=xlab, y=ylab),
+        _theme(),
+    ]
+    return p
 
 
 def port_trend_chart(
@@ -135,16 +151,18 @@ def port_trend_chart(
     d["day"] = pd.to_datetime(d["day"])
     order = [str(p) for p in (df.attrs.get("ports") or list(dict.fromkeys(d["port"])))]
     d["port"] = pd.Categorical(d["port"].astype(str), categories=order, ordered=True)
-    return (
-        ggplot(d, aes("day", "value"))
-        + facet_wrap("~port", ncol=2, scales="free")
-        + geom_jitter(size=1, alpha=0.5, color="magenta", width=0.3, height=0, random_state=1)
-        + geom_smooth(aes(group=1), method=method, level=0.99, se=True, color="#3366FF",
-                      fill="#999999", size=0.9)
-        + _date_axis(d["day"])
-        + labs(title=title, x=xlab, y=ylab)
-        + _theme()
-    )
+    p = ggplot(d, aes("day", "value"))
+    p += [
+        facet_wrap("~port", ncol=2, scales="free"),
+        geom_jitter(size=1, alpha=0.5, color="magenta", width=0.3, height=0, random_state=1),
+        geom_smooth(aes(group=1), method=method, level=0.99, se=True, color="#3366FF",
+                    fill="#999999", size=0.9),
+        _date_axis(d["day"]),
+        _y_axis(),
+        labs(title=title, x=xlab, y=ylab),
+        _theme(),
+    ]
+    return p
 
 
 def save(plot: ggplot, path: str | Path, size: tuple[float, float] = SIZE, dpi: int = DPI) -> Path:

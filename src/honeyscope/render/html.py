@@ -123,20 +123,29 @@ def key_values(pairs: Sequence[tuple[str, Any]]) -> str:
 
 
 def figure(plot: Any, *, title: str, width: float = 10, height: float = 6, dpi: int = 96) -> str:
-    """A plotnine plot (or matplotlib figure) inline as an SVG data URI inside <img>.
+    """A plotnine plot (or matplotlib figure) inline as a PNG data URI inside <img>.
 
-    An SVG inside <img> can run no script and load nothing, whatever text it carries.
+    Drawn at twice ``dpi`` (sharp on high-density screens) and shown at ``dpi`` CSS pixels per
+    inch through the ``width``/``height`` attributes. Measured on the marx report: the same time
+    as the former inline SVG (text as paths) and about a third of its bytes; an image inside
+    <img> runs no script and loads nothing, whatever text it carries.
     """
-    buf = io.BytesIO()
-    fig = plot.draw() if hasattr(plot, "draw") else plot  # plotnine ggplot, or a matplotlib figure
-    fig.set_size_inches(width, height)
     import matplotlib.pyplot as plt
 
-    with plt.rc_context({"svg.fonttype": "path", "svg.hashsalt": "honeyscope"}):
-        fig.savefig(buf, format="svg", dpi=dpi, metadata={"Date": None}, bbox_inches="tight")
+    if hasattr(plot, "draw") and hasattr(plot, "theme"):  # plotnine: lay out once, at the size
+        from plotnine import theme
+
+        fig = (plot + theme(figure_size=(width, height), dpi=2 * dpi)).draw()
+    else:  # a matplotlib figure
+        fig = plot
+        fig.set_size_inches(width, height)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=2 * dpi, metadata={"Software": None}, bbox_inches="tight")
     plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    png = buf.getvalue()
+    w, h = (int.from_bytes(png[i : i + 4], "big") // 2 for i in (16, 20))  # IHDR size
+    data = base64.b64encode(png).decode("ascii")
     return (
-        f'<figure><img class="chart" alt="{esc(title)}" src="data:image/svg+xml;base64,{data}">'
-        f"<figcaption>{esc(title)}</figcaption></figure>"
+        f'<figure><img class="chart" alt="{esc(title)}" width="{w}" height="{h}" '
+        f'src="data:image/png;base64,{data}"><figcaption>{esc(title)}</figcaption></figure>'
     )
