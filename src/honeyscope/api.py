@@ -100,8 +100,13 @@ def open_packets(
 ) -> ibis.Table:
     """The canonical packet table of a store directory or of data files, as an Ibis table on
     ``engine`` (DuckDB in-process by default; ``spark://HOST:PORT`` or ``local[N]`` for Spark)."""
-    store = resolve_store(sources, year=year, tz=tz, sensor=sensor)
     con = con or _engine.connect(engine)
+    srcs = [str(s) for s in ([sources] if isinstance(sources, str | Path) else sources)]
+    if len(srcs) == 1 and "://" in srcs[0]:
+        # a store on an object store / HDFS, read where it lies by the engine itself (Spark);
+        # its packets/ directory holds only committed files once an ingest has finished
+        return _engine.packets_from_files(con, [srcs[0].rstrip("/") + "/packets"])
+    store = resolve_store(srcs, year=year, tz=tz, sensor=sensor)
     return _engine.packets_from_files(con, store.packet_files())
 
 

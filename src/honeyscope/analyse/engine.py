@@ -6,11 +6,14 @@ Every analysis in :mod:`honeyscope.analyse` is an Ibis expression over the canon
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
 import ibis
 import pyarrow as pa
+
+from honeyscope import schema
 
 DEFAULT_ENGINE = "duckdb"
 
@@ -19,7 +22,9 @@ def connect(engine: str = DEFAULT_ENGINE) -> ibis.BaseBackend:
     """An Ibis backend for ``engine``: ``duckdb`` (default, in-process), or a Spark master URL
     (``spark://HOST:PORT``, ``local[N]``) handled by :mod:`honeyscope.analyse.spark`."""
     if engine in ("duckdb", "", None):
-        return ibis.duckdb.connect()
+        con = ibis.duckdb.connect()
+        con.raw_sql("SET TimeZone = 'UTC'")  # days are UTC days, whatever the machine's zone
+        return con
     if engine.startswith(("spark://", "local")):
         from honeyscope.analyse import spark  # optional dependency
 
@@ -27,18 +32,36 @@ def connect(engine: str = DEFAULT_ENGINE) -> ibis.BaseBackend:
     raise ValueError(f"unknown engine {engine!r}: use duckdb, spark://HOST:PORT or local[N]")
 
 
+def _is_spark(con: ibis.BaseBackend) -> bool:
+    return getattr(con, "name", "") == "pyspark"
+
+
+def _unique(name: str | None) -> str:
+    """A fresh table name: two opens on one connection must not replace each other's view."""
+    return name or f"packets_{next(_names)}"
+
+
+_names = itertools.count(1)
+
+
 def packets_from_files(
-    con: ibis.BaseBackend, files: Sequence[str | Path], name: str = "packets"
+    con: ibis.BaseBackend, files: Sequence[str | Path], name: str | None = None
 ) -> ibis.Table:
     """The packet table backed by Parquet files (read where they lie, never loaded whole)."""
+    if _is_spark(con):
+        from honeyscope.analyse import spark
+
+        return spark.packets_from_files(con, files, _unique(name))
     paths = [str(f) for f in files]
     if not paths:
-        from honeyscope import schema
-
-        return con.create_table(name, schema.empty(), overwrite=True)
-    return con.read_parquet(paths, table_name=name)
+        return packets_from_arrow(con, schema.empty(), name)
+    return con.read_parquet(paths, table_name=_unique(name))
 
 
-def packets_from_arrow(con: ibis.BaseBackend, table: pa.Table, name: str = "packets") -> ibis.Table:
+def packets_from_arrow(con: ibis.BaseBackend, table: pa.Table, name: str | None = None) -> ibis.Table:
     """The packet table from an in-memory Arrow table (tests, small inputs)."""
-    return con.create_table(name, table, overwrite=True)
+    if _is_spark(con):
+        from honeyscope.analyse import spark
+
+        return spark.packets_from_arrow(con, table, _unique(name))
+    return con.create_table(_unique(name), table, overwrite=True)
