@@ -106,3 +106,28 @@ def test_odd_spacing_brackets_and_options() -> None:
 def test_random_token_soup(parts: list[str]) -> None:
     line = " ".join(parts)
     assert_same([line, "IN=" + line, BODY + line, line + " " + BODY])
+
+
+def test_parse_block_same_without_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pure numpy/polars path (no numba) gives the very same rows and rejects."""
+    from datetime import UTC, datetime
+
+    from honeyscope.ingest import parse
+
+    lines: list[str | None] = []
+    for p in sorted(CORPUS.rglob("*.log")):
+        lines += p.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines += list(generate_lines(2000, 11))
+    lines += [None, "", "IN=e SRC=01.2.3.4 DST=2001:DB8::1 PROTO=TCP SPT=+5 DPT=0x10",
+              "IN=e SRC=::ffff:1.2.3.4 DST=1.2.3.4 PROTO=UDP SPT=-0 DPT=99999999999999999999",
+              "IN=e SRC=1.2.3.4 DST=1.2.3.256 PROTO=UDP SPT=1 DPT=2",
+              BODY.replace("TOS=0x00", "TOS=0x0X1f").replace("SRC=1.2.3.4", "SRC=fe80::1")]
+    arr = pa.array(lines, pa.string())
+    ctx = parse.ParseContext(source="t", reference_time=datetime(2025, 6, 1, tzinfo=UTC))
+    fast = parse.parse_block(arr, 1, ctx)
+    monkeypatch.setattr(parse, "_kernel", None)
+    monkeypatch.setattr(parse, "tokenise", parse_tokens.tokenise)
+    slow = parse.parse_block(arr, 1, ctx)
+    assert fast.rows.num_rows > 2000
+    assert fast.rows.equals(slow.rows)
+    assert fast.rejects.equals(slow.rejects)

@@ -28,14 +28,18 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from honeyscope import schema
 
 try:  # the compiled tokeniser; the numpy one (same results, slower) when numba is missing
+    from honeyscope.ingest import parse_kernel as _kernel
     from honeyscope.ingest.parse_kernel import tokenise
 except ImportError:  # pragma: no cover - exercised where numba is not installed
+    _kernel = None  # type: ignore[assignment]
     from honeyscope.ingest.parse_tokens import tokenise
 
 #: Lines longer than this (bytes) are rejected unread: the kernel's LOG lines are < 1 KiB.
@@ -175,7 +179,31 @@ def _v6_compress(df: pl.DataFrame, text: str, out: str) -> pl.DataFrame:
 def _address(df: pl.DataFrame, text: str, out: str) -> pl.DataFrame:
     """Columns ``out`` (canonical text), ``out_int`` (IPv4 as integer), ``_fam_<out>`` (4/6)
     and ``_bad_<out>`` (text present but not an address) from the address text column ``text``.
+
+    Canonical dotted quads (nearly every row) are read by the compiled kernel; the rest (IPv6,
+    odd IPv4 forms, garbage) take the general path, over those rows only.
     """
+    if _kernel is None:
+        return _address_general(df, text, out)
+    col = df.get_column(text)
+    arr = col.to_arrow()
+    value, ok = _kernel.ipv4(arr)
+    slow = np.flatnonzero(~ok & col.is_not_null().to_numpy())
+    canon = pl.Series(out, pc.if_else(pa.array(ok), arr, pa.scalar(None, arr.type))).cast(pl.String)
+    as_int = pl.Series(f"{out}_int", pa.array(value, mask=~ok), pl.Int64)
+    fam = pl.Series(f"_fam_{out}", pa.array(np.full(len(ok), 4, np.int32), mask=~ok), pl.Int32)
+    bad = pl.Series(f"_bad_{out}", np.zeros(len(ok), np.bool_))
+    if len(slow):
+        sub = _address_general(pl.DataFrame({text: col.gather(slow)}), text, out)
+        canon = canon.scatter(slow, sub.get_column(out).cast(pl.String))
+        as_int = as_int.scatter(slow, sub.get_column(f"{out}_int").cast(pl.Int64))
+        fam = fam.scatter(slow, sub.get_column(f"_fam_{out}").cast(pl.Int32))
+        bad = bad.scatter(slow, sub.get_column(f"_bad_{out}"))
+    return df.with_columns(canon, as_int, fam, bad)
+
+
+def _address_general(df: pl.DataFrame, text: str, out: str) -> pl.DataFrame:
+    """:func:`_address` by polars expressions alone (any text)."""
     t = f"__{out}"
     is4 = pl.col(text).str.contains(_V4_RE)
     full6 = pl.col(text).str.contains(_V6_FULL_RE)
@@ -401,48 +429,46 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
     return ParseResult(rows, rejects)
 
 
-def _num_checks() -> list[tuple[str, str, pl.Expr, int, str]]:
-    """(value column, text column, value expr, max, reason) of every numeric field."""
-    c = pl.col
-    d, h = _dec, _hex
+def _num_checks() -> list[tuple[str, str, bool, int, str]]:
+    """(value column, text column, hexadecimal?, max, reason) of every numeric field."""
     u32 = 2**32 - 1
     port = "port out of range"
     bad = "bad value"
     return [
-        ("spt", "t_spt", d(c.t_spt), 65535, port),
-        ("dpt", "t_dpt", d(c.t_dpt), 65535, port),
-        ("inner_spt", "t_ispt", d(c.t_ispt), 65535, port),
-        ("inner_dpt", "t_idpt", d(c.t_idpt), 65535, port),
-        ("len", "t_len", d(c.t_len), u32, bad),
-        ("l4_len", "t_l4len", d(c.t_l4len), u32, bad),
-        ("_tos4", "t_tos", h(c.t_tos), 255, bad),
-        ("_tc", "t_tc", d(c.t_tc), 255, bad),
-        ("prec", "t_prec", h(c.t_prec), 255, bad),
-        ("_ttl4", "t_ttl", d(c.t_ttl), 255, bad),
-        ("_hop", "t_hop", d(c.t_hop), 255, bad),
-        ("_id4", "t_id", d(c.t_id), u32, bad),
-        ("_id6", "t_id6", h(c.t_id6), u32, bad),
-        ("flowlbl", "t_flow", d(c.t_flow), u32, bad),
-        ("frag", "t_frag", d(c.t_frag), 65535, bad),
-        ("window", "t_window", d(c.t_window), 65535, bad),
-        ("res", "t_res", h(c.t_res), 255, bad),
-        ("urgp", "t_urgp", d(c.t_urgp), 65535, bad),
-        ("tcp_seq", "t_tseq", d(c.t_tseq), u32, bad),
-        ("tcp_ack", "t_tack", d(c.t_tack), u32, bad),
-        ("icmp_seq", "t_iseq", d(c.t_iseq), 65535, bad),
-        ("icmp_id", "t_icmpid", d(c.t_icmpid), 65535, bad),
-        ("icmp_type", "t_type", d(c.t_type), 255, bad),
-        ("icmp_code", "t_code", d(c.t_code), 255, bad),
-        ("mtu", "t_mtu", d(c.t_mtu), u32, bad),
-        ("spi", "t_spi", h(c.t_spi), u32, bad),
-        ("mark", "t_mark", h(c.t_mark), u32, bad),
-        ("uid", "t_uid", d(c.t_uid), u32, bad),
-        ("gid", "t_gid", d(c.t_gid), u32, bad),
-        ("inner_len", "t_ilen", d(c.t_ilen), u32, bad),
-        ("inner_ttl", "t_ittl", d(c.t_ittl), 255, bad),
-        ("inner_ip_id", "t_iid", d(c.t_iid), u32, bad),
-        ("inner_icmp_type", "t_itype", d(c.t_itype), 255, bad),
-        ("inner_icmp_code", "t_icode", d(c.t_icode), 255, bad),
+        ("spt", "t_spt", False, 65535, port),
+        ("dpt", "t_dpt", False, 65535, port),
+        ("inner_spt", "t_ispt", False, 65535, port),
+        ("inner_dpt", "t_idpt", False, 65535, port),
+        ("len", "t_len", False, u32, bad),
+        ("l4_len", "t_l4len", False, u32, bad),
+        ("_tos4", "t_tos", True, 255, bad),
+        ("_tc", "t_tc", False, 255, bad),
+        ("prec", "t_prec", True, 255, bad),
+        ("_ttl4", "t_ttl", False, 255, bad),
+        ("_hop", "t_hop", False, 255, bad),
+        ("_id4", "t_id", False, u32, bad),
+        ("_id6", "t_id6", True, u32, bad),
+        ("flowlbl", "t_flow", False, u32, bad),
+        ("frag", "t_frag", False, 65535, bad),
+        ("window", "t_window", False, 65535, bad),
+        ("res", "t_res", True, 255, bad),
+        ("urgp", "t_urgp", False, 65535, bad),
+        ("tcp_seq", "t_tseq", False, u32, bad),
+        ("tcp_ack", "t_tack", False, u32, bad),
+        ("icmp_seq", "t_iseq", False, 65535, bad),
+        ("icmp_id", "t_icmpid", False, 65535, bad),
+        ("icmp_type", "t_type", False, 255, bad),
+        ("icmp_code", "t_code", False, 255, bad),
+        ("mtu", "t_mtu", False, u32, bad),
+        ("spi", "t_spi", True, u32, bad),
+        ("mark", "t_mark", True, u32, bad),
+        ("uid", "t_uid", False, u32, bad),
+        ("gid", "t_gid", False, u32, bad),
+        ("inner_len", "t_ilen", False, u32, bad),
+        ("inner_ttl", "t_ittl", False, 255, bad),
+        ("inner_ip_id", "t_iid", False, u32, bad),
+        ("inner_icmp_type", "t_itype", False, 255, bad),
+        ("inner_icmp_code", "t_icode", False, 255, bad),
     ]
 
 
@@ -486,7 +512,19 @@ def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
         t_icmpid=pl.when(is_icmp).then(c.t_icmpid),
     )
     checks = _num_checks()
-    df = df.with_columns([v.alias(col) for col, _, v, _, _ in checks])
+    if _kernel is None:
+        df = df.with_columns([(_hex if hexa else _dec)(pl.col(tcol)).alias(col)
+                              for col, tcol, hexa, _, _ in checks])
+    else:  # the same values (``_dec``/``_hex`` semantics) by the compiled kernel
+        values: list[pl.Expr | pl.Series] = []
+        for col, tcol, hexa, _, _ in checks:
+            arr = df.get_column(tcol).to_arrow()
+            if arr.null_count == len(arr):
+                values.append(pl.lit(None, pl.Int64).alias(col))
+                continue
+            num, ok = _kernel.integers(arr, hexa)
+            values.append(pl.Series(col, pa.array(num, mask=~ok), pl.Int64))
+        df = df.with_columns(values)
     bad_exprs = []
     for col, tcol, _, mx, reason in checks:
         bad = pl.col(tcol).is_not_null() & (pl.col(col).is_null() | (pl.col(col) < 0) | (pl.col(col) > mx))

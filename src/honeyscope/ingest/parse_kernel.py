@@ -260,3 +260,112 @@ def tokenise(text: pa.Array, body_at: np.ndarray) -> dict[str, pa.Array | np.nda
     for i, name in enumerate(_BOOL_NAMES):
         out[name] = flags[i]
     return out
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _ints(data, offs, valid, hexa):  # pragma: no cover - compiled
+    n = len(offs) - 1
+    out = np.zeros(n, np.int64)
+    ok = np.zeros(n, np.bool_)
+    base = 16 if hexa else 10
+    for r in range(n):
+        if not valid[r]:
+            continue
+        i = offs[r]
+        e = offs[r + 1]
+        if hexa:
+            if e - i >= 2 and data[i] == 48 and data[i + 1] == 120:  # "0x"
+                i += 2
+            if e - i >= 2 and data[i] == 48 and data[i + 1] == 88:  # then "0X"
+                i += 2
+        neg = False
+        if i < e and (data[i] == 43 or data[i] == 45):
+            neg = data[i] == 45
+            i += 1
+        if i >= e:
+            continue
+        v = 0
+        good = True
+        while i < e:
+            c = data[i]
+            if 48 <= c <= 57:
+                d = c - 48
+            elif hexa and 97 <= c <= 102:
+                d = c - 87
+            elif hexa and 65 <= c <= 70:
+                d = c - 55
+            else:
+                good = False
+                break
+            if v < 1099511627776:  # saturate at 2**40: beyond every field's range anyway
+                v = v * base + d
+            i += 1
+        if good:
+            out[r] = -v if neg else v
+            ok[r] = True
+    return out, ok
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _ipv4(data, offs, valid):  # pragma: no cover - compiled
+    n = len(offs) - 1
+    out = np.zeros(n, np.int64)
+    ok = np.zeros(n, np.bool_)
+    for r in range(n):
+        if not valid[r]:
+            continue
+        i = offs[r]
+        e = offs[r + 1]
+        v = 0
+        good = True
+        for g in range(4):
+            if g > 0:
+                if i >= e or data[i] != 46:
+                    good = False
+                    break
+                i += 1
+            s = i
+            x = 0
+            while i < e and i - s < 4 and 48 <= data[i] <= 57:
+                x = x * 10 + data[i] - 48
+                i += 1
+            ln = i - s
+            if ln == 0 or ln > 3 or x > 255 or (ln > 1 and data[s] == 48):
+                good = False
+                break
+            v = v * 256 + x
+        if good and i == e:
+            out[r] = v
+            ok[r] = True
+    return out, ok
+
+
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    n = len(arr)
+    bufs = arr.buffers()
+    offs = np.ascontiguousarray(np.frombuffer(bufs[1], np.int64)[arr.offset: arr.offset + n + 1])
+    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    valid = (np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), np.bool_)
+             if arr.null_count else np.ones(n, np.bool_))
+    for a in (data, offs, valid):
+        a.flags.writeable = False
+    return data, offs, valid
+
+
+def integers(arr: pa.Array, hexa: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(value, ok) of text ``[+-]?digits`` (hex digits after an optional ``0x``/``0X`` when
+    ``hexa``), as polars' ``str.to_integer(strict=False)`` reads it; values at or beyond 2**40
+    come out as some number at least that large (out of range for every field)."""
+    data, offs, valid = _buffers(arr)
+    return _ints(data, offs, valid, hexa)
+
+
+def ipv4(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(value, ok) of text that is an IPv4 address in canonical dotted-quad form (no leading
+    zeros); anything else (IPv6, odd forms, garbage) is not ok and left to the general path."""
+    data, offs, valid = _buffers(arr)
+    return _ipv4(data, offs, valid)
