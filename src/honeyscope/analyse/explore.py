@@ -40,6 +40,10 @@ NUMERIC_CATEGORIES = ("family", "ethertype", "df", "mf", "ce")
 #: Bookkeeping, not traffic.
 SKIP_COLUMNS = ("source", "line")
 
+#: Joins column and statistic in summary's wide row; not a regex metacharacter (Spark's split
+#: takes a regex) and in no column name.
+SEP = "~"
+
 NUMERIC_STATS = ("Min.", "1st Qu.", "Median", "Mean", "3rd Qu.", "Max.")
 #: R's summary.data.frame default: up to 7 levels shown, else the top 6 and ``(Other)``.
 MAXSUM = 7
@@ -99,31 +103,31 @@ def summary_expr(t: ir.Table, columns: Sequence[str] | None = None) -> ir.Table:
     """
     roles = _roles(t)
     cols = [c for c in (columns if columns is not None else list(roles)) if c in roles]
-    wide: dict[str, ir.Scalar] = {"_rows|nn": t.count()}
+    wide: dict[str, ir.Scalar] = {f"_rows{SEP}nn": t.count()}
     for c in cols:
         col = t[c]
-        wide[f"{c}|nn"] = col.count()
+        wide[f"{c}{SEP}nn"] = col.count()
         if "numeric" in roles[c]:
             x = col.cast("float64")
             q = x.quantile([0.25, 0.5, 0.75])  # one sort for the three (DuckDB shares the call)
-            wide[f"{c}|Min."] = x.min()
-            wide[f"{c}|1st Qu."] = q[0]
-            wide[f"{c}|Median"] = q[1]
-            wide[f"{c}|Mean"] = x.mean()
-            wide[f"{c}|3rd Qu."] = q[2]
-            wide[f"{c}|Max."] = x.max()
+            wide[f"{c}{SEP}Min."] = x.min()
+            wide[f"{c}{SEP}1st Qu."] = q[0]
+            wide[f"{c}{SEP}Median"] = q[1]
+            wide[f"{c}{SEP}Mean"] = x.mean()
+            wide[f"{c}{SEP}3rd Qu."] = q[2]
+            wide[f"{c}{SEP}Max."] = x.max()
         if "address" in roles[c]:
-            wide[f"{c}|Distinct"] = col.nunique()
+            wide[f"{c}{SEP}Distinct"] = col.nunique()
         if "time" in roles[c]:
-            wide[f"{c}|First"] = col.min().epoch_seconds()
-            wide[f"{c}|Last"] = col.max().epoch_seconds()
-            wide[f"{c}|Days"] = col.date().nunique()
+            wide[f"{c}{SEP}First"] = col.min().epoch_seconds()
+            wide[f"{c}{SEP}Last"] = col.max().epoch_seconds()
+            wide[f"{c}{SEP}Days"] = col.date().nunique()
     w = t.aggregate(**{k: v.cast("float64") for k, v in wide.items()})
-    # one scan for every number, then long form: key = "column|stat"
+    # one scan for every number, then long form: key = "column~stat"
     numbers = w.pivot_longer(ibis.selectors.all(), names_to="key", values_to="value")
     numbers = numbers.mutate(
-        column=numbers.key.split("|")[0],
-        stat=numbers.key.split("|")[1],
+        column=numbers.key.split(SEP)[0],
+        stat=numbers.key.split(SEP)[1],
     )
     parts: list[ir.Table] = [
         numbers.select(
