@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -103,6 +104,7 @@ def test_report_in_headless_chromium(demo_report, tmp_path):
     assert charts, "the report has no chart"
     assert all(c[0] and c[1] > 100 and c[2] > 100 for c in charts), charts
     assert shot.stat().st_size > 10_000
-    keep = Path(__file__).parent.parent / "docs" / "report-screenshot.png"
-    if keep.parent.is_dir():
+    keep = os.environ.get("HONEYSCOPE_SCREENSHOT")  # e.g. docs/report-screenshot.png
+    if keep:
         shutil.copy(shot, keep)
+    print(f"screenshot: {keep or shot}")
