@@ -34,6 +34,8 @@ def test_report_structure_and_numbers(demo_report):
     assert "451,581" in html  # packets, with separators
     assert "126,189" in html  # groucho-tokyo
     assert "69,602" in html  # distinct sources (data README)
+    findings = re.search(r'<div class="findings"><ul>(.*?)</ul>', html).group(1).split("<li>")[1:]
+    assert len(findings) >= 8 and len(findings) == len(set(findings))
 
 
 def _hostile_csv(tmp_path: Path) -> Path:

@@ -98,8 +98,8 @@ def build_sections(ctx: ReportContext, modules: Sequence[str] = SECTION_MODULES)
         if ctx.progress:
             ctx.progress(f"section: {name}")
         built = module.build(ctx)
-        for s in built:
-            ctx.findings.extend(s.findings)
+        for s in built:  # once each, even when a builder also added them to ctx.findings
+            ctx.findings.extend(f for f in s.findings if f not in ctx.findings)
         sections.extend(built)
         ctx.meta.setdefault("timings", {})[name] = round(time.perf_counter() - t0, 3)
     return sections
