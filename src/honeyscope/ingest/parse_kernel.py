@@ -219,7 +219,8 @@ def _gather(data, offs, vstart, vlen):  # pragma: no cover - compiled
         ln = vlen[r]
         if ln > 0:
             s = offs[r] + vstart[r]
-            buf[p: p + ln] = data[s: s + ln]
+            for j in range(ln):
+                buf[p + j] = data[s + j]
             p += ln
     return out_offs, buf, valid
 
@@ -255,8 +256,10 @@ def tokenise(text: pa.Array, body_at: np.ndarray) -> dict[str, pa.Array | np.nda
         _C_PROTO, _C_URGP, _C_OPT, len(_STR_NAMES), len(_BOOL_NAMES),
     )
     out: dict[str, pa.Array | np.ndarray] = {}
+    present = (vlen >= 0).any(axis=1)
     for i, name in enumerate(_STR_NAMES):
-        out[name] = _array(data, offs, vstart[i], vlen[i])
+        out[name] = (_array(data, offs, vstart[i], vlen[i]) if present[i]
+                     else pa.nulls(n, pa.large_string()))
     for i, name in enumerate(_BOOL_NAMES):
         out[name] = flags[i]
     return out
