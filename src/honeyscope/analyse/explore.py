@@ -45,6 +45,10 @@ SKIP_COLUMNS = ("source", "line")
 SEP = "~"
 
 NUMERIC_STATS = ("Min.", "1st Qu.", "Median", "Mean", "3rd Qu.", "Max.")
+#: Above this many distinct values (estimated) a numeric column's quartiles are the engine's
+#: approximation (t-digest on DuckDB, percentile_approx on Spark), listed in
+#: ``summary(...).attrs["approximate"]``; up to it they are exact, from the value counts.
+EXACT_LEVELS = 4_000_000
 #: R's summary.data.frame default: up to 7 levels shown, else the top 6 and ``(Other)``.
 MAXSUM = 7
 
@@ -87,54 +91,98 @@ def _row(column: str, kind: str, stat: ir.Value | str, order: int | ir.Value, va
     }
 
 
-def summary_expr(t: ir.Table, columns: Sequence[str] | None = None) -> ir.Table:
-    """R's ``summary()`` made domain-aware, as one long table ``column, kind, stat, ord, value``.
+def _quantiles_by_counts(t: ir.Table, c: str) -> ir.Table:
+    """Exact 1st Qu., Median, 3rd Qu. of column ``c`` (R's type 7) from its value counts.
 
-    ``kind='number'`` rows hold one number per ``stat`` of a column, all from one scan:
-    ``nn`` (non-null values); for numeric columns Min., 1st Qu., Median, Mean, 3rd Qu., Max.
-    (quantiles by linear interpolation, R's default type 7); for addresses Distinct; for the time
-    First and Last (epoch seconds) and Days (distinct UTC dates). ``column='_rows'`` is the row
-    count. ``kind='category'`` rows are the 7 most frequent levels of a categorical column, most
-    frequent first, ties by level (``ord`` 0..6), plus ``(levels)`` (the number of levels, ``ord``
-    -2). Ports and ICMP types/codes are both numeric and categorical; the time's levels are its
-    seconds, like R's factor of the seed's datetime text.
-
-    ``columns`` defaults to every summarisable column; :func:`summary` passes the non-empty ones.
+    Memory is bounded by the number of distinct values, not of rows (a quantile aggregate keeps
+    every value): sort the (value, count) pairs, and the value of 0-based rank ``k`` is the
+    smallest one whose running count exceeds ``k``; then ``lo + (hi - lo) * frac`` as DuckDB's
+    ``quantile_cont`` does, so the numbers are the same to the bit.
     """
-    roles = _roles(t)
-    cols = [c for c in (columns if columns is not None else list(roles)) if c in roles]
-    wide: dict[str, ir.Scalar] = {f"_rows{SEP}nn": t.count()}
-    for c in cols:
-        col = t[c]
-        wide[f"{c}{SEP}nn"] = col.count()
-        if "numeric" in roles[c]:
-            x = col.cast("float64")
-            q = x.quantile([0.25, 0.5, 0.75])  # one sort for the three (DuckDB shares the call)
-            wide[f"{c}{SEP}Min."] = x.min()
-            wide[f"{c}{SEP}1st Qu."] = q[0]
-            wide[f"{c}{SEP}Median"] = q[1]
-            wide[f"{c}{SEP}Mean"] = x.mean()
-            wide[f"{c}{SEP}3rd Qu."] = q[2]
-            wide[f"{c}{SEP}Max."] = x.max()
-        if "address" in roles[c]:
-            wide[f"{c}{SEP}Distinct"] = col.nunique()
-        if "time" in roles[c]:
-            wide[f"{c}{SEP}First"] = col.min().epoch_seconds()
-            wide[f"{c}{SEP}Last"] = col.max().epoch_seconds()
-            wide[f"{c}{SEP}Days"] = col.date().nunique()
-    w = t.aggregate(**{k: v.cast("float64") for k, v in wide.items()})
-    # one scan for every number, then long form: key = "column~stat"
+    col = t[c]
+    nn = t.filter(col.notnull())
+    g = nn.group_by(v=col.cast("float64")).aggregate(n=nn.count())
+    g = g.mutate(cum=g.n.cumsum(order_by=g.v), total=g.n.sum().over())
+    wide: dict[str, ir.Scalar] = {}
+    for p, stat in ((0.25, "1st Qu."), (0.5, "Median"), (0.75, "3rd Qu.")):
+        h = (g.total - 1).cast("float64") * p  # the same on every row
+        k = h.floor()
+        lo = g.v.min(where=g.cum > k)
+        hi = g.v.min(where=g.cum > k + 1).coalesce(lo)
+        frac = (h - k).max()
+        wide[f"{c}{SEP}{stat}"] = ibis.cases((frac == 0, lo), else_=lo + (hi - lo) * frac)
+    return g.aggregate(**wide)
+
+
+def _long(w: ir.Table) -> ir.Table:
+    """A one-row table of ``column~stat`` numbers as ``column, kind, stat, ord, value`` rows."""
     numbers = w.pivot_longer(ibis.selectors.all(), names_to="key", values_to="value")
     numbers = numbers.mutate(
         column=numbers.key.split(SEP)[0],
         stat=numbers.key.split(SEP)[1],
     )
-    parts: list[ir.Table] = [
-        numbers.select(
-            column="column", kind=ibis.literal("number"), stat="stat",
-            ord=ibis.literal(0).cast("int64"), value="value",
-        )
-    ]
+    return numbers.select(
+        column="column", kind=ibis.literal("number"), stat="stat",
+        ord=ibis.literal(0).cast("int64"), value=numbers.value.cast("float64"),
+    )
+
+
+def summary_expr(
+    t: ir.Table, columns: Sequence[str] | None = None, approx: Sequence[str] = ()
+) -> ir.Table:
+    """R's ``summary()`` made domain-aware, as one long table ``column, kind, stat, ord, value``.
+
+    ``kind='number'`` rows hold one number per ``stat`` of a column: ``nn`` (non-null values);
+    for numeric columns Min., 1st Qu., Median, Mean, 3rd Qu., Max. (quantiles by linear
+    interpolation, R's default type 7); for addresses Distinct; for the time First and Last
+    (epoch seconds) and Days (distinct UTC dates). ``column='_rows'`` is the row count.
+    ``kind='category'`` rows are the 7 most frequent levels of a categorical column, most
+    frequent first, ties by level (``ord`` 0..6), plus ``(levels)`` (the number of levels, ``ord``
+    -2). Ports and ICMP types/codes are both numeric and categorical; the time's levels are its
+    seconds, like R's factor of the seed's datetime text.
+
+    Memory stays bounded whatever the number of rows: the plain aggregates (counts, min, mean,
+    max) share one scan, the distinct counts another (DuckDB mixing both in one aggregate keeps
+    far more state), and quantiles come from each column's value counts
+    (:func:`_quantiles_by_counts`: exact, bounded by the distinct values). Columns in ``approx``
+    (too many distinct values for that) get the engine's approximate quantiles instead
+    (DuckDB's t-digest ``approx_quantile``, Spark's ``percentile_approx``).
+
+    ``columns`` defaults to every summarisable column; :func:`summary` passes the non-empty ones.
+    """
+    roles = _roles(t)
+    cols = [c for c in (columns if columns is not None else list(roles)) if c in roles]
+    plain: dict[str, ir.Scalar] = {f"_rows{SEP}nn": t.count()}
+    distinct: dict[str, ir.Scalar] = {}
+    approximate: dict[str, ir.Scalar] = {}
+    exact_quantiles: list[str] = []
+    for c in cols:
+        col = t[c]
+        plain[f"{c}{SEP}nn"] = col.count()
+        if "numeric" in roles[c]:
+            x = col.cast("float64")
+            plain[f"{c}{SEP}Min."] = x.min()
+            plain[f"{c}{SEP}Mean"] = x.mean()
+            plain[f"{c}{SEP}Max."] = x.max()
+            if c in approx:
+                q = x.approx_quantile([0.25, 0.5, 0.75])
+                for i, stat in enumerate(("1st Qu.", "Median", "3rd Qu.")):
+                    approximate[f"{c}{SEP}{stat}"] = q[i]
+            else:
+                exact_quantiles.append(c)
+        if "address" in roles[c]:
+            distinct[f"{c}{SEP}Distinct"] = col.nunique()
+        if "time" in roles[c]:
+            plain[f"{c}{SEP}First"] = col.min().epoch_seconds()
+            plain[f"{c}{SEP}Last"] = col.max().epoch_seconds()
+            distinct[f"{c}{SEP}Days"] = col.date().nunique()
+    numbers = [t.aggregate(**{k: v.cast("float64") for k, v in plain.items()})]
+    if distinct:
+        numbers.append(t.aggregate(**{k: v.cast("float64") for k, v in distinct.items()}))
+    if approximate:
+        numbers.append(t.aggregate(**{k: v.cast("float64") for k, v in approximate.items()}))
+    numbers += [_quantiles_by_counts(t, c) for c in exact_quantiles]
+    parts: list[ir.Table] = [_long(w) for w in numbers]
     for c in cols:
         if "category" not in roles[c]:
             continue
@@ -165,14 +213,23 @@ def summary(t: ir.Table, columns: Sequence[str] | None = None) -> pd.DataFrame:
     ``time`` (First, Last as ISO text, Days), ``category`` (at most 7 levels, or the top 6 and
     ``(Other)`` when there are more: R's ``maxsum = 7``; then NA's when non-zero), ``numeric``
     (Min. .. Max., then NA's when non-zero) and ``address`` (Distinct, NA's when non-zero).
-    Counts are ``int``, numeric statistics ``float``, exact (formatting is the renderer's job).
+    Counts are ``int``, numeric statistics ``float``, exact (formatting is the renderer's job),
+    except the quartiles of the columns listed in ``df.attrs["approximate"]``: those with more
+    than :data:`EXACT_LEVELS` distinct values (e.g. random TCP sequence numbers of 10^8 rows),
+    whose quartiles are the engine's approximation so that memory stays bounded.
     """
     roles = _roles(t)
-    counts = present_columns_expr(t).execute().iloc[0]
+    numeric = [c for c in roles if "numeric" in roles[c]]
+    present = present_columns_expr(t)
+    # distinct values of each numeric column, estimated (HyperLogLog: small, fixed memory): the
+    # exact quantiles' memory grows with them, so past EXACT_LEVELS the quantiles are approximate
+    levels = t.aggregate(**{f"{c}{SEP}levels": t[c].approx_nunique() for c in numeric})
+    counts = present.cross_join(levels).execute().iloc[0] if numeric else present.execute().iloc[0]
     wanted = [c for c in (columns or list(roles)) if c in roles and counts[c] > 0]
     if not wanted:
         return pd.DataFrame(columns=["column", "kind", "stat", "value"])
-    raw = summary_expr(t, wanted).execute()
+    approx = [c for c in wanted if c in numeric and counts[f"{c}{SEP}levels"] > EXACT_LEVELS]
+    raw = summary_expr(t, wanted, approx=approx).execute()
     nums = raw[raw["kind"] == "number"].set_index(["column", "stat"])["value"]
     cats = raw[raw["kind"] == "category"]
     rows = int(nums[("_rows", "nn")])
@@ -209,7 +266,9 @@ def summary(t: ir.Table, columns: Sequence[str] | None = None) -> pd.DataFrame:
                     add(c, kind, "(Other)", nn - int(shown["value"].sum()))
                 if na:
                     add(c, kind, "NA's", na)
-    return pd.DataFrame(out, columns=["column", "kind", "stat", "value"])
+    df = pd.DataFrame(out, columns=["column", "kind", "stat", "value"])
+    df.attrs["approximate"] = approx
+    return df
 
 
 # --- count ---------------------------------------------------------------------------------------
