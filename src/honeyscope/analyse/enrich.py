@@ -80,20 +80,34 @@ def bucketed_ranges(ranges: pa.Table, shift: int) -> pa.Table:
 
 
 @cache
-def _geo_memtable(family: int) -> ibis.Table:
-    return ibis.memtable(bucketed_ranges(range_table(family), BUCKET_SHIFT[family]))
+def _geo_memtable(family: int, signed: bool = False) -> ibis.Table:
+    t = bucketed_ranges(range_table(family), BUCKET_SHIFT[family])
+    # one chunk per column: Spark's Arrow path takes no chunked arrays (it would fall back to a
+    # slow pandas round trip that turns nullable integers into floats)
+    return ibis.memtable((_signed(t) if signed else t).combine_chunks())
+
+
+def _signed(t: pa.Table) -> pa.Table:
+    """``t`` with unsigned integer columns widened to signed ones (same values)."""
+    from honeyscope.analyse.spark import spark_safe
+
+    return spark_safe(t)
+
+
+def _no_unsigned(con: ibis.BaseBackend | None) -> bool:
+    """Whether ``con`` has no unsigned integer types (Spark), so in-memory tables must be signed."""
+    return getattr(con, "name", "") == "pyspark"
 
 
 def _geo_table(con: ibis.BaseBackend, family: int) -> ibis.Table:
-    """The bucketed range table of ``family``, as an Ibis in-memory table that any backend
-    registers on first use (built once per process)."""
-    del con  # memtables are backend-independent
-    return _geo_memtable(family)
+    """The bucketed range table of ``family``, as an Ibis in-memory table that the backend
+    registers on first use (built once per process; signed integers for Spark)."""
+    return _geo_memtable(family, _no_unsigned(con))
 
 
 @cache
 def _countries_memtable() -> ibis.Table:
-    return ibis.memtable(countries())
+    return ibis.memtable(countries().combine_chunks())
 
 
 def _countries(con: ibis.BaseBackend) -> ibis.Table:
@@ -165,9 +179,14 @@ def v6_keys(addrs: list[str]) -> tuple[np.ndarray, np.ndarray, list[str | None]]
     return ok, key, pre
 
 
-def _ipv4_parts(t: ibis.Table, col: str = "addr") -> tuple[ir.BooleanValue, ir.ArrayValue]:
-    is4 = t[col].re_search(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
-    return is4, t[col].split(".")
+_IPV4 = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
+
+
+def _ipv4_parts(t: ibis.Table, col: str = "addr") -> tuple[ir.BooleanValue, list[ir.StringValue]]:
+    """Whether ``t[col]`` is a dotted quad, and its four octets as text (regex groups: portable,
+    where ``split('.')`` is a regex split on Spark)."""
+    is4 = t[col].re_search(_IPV4)
+    return is4, [t[col].re_extract(_IPV4, i) for i in range(1, 5)]
 
 
 def enrich_addresses(
@@ -187,9 +206,10 @@ def enrich_addresses(
         + parts[2].cast("int64") * 256
         + parts[3].cast("int64")
     )
-    v4 = distinct.filter(is4).mutate(key=key4)
-    if with_net:
-        v4 = v4.mutate(net=parts[0].concat(".", parts[1], ".", parts[2], ".0/24"))
+    v4 = distinct.filter(is4)
+    v4 = v4.mutate(key=key4, **(
+        {"net": parts[0].concat(".", parts[1], ".", parts[2], ".0/24")} if with_net else {}
+    ))
     res4 = range_lookup(v4, _geo_table(con, 4), shift=BUCKET_SHIFT[4])
     parts_out = [res4.drop("key")]
     v6_addrs = con.to_pyarrow(distinct.filter(~is4).addr).to_pylist()
@@ -231,6 +251,16 @@ def source_geo(packets: ibis.Table, col: str = "src") -> ibis.Table:
     return enrich_addresses(con, packets, col, with_net=True)
 
 
+def _mode(t: ibis.Table, key: str, col: str) -> ibis.Table:
+    """Per ``key``: the most frequent non-null ``col`` (ties: the smallest), as ``key``, ``col``.
+    Plain counts and joins, so it runs where there is no ``mode`` aggregate (Spark), and gives
+    the same answer on every engine."""
+    c = t.filter(t[col].notnull()).group_by([key, col]).aggregate(_n=ibis._.count())
+    top = c.group_by(key).aggregate(_top=ibis._._n.max()).rename(_k=key)
+    c = c.join(top, (c[key] == top._k) & (c._n == top._top))
+    return c.group_by(key).aggregate(**{col: c[col].min()})
+
+
 def sources(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
     """One row per source address: packets, sensors, first/last seen, database geo (``cc``,
     ``country``, ``asn``, ``as_name``, ``geo_flags``) and the geo the input carried (``input_cc``,
@@ -242,9 +272,10 @@ def sources(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
         sensors=ibis._.host.nunique(),
         first_seen=ibis._.time.min(),
         last_seen=ibis._.time.max(),
-        input_cc=ibis._.geo_cc.mode(),
-        input_country=ibis._.geo_country.mode(),
     )
+    for name, col in (("input_cc", "geo_cc"), ("input_country", "geo_country")):
+        m = _mode(packets, "src", col).rename(_maddr="src", **{name: col})
+        per = per.left_join(m, per.addr == m._maddr).drop("_maddr")
     if geo is None:
         geo = enrich_addresses(con, packets, "src")
     geo = geo.select("cc", "country", "asn", "as_name", "geo_flags", _addr="addr")

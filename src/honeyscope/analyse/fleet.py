@@ -29,6 +29,12 @@ REACH_LABELS = {
 }
 
 
+def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole seconds since the epoch. Truncated first: DuckDB's epoch keeps the fraction, Spark's
+    drops it, and differences of these must agree on every engine."""
+    return ts.truncate("s").epoch_seconds()
+
+
 def fleet_size(packets: ir.Table) -> int:
     """N: the number of sensors (hosts) in the table."""
     return int(packets.host.nunique().execute())
@@ -42,7 +48,8 @@ def source_prefixes(packets: ir.Table, geo: ir.Table | None = None) -> ir.Table:
     if geo is None:
         con = packets._find_backend(use_default=True)
         geo = enrich.source_geo(packets)
-        return ibis.memtable(con.to_pyarrow(geo.select("addr", src_net="net", src_asn="asn")))
+        local = con.to_pyarrow(geo.select("addr", src_net="net", src_asn="asn"))
+        return ibis.memtable(local.combine_chunks())  # one chunk: see enrich._geo_memtable
     return geo.select("addr", src_net="net", src_asn="asn")
 
 
@@ -52,6 +59,9 @@ def _with_prefix(packets: ir.Table, pref: ir.Table | None = None) -> ir.Table:
 
 
 _UNITS = {"day": "D", "hour": "h", "week": "W"}
+#: width of the rank prefix and the marker after it in :func:`source_profiles`' sensor order
+_RANK_WIDTH = 10
+_RANK_MARK = "\x01"
 
 
 def _period_sources(
@@ -143,10 +153,18 @@ def source_profiles(packets: ir.Table, n_sensors: int | None = None) -> ir.Table
     )
     first = d.group_by(["src", "host"]).aggregate(at=ibis._.at.min())
     w = ibis.window(group_by=first.src, order_by=[first.at, first.host])
-    first = first.mutate(lag=(first.at.epoch_seconds() - first.at.epoch_seconds().lag().over(w)))
+    # the sensors in the order reached: each sensor prefixed with its fixed-width rank, collected,
+    # sorted, joined, the ranks stripped again (Spark has no ordered group_concat)
+    rank = ibis.row_number().over(w).cast("string").lpad(_RANK_WIDTH, "0")
+    first = first.mutate(
+        lag=(_seconds(first.at) - _seconds(first.at).lag().over(w)),
+        _ranked=rank + ibis.literal(_RANK_MARK) + first.host,
+    )
     order = first.group_by("src").aggregate(
-        order=first.host.group_concat(">", order_by=[first.at, first.host]),
-        sweep_seconds=first.at.epoch_seconds().max() - first.at.epoch_seconds().min(),
+        order=first._ranked.collect().sort().join(">").re_replace(
+            f"[0-9]{{{_RANK_WIDTH}}}{_RANK_MARK}", ""
+        ),
+        sweep_seconds=_seconds(first.at).max() - _seconds(first.at).min(),
         median_lag_seconds=first.lag.median(),
     )
     per = d.group_by("src").aggregate(
@@ -199,7 +217,7 @@ def source_timeline(packets: ir.Table, sources: list[str]) -> ir.Table:
     w_src = ibis.window(group_by=t.src, order_by=[t.time, t.host])
     w_host = ibis.window(group_by=[t.src, t.host], order_by=[t.time])
     t = t.mutate(
-        gap_seconds=t.time.epoch_seconds() - t.time.epoch_seconds().lag().over(w_src),
+        gap_seconds=_seconds(t.time) - _seconds(t.time).lag().over(w_src),
         first_at_sensor=ibis.row_number().over(w_host) == 0,
     )
     return t.select(

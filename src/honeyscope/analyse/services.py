@@ -72,14 +72,18 @@ def service_name(port: int | None, proto: str = "TCP") -> str | None:
 
 
 @cache
-def _memtable() -> ibis.Table:
-    return ibis.memtable(service_table())
+def _memtable(signed: bool = False) -> ibis.Table:
+    t = service_table()
+    if signed:  # Spark has no unsigned integers
+        t = t.set_column(1, "port", t.column("port").cast(pa.int32()))
+    return ibis.memtable(t.combine_chunks())  # one chunk: see enrich._geo_memtable
 
 
 def with_service(t: ibis.Table, port: str = "dpt", proto: str = "proto",
                  name: str = "service") -> ibis.Table:
     """``t`` with a column ``name``: the IANA service of (``proto``, ``port``); null when unknown."""
-    s = _memtable()
+    con = t._find_backend(use_default=True)
+    s = _memtable(getattr(con, "name", "") == "pyspark")
     s = s.select(_sp=s.proto, _sn=s.port.cast("int32"), **{name: s.service})
     j = t.left_join(s, (t[proto] == s._sp) & (t[port].cast("int32") == s._sn))
     return j.drop("_sp", "_sn")
