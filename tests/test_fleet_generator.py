@@ -167,3 +167,43 @@ def test_cli_generate(tmp_path, capsys):
     from honeyscope.store.store import Store
 
     assert Store(tmp_path / "s").ledger()["rows"] == 5000
+
+
+# -- on two cores: ranges of days in worker processes, the same output --------------------------
+def test_split_days_covers_all_days_in_order():
+    for days, workers in ((28, 2), (365, 2), (28, 3), (3, 2), (1, 4), (10, 1)):
+        ranges = fleet.split_days(days, workers)
+        assert [d for r in ranges for d in r] == list(range(days))
+        assert len(ranges) == min(workers, days)
+    # the later worker first counts the earlier days, so it gets fewer of its own
+    assert fleet.split_days(28, 2) == [range(0, 16), range(16, 28)]
+
+
+def test_generate_a_range_of_days_is_the_same_rows(table):
+    ranges = fleet.split_days(SPEC.days, 2)
+    parts = [pa.concat_tables(fleet.generate(SPEC, days=r)) for r in ranges]
+    assert pa.concat_tables(parts).equals(table)  # line numbers go on across the ranges
+
+
+def test_store_on_two_workers_equals_one(tmp_path, table):
+    from honeyscope.store.store import Store
+
+    record = fleet.write_store(SPEC, tmp_path / "store", workers=2)
+    st = Store(tmp_path / "store")
+    assert record["rows"] == 60_000 == st.ledger()["rows"]
+    assert sum(record["hosts"].values()) == 60_000
+    assert not (tmp_path / "store" / "staging").exists() or not any(
+        (tmp_path / "store" / "staging").iterdir())
+    key = [("host", "ascending"), ("time", "ascending"), ("line", "ascending")]
+    assert st.table().sort_by(key).equals(table.sort_by(key))
+
+
+def test_logs_on_two_workers_are_byte_identical(tmp_path):
+    one = fleet.write_logs(SPEC, tmp_path / "one")
+    two = fleet.write_logs(SPEC, tmp_path / "two", workers=2)
+    assert [f.name for f in one] == [f.name for f in two]
+    for a, b in zip(one, two, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+        assert a.stat().st_mtime == b.stat().st_mtime
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(
+        [f.name for f in one] + ["fleet.json"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import date
@@ -25,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--logs", metavar="DIR", help="write raw syslog files, one per sensor")
     out.add_argument("--parquet", "--store", dest="store", metavar="DIR",
                      help="write a honeyscope store (Parquet + manifest) directly")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes, each generating a range of days (default: one per core); "
+                   "the output is the same whatever the number")
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
     p.set_defaults(func=_generate)
 
@@ -37,10 +41,10 @@ def _generate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     plan = fleet.plan(spec)
     if args.logs:
-        files = fleet.write_logs(spec, args.logs, fleet=plan)
+        files = fleet.write_logs(spec, args.logs, fleet=plan, workers=args.workers)
         result = {"logs": [str(f) for f in files]}
     else:
-        record = fleet.write_store(spec, args.store, fleet=plan)
+        record = fleet.write_store(spec, args.store, fleet=plan, workers=args.workers)
         result = {"store": args.store, "parts": len(record["parts"])}
     result.update(rows=spec.rows, sensors=spec.sensors, seed=spec.seed,
                   seconds=round(time.perf_counter() - t0, 2))

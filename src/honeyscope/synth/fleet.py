@@ -20,6 +20,7 @@ store (:func:`write_store`), or raw syslog files, one per sensor (:func:`write_l
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -232,7 +233,20 @@ def _diurnal_seconds(rng: np.random.Generator, n: int, amplitude: float) -> np.n
 
 
 def _day(fleet: Fleet, d: int) -> pa.Table:
-    """Day ``d``'s rows, unsorted, from the day's own random stream."""
+    """Day ``d``'s rows, sorted by (host, time), from the day's own random stream."""
+    facts = _day_facts(fleet, d)
+    return _materialise(fleet, *facts)
+
+
+def _day_host_counts(fleet: Fleet, d: int) -> np.ndarray:
+    """Rows of day ``d`` per sensor (index order), without building the day's columns."""
+    facts = _day_facts(fleet, d)
+    return np.bincount(facts[2], minlength=len(fleet.sensors))
+
+
+def _day_facts(fleet: Fleet, d: int) -> tuple:
+    """The drawn per-row facts of day ``d`` (rng, n, sensor, time, proto, port, spt, src_int,
+    v6), sorted by (host, time); the rng goes on to draw the other columns."""
     spec = fleet.spec
     rng = np.random.default_rng([spec.seed, d + 1])
     n = int(fleet.day_rows[d])
@@ -305,7 +319,7 @@ def _day(fleet: Fleet, d: int) -> pa.Table:
     sensor, time, proto, port, spt, src_int, v6 = (
         a[order] for a in (sensor, time, proto, port, spt, src_int, v6)
     )
-    return _materialise(fleet, rng, n_all, sensor, time, proto, port, spt, src_int, v6)
+    return rng, n_all, sensor, time, proto, port, spt, src_int, v6
 
 
 def _materialise(fleet, rng, n, sensor, time, proto, port, spt, src_int, v6) -> pa.Table:
@@ -397,13 +411,22 @@ def _materialise(fleet, rng, n, sensor, time, proto, port, spt, src_int, v6) -> 
     return schema.conform(pa.table(cols))
 
 
-def generate(spec: FleetSpec, fleet: Fleet | None = None) -> Iterator[pa.Table]:
+def generate(
+    spec: FleetSpec, fleet: Fleet | None = None, days: range | None = None
+) -> Iterator[pa.Table]:
     """The fleet's rows one day at a time, each day sorted by (host, time), in the canonical
-    schema; ``source`` is the sensor's log file name and ``line`` the row's line in it."""
+    schema; ``source`` is the sensor's log file name and ``line`` the row's line in it.
+
+    ``days`` (default: all) generates only those days, exactly as in the full run: the line
+    numbers go on from the earlier days, whose rows per sensor are counted without being built
+    (about a third of the cost of a day), so that workers can each take a range of days."""
     fleet = fleet or plan(spec)
+    days = range(spec.days) if days is None else days
     hosts = [s.host for s in fleet.sensors]
     next_line = np.ones(len(hosts), dtype=np.int64)
-    for d in range(spec.days):
+    for d in range(days.start):
+        next_line += _day_host_counts(fleet, d)  # sensor order, as index_in below
+    for d in days:
         t = _day(fleet, d)  # sorted by (host, time)
         if not t.num_rows:
             continue
@@ -424,9 +447,42 @@ def describe(fleet: Fleet) -> dict:
 
 
 # -- output -----------------------------------------------------------------------------------
-def write_store(spec: FleetSpec, path: str | Path, *, fleet: Fleet | None = None) -> dict:
+def split_days(days: int, workers: int) -> list[range]:
+    """Day ranges for ``workers`` processes, the later ones shorter: a worker first counts the
+    rows of the days before its range (about a third of the cost of generating them)."""
+    workers = max(1, min(workers, days))
+    cost = 0.3  # counting a day, relative to generating it
+    # worker k's load, (b[k+1] - b[k]) + cost * b[k], the same L for all: b[k] = L (1 - (1-c)^k) / c
+    load = days * cost / (1 - (1 - cost) ** workers)
+    bounds = [round(load * (1 - (1 - cost) ** k) / cost) for k in range(workers + 1)]
+    bounds[-1] = days
+    return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _stage_days(spec: FleetSpec, store_path: str, tx_id: str, days: range, first: int) -> dict:
+    """Worker: generate ``days`` into the staging directory of transaction ``tx_id``; the files
+    are named from ``first`` on, so that workers of one transaction never collide."""
+    from types import SimpleNamespace
+
+    from honeyscope.store.store import Transaction
+
+    tx = Transaction(SimpleNamespace(path=Path(store_path)), id=tx_id, _n=first)  # type: ignore[arg-type]
+    no_rejects = schema.REJECT_SCHEMA.empty_table()
+    for t in generate(spec, plan(spec), days):
+        tx.add(t, no_rejects)
+    return {"parts": tx.parts, "rows": tx.rows, "hosts": tx.hosts}
+
+
+def write_store(
+    spec: FleetSpec, path: str | Path, *, fleet: Fleet | None = None, workers: int = 1
+) -> dict:
     """Generate the fleet straight into a honeyscope store (one committed input, one file per
-    day, partitioned as the store partitions). Returns the store's record of the input."""
+    day, partitioned as the store partitions). Returns the store's record of the input.
+
+    ``workers`` > 1 generates ranges of days in that many processes (:func:`split_days`), each
+    staging its files in the one transaction; the rows are the same as with one worker."""
+    from concurrent.futures import ProcessPoolExecutor
+
     from honeyscope.store.store import Store
 
     fleet = fleet or plan(spec)
@@ -435,8 +491,20 @@ def write_store(spec: FleetSpec, path: str | Path, *, fleet: Fleet | None = None
     with store.lock(wait=30):
         tx = store.begin()
         try:
-            for t in generate(spec, fleet):
-                tx.add(t, no_rejects)
+            ranges = split_days(spec.days, workers)
+            if len(ranges) <= 1:
+                for t in generate(spec, fleet):
+                    tx.add(t, no_rejects)
+            else:
+                with ProcessPoolExecutor(max_workers=len(ranges)) as pool:
+                    futures = [pool.submit(_stage_days, spec, str(store.path), tx.id, r,
+                                           r.start * 1000) for r in ranges]
+                    for f in futures:  # in day order: the parts list stays in day order
+                        got = f.result()
+                        tx.parts.extend(got["parts"])
+                        tx.rows += got["rows"]
+                        for h, n in got["hosts"].items():
+                            tx.hosts[h] = tx.hosts.get(h, 0) + n
             record = tx.commit({
                 "path": f"fleet:sensors={spec.sensors},rows={spec.rows},seed={spec.seed}",
                 "kind": "fleet",
@@ -449,19 +517,16 @@ def write_store(spec: FleetSpec, path: str | Path, *, fleet: Fleet | None = None
     return record
 
 
-def write_logs(spec: FleetSpec, directory: str | Path, *, fleet: Fleet | None = None) -> list[Path]:
-    """Generate the fleet as raw netfilter LOG lines, one file ``HOST.log`` per sensor, each in
-    its sensor's framing (:data:`FRAMINGS`). Each file's mtime is set to its last line's time, so
-    year-less stamps resolve to the right year. Returns the files written."""
-    fleet = fleet or plan(spec)
+def _write_log_days(spec: FleetSpec, directory: str, days: range, suffix: str) -> dict[str, int]:
+    """Write ``days`` of every sensor's log to ``HOST.log`` + ``suffix``; returns the last
+    time (microseconds) per host."""
+    fleet = plan(spec)
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
     by_host = {s.host: s for s in fleet.sensors}
-    files = {h: out / f"{h}.log" for h in by_host}
     last: dict[str, int] = {}
-    handles = {h: open(f, "wb") for h, f in files.items()}
+    handles = {h: open(out / f"{h}.log{suffix}", "wb") for h in by_host}
     try:
-        for t in generate(spec, fleet):
+        for t in generate(spec, fleet, days):
             hosts = t.column("host").to_numpy(zero_copy_only=False)
             bounds = np.flatnonzero(hosts[1:] != hosts[:-1]) + 1
             starts = np.concatenate([[0], bounds])
@@ -474,11 +539,59 @@ def write_logs(spec: FleetSpec, directory: str | Path, *, fleet: Fleet | None = 
     finally:
         for f in handles.values():
             f.close()
+    return last
+
+
+def _append(dest: Path, src: Path) -> None:
+    """Append file ``src`` to ``dest`` in the kernel (copy_file_range) and remove ``src``."""
+    import os
+
+    with open(src, "rb") as fi, open(dest, "r+b") as fo:  # not "ab": O_APPEND is refused
+        fo.seek(0, os.SEEK_END)
+        left = os.fstat(fi.fileno()).st_size
+        while left > 0:
+            n = os.copy_file_range(fi.fileno(), fo.fileno(), min(left, 1 << 30))
+            if n == 0:
+                raise OSError(f"copy_file_range stopped short appending {src} to {dest}")
+            left -= n
+    src.unlink()
+
+
+def write_logs(
+    spec: FleetSpec, directory: str | Path, *, fleet: Fleet | None = None, workers: int = 1
+) -> list[Path]:
+    """Generate the fleet as raw netfilter LOG lines, one file ``HOST.log`` per sensor, each in
+    its sensor's framing (:data:`FRAMINGS`). Each file's mtime is set to its last line's time, so
+    year-less stamps resolve to the right year. Returns the files written.
+
+    ``workers`` > 1 writes ranges of days in that many processes, then appends each worker's
+    piece of a sensor's log to the first one's: the files are byte for byte those of one worker.
+    """
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    fleet = fleet or plan(spec)
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {s.host: out / f"{s.host}.log" for s in fleet.sensors}
+    ranges = split_days(spec.days, workers)
+    if len(ranges) <= 1:
+        last = _write_log_days(spec, str(out), range(spec.days), "")
+    else:
+        suffixes = [f".part{k}" for k in range(len(ranges))]
+        with ProcessPoolExecutor(max_workers=len(ranges)) as pool:
+            futures = [pool.submit(_write_log_days, spec, str(out), r, sfx)
+                       for r, sfx in zip(ranges, suffixes, strict=True)]
+            last = {}
+            for f in futures:
+                last.update(f.result())  # later ranges overwrite: the last time of each host
+        for h, f in files.items():
+            os.replace(out / f"{h}.log{suffixes[0]}", f)
+            for sfx in suffixes[1:]:
+                _append(f, out / f"{h}.log{sfx}")
     for h, f in files.items():
         if h in last:
             secs = last[h] / 1e6
-            import os
-
             os.utime(f, (secs, secs))
     (out / "fleet.json").write_text(json.dumps(describe(fleet), indent=1) + "\n")
     return list(files.values())
