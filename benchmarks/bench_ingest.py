@@ -63,8 +63,10 @@ def _lines_array(block: bytes):  # -> pa.LargeStringArray of the block's lines (
     return arr
 
 
-def run_honeyscope(src: str, out_dir: str, parser_only: bool = False) -> int:
-    """honeyscope's ingest of one file (the lead's ingest() when present, unless parser_only)."""
+def run_honeyscope(src: str, out_dir: str, parser_only: bool = False,
+                   block_size: int | None = None) -> int:
+    """honeyscope's ingest of one file (the lead's ingest() when present, unless parser_only);
+    ``block_size``: bytes per parse block (default: ingest's own, 64 MiB for parser_only)."""
     try:
         from honeyscope.ingest.run import ingest  # type: ignore[attr-defined]
     except Exception:
@@ -72,7 +74,8 @@ def run_honeyscope(src: str, out_dir: str, parser_only: bool = False) -> int:
     if parser_only:
         ingest = None
     if ingest is not None:
-        ingest([src], os.path.join(out_dir, "store"))
+        kw = {"block_size": block_size} if block_size else {}
+        ingest([src], os.path.join(out_dir, "store"), **kw)
         return 0
     from datetime import UTC, datetime
 
@@ -90,7 +93,7 @@ def run_honeyscope(src: str, out_dir: str, parser_only: bool = False) -> int:
     rest = b""
     with open(src, "rb") as fh:
         while True:
-            chunk = fh.read(BLOCK)
+            chunk = fh.read(block_size or BLOCK)
             if not chunk and not rest:
                 break
             block = rest + chunk
@@ -135,13 +138,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-naive", action="store_true")
     ap.add_argument("--parser-only", action="store_true",
                     help="also time parse_block over 64 MiB blocks + Parquet, without the store")
+    ap.add_argument("--block-mib", type=int, default=None,
+                    help="MiB per parse block (default: ingest's own; 64 for --parser-only)")
     ap.add_argument("--child", nargs=2, metavar=("INPUT", "OUTDIR"), help=argparse.SUPPRESS)
     ap.add_argument("--child-parser", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    block = a.block_mib * 1024 * 1024 if a.block_mib else None
     if a.child:
-        return run_honeyscope(*a.child)
+        return run_honeyscope(*a.child, block_size=block)
     if a.child_parser:
-        return run_honeyscope(*a.child_parser, parser_only=True)
+        return run_honeyscope(*a.child_parser, parser_only=True, block_size=block)
+    opts = ["--block-mib", str(a.block_mib)] if a.block_mib else []
 
     cache = Path(a.keep or os.environ.get("HONEYSCOPE_BENCH_DIR", tempfile.gettempdir()))
     cache.mkdir(parents=True, exist_ok=True)
@@ -157,10 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         if not a.skip_naive:
             runs["naive re"] = [sys.executable, str(HERE / "naive_parser.py"), str(data),
                                 os.path.join(out, "naive.parquet")]
-        runs["honeyscope"] = [sys.executable, str(Path(__file__).resolve()), "--child",
+        runs["honeyscope"] = [sys.executable, str(Path(__file__).resolve()), *opts, "--child",
                               str(data), out]
         if a.parser_only:
-            runs["parse_block"] = [sys.executable, str(Path(__file__).resolve()),
+            runs["parse_block"] = [sys.executable, str(Path(__file__).resolve()), *opts,
                                    "--child-parser", str(data), out]
         res = {}
         print(f"{'':12} {'lines/s':>12} {'MB/s':>8} {'wall s':>8} {'cpu s':>8} {'peak RSS':>10}")

@@ -394,7 +394,8 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
     df = df.with_columns(
         [pl.from_arrow(v).alias(k) if isinstance(v, pa.Array) else pl.Series(k, v)
          for k, v in toks.items()]
-    )
+    ).drop("_text")  # (memory: every intermediate column goes as soon as it is used)
+    del toks, text_arr, body_at
     df = df.with_columns(
         _has_body=c._at.is_not_null(),
         t_frag=pl.coalesce(c.t_frag, c.t_frag2),
@@ -416,7 +417,7 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
     df = df.with_columns(
         t_uptime=_x(c._rest3, r"^\[\s*(\d+\.\d+)\]"),
         _prefix=c._rest3.str.replace(r"^\[\s*\d+\.\d+\]\s*", "").str.strip_chars(),
-    )
+    ).drop("_head", "_rest", "_rest3")
 
     # ---- stage 4: typed values ----------------------------------------------------------------
     df = _typed(df, ctx)
@@ -543,6 +544,8 @@ def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
         ip_id=pl.coalesce(c._id4, c._id6),
         tcp_flags=pl.when(c.proto == "TCP").then(flags),
     )
+    keep = {"t_src", "t_dst", "t_proto"}  # (read by _reasons)
+    df = df.drop([n for n in df.columns if n.startswith("t_") and n not in keep])
     df = _times(df, ctx)
     # prefix → action
     low = c._prefix.str.to_lowercase()
