@@ -251,11 +251,13 @@ def source_geo(packets: ibis.Table, col: str = "src") -> ibis.Table:
     return enrich_addresses(con, packets, col, with_net=True)
 
 
-def _mode(t: ibis.Table, key: str, col: str) -> ibis.Table:
-    """Per ``key``: the most frequent non-null ``col`` (ties: the smallest), as ``key``, ``col``.
-    Plain counts and joins, so it runs where there is no ``mode`` aggregate (Spark), and gives
-    the same answer on every engine."""
-    c = t.filter(t[col].notnull()).group_by([key, col]).aggregate(_n=ibis._.count())
+def _mode(t: ibis.Table, key: str, col: str, weight: str | None = None) -> ibis.Table:
+    """Per ``key``: the most frequent non-null ``col`` (ties: the smallest), as ``key``, ``col``;
+    ``weight``: a column of row counts when ``t`` is already aggregated. Plain counts and joins,
+    so it runs where there is no ``mode`` aggregate (Spark), with the same answer everywhere."""
+    c = t.filter(t[col].notnull()).group_by([key, col]).aggregate(
+        _n=ibis._[weight].sum() if weight else ibis._.count()
+    )
     top = c.group_by(key).aggregate(_top=ibis._._n.max()).rename(_k=key)
     c = c.join(top, (c[key] == top._k) & (c._n == top._top))
     return c.group_by(key).aggregate(**{col: c[col].min()})
@@ -267,14 +269,18 @@ def sources(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
     ``input_country``: the marx-geo CSV's MaxMind 2014 columns; null when absent).
     ``geo``: a :func:`source_geo` (or :func:`enrich_addresses`) result of the same packets to reuse."""
     con = packets._find_backend(use_default=True)
-    per = packets.group_by(addr=packets.src).aggregate(
-        packets=ibis._.count(),
+    # one pass over the packets: per source, sensor and input geo; the rest reads these rows
+    g = packets.group_by(["src", "host", "geo_cc", "geo_country"]).aggregate(
+        n=ibis._.count(), first=ibis._.time.min(), last=ibis._.time.max()
+    )
+    per = g.group_by(addr=g.src).aggregate(
+        packets=ibis._.n.sum(),
         sensors=ibis._.host.nunique(),
-        first_seen=ibis._.time.min(),
-        last_seen=ibis._.time.max(),
+        first_seen=ibis._.first.min(),
+        last_seen=ibis._.last.max(),
     )
     for name, col in (("input_cc", "geo_cc"), ("input_country", "geo_country")):
-        m = _mode(packets, "src", col).rename(_maddr="src", **{name: col})
+        m = _mode(g, "src", col, weight="n").rename(_maddr="src", **{name: col})
         per = per.left_join(m, per.addr == m._maddr).drop("_maddr")
     if geo is None:
         geo = enrich_addresses(con, packets, "src")

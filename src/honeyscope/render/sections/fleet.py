@@ -35,7 +35,13 @@ class Shared:
 
     def _get(self, name: str, make: Callable[[], ibis.Table]) -> ibis.Table:
         if name not in self._tables:
-            self._tables[name] = make().cache()
+            expr = make()
+            # Ibis' pyspark cache() runs the SQL without registering the in-memory tables it
+            # reads (the range tables) first; every other execution path does this step
+            register = getattr(self.packets._find_backend(), "_run_pre_execute_hooks", None)
+            if register is not None:
+                register(expr)
+            self._tables[name] = expr.cache()
         return self._tables[name]
 
     @property
@@ -127,12 +133,18 @@ def _origin(ctx: ReportContext, shared: Shared) -> Section:
     body.append(table(by_cc.head(20), caption="Countries by packets (top 20)", max_rows=20))
     body.append(table(by_asn.head(20), caption="Autonomous systems by packets (top 20)",
                       max_rows=20))
-    top = by_cc.iloc[0]
-    findings.append(f"{top.country or top.cc} sent {top.share:.1%} of all packets "
-                    f"({int(top.packets):,}) from {int(top.sources):,} sources.")
-    a = by_asn.iloc[0]
-    findings.append(f"The busiest network is AS{int(a.asn)} {a.as_name} "
-                    f"({int(a.packets):,} packets, {int(a.sources):,} sources).")
+    # the busiest resolved country and network (unresolved sources group under NA)
+    known_cc = by_cc[by_cc.cc.notna()]
+    if len(known_cc):
+        top = known_cc.iloc[0]
+        name = top.country if isinstance(top.country, str) and top.country else top.cc
+        findings.append(f"{name} sent {top.share:.1%} of all packets "
+                        f"({int(top.packets):,}) from {int(top.sources):,} sources.")
+    known_asn = by_asn[by_asn.asn.notna()]
+    if len(known_asn):
+        a = known_asn.iloc[0]
+        findings.append(f"The busiest network is AS{int(a.asn)} {a.as_name} "
+                        f"({int(a.packets):,} packets, {int(a.sources):,} sources).")
     return Section("origin", "Where the sources are", "".join(body), findings)
 
 
