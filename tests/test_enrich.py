@@ -116,3 +116,55 @@ def test_services():
 def test_parse_services_first_name_wins():
     rows = services.parse_services("a 1/tcp\nb 1/tcp # dup\n# c 2/tcp\nd 3/udp x y\n")
     assert rows == [("TCP", 1, "a"), ("UDP", 3, "d")]
+
+
+def test_v6_keys_match_ipaddress():
+    addrs = ["2001:db8::1", "2001:4860:4860::8888", "fe80::1%eth0", "::ffff:1.2.3.4", "nope",
+             "2001:db8:0:1:ffff::"]
+    ok, key, pre = enrich.v6_keys(addrs)
+    assert ok.tolist() == [True, True, True, True, False, True]
+    for a, good, k, p in zip(addrs, ok, key, pre, strict=True):
+        if good:
+            assert int(k) == enrich.v6_key(a)
+            import ipaddress
+
+            assert p == str(ipaddress.ip_network(f"{a.split('%')[0]}/64", strict=False))
+    assert pre[0] == "2001:db8::/64"
+    assert pre[5] == "2001:db8:0:1::/64"
+    assert pre[4] is None
+
+
+def test_enrich_addresses_with_net(con):
+    p = ibis.memtable(pa.table({"src": ["8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "x"]}))
+    df = con.execute(enrich.enrich_addresses(con, p, with_net=True)).set_index("addr")
+    assert df.net.to_dict() == {"8.8.8.8": "8.8.8.0/24", "8.8.4.4": "8.8.4.0/24",
+                                "2001:4860:4860::8888": "2001:4860:4860::/64"}
+    assert df.loc["2001:4860:4860::8888", "cc"] == "US"
+    # without with_net: the same rows and geo, no net column
+    plain = con.execute(enrich.enrich_addresses(con, p)).set_index("addr").sort_index()
+    assert "net" not in plain.columns
+    assert plain.asn.tolist() == df.sort_index().asn.tolist()
+
+
+def test_sources_reuses_geo_and_input_mode(con):
+    """``sources(geo=...)`` gives what ``sources()`` gives; the input's country is the most
+    frequent one per source, ties to the smallest code, nulls ignored."""
+    from datetime import UTC, datetime
+
+    from honeyscope import schema
+
+    rows = {
+        "time": pa.array([datetime(2024, 1, 1, tzinfo=UTC)] * 7, schema.TIME_TYPE),
+        "host": ["a", "b", "a", "a", "b", "a", "a"],
+        "src": ["8.8.8.8", "8.8.8.8", "8.8.8.8", "9.9.9.9", "9.9.9.9", "1.1.1.1", "1.1.1.1"],
+        "geo_cc": ["US", "DE", "US", None, None, "ZZ", "AU"],
+    }
+    t = con.create_table("src_mode", schema.conform(pa.table(rows)), overwrite=True)
+    a = enrich.sources(t).execute().set_index("addr").sort_index()
+    geo = enrich.source_geo(t).cache()
+    b = enrich.sources(t, geo=geo).execute().set_index("addr").sort_index()
+    assert a.equals(b)
+    assert a.input_cc.fillna("-").to_dict() == {"1.1.1.1": "AU", "8.8.8.8": "US", "9.9.9.9": "-"}
+    assert a.packets.to_dict() == {"1.1.1.1": 2, "8.8.8.8": 3, "9.9.9.9": 2}
+    assert a.sensors.to_dict() == {"1.1.1.1": 1, "8.8.8.8": 2, "9.9.9.9": 2}
+    assert a.loc["8.8.8.8", "cc"] == "US"

@@ -110,3 +110,45 @@ def test_marx_fair_daily(marx):
     c = fleet.compare_sensors(marx).execute()
     assert c.iloc[0].host == "groucho-tokyo"
     assert c.iloc[0].packets == 126_189
+
+
+def test_reuse_gives_the_same(sweep):
+    """The shared pieces a report passes in give what the functions compute on their own."""
+    from honeyscope.analyse import enrich
+
+    geo = enrich.source_geo(sweep).cache()
+    pref = fleet.source_prefixes(sweep, geo=geo)
+    assert pref.execute().sort_values("addr").reset_index(drop=True).equals(
+        fleet.source_prefixes(sweep).execute().sort_values("addr").reset_index(drop=True))
+    per = fleet.fair_by_sensor(sweep, "day", pref).cache()
+    a = fleet.fair_daily(sweep).execute()
+    b = fleet.fair_daily(sweep, prefixes=pref, by_sensor=per).execute()
+    assert a.equals(b)
+
+
+def test_order_and_lags_in_whole_seconds():
+    """Sub-second stamps: the sensor order follows the exact times; gaps are in whole seconds
+    (the same on every engine)."""
+    t = packets([(0, "b", "7.7.7.7", "TCP", 1), (0, "a", "7.7.7.7", "TCP", 1),
+                 (3, "c", "7.7.7.7", "TCP", 1)])
+    p = fleet.source_profiles(t).execute().iloc[0]
+    assert p.order == "a>b>c"  # same second: by sensor name
+    assert (p.sweep_seconds, p.median_lag_seconds) == (3, 1.5)  # lags 0 and 3
+    d = packets_at([0.9, 1.2], ["x", "y"])
+    p = fleet.source_profiles(d).execute().iloc[0]
+    assert p.order == "x>y"
+    assert (p.sweep_seconds, p.median_lag_seconds) == (1, 1)
+
+
+def packets_at(seconds: list[float], hosts: list[str]) -> ibis.Table:
+    t = pa.table({
+        "time": pa.array([T0 + timedelta(seconds=s) for s in seconds], schema.TIME_TYPE),
+        "host": hosts, "src": ["7.7.7.8"] * len(hosts), "proto": ["TCP"] * len(hosts),
+    })
+    return engine.connect().read_parquet(_write(schema.conform(t)), table_name="q")
+
+
+def test_order_survives_awkward_sensor_names():
+    t = packets([(0, "z>1", "6.6.6.6", "UDP", 1), (5, "0000000001", "6.6.6.6", "UDP", 1),
+                 (9, "ä b", "6.6.6.6", "UDP", 1)])
+    assert fleet.source_profiles(t).execute().iloc[0].order == "z>1>0000000001>ä b"

@@ -161,3 +161,27 @@ def test_marx(marx):
     assert p.packets.max() == 5_676
     assert p.iloc[0].src == "183.91.14.60"
     assert p.iloc[0].pattern == "block"
+
+
+def test_summary_reuse_gives_the_same():
+    rows = (
+        [{"src": "9.9.9.1", "proto": "TCP", "tcp_flags": "SYN", "dpt": p} for p in range(100, 120)]
+        + [{"src": "9.9.9.4", "proto": "TCP", "tcp_flags": "ACK SYN", "dpt": 40000 + i,
+            "dst": f"10.0.0.{i}"} for i in range(12)]
+        + [{"src": "9.9.9.4", "proto": "ICMP", "icmp_type": 8}]
+        + [{"src": None, "proto": "UDP", "dpt": 53}]
+    )
+    t = table(rows)
+    con = engine.connect()
+    s = scans.scan_summary(t)
+    summary = con.execute(s)
+    a = con.execute(scans.type_counts(t)).sort_values("scan_type").reset_index(drop=True)
+    b = con.execute(scans.type_counts(t, summary=s)).sort_values("scan_type").reset_index(drop=True)
+    # a packet without a source has no row in the summary: counted only without it
+    assert a.set_index("scan_type").loc["UDP"].tolist() == ["probe", 1, 0]
+    assert "UDP" not in b.scan_type.tolist()
+    assert a[a.scan_type != "UDP"].reset_index(drop=True).to_dict("records") == b.to_dict("records")
+    assert con.execute(scans.scans(t)).equals(con.execute(scans.scans(t, summary=s)))
+    row = summary.set_index(["src", "scan_type"]).loc[("9.9.9.4", "SYN-ACK")]
+    assert row.backscatter_share == pytest.approx(12 / 13)
+    assert (row.targets, row.max_targets_per_port, row.ports) == (12, 1, 12)

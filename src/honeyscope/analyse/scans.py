@@ -186,7 +186,8 @@ def scans(
 def type_counts(packets: ir.Table, summary: ir.Table | None = None) -> ir.Table:
     """Packets and sources per scan type and kind (the whole table at a glance). ``summary``:
     the :func:`scan_summary` of the same packets; the counts are then read from its one row per
-    source and type instead of the packets."""
+    source and type instead of the packets (packets without a source, which no parsed line
+    gives, have no summary row and are then not counted)."""
     if summary is not None:
         return summary.group_by(["kind", "scan_type"]).aggregate(
             packets=summary.packets.sum(), sources=summary.src.count()
