@@ -66,3 +66,30 @@ def test_analysis_api_on_data_files_and_tables(tmp_path, marx):
     df = honeyscope.ports([str(f)], top=5)
     assert df.to_dict("records") == [{"port": 23, "count": 1}]
     assert honeyscope.ports(marx, top=1)["count"].tolist() == [109_425]
+
+
+def test_blocks_are_read_lazily(tmp_path, monkeypatch):
+    """Memory stays bounded: a block is parsed before the input is read much further."""
+    from honeyscope.ingest import sources
+    from honeyscope.store.store import Transaction
+
+    f = tmp_path / "big.log"
+    f.write_text(LINES * 3000)  # ~1.4 MB, ~170 blocks of 8 KiB
+    read = {"blocks": 0, "at_first_add": None}
+    original_blocks, original_add = sources.Reader.blocks, Transaction.add
+
+    def counting_blocks(self, size=sources.BLOCK):
+        for b in original_blocks(self, size):
+            read["blocks"] += 1
+            yield b
+
+    def recording_add(self, rows, rejects):
+        if read["at_first_add"] is None:
+            read["at_first_add"] = read["blocks"]
+        return original_add(self, rows, rejects)
+
+    monkeypatch.setattr(sources.Reader, "blocks", counting_blocks)
+    monkeypatch.setattr(Transaction, "add", recording_add)
+    led = honeyscope.ingest([str(f)], tmp_path / "s", workers=1, block_size=8192, year=2013)
+    assert led.lines == 9000 and read["blocks"] > 100
+    assert read["at_first_add"] <= 2

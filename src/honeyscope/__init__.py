@@ -15,10 +15,13 @@ _API = {"ingest", "open_store", "open_packets", "resolve_store"}
 
 
 def __getattr__(name: str) -> Any:  # lazy: `import honeyscope` stays cheap
+    import importlib
+    import importlib.util
+
     if name.startswith("__"):
         raise AttributeError(name)
-    import importlib
-
+    if importlib.util.find_spec(f"honeyscope.{name}") is not None:
+        return importlib.import_module(f"honeyscope.{name}")  # a submodule (no api import: no cycle)
     api = importlib.import_module("honeyscope.api")
     if name in _API or name in api.ANALYSES:
         return getattr(api, name)

@@ -1,0 +1,23 @@
+"""Ingest: inputs (:mod:`.sources`) → parsed rows (:mod:`.parse`, :mod:`.seed_csv`) → the store
+(:mod:`.run`; on a Spark cluster :mod:`.distributed`).
+
+``honeyscope.ingest(inputs, store, ...)`` is also the Python API's ingest function
+(:func:`honeyscope.api.ingest`): this package is callable, so the pipeline's folder and the API
+verb share one name without shadowing each other.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any):
+        from honeyscope.api import ingest
+
+        return ingest(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -277,7 +278,7 @@ def _parse_blocks(
         last_raw = raw
 
     if second is None or workers <= 1 or ctx.year is not None:
-        for block in (first, second, *blocks) if second is not None else (first,):
+        for block in itertools.chain((first,), () if second is None else (second,), blocks):
             account(*_parse_job(block, line, ctx))
         return pool, line - first_line
 
@@ -285,7 +286,7 @@ def _parse_blocks(
         pool = ProcessPoolExecutor(max_workers=workers)
     in_flight: list[Future[tuple[ParseResult, int]]] = []
     next_line = first_line
-    for block in (first, second, *blocks):
+    for block in itertools.chain((first, second), blocks):  # lazily: never the whole input
         # line numbers of a block are known before it is parsed: count its newlines
         n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
         in_flight.append(pool.submit(_parse_job, block, next_line, ctx))
