@@ -114,7 +114,7 @@ def test_stdin_is_refused(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java (java not on PATH)")
 def test_on_a_standalone_cluster(logs, tmp_path):
-    """``honeyscope ingest-spark --engine spark://...`` on a real master + worker."""
+    """``honeyscope ingest --engine spark://...`` on a real master + worker."""
     import json
 
     from honeyscope.analyse import spark as hs_spark
@@ -123,7 +123,7 @@ def test_on_a_standalone_cluster(logs, tmp_path):
     try:
         c.start()
         r = subprocess.run(
-            [sys.executable, "-m", "honeyscope", "ingest-spark", str(logs),
+            [sys.executable, "-m", "honeyscope", "ingest", str(logs),
              "--store", str(tmp_path / "dist"), "--engine", c.url, "--json"],
             capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
         )

@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wait", action="store_true",
                    help="wait for another ingest into the same store instead of refusing")
     p.add_argument("--json", action="store_true", help="print the ledger as JSON")
+    p.add_argument("--engine", metavar="MASTER",
+                   help="spark://HOST:PORT or local[N]: parse each input file on a Spark worker "
+                   "(store on a filesystem the workers share); default: here, on every core")
     p.set_defaults(func=_ingest)
 
     e = sub.add_parser("export", help="write the store's packets as marx CSV, CSV, Parquet or JSONL")
@@ -42,14 +45,20 @@ def _ingest(args: argparse.Namespace) -> int:
     from honeyscope import api
     from honeyscope.ingest import sources
 
-    inputs = sources.expand(args.inputs)
-    total = sum(i.path.stat().st_size for i in inputs if i.path is not None) or None
-    progress_ctx = _progress(total, enabled=sys.stderr.isatty() and not args.json)
-    with progress_ctx as progress:
-        ledger = api.ingest(
-            args.inputs, args.store, year=args.year, tz=args.tz, sensor=args.sensor,
-            workers=args.workers, wait=None if args.wait else 0, progress=progress,
-        )
+    wait = None if args.wait else 0
+    if args.engine and args.engine != "duckdb":
+        from honeyscope.ingest.distributed import ingest_on_spark
+
+        ledger = ingest_on_spark(args.inputs, args.store, args.engine, year=args.year, tz=args.tz,
+                                 sensor=args.sensor, wait=wait)
+    else:
+        inputs = sources.expand(args.inputs)
+        total = sum(i.path.stat().st_size for i in inputs if i.path is not None) or None
+        with _progress(total, enabled=sys.stderr.isatty() and not args.json) as progress:
+            ledger = api.ingest(
+                args.inputs, args.store, year=args.year, tz=args.tz, sensor=args.sensor,
+                workers=args.workers, wait=wait, progress=progress,
+            )
     if args.json:
         json.dump(ledger.to_dict(), sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -1,4 +1,6 @@
-"""``honeyscope generate``: a seeded synthetic fleet, as raw logs or straight into a store."""
+"""``honeyscope generate``: a seeded synthetic fleet, as raw logs or straight into a store.
+
+(Ingest on a Spark cluster is ``honeyscope ingest --engine spark://...``.)"""
 
 from __future__ import annotations
 
@@ -32,24 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
     p.set_defaults(func=_generate)
 
-    s = sub.add_parser(
-        "ingest-spark", help="ingest raw logs with the parsing spread over a Spark cluster",
-        description="Like 'honeyscope ingest', but each input file is parsed by a Spark task on "
-        "the cluster's workers, which write into the store's staging directory (a filesystem "
-        "shared by driver and workers, same paths); the driver commits each input.",
-    )
-    s.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="files, directories (recursive), globs; gz/bz2/xz/zstd ok; not stdin")
-    s.add_argument("--store", required=True, help="store directory (created if needed)")
-    s.add_argument("--engine", required=True, metavar="MASTER",
-                   help="Spark master: spark://HOST:PORT or local[N]")
-    s.add_argument("--year", type=int, help="year of year-less syslog stamps")
-    s.add_argument("--tz", default="UTC", help="zone of stamps without an offset (default UTC)")
-    s.add_argument("--sensor", help="sensor name for lines without a syslog host")
-    s.add_argument("--wait", action="store_true",
-                   help="wait for another ingest into the same store instead of refusing")
-    s.add_argument("--json", action="store_true", help="print the ledger as JSON")
-    s.set_defaults(func=_ingest_spark)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -76,16 +60,3 @@ def _generate(args: argparse.Namespace) -> int:
               f"(seed {spec.seed}) → {where} in {result['seconds']} s")
     return 0
 
-
-def _ingest_spark(args: argparse.Namespace) -> int:
-    from honeyscope.cli.ingest import print_ledger
-    from honeyscope.ingest.distributed import ingest_on_spark
-
-    ledger = ingest_on_spark(args.inputs, args.store, args.engine, year=args.year, tz=args.tz,
-                             sensor=args.sensor, wait=None if args.wait else 0)
-    if args.json:
-        json.dump(ledger.to_dict(), sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        print_ledger(ledger.to_dict())
-    return 0
