@@ -142,11 +142,14 @@ def _daily(t: ibis.Table) -> list[Section]:
 def _ports(t: ibis.Table) -> Section:
     parts = []
     findings = []
+    top = {}
     for proto in ("tcp", "udp"):
-        df = explore.ports(t, proto=proto, top=10)
+        # TCP's top 15 feed the heat map too; the tables show 10
+        top[proto] = explore.ports(t, proto=proto, top=HEAT_PORTS if proto == "tcp" else 10)
+        total = int(top[proto]["count"].sum()) + int(top[proto].attrs.get("other", 0))
+        df = top[proto].head(10).copy()
         if not len(df):
             continue
-        total = int(df["count"].sum()) + int(df.attrs.get("other", 0))
         df["share %"] = (100 * df["count"] / max(total, 1)).round(1)
         parts.append(table(df, caption=f"top {proto.upper()} destination ports (packets)", digits=1))
         findings.append(
@@ -154,7 +157,7 @@ def _ports(t: ibis.Table) -> Section:
             + ", ".join(f"{int(r.port)} ({int(r.count):,})" for r in df.head(3).itertuples())
             + "."
         )
-    heat = explore.ports(t, proto="tcp", top=HEAT_PORTS)
+    heat = top["tcp"]
     if len(heat):
         ports = heat["port"].tolist()
         per_host = (
@@ -171,7 +174,7 @@ def _ports(t: ibis.Table) -> Section:
             ggplot(per_host, aes("port", "host", fill="share"))
             + geom_tile(color="white")
             + scale_fill_gradient(low="#f4f7fb", high="#17324f", name="share of\nsensor's packets")
-            + labs(title=f"Sensor × port: share of each sensor's packets on the top {len(ports)} TCP ports",
+            + labs(title=f"Sensor × port: how each sensor's packets to the top {len(ports)} TCP ports split",
                    x="TCP destination port", y="sensor")
             + theme_bw()
             + theme(axis_text_x=element_text(rotation=45, ha="right"))
