@@ -191,15 +191,15 @@ def type_counts(packets: ir.Table, summary: ir.Table | None = None) -> ir.Table:
     if summary is not None:
         return summary.group_by(["kind", "scan_type"]).aggregate(
             packets=summary.packets.sum(), sources=summary.src.count()
-        ).order_by(["kind", ibis.desc("packets")])
+        ).order_by(["kind", ibis.desc("packets"), "scan_type"])
     t = packet_types(packets)
     return t.group_by(["kind", "scan_type"]).aggregate(
         packets=t.count(), sources=t.src.nunique()
-    ).order_by(["kind", ibis.desc("packets")])
+    ).order_by(["kind", ibis.desc("packets"), "scan_type"])
 
 
 def pattern_counts(found: ir.Table) -> ir.Table:
     """Scans (source × type) and their packets per pattern and type."""
     return found.group_by(["pattern", "scan_type"]).aggregate(
         scans=ibis._.count(), sources=ibis._.src.nunique(), packets=ibis._.packets.sum()
-    ).order_by(["pattern", ibis.desc("packets")])
+    ).order_by(["pattern", ibis.desc("packets"), "scan_type"])
