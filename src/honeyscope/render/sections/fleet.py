@@ -199,7 +199,9 @@ def _compare(ctx: ReportContext, shared: Shared) -> Section:
 def _sources(ctx: ReportContext, shared: Shared) -> Section:
     from honeyscope.analyse import fleet
 
-    prof = fleet.source_profiles(ctx.packets).execute()  # one pass; summaries in pandas
+    # N, the fleet size, from the cached sensor-day counts rather than another pass
+    n_sensors = int(shared.by_sensor_day.host.nunique().execute())
+    prof = fleet.source_profiles(ctx.packets, n_sensors).execute()  # summaries in pandas
     if prof.empty:
         return Section("sources", "Sources across the fleet", para("No packets."))
     reach = (
