@@ -95,8 +95,6 @@ CASES = [
 
 #: known not to run identically on Spark yet: (analysis) -> reason (tell the owner)
 KNOWN = {
-    "services.with_service": "casts to uint16, which Ibis cannot map to a Spark type "
-    "(IbisTypeError: Unable to convert dtype UInt16)",
 }
 
 
