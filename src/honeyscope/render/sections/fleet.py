@@ -11,6 +11,7 @@ counts and the scans both read it).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 
 import ibis
@@ -225,9 +226,12 @@ def _sources(ctx: ReportContext, shared: Shared) -> Section:
     )
     shown = top[["src", "packets", "sensors", "ports", "protocols", "first_seen", "last_seen",
                  "sweep_seconds", "median_lag_seconds", "order"]]
+    with warnings.catch_warnings():  # bars on a log scale start at log10(0): expected, harmless
+        warnings.filterwarnings("ignore", "divide by zero", RuntimeWarning)
+        chart = figure(plot, title="Sensors reached per source")
     body = (
         table(reach, caption="Sources per reach level")
-        + figure(plot, title="Sensors reached per source")
+        + chart
         + table(shown, caption="Sources that reached the most sensors")
     )
     total = int(reach.sources.sum())
