@@ -12,6 +12,9 @@ import sys
 
 #: Command modules, in the order their commands appear in ``--help``.
 COMMAND_MODULES = ["ingest", "explore", "fleet", "health", "report", "scale"]
+#: Commands that show their own progress (a bar or named steps); the others get a spinner on a
+#: terminal until their output is ready.
+OWN_PROGRESS = {"ingest", "report", "demo", "export", "generate"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from honeyscope.cli.common import start_spinner, stop_spinner
+
+    if args.command not in OWN_PROGRESS:
+        start_spinner(f"honeyscope {args.command}: working")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -46,3 +53,5 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"honeyscope: error: {plain_terminal(e)}", file=sys.stderr)
         return 2
+    finally:
+        stop_spinner()

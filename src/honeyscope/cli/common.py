@@ -41,6 +41,26 @@ def open_source(args: argparse.Namespace):
     )
 
 
+_spinner = None
+
+
+def start_spinner(text: str) -> None:
+    """A spinner on stderr while a command works (terminals only); :func:`emit` stops it."""
+    global _spinner
+    if _spinner is None and sys.stderr.isatty():
+        from rich.console import Console
+
+        _spinner = Console(stderr=True).status(plain_terminal(text))
+        _spinner.start()
+
+
+def stop_spinner() -> None:
+    global _spinner
+    if _spinner is not None:
+        _spinner.stop()
+        _spinner = None
+
+
 def emit(
     df: pd.DataFrame,
     fmt: str,
@@ -48,6 +68,7 @@ def emit(
     out=None,
 ) -> None:
     """Print ``df`` as text (``text(df)``, default: aligned table), CSV or JSON, escaped for its target."""
+    stop_spinner()
     out = out or sys.stdout
     if fmt == "csv":
         safe = df.map(cell) if len(df) else df
