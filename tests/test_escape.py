@@ -29,3 +29,23 @@ def test_spreadsheet_formulas_defused_numbers_kept():
     assert cell("-12.5") == "-12.5"
     assert cell("host") == "host"
     assert cell(42) == 42
+
+
+def test_rich_shows_hostile_text_literally():
+    from rich.console import Console
+
+    for v in ["evil\\[bold red]X[/]", "[link=http://x]click[/link]", "[/]", "$x [b]"]:
+        c = Console(record=True, width=200, color_system=None)
+        c.print(terminal(v), end="")
+        assert c.export_text() == v, v
+
+
+def test_export_sql_defuses_like_cell():
+    import duckdb
+
+    from honeyscope.store.export import _SAFE
+
+    con = duckdb.connect()
+    for v in ["=1+2", "@SUM(A1)", "-12.5", "+1e5", "-cmd", "host", "\tx"]:
+        got = con.execute(f"SELECT {_SAFE.format(c='?')}", [v, v, v, v]).fetchone()[0]
+        assert got == cell(v), v

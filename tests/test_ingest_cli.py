@@ -78,8 +78,8 @@ def test_blocks_are_read_lazily(tmp_path, monkeypatch):
     read = {"blocks": 0, "at_first_add": None}
     original_blocks, original_add = sources.Reader.blocks, Transaction.add
 
-    def counting_blocks(self, size=sources.BLOCK):
-        for b in original_blocks(self, size):
+    def counting_blocks(self, size=sources.BLOCK, **kw):
+        for b in original_blocks(self, size, **kw):
             read["blocks"] += 1
             yield b
 

@@ -100,7 +100,10 @@ def open_packets(
 ) -> ibis.Table:
     """The canonical packet table of a store directory or of data files, as an Ibis table on
     ``engine`` (DuckDB in-process by default; ``spark://HOST:PORT`` or ``local[N]`` for Spark)."""
-    con = con or _engine.connect(engine)
+    if con is None:
+        con = _engine.connect(engine)
+    elif getattr(con, "name", "") == "duckdb":
+        con.raw_sql("SET TimeZone = 'UTC'")  # days are UTC days on a connection we were given too
     srcs = [str(s) for s in ([sources] if isinstance(sources, str | Path) else sources)]
     if len(srcs) == 1 and "://" in srcs[0]:
         # a store on an object store / HDFS, read where it lies by the engine itself (Spark);

@@ -335,6 +335,8 @@ def count(t: ir.Table, by: Sequence[str] | str) -> pd.DataFrame:
 
 
 def _with_day(t: ir.Table) -> ir.Table:
+    """Rows with a wall-clock time (dmesg lines have none), with their UTC ``day``."""
+    t = t.filter(t.time.notnull())
     return t.mutate(day=t.time.date())
 
 

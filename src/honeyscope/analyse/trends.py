@@ -50,6 +50,7 @@ def daily_expr(
     """Daily value per group: ``by`` columns, ``day`` (UTC date), ``value`` (rows or distinct src)."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}")
+    t = t.filter(t.time.notnull())  # rows without a wall clock (dmesg) have no day
     if "dpt" in by:
         t = t.filter(t.dpt.notnull())
     value = t.count() if metric == "packets" else t.src.nunique()
@@ -392,7 +393,7 @@ def emerging_ports(
 def port_metric_expr(t: ibis.Table, proto: str = "TCP", port: int = 23) -> ibis.Table:
     """Part 2's metric for one port: per day, the mean over the sensors that saw the port that
     day of their distinct sources on it (``day``, ``value``, ``sensors``)."""
-    p = t.filter((t.proto == proto) & (t.dpt == port))
+    p = t.filter((t.proto == proto) & (t.dpt == port) & t.time.notnull())
     per = p.group_by([_day(p).name("day"), p.host]).aggregate(n=p.src.nunique())
     return per.group_by("day").aggregate(value=per.n.mean(), sensors=per.count())
 

@@ -74,7 +74,8 @@ def emit(
         safe = df.map(cell) if len(df) else df
         safe.to_csv(out, index=False, lineterminator="\n")
     elif fmt == "json":
-        out.write(df.to_json(orient="records", date_format="iso", force_ascii=False))
+        # ASCII only: control, C1 and bidi characters from log lines arrive as \u escapes
+        out.write(df.to_json(orient="records", date_format="iso", force_ascii=True))
         out.write("\n")
     else:
         body = text(df) if text else df.to_string(index=False)

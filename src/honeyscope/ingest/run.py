@@ -16,6 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from honeyscope.ingest import seed_csv, sources
 from honeyscope.store.store import Store
@@ -87,6 +88,15 @@ class Ledger:
         }
 
 
+#: A plain file modified less than this many seconds ago is taken to be a log being written.
+LIVE_SECONDS = 60
+
+
+def default_sensor(inp: sources.Input) -> str:
+    """The sensor of lines that carry no host, without --sensor: the input's file name."""
+    return "stdin" if inp.path is None else inp.path.name
+
+
 def _parse_job(block: bytes, first_line: int, ctx: ParseContext) -> tuple[ParseResult, int]:
     from honeyscope.ingest.parse import parse_block
 
@@ -107,8 +117,14 @@ def ingest(
     block_size: int = sources.BLOCK,
 ) -> Ledger:
     """Ingest ``inputs`` (paths, directories, globs, ``-``) into ``store`` (created if needed)."""
-    st = store if isinstance(store, Store) else Store(store, create=True)
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {tz!r} (use an IANA name such as UTC or Europe/Paris)"
+        ) from None
     resolved = sources.expand(inputs)
+    st = store if isinstance(store, Store) else Store(store, create=True)
     ledger = Ledger(store=str(st.path))
     t0 = time.perf_counter()
     workers = sources.default_workers() if workers is None else workers
@@ -194,12 +210,18 @@ def _ingest_one(
         else:
             from honeyscope.ingest.parse import ParseContext
 
+            # lines without a syslog host get --sensor, else the input's own name: never null
             ctx = ParseContext(source=inp.name, reference_time=reference, year=year, tz=tz,
-                               sensor=sensor)
-            pool, n = _parse_blocks(reader, ctx, line_no, tx, workers, pool, block_size, tick)
+                               sensor=sensor or default_sensor(inp))
+            # a plain file written to within the last minute is live: its unterminated last line
+            # is left for the next ingest rather than parsed half-written
+            live = (inp.path is not None and reader.compression is None
+                    and time.time() - inp.path.stat().st_mtime < LIVE_SECONDS)
+            pool, n = _parse_blocks(reader, ctx, line_no, tx, workers, pool, block_size, tick,
+                                    hold_tail=live)
             entry.lines = n
             line_no += n
-        end_byte = start_byte + reader.raw_bytes_read
+        end_byte = start_byte + reader.raw_bytes_read - reader.held
         if inp.path is None:
             sha = reader.sha256.hexdigest()
             if any(e["sha256"] == sha and e["end_byte"] == end_byte for e in st.inputs):
@@ -257,11 +279,12 @@ def _parse_blocks(
     pool: ProcessPoolExecutor | None,
     block_size: int,
     tick: Callable[[int, int], None],
+    hold_tail: bool = False,
 ) -> tuple[ProcessPoolExecutor | None, int]:
     """Parse every block of ``reader`` into ``tx``; returns the pool (kept for the next input) and
     the number of lines. Blocks run on worker processes when there are several and the parse is
     stateless (no ``--year``, whose December→January rollover needs the blocks in order)."""
-    blocks = reader.blocks(block_size)
+    blocks = reader.blocks(block_size, hold_tail=hold_tail)
     first = next(blocks, None)
     if first is None:
         return pool, 0

@@ -74,18 +74,20 @@ def read_seed_csv(
     t = t.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
     t = t.dt.convert_time_zone("UTC")
 
-    def u(name: str, dtype: pl.DataType) -> pl.Expr:
+    def u(name: str) -> pl.Expr:
         return s(name).str.strip_chars().cast(pl.Int64, strict=False)
 
-    src_i = u("src", pl.Int64)
+    src_i = u("src")
     exprs = [
         t.alias("time"),
-        (pl.lit(sensor) if sensor else s("host").str.strip_chars()).alias("host"),
+        # --sensor fills a missing host, as for log lines; it never renames a sensor
+        pl.when(s("host").str.strip_chars() != "").then(s("host").str.strip_chars())
+        .otherwise(pl.lit(sensor)).alias("host"),
         src_i.alias("_src_i"),
         s("proto").str.strip_chars().str.to_uppercase().alias("proto"),
-        u("type", pl.Int64).alias("_type"),
-        u("spt", pl.Int64).alias("_spt"),
-        u("dpt", pl.Int64).alias("_dpt"),
+        u("type").alias("_type"),
+        u("spt").alias("_spt"),
+        u("dpt").alias("_dpt"),
         s("line").cast(pl.UInt32),
     ]
     if geo:

@@ -162,13 +162,20 @@ class Reader:
         self._pending = b""
         return data
 
-    def blocks(self, size: int = BLOCK) -> Iterator[bytes]:
-        """Blocks of whole lines (the last may lack its newline)."""
+    held: int = 0  # bytes of an unterminated last line that blocks(hold_tail=True) left unread
+
+    def blocks(self, size: int = BLOCK, hold_tail: bool = False) -> Iterator[bytes]:
+        """Blocks of whole lines. The last line may lack its newline; with ``hold_tail`` such a
+        line is not yielded (a log being written: the rest of the line comes later) and its
+        length is kept in :attr:`held`."""
         carry = self._pending
         self._pending = b""
         while True:
             chunk = self._stream.read(size)
             if not chunk:
+                if hold_tail:  # whole lines out, the unterminated rest held back
+                    cut = carry.rfind(b"\n") + 1
+                    carry, self.held = carry[:cut], len(carry) - cut
                 if carry:
                     yield carry
                 return

@@ -28,20 +28,22 @@ from plotnine import (
     theme_bw,
 )
 
-from honeyscope.render.escape import plain_terminal
+from honeyscope.render.escape import chart_label
 
 # Speed notes (measured with benchmarks/bench_part1.py): the charts are built with ``+=`` (plotnine's
 # ``+`` deep-copies the whole plot and theme at every step) and without minor breaks (the theme
 # hides minor grid lines anyway, but matplotlib still builds a tick object for each: same pixels,
 # less work).
 
+#: Fewer days than this in a port's series: no smoothed trend (loess needs points to fit).
+MIN_TREND_DAYS = 10
+
 #: Figure size (inches) and resolution of saved charts.
 SIZE = (10.0, 6.5)
 DPI = 100
 
 
-def _label(value: object) -> str:
-    return plain_terminal(value).replace("$", r"\$")
+_label = chart_label
 
 
 def _facet_labels(df: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -151,12 +153,17 @@ def port_trend_chart(
     d["day"] = pd.to_datetime(d["day"])
     order = [str(p) for p in (df.attrs.get("ports") or list(dict.fromkeys(d["port"])))]
     d["port"] = pd.Categorical(d["port"].astype(str), categories=order, ordered=True)
+    # a trend needs days: loess fails on a handful of points, so short series get none
+    smooth = d[d.groupby("port", observed=True)["day"].transform("count") >= MIN_TREND_DAYS]
     p = ggplot(d, aes("day", "value"))
     p += [
         facet_wrap("~port", ncol=2, scales="free"),
         geom_jitter(size=1, alpha=0.5, color="magenta", width=0.3, height=0, random_state=1),
-        geom_smooth(aes(group=1), method=method, level=0.99, se=True, color="#3366FF",
-                    fill="#999999", size=0.9),
+    ]
+    if len(smooth):
+        p += geom_smooth(aes(group=1), data=smooth, method=method, level=0.99, se=True,
+                         color="#3366FF", fill="#999999", size=0.9)
+    p += [
         _date_axis(d["day"]),
         _y_axis(),
         labs(title=title, x=xlab, y=ylab),

@@ -14,7 +14,10 @@ import re
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+#: A number a spreadsheet reads as such (kept as is); the same patterns defuse exports in SQL.
+NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+FORMULA_START_PATTERN = r"^[=+\-@\t\r]"
+_NUMBER = re.compile(NUMBER_PATTERN)
 
 
 def html(value: object) -> str:
@@ -33,8 +36,9 @@ def terminal(value: object) -> str:
 
     Also escapes rich's markup brackets, so the text is safe in rich tables and prints.
     """
-    s = _CONTROL.sub(_visible, "" if value is None else str(value))
-    return s.replace("[", r"\[")
+    from rich.markup import escape as rich_escape  # escapes backslashes before brackets too
+
+    return rich_escape(_CONTROL.sub(_visible, "" if value is None else str(value)))
 
 
 def plain_terminal(value: object) -> str:

@@ -31,7 +31,9 @@ class Section:
 
 def fmt(value: Any, digits: int = 2) -> str:
     """A value as display text: thousands separators, a fixed number of decimals, NA for missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    if value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, float) and math.isnan(value)
+    ):
         return "NA"
     if isinstance(value, bool):
         return "yes" if value else "no"

@@ -74,7 +74,9 @@ class ReportOptions:
 
 
 def restrict(t: ibis.Table, opts: ReportOptions) -> ibis.Table:
-    """The packets within --from/--to (UTC days, inclusive) and --sensors."""
+    """The packets within --from/--to (UTC days, inclusive) and --sensors, with a wall-clock
+    time (dmesg lines carry only an uptime: the data section counts them apart)."""
+    t = t.filter(t.time.notnull())
     if opts.start is not None:
         t = t.filter(t.time >= ibis.timestamp(datetime(*opts.start.timetuple()[:3], tzinfo=UTC)))
     if opts.end is not None:
@@ -139,9 +141,11 @@ def build_report(
     """Write the report for ``packets`` to ``out``; returns what was built (sections, timings)."""
     opts = opts or ReportOptions()
     t = restrict(packets, opts)
+    timeless = int(packets.filter(packets.time.isnull()).count().execute())
     ctx = ReportContext(
         packets=t, con=t._find_backend(), ledger=ledger, meta=dict(meta or {}),
-        options={"start": opts.start, "end": opts.end, "sensors": opts.sensors, **opts.extra},
+        options={"start": opts.start, "end": opts.end, "sensors": opts.sensors, **opts.extra,
+                 "timeless": timeless},
         progress=progress,
     )
     sections = build_sections(ctx, modules)

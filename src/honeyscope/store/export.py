@@ -12,13 +12,16 @@ from pathlib import Path
 import duckdb
 
 from honeyscope import schema
+from honeyscope.render.escape import FORMULA_START_PATTERN, NUMBER_PATTERN
 from honeyscope.store.store import Store
 
 FORMATS = ("marx", "csv", "parquet", "jsonl")
 
-# A cell a spreadsheet would read as a formula gets a leading quote (see render.escape.cell).
-_SAFE = "CASE WHEN regexp_matches({c}, '^[=+\\-@\\t\\r]') AND NOT regexp_matches({c}, " \
-        "'^[+-]?[0-9.]+$') THEN '''' || {c} ELSE {c} END"
+# A cell a spreadsheet would read as a formula gets a leading quote: render.escape.cell's rule, in SQL.
+_SAFE = (
+    f"CASE WHEN regexp_matches({{c}}, '{FORMULA_START_PATTERN}') AND NOT regexp_matches({{c}}, "
+    f"'{NUMBER_PATTERN}') THEN '''' || {{c}} ELSE {{c}} END"
+)
 
 
 def _q(name: str) -> str:

@@ -41,6 +41,12 @@ def build(ctx: ReportContext) -> list[Section]:
         "<h3>Sensors</h3>",
         table(per_host, caption="packets, distinct sources and active days per sensor"),
     ]
+    timeless = ctx.options.get("timeless") or 0
+    if timeless:
+        body.append(para(
+            f"{timeless:,} packets carry only a kernel uptime, no wall-clock time (dmesg lines): "
+            "they are in the store but left out of this report, whose sections are about time."
+        ))
     led = ctx.ledger
     if led:
         body.append("<h3>Ingest ledger</h3>")

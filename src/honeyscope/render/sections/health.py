@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from honeyscope.render.escape import chart_label
+from honeyscope.render.escape import html as esc
 from honeyscope.render.html import Section, bullets, figure, key_values, para, table
 from honeyscope.render.sections import ReportContext
 
@@ -178,7 +179,7 @@ def _trends(ctx: ReportContext) -> Section:
              "Bonferroni-adjusted Poisson p below 0.01; changepoints come from Pettitt's rank "
              "test with Benjamini-Hochberg q below 0.01 and a change of 1.5x or more; emerging "
              "ports are ports that were (nearly) unseen for 28 days and then surged."),
-        f"<h3>Is the rise of {proto}/{port} since {split} significant?</h3>",
+        f"<h3>Is the rise of {esc(proto)}/{esc(port)} since {esc(split)} significant?</h3>",
         para(rise.get("why", "")),
     ]
     if "mw_p" in rise:
