@@ -27,6 +27,8 @@ def run(lines: list[str], first: int = 1, **kw) -> tuple[pa.Table, pa.Table]:
     assert res.rows.schema == schema.SCHEMA
     assert res.rejects.schema == schema.REJECT_SCHEMA
     assert res.rows.num_rows + res.rejects.num_rows == len(lines)
+    # the block-halving safety net must never be what catches a line
+    assert "parser error" not in res.rejects.column("reason").to_pylist()
     return res.rows, res.rejects
 
 

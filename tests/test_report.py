@@ -110,3 +110,22 @@ def test_report_in_headless_chromium(demo_report, tmp_path):
     if keep:
         shutil.copy(shot, keep)
     print(f"screenshot: {keep or shot}")
+
+
+def test_hostile_prefix_and_interface_in_a_raw_log(tmp_path, capsys):
+    line = (
+        "Mar {d:2d} 10:00:00 s1 kernel: <img src=x onerror=alert(1)>\x1b[2J IN=\"><svg/onload=1> "
+        "OUT= SRC=1.2.3.{d} DST=5.6.7.8 LEN=40 TTL=41 ID=1 PROTO=TCP SPT=1 DPT=22 WINDOW=1 RES=0x00 "
+        "SYN URGP=0\n"
+    )
+    f = tmp_path / "k.log"
+    f.write_text("".join(line.format(d=d) for d in range(1, 9)))
+    out = tmp_path / "r.html"
+    assert cli(["report", str(f), "-o", str(out), "--year", "2013"]) == 0
+    html = out.read_text()
+    assert "<img src=x" not in html and "<svg" not in html and "\x1b" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html  # the prefix, shown as text
+    assert "&quot;&gt;&lt;svg/onload=1&gt;" in html  # the interface, shown as text
+    assert cli(["count", str(f), "--by", "prefix", "--year", "2013"]) == 0
+    text = capsys.readouterr().out
+    assert "\x1b" not in text and "<img src=x" in text  # plain text on a terminal, ESC made visible

@@ -173,4 +173,5 @@ def test_open_store_gives_arrow_polars_pandas(tmp_path):
     from honeyscope import schema
 
     assert h.packets().columns == tuple(schema.COLUMN_NAMES)  # no partition column sneaks in
+    assert h.meta["enrichment"]["built"]  # the offline database's build date, recorded
     assert os.path.exists(s / "manifest.json")

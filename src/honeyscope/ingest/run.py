@@ -141,6 +141,11 @@ def ingest(
     pool: ProcessPoolExecutor | None = None
     try:
         with st.lock(wait=wait):
+            # the offline enrichment database this honeyscope queries the store with, by name and
+            # build date (written with the next commit)
+            from honeyscope.analyse.enrich import geo_meta
+
+            st.meta["enrichment"] = geo_meta()
             for inp in resolved:
                 entry, pool = _ingest_one(
                     st, inp, year=year, tz=tz, sensor=sensor, workers=workers, pool=pool,

@@ -41,6 +41,15 @@ def build(ctx: ReportContext) -> list[Section]:
         "<h3>Sensors</h3>",
         table(per_host, caption="packets, distinct sources and active days per sensor"),
     ]
+    for cols, caption in ((["prefix", "action"], "log prefixes and the actions they map to"),
+                          (["in_iface", "out_iface"], "interfaces the packets were logged on")):
+        seen = t.filter(t[cols[0]].notnull() | t[cols[1]].notnull())
+        parts = (
+            seen.group_by(cols).aggregate(packets=seen.count())
+            .order_by([ibis.desc("packets"), *cols]).limit(10).execute()
+        )
+        if len(parts):
+            body.append(table(parts, caption=caption + " (top 10)"))
     timeless = ctx.options.get("timeless") or 0
     if timeless:
         body.append(para(
