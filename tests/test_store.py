@@ -175,3 +175,14 @@ def test_open_store_gives_arrow_polars_pandas(tmp_path):
     assert h.packets().columns == tuple(schema.COLUMN_NAMES)  # no partition column sneaks in
     assert h.meta["enrichment"]["built"]  # the offline database's build date, recorded
     assert os.path.exists(s / "manifest.json")
+
+
+def test_store_by_url_reads_only_committed_files(tmp_path):
+    f = tmp_path / "a.csv"
+    f.write_bytes(HEADER + _csv(12))
+    s = tmp_path / "s"
+    api.ingest([str(f)], s)
+    stray = s / "packets" / "2013-03" / "left-by-a-killed-ingest.parquet"
+    shutil.copy(Store(s).packet_files()[0], stray)  # moved in, never committed
+    t = api.open_packets(s.resolve().as_uri())
+    assert t.count().execute() == 12

@@ -89,6 +89,19 @@ def resolve_store(
     return Store(_TEMP_STORES[key])
 
 
+def remote_packet_files(url: str) -> list[str]:
+    """The committed Parquet files of a store at ``url`` (``s3://``, ``hdfs://``, ``file://``...)."""
+    import json
+
+    from pyarrow import fs
+
+    filesystem, root = fs.FileSystem.from_uri(url.rstrip("/"))
+    with filesystem.open_input_stream(f"{root}/manifest.json") as f:
+        manifest = json.loads(f.read())
+    base = url.rstrip("/")
+    return [f"{base}/{p}" for i in manifest["inputs"] for p in i["parts"]]
+
+
 def open_packets(
     sources: Sequence[str | Path] | str | Path,
     *,
@@ -106,9 +119,9 @@ def open_packets(
         con.raw_sql("SET TimeZone = 'UTC'")  # days are UTC days on a connection we were given too
     srcs = [str(s) for s in ([sources] if isinstance(sources, str | Path) else sources)]
     if len(srcs) == 1 and "://" in srcs[0]:
-        # a store on an object store / HDFS, read where it lies by the engine itself (Spark);
-        # its packets/ directory holds only committed files once an ingest has finished
-        return _engine.packets_from_files(con, [srcs[0].rstrip("/") + "/packets"])
+        # a store on an object store / HDFS, read where it lies by the engine itself; the
+        # manifest (read through pyarrow's filesystems) names the committed files, as locally
+        return _engine.packets_from_files(con, remote_packet_files(srcs[0]))
     store = resolve_store(srcs, year=year, tz=tz, sensor=sensor)
     return _engine.packets_from_files(con, store.packet_files())
 

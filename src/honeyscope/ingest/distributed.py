@@ -110,13 +110,17 @@ def ingest_distributed(
         pending: list[_Pending] = []
         local: list[sources.Input] = []
         entries: dict[str, run.InputLedger] = {}
+        in_this_run: set[str] = set()
         for inp in resolved:
             assert inp.path is not None
             size = inp.path.stat().st_size
             digest = sources.file_digest(inp.path)
-            if any(e["sha256"] == digest and e["end_byte"] == size for e in st.inputs):
+            if digest in in_this_run or any(
+                e["sha256"] == digest and e["end_byte"] == size for e in st.inputs
+            ):  # the same bytes in the store, or twice among these inputs: once only
                 entries[inp.name] = run.InputLedger(inp.name, "skipped: already ingested")
                 continue
+            in_this_run.add(digest)
             before = [e for e in st.inputs if e["source"] == inp.name]
             with _opened(inp) as reader:
                 kind = sources.kind_of(reader.head())
