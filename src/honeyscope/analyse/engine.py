@@ -32,7 +32,8 @@ def connect(engine: str = DEFAULT_ENGINE) -> ibis.BaseBackend:
     raise ValueError(f"unknown engine {engine!r}: use duckdb, spark://HOST:PORT or local[N]")
 
 
-def _is_spark(con: ibis.BaseBackend) -> bool:
+def is_spark(con: ibis.BaseBackend | None) -> bool:
+    """Whether ``con`` is Spark (no unsigned integer types, regex ``split``, ...)."""
     return getattr(con, "name", "") == "pyspark"
 
 
@@ -48,7 +49,7 @@ def packets_from_files(
     con: ibis.BaseBackend, files: Sequence[str | Path], name: str | None = None
 ) -> ibis.Table:
     """The packet table backed by Parquet files (read where they lie, never loaded whole)."""
-    if _is_spark(con):
+    if is_spark(con):
         from honeyscope.analyse import spark
 
         return spark.packets_from_files(con, files, _unique(name))
@@ -60,7 +61,7 @@ def packets_from_files(
 
 def packets_from_arrow(con: ibis.BaseBackend, table: pa.Table, name: str | None = None) -> ibis.Table:
     """The packet table from an in-memory Arrow table (tests, small inputs)."""
-    if _is_spark(con):
+    if is_spark(con):
         from honeyscope.analyse import spark
 
         return spark.packets_from_arrow(con, table, _unique(name))

@@ -30,6 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from honeyscope.analyse.engine import is_spark
+
 #: bits dropped from the key to make the bucket: /16 buckets for IPv4, /24 for IPv6 (48-bit keys)
 BUCKET_SHIFT = {4: 16, 6: 24}
 #: names of the flag bits in the ``flags`` column
@@ -96,7 +98,7 @@ def _signed(t: pa.Table) -> pa.Table:
 
 def _no_unsigned(con: ibis.BaseBackend | None) -> bool:
     """Whether ``con`` has no unsigned integer types (Spark), so in-memory tables must be signed."""
-    return getattr(con, "name", "") == "pyspark"
+    return is_spark(con)
 
 
 def _geo_table(con: ibis.BaseBackend, family: int) -> ibis.Table:

@@ -19,6 +19,8 @@ import ibis
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from honeyscope.analyse.engine import is_spark
+
 
 def services_path() -> Path:
     return Path(str(resources.files("honeyscope") / "data" / "services.csv"))
@@ -83,7 +85,7 @@ def with_service(t: ibis.Table, port: str = "dpt", proto: str = "proto",
                  name: str = "service") -> ibis.Table:
     """``t`` with a column ``name``: the IANA service of (``proto``, ``port``); null when unknown."""
     con = t._find_backend(use_default=True)
-    s = _memtable(getattr(con, "name", "") == "pyspark")
+    s = _memtable(is_spark(con))
     s = s.select(_sp=s.proto, _sn=s.port.cast("int32"), **{name: s.service})
     j = t.left_join(s, (t[proto] == s._sp) & (t[port].cast("int32") == s._sn))
     return j.drop("_sp", "_sn")

@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from honeyscope import schema
+from honeyscope.analyse.engine import is_spark  # noqa: F401  (re-exported)
 
 #: Spark settings for a 2-core, 24 GiB machine; override with ``connect(..., conf={...})``.
 DEFAULT_CONF: dict[str, str] = {
@@ -114,9 +115,6 @@ def connect(master: str, *, conf: dict[str, str] | None = None) -> ibis.BaseBack
         ) from e
     return ibis.pyspark.connect(_session(master, conf))
 
-
-def is_spark(con: ibis.BaseBackend) -> bool:
-    return getattr(con, "name", "") == "pyspark"
 
 
 def _spark_schema_ddl() -> str:

@@ -26,3 +26,8 @@ class ReportContext:
     options: dict[str, Any] = field(default_factory=dict)  # report options (from, to, sensors, ...)
     findings: list[str] = field(default_factory=list)  # key findings gathered from the sections
     progress: Any = None  # callable(str) to report a step, or None
+
+    def step(self, what: str) -> None:
+        """Name the step now running (shown on a terminal by the report command)."""
+        if self.progress:
+            self.progress(what)

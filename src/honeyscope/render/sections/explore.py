@@ -29,7 +29,7 @@ def build(ctx: ReportContext) -> list[Section]:
     t = ctx.packets
     if int(t.count().execute()) == 0:
         return []
-    step = ctx.progress or (lambda msg: None)
+    step = ctx.step
     out = []
     step("summary")
     out.append(_summary(t))

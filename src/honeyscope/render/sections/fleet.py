@@ -21,11 +21,6 @@ from honeyscope.render.html import Section, figure, key_values, para, table
 from honeyscope.render.sections import ReportContext
 
 
-def _step(ctx: ReportContext, what: str) -> None:
-    if ctx.progress:
-        ctx.progress(what)
-
-
 class Shared:
     """Intermediate tables the fleet sections share, each materialised on the engine at most
     once (``Table.cache()``: a temporary table on DuckDB, a persisted DataFrame on Spark)."""
@@ -80,7 +75,7 @@ def build(ctx: ReportContext) -> list[Section]:
         for name, fn in (("origin", _origin), ("compare", _compare), ("sources", _sources),
                          ("scans", _scans)):
             t0 = time.perf_counter()
-            _step(ctx, f"{name} section")
+            ctx.step(f"{name} section")
             out.append(fn(ctx, shared))
             timings[name] = time.perf_counter() - t0
     finally:

@@ -15,15 +15,10 @@ from honeyscope.render.sections import ReportContext
 DEFAULT_RISE = ("TCP", 23, "2013-05-01")
 
 
-def _step(ctx: ReportContext, what: str) -> None:
-    if ctx.progress:
-        ctx.progress(what)
-
-
 def build(ctx: ReportContext) -> list[Section]:
     out = []
     for name, fn in (("health", _health), ("trends", _trends), ("survival", _survival)):
-        _step(ctx, f"{name} section")
+        ctx.step(f"{name} section")
         out.append(fn(ctx))
     return out
 
