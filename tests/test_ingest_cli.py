@@ -93,3 +93,20 @@ def test_blocks_are_read_lazily(tmp_path, monkeypatch):
     led = honeyscope.ingest([str(f)], tmp_path / "s", workers=1, block_size=8192, year=2013)
     assert led.lines == 9000 and read["blocks"] > 100
     assert read["at_first_add"] <= 2
+
+
+def test_parallel_ingest_from_a_plain_script(tmp_path):
+    """Worker processes are spawned (fork deadlocks with polars' threads) and do not re-run the
+    caller's script, so a script without an ``if __name__ == "__main__"`` guard works."""
+    f = tmp_path / "k.log"
+    f.write_text(LINES * 2000)
+    script = tmp_path / "plain.py"
+    script.write_text(
+        "import honeyscope\n"
+        f"led = honeyscope.ingest([{str(f)!r}], {str(tmp_path / 's')!r}, workers=2, "
+        "block_size=64 * 1024, year=2013)\n"
+        "print(led.lines, led.rows)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["6000", "2000"]

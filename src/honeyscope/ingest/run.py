@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from honeyscope.ingest import seed_csv, sources
+from honeyscope.parallel import process_pool
 from honeyscope.store.store import Store
 
 if TYPE_CHECKING:
@@ -311,7 +312,7 @@ def _parse_blocks(
         return pool, line - first_line
 
     if pool is None:
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = process_pool(workers)
     in_flight: list[Future[tuple[ParseResult, int]]] = []
     next_line = first_line
     for block in itertools.chain((first, second), blocks):  # lazily: never the whole input

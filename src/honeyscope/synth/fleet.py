@@ -481,8 +481,7 @@ def write_store(
 
     ``workers`` > 1 generates ranges of days in that many processes (:func:`split_days`), each
     staging its files in the one transaction; the rows are the same as with one worker."""
-    from concurrent.futures import ProcessPoolExecutor
-
+    from honeyscope.parallel import process_pool
     from honeyscope.store.store import Store
 
     fleet = fleet or plan(spec)
@@ -496,7 +495,7 @@ def write_store(
                 for t in generate(spec, fleet):
                     tx.add(t, no_rejects)
             else:
-                with ProcessPoolExecutor(max_workers=len(ranges)) as pool:
+                with process_pool(len(ranges)) as pool:
                     futures = [pool.submit(_stage_days, spec, str(store.path), tx.id, r,
                                            r.start * 1000) for r in ranges]
                     for f in futures:  # in day order: the parts list stays in day order
@@ -568,7 +567,8 @@ def write_logs(
     piece of a sensor's log to the first one's: the files are byte for byte those of one worker.
     """
     import os
-    from concurrent.futures import ProcessPoolExecutor
+
+    from honeyscope.parallel import process_pool
 
     fleet = fleet or plan(spec)
     out = Path(directory)
@@ -579,7 +579,7 @@ def write_logs(
         last = _write_log_days(spec, str(out), range(spec.days), "")
     else:
         suffixes = [f".part{k}" for k in range(len(ranges))]
-        with ProcessPoolExecutor(max_workers=len(ranges)) as pool:
+        with process_pool(len(ranges)) as pool:
             futures = [pool.submit(_write_log_days, spec, str(out), r, sfx)
                        for r, sfx in zip(ranges, suffixes, strict=True)]
             last = {}
