@@ -110,3 +110,14 @@ def test_parallel_ingest_from_a_plain_script(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["6000", "2000"]
+
+
+def test_split_size_uses_every_worker_on_mid_sized_inputs():
+    from honeyscope.ingest.run import MIN_SPLIT, split_size
+
+    block = 8 << 20
+    assert split_size(100 << 20, 2, block) == block  # big: the usual blocks
+    assert split_size(5 << 20, 2, block) == (5 << 20) // 2  # a 5 MB log: one block per worker
+    assert split_size(MIN_SPLIT, 2, block) == block  # small: one block, no pool
+    assert split_size(5 << 20, 1, block) == block
+    assert split_size(None, 2, block) == block  # stdin: size unknown

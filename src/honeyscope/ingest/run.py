@@ -93,6 +93,19 @@ class Ledger:
 LIVE_SECONDS = 60
 
 
+#: Inputs smaller than twice this are parsed as one block, in this process (no pool start-up).
+MIN_SPLIT = 1024 * 1024
+
+
+def split_size(size: int | None, workers: int, block_size: int) -> int:
+    """The block size for an input of ``size`` bytes: the usual blocks for a big input, and for a
+    mid-sized one (a sensor's daily log: a few MB, less than two blocks) about one block per
+    worker, so that every core parses even when the fleet's files are small."""
+    if size is None or workers <= 1 or size >= 2 * block_size or size < 2 * MIN_SPLIT:
+        return block_size
+    return max(MIN_SPLIT, -(-size // workers))
+
+
 def default_sensor(inp: sources.Input) -> str:
     """The sensor of lines that carry no host, without --sensor: the input's file name."""
     return "stdin" if inp.path is None else inp.path.name
@@ -223,8 +236,9 @@ def _ingest_one(
             # is left for the next ingest rather than parsed half-written
             live = (inp.path is not None and reader.compression is None
                     and time.time() - inp.path.stat().st_mtime < LIVE_SECONDS)
-            pool, n = _parse_blocks(reader, ctx, line_no, tx, workers, pool, block_size, tick,
-                                    hold_tail=live)
+            size_left = None if size is None else size - start_byte
+            pool, n = _parse_blocks(reader, ctx, line_no, tx, workers, pool,
+                                    split_size(size_left, workers, block_size), tick, hold_tail=live)
             entry.lines = n
             line_no += n
         end_byte = start_byte + reader.raw_bytes_read - reader.held
