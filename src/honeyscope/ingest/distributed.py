@@ -55,7 +55,7 @@ def parse_file_task(task: dict[str, Any]) -> dict[str, Any]:
     the store's directory are reachable at the same paths."""
     from datetime import datetime
 
-    from honeyscope.ingest.parse import ParseContext, parse_block
+    from honeyscope.ingest.parse import ParseContext
 
     store_path = Path(task["store"])
     # a Transaction only needs the store's path to stage; the driver holds the real Store
@@ -68,14 +68,13 @@ def parse_file_task(task: dict[str, Any]) -> dict[str, Any]:
         ctx = ParseContext(
             source=inp.name,
             reference_time=datetime.fromisoformat(task["reference_time"]),
-            year=task["year"], tz=task["tz"], sensor=task["sensor"],
+            year=task["year"], tz=task["tz"], sensor=task["sensor"] or run.default_sensor(inp),
         )
         line = 1
         for block in reader.blocks(task["block_size"]):
-            arr = sources.lines_array(block)
-            res = parse_block(arr, line, ctx)
+            res, n = run._parse_job(block, line, ctx)  # the same block parse as a local ingest
             tx.add(res.rows, res.rejects)
-            line += len(arr)
+            line += n
         return {
             "kind": kind, "compression": reader.compression, "lines": line - 1,
             "end_byte": reader.raw_bytes_read, "parts": tx.parts,
