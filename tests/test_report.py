@@ -129,3 +129,20 @@ def test_hostile_prefix_and_interface_in_a_raw_log(tmp_path, capsys):
     assert cli(["count", str(f), "--by", "prefix", "--year", "2013"]) == 0
     text = capsys.readouterr().out
     assert "\x1b" not in text and "<img src=x" in text  # plain text on a terminal, ESC made visible
+
+
+def test_two_process_report_equals_one_process_report(tmp_path):
+    from honeyscope import api
+    from honeyscope.render.report import build_report
+    from honeyscope.store.store import Store
+
+    src = _hostile_csv(tmp_path)
+    st = api.resolve_store([str(src)])
+    files = [str(f) for f in st.packet_files()]
+    one, two = tmp_path / "one.html", tmp_path / "two.html"
+    kw = {"ledger": st.ledger(), "meta": dict(Store(st.path).meta)}
+    build_report(api.open_packets([str(st.path)]), one, **kw)
+    res = build_report(api.open_packets([str(st.path)]), two, files=files, **kw)
+    made = re.compile(r"on \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    assert made.sub("", one.read_text()) == made.sub("", two.read_text())
+    assert "health" in res["timings"]  # built on the second process, timed there

@@ -61,8 +61,9 @@ def run_report(sources: list[str], output: str, *, engine: str = "duckdb", start
     con = eng.connect(engine)
     packets = eng.packets_from_files(con, store.packet_files())
     opts = ReportOptions(title=title, start=start, end=end, sensors=sensors)
+    files = [str(f) for f in store.packet_files()] if engine in ("duckdb", "") else None
     return build_report(packets, output, opts=opts, ledger=store.ledger(), meta=dict(store.meta),
-                        progress=step)
+                        progress=step, files=files)
 
 
 def _report(args: argparse.Namespace) -> int:

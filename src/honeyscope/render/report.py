@@ -128,6 +128,33 @@ def render_html(sections: Sequence[Section], opts: ReportOptions, subtitle: str 
     )
 
 
+#: Section modules built by the calling process when the report is built on two.
+FIRST_PROCESS = ("data", "explore")
+
+
+def _context(packets: ibis.Table, opts: ReportOptions, ledger: dict[str, Any] | None,
+             meta: dict[str, Any] | None, progress: Callable[[str], None] | None) -> ReportContext:
+    t = restrict(packets, opts)
+    timeless = int(packets.filter(packets.time.isnull()).count().execute())
+    return ReportContext(
+        packets=t, con=t._find_backend(), ledger=ledger, meta=dict(meta or {}),
+        options={"start": opts.start, "end": opts.end, "sensors": opts.sensors, **opts.extra,
+                 "timeless": timeless},
+        progress=progress,
+    )
+
+
+def _build_elsewhere(files: list[str], opts: ReportOptions, ledger: dict[str, Any] | None,
+                     meta: dict[str, Any] | None, modules: list[str]):
+    """On a worker process: the sections of ``modules``, their findings and timings."""
+    from honeyscope.analyse import engine
+
+    packets = engine.packets_from_files(engine.connect(), files)
+    ctx = _context(packets, opts, ledger, meta, None)
+    sections = build_sections(ctx, modules)
+    return sections, ctx.findings, ctx.meta.get("timings", {})
+
+
 def build_report(
     packets: ibis.Table,
     out: str | Path,
@@ -137,18 +164,33 @@ def build_report(
     meta: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     modules: Sequence[str] = SECTION_MODULES,
+    files: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Write the report for ``packets`` to ``out``; returns what was built (sections, timings)."""
+    """Write the report for ``packets`` to ``out``; returns what was built (sections, timings).
+
+    ``files``: the Parquet files behind ``packets`` (DuckDB). When given, the sections after
+    :data:`FIRST_PROCESS` are built on a second process from those files, while this one builds
+    the first ones: the report takes about the time of the slower half.
+    """
     opts = opts or ReportOptions()
-    t = restrict(packets, opts)
-    timeless = int(packets.filter(packets.time.isnull()).count().execute())
-    ctx = ReportContext(
-        packets=t, con=t._find_backend(), ledger=ledger, meta=dict(meta or {}),
-        options={"start": opts.start, "end": opts.end, "sensors": opts.sensors, **opts.extra,
-                 "timeless": timeless},
-        progress=progress,
-    )
-    sections = build_sections(ctx, modules)
+    ctx = _context(packets, opts, ledger, meta, progress)
+    rest = [m for m in modules if m not in FIRST_PROCESS and m != "findings"]
+    if files and rest:
+        from honeyscope.parallel import process_pool
+
+        with process_pool(1) as pool:
+            job = pool.submit(_build_elsewhere, list(files), opts, ledger, meta, rest)
+            sections = build_sections(ctx, [m for m in modules if m in FIRST_PROCESS])
+            if ctx.progress:
+                ctx.progress("sections on the second process")
+            more, findings, timings = job.result()
+        sections += more
+        ctx.findings.extend(f for f in findings if f not in ctx.findings)
+        ctx.meta.setdefault("timings", {}).update(timings)
+        if "findings" in modules:
+            sections += build_sections(ctx, ["findings"])
+    else:
+        sections = build_sections(ctx, modules)
     # the key findings read first, right after the description of the data
     found = [s for s in sections if s.id == "findings"]
     if found:

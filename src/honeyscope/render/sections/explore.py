@@ -164,6 +164,7 @@ def _ports(t: ibis.Table) -> Section:
             t.filter((t.proto == "TCP") & t.dpt.isin(ports))
             .group_by(["host", "dpt"])
             .aggregate(count=lambda s: s.count())
+            .order_by(["host", "dpt"])  # the same drawing order, the same image, every run
             .execute()
         )
         per_host["port"] = pd.Categorical(per_host["dpt"].astype(int).astype(str),
