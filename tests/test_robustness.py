@@ -98,3 +98,17 @@ def test_old_file_without_final_newline_is_read_whole(tmp_path):
     past = time.time() - 3600
     os.utime(f, (past, past))
     assert honeyscope.ingest([str(f)], tmp_path / "s", year=2013).rows == 3
+
+
+def test_rejects_per_sensor_and_day_reach_the_health_section(tmp_path):
+    f = tmp_path / "k.log"
+    junk = "Mar  4 11:00:00 s1 sshd[12]: Failed password for root\n" * 5
+    f.write_text(_lines(3) + junk)
+    s = tmp_path / "s"
+    honeyscope.ingest([str(f)], s, year=2013)
+    rej = honeyscope.open_store(s).rejects_by_host_day()
+    assert rej.to_dict("records") == [
+        {"host": "s1", "day": __import__("datetime").date(2013, 3, 4), "rejects": 5}]
+    out = tmp_path / "r.html"
+    assert cli(["report", str(s), "-o", str(out)]) == 0
+    assert "sensor-days with the largest share of rejected lines" in out.read_text()

@@ -91,6 +91,8 @@ REJECT_SCHEMA: pa.Schema = pa.schema(
         pa.field("line", pa.uint32()),
         pa.field("reason", pa.string()),
         pa.field("text", pa.string()),
+        pa.field("host", pa.string()),  # the sensor, when the line's header names one
+        pa.field("time", TIME_TYPE),  # the line's time, when its stamp could be read
     ]
 )
 

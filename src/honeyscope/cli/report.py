@@ -62,7 +62,8 @@ def run_report(sources: list[str], output: str, *, engine: str = "duckdb", start
     packets = eng.packets_from_files(con, store.packet_files())
     opts = ReportOptions(title=title, start=start, end=end, sensors=sensors)
     files = [str(f) for f in store.packet_files()] if engine in ("duckdb", "") else None
-    return build_report(packets, output, opts=opts, ledger=store.ledger(), meta=dict(store.meta),
+    meta = dict(store.meta) | {"rejects_by_host_day": store.rejects_by_host_day()}
+    return build_report(packets, output, opts=opts, ledger=store.ledger(), meta=meta,
                         progress=step, files=files)
 
 

@@ -347,6 +347,8 @@ def _all_rejected(lines: pa.Array, first_line: int, ctx: ParseContext, reason: s
             "line": pa.array(range(first_line, first_line + n), pa.uint32()),
             "reason": pa.array([reason] * n, pa.string()),
             "text": pa.array(texts, pa.string()),
+            "host": pa.array([ctx.sensor] * n, pa.string()),
+            "time": pa.nulls(n, schema.TIME_TYPE),
         },
         schema=schema.REJECT_SCHEMA,
     )
@@ -396,6 +398,10 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
          for k, v in toks.items()]
     ).drop("_text")  # (memory: every intermediate column goes as soon as it is used)
     del toks, text_arr, body_at
+    if "raw" in df.columns:  # a line with no netfilter body: its syslog header is the whole line
+        # (read for the sensor and time its reject is counted under)
+        df = df.with_columns(
+            _head=pl.when(c._at.is_null()).then(c.raw.str.head(256)).otherwise(c._head))
     df = df.with_columns(
         _has_body=c._at.is_not_null(),
         t_frag=pl.coalesce(c.t_frag, c.t_frag2),
@@ -682,7 +688,8 @@ def _rows(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
 
 def _rejects(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
     c = pl.col
-    bad = df.select("raw", "_reason").with_row_index("_i").filter(c._reason.is_not_null())
+    cols = ["raw", "_reason", *(k for k in ("host", "time") if k in df.columns)]
+    bad = df.select(cols).with_row_index("_i").filter(c._reason.is_not_null())
     txt = c.raw.fill_null("").str.head(MAX_REJECT_TEXT)
     txt = pl.when(txt.str.len_bytes() > MAX_REJECT_TEXT).then(
         txt.str.head(MAX_REJECT_TEXT // 4)).otherwise(txt)
@@ -691,6 +698,9 @@ def _rejects(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
         (c._i + first_line).cast(pl.UInt32).alias("line"),
         c._reason.alias("reason"),
         txt.alias("text"),
+        (c.host if "host" in bad.columns else pl.lit(ctx.sensor, pl.String)).alias("host"),
+        (c.time if "time" in bad.columns else pl.lit(None)).cast(pl.Datetime("us", "UTC"))
+        .alias("time"),
     ).to_arrow()
     return out.cast(schema.REJECT_SCHEMA)
 

@@ -149,6 +149,8 @@ def read_seed_csv(
             "line": pa.array(bad_lines, pa.uint32()),
             "reason": bad.get_column("_reason").to_arrow().cast(pa.string()),
             "text": raw_text.to_series().to_arrow().cast(pa.string()),
+            "host": bad.get_column("host").to_arrow().cast(pa.string()),
+            "time": bad.get_column("time").to_arrow().cast(schema.TIME_TYPE),
         },
         schema=schema.REJECT_SCHEMA,
     )

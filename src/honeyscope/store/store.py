@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -133,6 +134,20 @@ class Store:
         if not files:
             return schema.REJECT_SCHEMA.empty_table()
         return pq.ParquetDataset([str(f) for f in files], schema=schema.REJECT_SCHEMA).read()
+
+    def rejects_by_host_day(self) -> pd.DataFrame:
+        """Rejected lines per sensor and UTC day (``host, day, rejects``), for those whose header
+        named a sensor and a readable time; read without loading the rejects' text."""
+        files = self.reject_files()
+        if not files:
+            return pd.DataFrame(columns=["host", "day", "rejects"])
+        t = pq.ParquetDataset([str(f) for f in files], schema=schema.REJECT_SCHEMA).read(
+            columns=["host", "time"])
+        df = t.to_pandas().dropna()
+        if df.empty:
+            return pd.DataFrame(columns=["host", "day", "rejects"])
+        df["day"] = df["time"].dt.tz_convert("UTC").dt.date
+        return df.groupby(["host", "day"]).size().rename("rejects").reset_index()
 
     def ledger(self) -> dict[str, Any]:
         """Totals over every committed input (lines read, rows, rejects by reason, rows per sensor),
