@@ -112,3 +112,11 @@ def test_rejects_per_sensor_and_day_reach_the_health_section(tmp_path):
     out = tmp_path / "r.html"
     assert cli(["report", str(s), "-o", str(out)]) == 0
     assert "sensor-days with the largest share of rejected lines" in out.read_text()
+
+
+def test_health_commands_on_a_dmesg_store(tmp_path, capsys):
+    f = tmp_path / "dmesg.txt"
+    f.write_text("\n".join(DMESG.format(n=n) for n in range(1, 10)) + "\n")
+    honeyscope.ingest([str(f)], tmp_path / "s")
+    for cmd in (["health"], ["gaps"], ["daily"], ["ports"], ["summary"]):
+        assert cli([*cmd, str(tmp_path / "s")]) == 0, cmd

@@ -55,6 +55,7 @@ def _hours(seconds: float) -> str:
 def activity_expr(t: ibis.Table, freq: str = "hour") -> ibis.Table:
     """Rows per sensor and bin (``bin`` = start of the minute/hour/day, UTC); empty bins absent."""
     unit, _ = _unit(freq)
+    t = t.filter(t.time.notnull())  # dmesg rows have no wall clock, so no bin
     return t.group_by(host=t.host, bin=t.time.truncate(unit)).aggregate(rows=t.count())
 
 
@@ -75,7 +76,8 @@ def activity(t: ibis.Table, freq: str = "hour", fill: bool = True) -> pd.DataFra
 
 def completeness(t: ibis.Table) -> pd.DataFrame:
     """Per sensor: first/last packet, hours with data / hours in its span, days likewise, and how
-    much later it started / earlier it stopped than the fleet as a whole."""
+    much later it started / earlier it stopped than the fleet as a whole (rows with a time)."""
+    t = t.filter(t.time.notnull())
     hour = t.time.truncate("h")
     df = (
         t.group_by("host")
