@@ -45,6 +45,12 @@ def _unique(name: str | None) -> str:
 _names = itertools.count(1)
 
 
+def whole_seconds(ts: ibis.Value) -> ibis.Value:
+    """Whole seconds since the epoch, floored: the same on every engine (a bare epoch_seconds
+    keeps or rounds the fraction on DuckDB and drops it on Spark)."""
+    return ts.truncate("s").epoch_seconds()
+
+
 def packets_from_files(
     con: ibis.BaseBackend, files: Sequence[str | Path], name: str | None = None
 ) -> ibis.Table:

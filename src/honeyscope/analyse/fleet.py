@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from honeyscope.analyse import enrich
+from honeyscope.analyse.engine import whole_seconds
 
 #: reach levels of :func:`source_profiles`
 REACH_LABELS = {
@@ -27,12 +28,6 @@ REACH_LABELS = {
     3: "most sensors (half or more)",
     4: "swept the whole fleet",
 }
-
-
-def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
-    """Whole seconds since the epoch. Truncated first: DuckDB's epoch keeps the fraction, Spark's
-    drops it, and differences of these must agree on every engine."""
-    return ts.truncate("s").epoch_seconds()
 
 
 def fleet_size(packets: ir.Table) -> int:
@@ -157,14 +152,14 @@ def source_profiles(packets: ir.Table, n_sensors: int | None = None) -> ir.Table
     # sorted, joined, the ranks stripped again (Spark has no ordered group_concat)
     rank = ibis.row_number().over(w).cast("string").lpad(_RANK_WIDTH, "0")
     first = first.mutate(
-        lag=(_seconds(first.at) - _seconds(first.at).lag().over(w)),
+        lag=(whole_seconds(first.at) - whole_seconds(first.at).lag().over(w)),
         _ranked=rank + ibis.literal(_RANK_MARK) + first.host,
     )
     order = first.group_by("src").aggregate(
         order=first._ranked.collect().sort().join(">").re_replace(
             f"[0-9]{{{_RANK_WIDTH}}}{_RANK_MARK}", ""
         ),
-        sweep_seconds=_seconds(first.at).max() - _seconds(first.at).min(),
+        sweep_seconds=whole_seconds(first.at).max() - whole_seconds(first.at).min(),
         median_lag_seconds=first.lag.median(),
     )
     per = d.group_by("src").aggregate(
@@ -217,7 +212,7 @@ def source_timeline(packets: ir.Table, sources: list[str]) -> ir.Table:
     w_src = ibis.window(group_by=t.src, order_by=[t.time, t.host])
     w_host = ibis.window(group_by=[t.src, t.host], order_by=[t.time])
     t = t.mutate(
-        gap_seconds=_seconds(t.time) - _seconds(t.time).lag().over(w_src),
+        gap_seconds=whole_seconds(t.time) - whole_seconds(t.time).lag().over(w_src),
         first_at_sensor=ibis.row_number().over(w_host) == 0,
     )
     return t.select(

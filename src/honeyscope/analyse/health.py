@@ -27,6 +27,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from honeyscope.analyse.engine import whole_seconds
+
 #: Bin units: Ibis truncate unit and length in seconds.
 UNITS = {"minute": ("m", 60), "hour": ("h", 3600), "day": ("D", 86400)}
 
@@ -112,19 +114,13 @@ def completeness(t: ibis.Table) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------
 # gaps
 
-def _secs(ts: ibis.Value) -> ibis.Value:
-    """Whole seconds since the epoch, floored: the same on every engine (a bare epoch_seconds
-    rounds on DuckDB and floors on Spark)."""
-    return ts.truncate("s").epoch_seconds()
-
-
 
 def gaps_expr(t: ibis.Table) -> ibis.Table:
     """Every silence between consecutive packets of a sensor: host, start, end, gap (seconds)."""
     w = ibis.window(group_by=t.host, order_by=t.time)
     g = t.select(host=t.host, end=t.time, start=t.time.lag().over(w))
     g = g.filter(g.start.notnull())
-    return g.mutate(gap=_secs(g.end) - _secs(g.start))
+    return g.mutate(gap=whole_seconds(g.end) - whole_seconds(g.start))
 
 
 def gap_stats(t: ibis.Table) -> pd.DataFrame:

@@ -14,11 +14,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-
-def _secs(ts: ibis.Value) -> ibis.Value:
-    """Whole seconds since the epoch, floored: the same on every engine (a bare epoch_seconds
-    rounds on DuckDB and floors on Spark)."""
-    return ts.truncate("s").epoch_seconds()
+from honeyscope.analyse.engine import whole_seconds
 
 
 def sensor_spans_expr(t: ibis.Table) -> ibis.Table:
@@ -32,7 +28,7 @@ def first_probe_expr(t: ibis.Table) -> ibis.Table:
     first = p.group_by(["host", "proto", "dpt"]).aggregate(first=p.time.min(), packets=p.count())
     spans = sensor_spans_expr(t)
     j = first.join(spans, "host")
-    return j.mutate(seconds=_secs(j.first) - _secs(j.start))
+    return j.mutate(seconds=whole_seconds(j.first) - whole_seconds(j.start))
 
 
 def first_probe(t: ibis.Table, top: int = 20,
@@ -110,7 +106,7 @@ def new_sources_expr(t: ibis.Table) -> ibis.Table:
     first = t.group_by(["host", "src"]).aggregate(first=t.time.min())
     w = ibis.window(group_by=first.host, order_by=[first.first, first.src])
     prev = first.first.lag().over(w)
-    return first.mutate(interval=_secs(first.first) - _secs(prev))
+    return first.mutate(interval=whole_seconds(first.first) - whole_seconds(prev))
 
 
 def new_source_intervals(t: ibis.Table) -> pd.DataFrame:
@@ -127,8 +123,8 @@ def new_source_intervals(t: ibis.Table) -> pd.DataFrame:
     )
     spans = sensor_spans_expr(t)
     j = e.join(spans, "host")
-    sec = _secs(j.first) - _secs(j.start)
-    left = _secs(j.end) - _secs(j.first)
+    sec = whole_seconds(j.first) - whole_seconds(j.start)
+    left = whole_seconds(j.end) - whole_seconds(j.first)
     week = 7 * 86400
     counts = j.group_by("host").aggregate(
         sources=j.count(),

@@ -111,6 +111,13 @@ def daily_chart(
     return p
 
 
+def _port_levels(df: pd.DataFrame) -> pd.Categorical:
+    """``df``'s ports as ordered categories: the rank order of ``df.attrs['ports']`` when given
+    (:func:`honeyscope.analyse.explore.port_sources`), else the order of appearance."""
+    order = [str(p) for p in (df.attrs.get("ports") or list(dict.fromkeys(df["port"])))]
+    return pd.Categorical(df["port"].astype(str), categories=order, ordered=True)
+
+
 def port_box_chart(
     df: pd.DataFrame,
     title: str = "Average distinct sources per sensor per day, top TCP ports",
@@ -120,8 +127,7 @@ def port_box_chart(
     """Part 2's box plot of :func:`honeyscope.analyse.explore.port_sources` (fill lightsteelblue),
     ports in rank order."""
     d = df.copy()
-    order = [str(p) for p in (df.attrs.get("ports") or list(dict.fromkeys(d["port"])))]
-    d["port"] = pd.Categorical(d["port"].astype(str), categories=order, ordered=True)
+    d["port"] = _port_levels(df)
     p = ggplot(d, aes("port", "value"))
     p += [
         geom_boxplot(fill="lightsteelblue", outlier_size=1.2, outlier_alpha=0.7),
@@ -151,8 +157,7 @@ def port_trend_chart(
             method = "lowess"
     d = df.copy()
     d["day"] = pd.to_datetime(d["day"])
-    order = [str(p) for p in (df.attrs.get("ports") or list(dict.fromkeys(d["port"])))]
-    d["port"] = pd.Categorical(d["port"].astype(str), categories=order, ordered=True)
+    d["port"] = _port_levels(df)
     # a trend needs days: loess fails on a handful of points, so short series get none
     smooth = d[d.groupby("port", observed=True)["day"].transform("count") >= MIN_TREND_DAYS]
     p = ggplot(d, aes("day", "value"))
