@@ -3,7 +3,11 @@
     .venv/bin/python benchmarks/bench_part1.py [OUTDIR] [--compare] [--repeat N]
 
 Steps: load (CSV → canonical Arrow → DuckDB), summary, ICMP types, daily packets, daily distinct
-sources, 7-day moving average, and the three charts saved as PNG. The seed's R code takes ~37 s.
+sources, 7-day moving average, and the three charts saved as PNG.
+When ``Rscript`` (with ggplot2 and reshape) is installed, the same work is then run in R
+(``benchmarks/part1.R``: read.csv, summary, factor, aggregate, stats::filter, three ggsave PNGs) and
+in honeyscope, each as one whole process started here, and the ratio of the two wall times measured
+in this run is printed (``--no-r`` skips it).
 Imports are timed separately (a long-running process pays them once); they include the modules
 that ibis and plotnine only import on first use (the DuckDB backend, matplotlib's pyplot).
 Each step prints wall time and CPU time (all threads); the machine is shared, so compare CPU.
@@ -16,6 +20,8 @@ and reports the fastest of each step.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -105,6 +111,25 @@ def pipeline(out: Path) -> tuple[list[tuple[str, float, float]], dict]:
     return steps, data
 
 
+def _whole(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def versus_r(out: Path) -> None:
+    """Part 1 in R and in honeyscope, each one whole process, timed in this run."""
+    if shutil.which("Rscript") is None:
+        print("R: Rscript not installed (apt-get install r-base-core r-cran-ggplot2 r-cran-reshape);"
+              " no ratio printed")
+        return
+    csv = out / "marx.csv"
+    csv.write_bytes(gzip.decompress((resources.files("honeyscope") / "data" / "marx.csv.gz").read_bytes()))
+    r = _whole(["Rscript", str(Path(__file__).with_name("part1.R")), str(csv), str(out / "r")])
+    hs = _whole([sys.executable, str(Path(__file__).resolve()), str(out / "hs"), "--child"])
+    print(f"whole process: R {r:.2f} s, honeyscope {hs:.2f} s: honeyscope / R = {r / hs:.1f}x")
+
+
 def main(argv: list[str]) -> int:
     compare = "--compare" in argv
     repeat = 1
@@ -124,7 +149,9 @@ def main(argv: list[str]) -> int:
     for name, w, c in steps:
         print(f"{name:28s} {w:7.3f} s {c:7.3f} s")
     total_w, total_c = sum(s[1] for s in steps), sum(s[2] for s in steps)
-    print(f"{'total':28s} {total_w:7.3f} s {total_c:7.3f} s   (R: ~37 s)   charts in {out}")
+    print(f"{'total':28s} {total_w:7.3f} s {total_c:7.3f} s   charts in {out}")
+    if "--child" not in argv and "--no-r" not in argv:
+        versus_r(out)
 
     if compare:
         base_dir = out / "baseline"
