@@ -531,13 +531,6 @@ def _num_checks() -> list[tuple[str, str, bool, int, str]]:
     ]
 
 
-#: The largest value a field can take, by the key of a line's last token: a line without the
-#: kernel's trailing space whose last value, with one more digit, would still fit was maybe cut.
-_LAST_MAX = {"URGP": 65535, "SEQ": 65535, "CODE": 255, "TYPE": 255, "PROTO": 255,
-             "PARAMETER": 255, "MTU": 2**32 - 1, "UID": 2**32 - 1, "GID": 2**32 - 1,
-             "MARK": 2**32 - 1, "SPI": 2**32 - 1, "WINDOW": 65535, "SPT": 65535, "DPT": 65535}
-
-
 def _cut_tail(df: pl.DataFrame) -> pl.Expr:
     """True where the line lacks the fixed tail nf_log always prints for its protocol, or was
     cut inside its last token (see the README's Ingest section)."""
@@ -573,31 +566,20 @@ def _cut_tail(df: pl.DataFrame) -> pl.Expr:
         .when(proto.is_in(["AH", "ESP"]) & ~v6).then(has("t_spi"))
         .otherwise(pl.lit(True))
     )
-    # the last token: "OPT", "(" or "(0204" without its ")" is an option list cut short; without
-    # the kernel's trailing space, a value that could be the start of a longer one was maybe cut
+    # the last token: "OPT", "(" or "(0204" without its ")" is an option list cut short, and
+    # "KEY=" or "KEY=0x" a value cut short
     last = c._last
-    key = _x(last, r"^\[?([A-Z]+)=")
     val = _x(last, r"=([^\]]*)\]?$")
-    dec = pl.when(val.str.contains(r"^[1-9][0-9]{0,11}$")).then(_dec(val))
-    hexv = pl.when(val.str.contains(r"^0x[0-9a-f]{1,10}$")).then(_hex(val))
-    cap = key.replace_strict(_LAST_MAX, default=2**32 - 1, return_dtype=pl.Int64)
-    udp_len = (key == "LEN") & proto.is_in(["UDP", "UDPLITE"]) & ~c._brk
-    hdr = pl.when(v6).then(pl.lit(40)).otherwise(pl.lit(20))
-    grow = (
-        pl.when(udp_len & c.len.is_not_null()).then(dec * 10 <= c.len - hdr)
-        .when(dec.is_not_null()).then(dec * 10 <= cap)
-        .when(hexv.is_not_null()).then(hexv * 16 <= cap)
-        .when(key == "POINTER").then(val.str.len_bytes() < 8)
-        .when(key == "PROTO").then(val == "UDP")  # UDPLITE
-        .otherwise(pl.lit(False))
-    ) & ~last.str.ends_with("]")
-    dangling = (last == "OPT") | (last.str.starts_with("(") & ~last.str.ends_with(")"))
-    # (only where the log keeps the kernel's trailing space: most netfilter lines of the block
-    # end with one; syslog daemons that strip it make every line end that way)
+    dangling = ((last == "OPT") | (last.str.starts_with("(") & ~last.str.ends_with(")"))
+                | val.is_in(["", "0x"]))
+    # Where the log keeps the kernel's trailing space (most netfilter lines of the block end with
+    # one), a line without it was cut. (Where a syslog daemon strips it, a cut inside the last
+    # value cannot be told from a whole line.)
     nf = df.get_column("_has_body")
     spaced = int((df.get_column("_tail_sp") & nf).sum()) * 2 > int(nf.sum())
-    maybe_cut = pl.lit(spaced) & ~c._tail_sp & grow.fill_null(False)
-    return (~tail | c._unbal | dangling | maybe_cut).fill_null(False)
+    maybe_cut = pl.lit(spaced) & ~c._tail_sp & c._has_body
+    uid_gid = has("t_uid") & ~has("t_gid")  # "UID=%u GID=%u " come together
+    return (~tail | uid_gid | c._unbal | dangling | maybe_cut).fill_null(False)
 
 
 def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
