@@ -528,3 +528,14 @@ def test_bad_auxiliary_field_keeps_the_packet_with_a_warning() -> None:
 def test_in_inside_a_prefix_or_host(head: str, host: str, prefix: str) -> None:
     (r,) = rows_of([head + BODY])
     assert (r["host"], r["prefix"], r["in_iface"], r["dpt"]) == (host, prefix, "eth0", 23)
+
+
+def test_ingest_ledger_counts_the_warnings(tmp_path) -> None:
+    import honeyscope
+
+    log = tmp_path / "kern.log"
+    log.write_text(FULL[2].replace("ID=31337", "ID=98765") + "\n" + FULL[2] + "\n")
+    led = honeyscope.ingest([log], tmp_path / "store", year=2025).to_dict()
+    assert (led["rows"], led["rejected_total"]) == (2, 0)
+    assert led["warnings"] == {"bad icmp_id": 1}
+    assert led["inputs"][0]["warnings"] == {"bad icmp_id": 1}
