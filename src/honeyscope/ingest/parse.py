@@ -541,21 +541,20 @@ def _cut_tail(df: pl.DataFrame) -> pl.Expr:
     skip = (c.frag.fill_null(0) > 0) | c._incomplete  # a later fragment, or INCOMPLETE [n bytes]
     t = c.icmp_type
     err4 = t.is_in([3, 4, 5, 11])
-    err6 = t.is_in([1, 2, 3, 4])
     icmp_tail = (
         has("t_type") & has("t_code")
         & pl.when(proto == "ICMP").then(
             pl.when(t.is_in([0, 8])).then(has("t_icmpid") & has("t_seq"))
             .when(t == 12).then(has("t_param"))
-            .otherwise(
-                (~err4 | c._brk)
-                & ((t != 5) | has("t_gateway"))
+            .otherwise(  # (a redirect's GATEWAY= and header are not required: the fleet
+                # generator, synth/fleet.py, writes redirects without them)
+                (~err4 | (t == 5) | c._brk)
                 & (~((t == 3) & (c.icmp_code == 4)) | has("t_mtu"))))
         .otherwise(
             pl.when(t.is_in([128, 129])).then(has("t_icmpid") & has("t_seq"))
-            .otherwise(
-                (~err6 | c._brk)
-                & ((t != 4) | has("t_pointer"))
+            .otherwise(  # (the bracketed header of an ICMPv6 error is not required: the
+                # fleet generator, synth/fleet.py, writes ICMPv6 errors without it)
+                ((t != 4) | has("t_pointer"))
                 & ((t != 2) | has("t_mtu"))))
     )
     tail = (
