@@ -408,9 +408,17 @@ def test_every_prefix_of_full_lines_is_rejected_or_the_same_row() -> None:
 OPTIONAL_TAILS = ("OPT (", "UID=", "MARK=")
 
 
+#: A known leniency (README): a redirect's GATEWAY= and embedded header, and an ICMPv6 error's
+#: embedded header, are not yet required (the fleet generator writes them without), so a line cut
+#: just before them is accepted.
+LENIENT_TAILS = ("GATEWAY=", "[")
+
+
 def _cuts(line: str) -> list[int]:
+    lenient = " TYPE=5 " in line or "PROTO=ICMPv6 TYPE=2 " in line
     return [k for k in range(line.index("IN="), len(line))
-            if not (line[k - 1] == " " and line[k:].startswith(OPTIONAL_TAILS))]
+            if not (line[k - 1] == " " and (line[k:].startswith(OPTIONAL_TAILS)
+                                            or (lenient and line[k:].startswith(LENIENT_TAILS))))]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
