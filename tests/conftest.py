@@ -11,7 +11,18 @@ import pytest
 
 TESTS = Path(__file__).parent
 DATA = TESTS / "data"
-CORPUS = DATA / "corpus"
+#: Other projects' logs: read from ``../shared/corpus`` next to the repository, never copied into it.
+SHARED_CORPUS = TESTS.resolve().parent.parent / "shared" / "corpus"
+
+
+def corpus(*parts: str) -> Path:
+    """Path of ``../shared/corpus/<parts>`` (relative to the repository root); skips the calling
+    test, with the reason, when it is absent."""
+    path = SHARED_CORPUS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared corpus {path} is absent (other projects' logs are not in the repository)",
+                    allow_module_level=True)
+    return path
 
 
 def bundled(name: str) -> Path:

@@ -1,4 +1,4 @@
-"""The real-world corpus (tests/data/corpus/iptables, see its SOURCES.md) parses to its expected values.
+"""The real-world corpus (../shared/corpus/iptables, see its SOURCES.md) parses to its expected values.
 
 Upstream field names are mapped to ours; upstream quirks are judged, not copied (logstash's trailing
 space in the flags, sefinek taking the UDP LEN for the IP length, prefixes kept untrimmed).
@@ -13,9 +13,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from conftest import corpus
 from honeyscope.ingest.parse import ParseContext, parse_block
 
-CORPUS = Path(__file__).parent / "data" / "corpus" / "iptables"
+CORPUS = corpus("iptables")  # (skips this module, with the reason, when the shared corpus is absent)
 PSAD = CORPUS / "psad"
 REF = datetime(2025, 6, 1, tzinfo=UTC)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -11,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import corpus
 from honeyscope.ingest import parse_tokens
 from honeyscope.synth.lines import generate_lines
 
 parse_kernel = pytest.importorskip("honeyscope.ingest.parse_kernel")
 
-CORPUS = Path(__file__).parent / "data" / "corpus" / "iptables"
 BODY = ("IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=1.2.3.4 DST=5.6.7.8 "
         "LEN=40 TOS=0x00 PREC=0x00 TTL=50 ID=1 PROTO=TCP SPT=1234 DPT=23 WINDOW=1024 RES=0x00 "
         "SYN URGP=0 ")
@@ -75,7 +73,7 @@ def test_known_values() -> None:
 
 def test_corpus_and_generated_lines() -> None:
     lines: list[str | None] = []
-    for p in sorted(CORPUS.rglob("*.log")):
+    for p in sorted(corpus("iptables").rglob("*.log")):
         lines += p.read_text(encoding="utf-8", errors="replace").splitlines()
     lines += list(generate_lines(3000, 7))
     assert len(lines) > 3000
@@ -115,7 +113,7 @@ def test_parse_block_same_without_the_kernel(monkeypatch: pytest.MonkeyPatch) ->
     from honeyscope.ingest import parse
 
     lines: list[str | None] = []
-    for p in sorted(CORPUS.rglob("*.log")):
+    for p in sorted(corpus("iptables").rglob("*.log")):
         lines += p.read_text(encoding="utf-8", errors="replace").splitlines()
     lines += list(generate_lines(2000, 11))
     lines += [None, "", "IN=e SRC=01.2.3.4 DST=2001:DB8::1 PROTO=TCP SPT=+5 DPT=0x10",

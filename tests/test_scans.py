@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import ibis
 import pyarrow as pa
 import pytest
 
+from conftest import SHARED_CORPUS
 from honeyscope import schema
 from honeyscope.analyse import engine, scans
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-PSAD_DIRS = [
-    Path(__file__).parent / "data" / "corpus" / "psad",
-    Path("/work/shared/corpus/iptables/psad"),
-]
+PSAD_DIRS = [SHARED_CORPUS / "iptables" / "psad"]
 
 
 def table(rows: list[dict]) -> ibis.Table:

@@ -60,6 +60,7 @@ REASONS = (
     "port out of range",
     "bad value",
     "missing port",
+    "conflicting values",
     "parser error",
 )
 
@@ -85,6 +86,8 @@ class ParseContext:
 class ParseResult:
     rows: pa.Table  # schema.SCHEMA
     rejects: pa.Table  # schema.REJECT_SCHEMA
+    #: rows kept with an auxiliary field left null, by warning ("bad icmp_id": n)
+    warnings: dict[str, int] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,10 +96,32 @@ class ParseResult:
 
 _TS3164 = r"[A-Z][a-z]{2} {1,2}\d{1,2} \d{2}:\d{2}:\d{2}"
 _TS3339 = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
+# rsyslog's %timegenerated:::date-unixtimestamp% (the DShield sensor's template): epoch seconds
+_TSEPOCH = r"\d{9,10}(?:\.\d{1,6})?"
 # optional <PRI>, optional grep artefact ("somefile:"), the stamp
 _LEAD = r"^(?:<\d{1,3}>)?(?:[^\s:\[<]*:)?"
 _TS_RE = _LEAD + "(" + _TS3164 + "|" + _TS3339 + r")(?:\s+|$)"
-_FRAME_RE = r"^(?:<\d{1,3}>)?(?:(?:[^\s:\[<]*:)?(?:" + _TS3164 + "|" + _TS3339 + r")(?:\s+|$))?"
+_EPOCH_RE = _LEAD + "(" + _TSEPOCH + r")\s+"
+_FRAME_RE = (r"^(?:<\d{1,3}>)?(?:(?:[^\s:\[<]*:)?(?:" + _TS3164 + "|" + _TS3339 + r")(?:\s+|$)|"
+             + r"(?:[^\s:\[<]*:)?" + _TSEPOCH + r"\s+)?")
+# A header without a stamp of these framings is one only when nothing in it looks like a clock,
+# a date or a syslog host and tag: anything else is a framing we do not know (never guessed).
+_MONTH_OR_DAY = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)"
+_UNKNOWN_FRAME_RE = (
+    r"\d{1,2}:\d{2}:\d{2}"  # a clock
+    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\b\d{1,2}[-/.](?:\d{1,2}|[A-Za-z]{3})[-/.]\d{2,4}\b"  # a date
+    r"|(?i:^(?:<\d{1,3}>)?(?:[^\s:\[<]*:)?" + _MONTH_OR_DAY + r"[a-z]*\.?,?\s+\d)"  # "mar  3", "Mon 3"
+    r"|\S\s+kernel(?:\[\d+\])?:"  # a host (or anything) before the kernel's tag
+)
+# The kernel's own "IN=%s OUT=%s " pair (PHYSIN= came between them in old kernels): the body
+# starts there, so an "IN=" inside a prefix or host ("ADMIN=x", "[LOGIN=fail]") is not taken.
+_ANCHOR_RE = r"IN=[^\s=]* +(?:PHYSIN=[^\s=]* +)?OUT="
+# lines without OUT= (not the kernel's, but seen in other tools' tests): IN= at a word boundary
+_ANCHOR_LOOSE_RE = r"\bIN="
+#: Protocol names nf_log prints (others are printed as a decimal number), plus SCTP and DCCP.
+PROTO_NAMES = ("TCP", "UDP", "UDPLITE", "ICMP", "ICMPV6", "AH", "ESP", "SCTP", "DCCP")
+#: The first and last year a time may have (a stamp outside is ``bad timestamp``).
+YEARS = (1970, 2099)
 
 _ACTION_RES = (
     ("drop", r"(?:^|[^a-z])(?:drop|dropped|deny|denied|block|blocked)(?:[^a-z]|$)"),
@@ -107,7 +132,10 @@ _ACTION_RES = (
 # EdgeOS / VyOS style "[RULESET-RULE-A]" (A accept, D drop, R reject)
 _EDGE_RE = r"^\[[^\]]*-([adr])\]$"
 
-_V4_RE = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
+_OCTET = r"(?:0|[1-9]\d{0,2})"  # no leading zero: the kernel prints %pI4
+_V4_RE = r"^" + _OCTET + r"(?:\." + _OCTET + r"){3}$"
+_DEC_RE = r"^(?:0|[1-9][0-9]*)$"
+_HEX_RE = r"^(?:0[xX])?[0-9A-Fa-f]+$"
 _V6_FULL_RE = r"^[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}$"
 
 
@@ -331,8 +359,11 @@ def parse_block(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseRes
         half = n // 2
         a = parse_block(lines.slice(0, half), first_line, ctx)
         b = parse_block(lines.slice(half), first_line + half, ctx)
+        warn = dict(a.warnings)
+        for k, v in b.warnings.items():
+            warn[k] = warn.get(k, 0) + v
         return ParseResult(
-            pa.concat_tables([a.rows, b.rows]), pa.concat_tables([a.rejects, b.rejects])
+            pa.concat_tables([a.rows, b.rows]), pa.concat_tables([a.rejects, b.rejects]), warn
         )
 
 
@@ -387,7 +418,9 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
         )
 
     # ---- stage 1+2: tokenise the netfilter part (numpy over the Arrow buffer) -----------------
-    df = df.with_columns(_at=c._text.str.find("IN=", literal=True))
+    df = df.with_columns(_at=pl.coalesce(c._text.str.find(_ANCHOR_RE),
+                                         c._text.str.find(_ANCHOR_LOOSE_RE)),
+                         _tail_sp=c._text.str.ends_with(" "))
     body_at = df.get_column("_at").fill_null(-1).cast(pl.Int64).to_numpy()
     text_arr = df.get_column("_text").to_arrow()
     if isinstance(text_arr, pa.ChunkedArray):
@@ -410,11 +443,17 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
         _ts=_x(c._head, _TS_RE),
         _rest=c._head.str.replace(_FRAME_RE, ""),
     )
+    df = df.with_columns(_epoch=pl.when(c._ts.is_null()).then(_x(c._head, _EPOCH_RE)))
+    df = df.with_columns(
+        _bad_frame=c._ts.is_null() & c._epoch.is_null() & ~c._json & c._has_body
+        & c._head.str.contains(_UNKNOWN_FRAME_RE),
+    )
 
     # ---- stage 3: the header ------------------------------------------------------------------
     host_tok = _x(c._rest, r"^([^\s\[]\S*)\s")
+    stamped = c._ts.is_not_null() | c._epoch.is_not_null()
     df = df.with_columns(
-        _host=pl.when(c._ts.is_not_null() & ~host_tok.str.ends_with(":")).then(host_tok),
+        _host=pl.when(stamped & ~host_tok.str.ends_with(":")).then(host_tok),
     )
     rest2 = pl.when(c._host.is_not_null()).then(
         c._rest.str.replace(r"^\S+\s+", "")).otherwise(c._rest)
@@ -433,50 +472,113 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
 
     rows = _rows(df, first_line, ctx)
     rejects = _rejects(df, first_line, ctx)
-    return ParseResult(rows, rejects)
+    return ParseResult(rows, rejects, _warnings(df))
+
+
+def _warnings(df: pl.DataFrame) -> dict[str, int]:
+    """Rows kept with an auxiliary field left null, by field (``{"bad icmp_id": 1}``)."""
+    cols = [n for n in df.columns if n.startswith("_warn_")]
+    if not cols:
+        return {}
+    sums = df.filter(pl.col("_reason").is_null()).select(
+        [pl.col(n).fill_null(False).sum() for n in cols]).row(0)
+    return {f"bad {n[len('_warn_'):]}": int(v) for n, v in zip(cols, sums, strict=True) if v}
 
 
 def _num_checks() -> list[tuple[str, str, bool, int, str]]:
-    """(value column, text column, hexadecimal?, max, reason) of every numeric field."""
+    """(value column, text column, hexadecimal?, max, reason) of every numeric field: the most
+    nf_log can print (decimal fields: no sign, no leading zero; hex ones: an optional 0x)."""
+    u16 = 65535
     u32 = 2**32 - 1
     port = "port out of range"
     bad = "bad value"
+    aux = "aux"  # auxiliary: a bad value leaves the field null (with a warning), not the packet
     return [
-        ("spt", "t_spt", False, 65535, port),
-        ("dpt", "t_dpt", False, 65535, port),
-        ("inner_spt", "t_ispt", False, 65535, port),
-        ("inner_dpt", "t_idpt", False, 65535, port),
-        ("len", "t_len", False, u32, bad),
-        ("l4_len", "t_l4len", False, u32, bad),
+        ("spt", "t_spt", False, u16, port),
+        ("dpt", "t_dpt", False, u16, port),
+        ("inner_spt", "t_ispt", False, u16, port),
+        ("inner_dpt", "t_idpt", False, u16, port),
+        ("len", "t_len", False, u16 + 40, bad),  # IPv6: payload length + 40 (IPv4: checked below)
+        ("l4_len", "t_l4len", False, u16, bad),
         ("_tos4", "t_tos", True, 255, bad),
         ("_tc", "t_tc", False, 255, bad),
         ("prec", "t_prec", True, 255, bad),
         ("_ttl4", "t_ttl", False, 255, bad),
         ("_hop", "t_hop", False, 255, bad),
-        ("_id4", "t_id", False, u32, bad),
+        ("_id4", "t_id", False, u16, bad),
         ("_id6", "t_id6", True, u32, bad),
-        ("flowlbl", "t_flow", False, u32, bad),
-        ("frag", "t_frag", False, 65535, bad),
-        ("window", "t_window", False, 65535, bad),
+        ("flowlbl", "t_flow", False, 2**20 - 1, bad),
+        ("frag", "t_frag", False, u16, bad),
+        ("window", "t_window", False, u16, bad),
         ("res", "t_res", True, 255, bad),
-        ("urgp", "t_urgp", False, 65535, bad),
-        ("tcp_seq", "t_tseq", False, u32, bad),
-        ("tcp_ack", "t_tack", False, u32, bad),
-        ("icmp_seq", "t_iseq", False, 65535, bad),
-        ("icmp_id", "t_icmpid", False, 65535, bad),
+        ("urgp", "t_urgp", False, u16, bad),
+        ("tcp_seq", "t_tseq", False, u32, aux),
+        ("tcp_ack", "t_tack", False, u32, aux),
+        ("icmp_seq", "t_iseq", False, u16, aux),
+        ("icmp_id", "t_icmpid", False, u16, aux),
         ("icmp_type", "t_type", False, 255, bad),
         ("icmp_code", "t_code", False, 255, bad),
-        ("mtu", "t_mtu", False, u32, bad),
-        ("spi", "t_spi", True, u32, bad),
-        ("mark", "t_mark", True, u32, bad),
-        ("uid", "t_uid", False, u32, bad),
-        ("gid", "t_gid", False, u32, bad),
-        ("inner_len", "t_ilen", False, u32, bad),
+        ("mtu", "t_mtu", False, u32, aux),
+        ("spi", "t_spi", True, u32, aux),
+        ("mark", "t_mark", True, u32, aux),
+        ("uid", "t_uid", False, u32, aux),
+        ("gid", "t_gid", False, u32, aux),
+        ("inner_len", "t_ilen", False, u16 + 40, bad),
         ("inner_ttl", "t_ittl", False, 255, bad),
-        ("inner_ip_id", "t_iid", False, u32, bad),
+        ("inner_ip_id", "t_iid", False, u16, bad),
         ("inner_icmp_type", "t_itype", False, 255, bad),
         ("inner_icmp_code", "t_icode", False, 255, bad),
     ]
+
+
+def _cut_tail(df: pl.DataFrame) -> pl.Expr:
+    """True where the line lacks the fixed tail nf_log always prints for its protocol, or was
+    cut inside its last token (see the README's Ingest section)."""
+    c = pl.col
+    has = lambda name: pl.col(name).is_not_null()  # noqa: E731
+    proto = c.proto
+    v6 = c._fam_src == 6
+    skip = (c.frag.fill_null(0) > 0) | c._incomplete  # a later fragment, or INCOMPLETE [n bytes]
+    t = c.icmp_type
+    err4 = t.is_in([3, 4, 5, 11])
+    icmp_tail = (
+        has("t_type") & has("t_code")
+        & pl.when(proto == "ICMP").then(
+            pl.when(t.is_in([0, 8])).then(has("t_icmpid") & has("t_seq"))
+            .when(t == 12).then(has("t_param"))
+            .otherwise(  # (a redirect's GATEWAY= and header are not required: the fleet
+                # generator, synth/fleet.py, writes redirects without them)
+                (~err4 | (t == 5) | c._brk)
+                & (~((t == 3) & (c.icmp_code == 4)) | has("t_mtu"))))
+        .otherwise(
+            pl.when(t.is_in([128, 129])).then(has("t_icmpid") & has("t_seq"))
+            .otherwise(  # (the bracketed header of an ICMPv6 error is not required: the
+                # fleet generator, synth/fleet.py, writes ICMPv6 errors without it)
+                ((t != 4) | has("t_pointer"))
+                & ((t != 2) | has("t_mtu"))))
+    )
+    tail = (
+        pl.when(skip).then(pl.lit(True))
+        .when(proto == "TCP").then(has("t_urgp"))
+        .when(proto.is_in(["UDP", "UDPLITE"])).then(has("t_l4len"))
+        .when(proto.is_in(["ICMP", "ICMPv6"])).then(icmp_tail.fill_null(False))
+        .when(proto.is_in(["AH", "ESP"]) & ~v6).then(has("t_spi"))
+        .otherwise(pl.lit(True))
+    )
+    # the last token: "OPT", "(" or "(0204" without its ")" is an option list cut short, and
+    # "KEY=" or "KEY=0x" a value cut short
+    last = c._last
+    val = _x(last, r"=([^\]]*)\]?$")
+    dangling = ((last == "OPT") | (last.str.starts_with("(") & ~last.str.ends_with(")"))
+                | val.is_in(["", "0x"]))
+    # Where the log keeps the kernel's trailing space (most netfilter lines of the block end with
+    # one), a line without it was cut. (Where a syslog daemon strips it, a cut inside the last
+    # value cannot be told from a whole line.)
+    nf = df.get_column("_has_body")
+    spaced = int((df.get_column("_tail_sp") & nf).sum()) * 2 > int(nf.sum())
+    maybe_cut = pl.lit(spaced) & ~c._tail_sp & c._has_body
+    uid_gid = has("t_uid") & ~has("t_gid")  # "UID=%u GID=%u " come together
+    return (~tail | uid_gid | c._unbal | dangling | maybe_cut).fill_null(False)
 
 
 def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
@@ -519,10 +621,12 @@ def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
         t_icmpid=pl.when(is_icmp).then(c.t_icmpid),
     )
     checks = _num_checks()
-    if _kernel is None:
-        df = df.with_columns([(_hex if hexa else _dec)(pl.col(tcol)).alias(col)
-                              for col, tcol, hexa, _, _ in checks])
-    else:  # the same values (``_dec``/``_hex`` semantics) by the compiled kernel
+    if _kernel is None:  # numbers as the kernel prints them (see parse_kernel.integers)
+        df = df.with_columns([
+            pl.when(pl.col(tcol).str.contains(_HEX_RE if hexa else _DEC_RE))
+            .then((_hex if hexa else _dec)(pl.col(tcol))).alias(col)
+            for col, tcol, hexa, _, _ in checks])
+    else:  # the same values by the compiled kernel
         values: list[pl.Expr | pl.Series] = []
         for col, tcol, hexa, _, _ in checks:
             arr = df.get_column(tcol).to_arrow()
@@ -533,26 +637,44 @@ def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
             values.append(pl.Series(col, pa.array(num, mask=~ok), pl.Int64))
         df = df.with_columns(values)
     bad_exprs = []
+    aux_exprs = []
     for col, tcol, _, mx, reason in checks:
         bad = pl.col(tcol).is_not_null() & (pl.col(col).is_null() | (pl.col(col) < 0) | (pl.col(col) > mx))
-        bad_exprs.append((bad, reason))
+        if reason == "aux":
+            aux_exprs.append((col, bad))
+        else:
+            bad_exprs.append((bad, reason))
+    # IPv4's total length is 16 bits (IPv6's LEN= adds the 40-byte header to a 16-bit length)
+    bad_exprs.append(((c._fam_src == 4) & (c.len > 65535), "bad value"))
     bad_num = pl.lit(None, pl.String)
     for bad, reason in reversed(bad_exprs):
         bad_num = pl.when(bad).then(pl.lit(reason)).otherwise(bad_num)
+    # an auxiliary field that is not what the kernel prints: null, and a warning
+    df = df.with_columns(
+        [bad.alias(f"_warn_{col}") for col, bad in aux_exprs]
+        + [pl.when(~bad).then(pl.col(col)).alias(col) for col, bad in aux_exprs]
+    )
+    # PROTO=: a name nf_log prints, else a decimal number 0-255 without sign or leading zero
+    pu = c.t_proto.str.to_uppercase()
+    proto_ok = pu.is_in(list(PROTO_NAMES)) | (
+        pu.str.contains(r"^(?:0|[1-9][0-9]{0,2})$") & (_dec(pu) <= 255))
     # ACK as a word is a flag; ACK=<n> only with --log-tcp-sequence
     flags = c.t_flags.str.strip_chars()
     fam = c._fam_src
     df = df.with_columns(
         _bad_num=bad_num,
+        _bad_proto=c.t_proto.is_not_null() & ~proto_ok,
         family=fam,
         tos=pl.when(fam == 6).then(c._tc).otherwise(c._tos4),
         ttl=pl.when(fam == 6).then(c._hop).otherwise(c._ttl4),
         ip_id=pl.coalesce(c._id4, c._id6),
         tcp_flags=pl.when(c.proto == "TCP").then(flags),
     )
+    df = df.with_columns(_cut=_cut_tail(df))
     keep = {"t_src", "t_dst", "t_proto"}  # (read by _reasons)
     df = df.drop([n for n in df.columns if n.startswith("t_") and n not in keep])
     df = _times(df, ctx)
+    df = _epoch_and_range(df)
     # prefix → action
     low = c._prefix.str.to_lowercase()
     edge = _x(low, _EDGE_RE)
@@ -572,6 +694,22 @@ def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
         host=host,
     )
     return df
+
+
+def _epoch_and_range(df: pl.DataFrame) -> pl.DataFrame:
+    """The time of epoch-stamped lines (DShield's rsyslog template), and ``bad timestamp`` for a
+    time outside :data:`YEARS` (no log line is from year 1 or 9999; such a time breaks analyses)."""
+    c = pl.col
+    us = (c._epoch.cast(pl.Float64, strict=False) * 1_000_000).round(0).cast(pl.Int64)
+    t_epoch = us.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    df = df.with_columns(time=pl.when(c._epoch.is_not_null()).then(t_epoch).otherwise(c.time))
+    year = c.time.dt.year()
+    out = c.time.is_not_null() & ((year < YEARS[0]) | (year > YEARS[1]))
+    return df.with_columns(
+        time=pl.when(out).then(pl.lit(None, pl.Datetime("us", "UTC")))
+        .otherwise(c.time),
+        _bad_time=c._bad_time | out,
+    )
 
 
 def _times(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
@@ -640,20 +778,22 @@ def _reasons(df: pl.DataFrame) -> pl.DataFrame:
     )
     fam_mismatch = c._fam_src.is_not_null() & c._fam_dst.is_not_null() & (
         c._fam_src != c._fam_dst)
-    proto_num_bad = c.proto.str.contains(r"^\d+$") & (
-        _dec(c.proto).is_null() | (_dec(c.proto) > 255))
     reason = (
         pl.when(c._blank).then(pl.lit("blank line"))
         .when(c._long).then(pl.lit("line too long"))
         .when(~c._has_body | ~c._looks_nf).then(pl.lit("not a netfilter line"))
-        .when(c.t_src.is_null() | c.t_dst.is_null() | c.t_proto.is_null() | (c.proto == ""))
+        .when(c.t_src.is_null() | c.t_dst.is_null() | c.t_proto.is_null() | (c.proto == "")
+              | c._cut)
         .then(pl.lit("truncated"))
-        .when(c._bad_time).then(pl.lit("bad timestamp"))
+        .when(c._bad_time | c._bad_frame).then(pl.lit("bad timestamp"))
         .when(c._bad_src | c._bad_dst | c._bad_inner_src | c._bad_inner_dst | fam_mismatch)
         .then(pl.lit("bad address"))
         .when(c._bad_num.is_not_null()).then(c._bad_num)
-        .when(proto_num_bad).then(pl.lit("bad value"))
+        .when(c._bad_proto).then(pl.lit("bad value"))
+        .when(c._dup).then(pl.lit("conflicting values"))
         .when(missing_port).then(pl.lit("missing port"))
+        .when((c.proto == "TCP") & ~frag_off & ~c._incomplete
+              & (c.window.is_null() | c.res.is_null())).then(pl.lit("truncated"))
     )
     return df.with_columns(_reason=reason)
 

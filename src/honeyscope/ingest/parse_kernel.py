@@ -30,11 +30,11 @@ from honeyscope.ingest.parse_tokens import _CODES, _FID, _FLAGS, _SLOTS, _code
 # then _looks_nf
 _FIELD_NAMES = [name for name, kind in _SLOTS if kind == "field"]
 _WORD_NAMES = [name for name, kind in _SLOTS if kind == "word"]
-_EXTRA = ["t_in", "_head", "t_flags", "t_ipopt", "t_tcpopt"]
+_EXTRA = ["t_in", "_head", "t_flags", "t_ipopt", "t_tcpopt", "_last"]
 _STR_NAMES = _FIELD_NAMES + _EXTRA
-_BOOL_NAMES = [*_WORD_NAMES, "_looks_nf"]
-_I_IN, _I_HEAD, _I_FLAGS, _I_IPOPT, _I_TCPOPT = (len(_FIELD_NAMES) + i for i in range(5))
-_I_LOOKS = len(_WORD_NAMES)
+_BOOL_NAMES = [*_WORD_NAMES, "_looks_nf", "_unbal", "_dup", "_brk"]
+_I_IN, _I_HEAD, _I_FLAGS, _I_IPOPT, _I_TCPOPT, _I_LAST = (len(_FIELD_NAMES) + i for i in range(6))
+_I_LOOKS, _I_UNBAL, _I_DUP, _I_BRK = (len(_WORD_NAMES) + i for i in range(4))
 
 # slot number (in _SLOTS) → index among strings (fields) or booleans (words); sign tells which
 _SLOT_TO_OUT = np.array(
@@ -85,6 +85,8 @@ def _scan(data, offs, body_at, codes, fidtab, slot_to_out, nf_codes, flag_codes,
         opt_done1 = False
         pend = -1  # output index of an OPT whose value comes with the next token(s)
         pend_step = 0
+        last_st = -1
+        last_en = -1
         while i < re_:
             while i < re_ and data[i] == 32:
                 i += 1
@@ -94,6 +96,8 @@ def _scan(data, offs, body_at, codes, fidtab, slot_to_out, nf_codes, flag_codes,
             while i < re_ and data[i] != 32:
                 i += 1
             en = i
+            last_st = st
+            last_en = en
             # the value of a pending "OPT (...)"
             if pend >= 0:
                 if pend_step == 1:
@@ -170,6 +174,15 @@ def _scan(data, offs, body_at, codes, fidtab, slot_to_out, nf_codes, flag_codes,
                         if vlen[o, r] < 0:
                             vstart[o, r] = vs - rs
                             vlen[o, r] = vl
+                        elif not flags[_I_DUP, r]:  # the key again: a conflict if the value differs
+                            if vlen[o, r] != max(vl, 0):
+                                flags[_I_DUP, r] = True
+                            else:
+                                p0 = rs + vstart[o, r]
+                                for j in range(vlen[o, r]):
+                                    if data[p0 + j] != data[vs + j]:
+                                        flags[_I_DUP, r] = True
+                                        break
                     else:
                         flags[-1 - o, r] = True
             if seg == 0:
@@ -190,6 +203,13 @@ def _scan(data, offs, body_at, codes, fidtab, slot_to_out, nf_codes, flag_codes,
                     opt_done1 = True
                     pend = _I_TCPOPT
                     pend_step = 1
+        if last_st >= 0:
+            vstart[_I_LAST, r] = last_st - rs
+            vlen[_I_LAST, r] = last_en - last_st
+        if n_open != n_close:
+            flags[_I_UNBAL, r] = True
+        if n_open > 0:
+            flags[_I_BRK, r] = True
         if fl_st >= 0:
             vstart[_I_FLAGS, r] = fl_st - rs
             vlen[_I_FLAGS, r] = fl_en - fl_st
@@ -277,14 +297,10 @@ def _ints(data, offs, valid, hexa):  # pragma: no cover - compiled
         i = offs[r]
         e = offs[r + 1]
         if hexa:
-            if e - i >= 2 and data[i] == 48 and data[i + 1] == 120:  # "0x"
+            if e - i >= 2 and data[i] == 48 and (data[i + 1] == 120 or data[i + 1] == 88):  # 0x
                 i += 2
-            if e - i >= 2 and data[i] == 48 and data[i + 1] == 88:  # then "0X"
-                i += 2
-        neg = False
-        if i < e and (data[i] == 43 or data[i] == 45):
-            neg = data[i] == 45
-            i += 1
+        elif e - i >= 2 and data[i] == 48:  # a leading zero: the kernel never prints one
+            continue
         if i >= e:
             continue
         v = 0
@@ -304,7 +320,7 @@ def _ints(data, offs, valid, hexa):  # pragma: no cover - compiled
                 v = v * base + d
             i += 1
         if good:
-            out[r] = -v if neg else v
+            out[r] = v
             ok[r] = True
     return out, ok
 
@@ -360,9 +376,10 @@ def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def integers(arr: pa.Array, hexa: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(value, ok) of text ``[+-]?digits`` (hex digits after an optional ``0x``/``0X`` when
-    ``hexa``), as polars' ``str.to_integer(strict=False)`` reads it; values at or beyond 2**40
-    come out as some number at least that large (out of range for every field)."""
+    """(value, ok) of text that is a number as the kernel prints it: decimal digits without sign
+    or leading zero (``0`` itself is fine), or, when ``hexa``, hex digits after an optional
+    ``0x``/``0X`` (no sign); anything else is not ok. Values at or beyond 2**40 come out as some
+    number at least that large (out of range for every field)."""
     data, offs, valid = _buffers(arr)
     return _ints(data, offs, valid, hexa)
 

@@ -14,6 +14,11 @@ bracket tokens before it:
 
 and returns, for each wanted (key, segment), the text of the first such value of every line as
 an Arrow string array (null where absent). No Python loop runs over lines or tokens.
+
+For the parser's completeness and consistency checks it also returns, per line, the last token
+of the body (``_last``), whether its brackets are unbalanced (``_unbal``: a line cut inside the
+embedded header of an ICMP error) and whether a field's key comes twice in its segment with
+different values (``_dup``: the kernel prints each key once, so such a line is damaged).
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ FIELDS: tuple[tuple[str, bytes, tuple[int, ...]], ...] = (
     ("t_uid", b"UID=", (1, 4)),
     ("t_gid", b"GID=", (1, 4)),
     ("t_mark", b"MARK=", (1, 4)),
+    ("t_param", b"PARAMETER=", (1,)),
+    ("t_pointer", b"POINTER=", (1,)),
+    ("t_gateway", b"GATEWAY=", (1,)),
     ("t_isrc", b"SRC=", (2,)),
     ("t_idst", b"DST=", (2,)),
     ("t_ilen", b"LEN=", (2,)),
@@ -154,6 +162,12 @@ def _strings(
     return pa.LargeStringArray.from_buffers(
         n, pa.py_buffer(offsets), pa.py_buffer(buf), bitmap, nulls
     )
+
+
+def _values(data: np.ndarray, vs: np.ndarray, vl: np.ndarray) -> pa.Array:
+    """A large_string array of the values data[vs[k]:vs[k]+vl[k]] (every one present)."""
+    k = len(vs)
+    return _strings(data, k, np.arange(k), vs, vl)
 
 
 def _first_per_row(mask: np.ndarray, rowid: np.ndarray) -> np.ndarray:
@@ -317,7 +331,27 @@ def tokenise(text: pa.Array, body_at: np.ndarray) -> dict[str, pa.Array | np.nda
             out[name] = flag
         elif name not in out:
             out[name] = _strings(data, n, rows, vst[idx], vlen[idx])
+    # a key repeated in its segment with another value ("DPT=23 DPT=80"): compare every later
+    # token of a (field, line) with the first one
+    dup = np.zeros(n, np.bool_)
+    if len(sel):
+        firsts = first_idx[fid[sel], rowid[sel]]
+        later = sel[firsts != sel]
+        if len(later):
+            fst = first_idx[fid[later], rowid[later]]
+            a = _values(data, vst[later], vlen[later])
+            b = _values(data, vst[fst], vlen[fst])
+            differ = ~np.asarray(pc.equal(a, b))
+            dup[rowid[later[differ]]] = True
+    out["_dup"] = dup
     del first_idx
+
+    # the last token of the body; brackets opened and closed
+    last = _last_per_row(np.ones(ntok, np.bool_), rowid)
+    out["_last"] = _strings(data, n, rowid[last], st[last], en[last] - st[last])
+    n_open = np.bincount(rowid[open_br], minlength=n)
+    out["_unbal"] = n_open != np.bincount(rowid[close_br], minlength=n)
+    out["_brk"] = n_open > 0
 
     # IN= is the first body token
     idx = tok_row_first

@@ -40,6 +40,8 @@ class InputLedger:
     hosts: dict[str, int] = field(default_factory=dict)
     bytes: int = 0
     seconds: float = 0.0
+    #: rows kept with an auxiliary field left null, by warning ("bad icmp_id": n)
+    warnings: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Ledger:
             "rejected": self.rejected(),
             "rejected_total": sum(self.rejected().values()),
             "hosts": self.hosts(),
+            "warnings": self._totals("warnings"),
             "bytes": self.bytes,
             "seconds": round(self.seconds, 3),
             "inputs": [asdict(i) for i in self.inputs],
@@ -240,6 +243,7 @@ def _ingest_one(
             pool, n = _parse_blocks(reader, ctx, line_no, tx, workers, pool,
                                     split_size(size_left, workers, block_size), tick, hold_tail=live)
             entry.lines = n
+            entry.warnings = dict(ctx.state.pop("warnings", {}))
             line_no += n
         end_byte = start_byte + reader.raw_bytes_read - reader.held
         if inp.path is None:
@@ -315,6 +319,9 @@ def _parse_blocks(
     def account(res: ParseResult, n: int) -> None:
         nonlocal line, last_raw
         tx.add(res.rows, res.rejects)
+        warn = ctx.state.setdefault("warnings", {})
+        for k, v in res.warnings.items():
+            warn[k] = warn.get(k, 0) + v
         line += n
         raw = reader.raw_bytes_read
         tick(raw - last_raw, n)
