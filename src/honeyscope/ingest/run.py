@@ -311,7 +311,7 @@ def _ingest_one(
                 keys.setdefault(k[0], set()).add(k[1])
                 by_key[k] = e
         scanned = sources.scan(inp, keys)
-        if (scanned.size, scanned.sha256) in by_key or any(
+        if (not scanned.damaged and (scanned.size, scanned.sha256) in by_key) or any(
             e.get("compression") is not None and "content_sha256" not in e
             and e["sha256"] == scanned.raw_sha256 and e["end_byte"] == size for e in st.inputs
         ):
@@ -383,8 +383,13 @@ def _ingest_one(
                 entry.lines += 1
         end = reader.content_read - reader.held - reader.unread_tail
         if reader.damage is not None:
-            entry.error = (f"{reader.damage.text(reader.compression)}; kept the {entry.lines - 1:,} "
-                           "lines before it")
+            entry.error = f"{reader.damage.text(reader.compression)}; the lines before it are kept"
+            if (end, sources.content_digest(inp, end) if scanned is None or end != scanned.size
+                    else scanned.sha256) in {content_key(e) for e in st.inputs}:
+                # the readable part was committed before: said again, not added again
+                tx.abort()
+                entry.status, entry.lines = "skipped: already ingested (damaged)", 0
+                return _counted(entry, None, t0, 0), pool
         if scanned is None:  # stdin, a FIFO: the same text as a committed input adds nothing
             sha = reader.content_sha256 if not reader.held else None
             if sha is not None and (end, sha) in {content_key(e) for e in st.inputs}:

@@ -247,14 +247,16 @@ class Damage:
 
     def text(self, compression: str | None) -> str:
         what = f"{compression} " if compression else ""
-        return f"{self.reason}: {what}data ends at byte {self.offset:,}" + (
-            f" ({self.detail})" if self.detail else "")
+        where = (f"{what}data cut at byte {self.offset:,}" if self.reason == "truncated archive"
+                 else f"{what}data unreadable after byte {self.offset:,}")
+        return f"{self.reason}: {where}" + (f" ({self.detail})" if self.detail else "")
 
 
 class _Codec:
     """One member (gzip) / stream (bzip2, xz) / frame (zstd) at a time, with bounded output."""
 
     ZSTD_FEED = 4096  # zstd has no output bound: feed it little at a time
+    FEED = 16384
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -288,17 +290,38 @@ class _Codec:
     def step(self, data: bytes) -> tuple[bytes, bytes]:
         """(output, input left over) of feeding ``data``."""
         self.started = self.started or bool(data)
+        # fed a little at a time, so that damage is located to within FEED bytes
+        feed = self.ZSTD_FEED if self.kind == "zstd" else self.FEED
+        head, rest = data[:feed], data[feed:]
         if self.kind == "gzip":
-            out = self.d.decompress(data, OUT_CHUNK)
-            return out, (self.d.unused_data if self.d.eof else self.d.unconsumed_tail)
+            snap = self.d.copy()
+            try:
+                out = self.d.decompress(head, OUT_CHUNK)
+            except zlib.error as e:  # again in small steps from before: keep what decompresses
+                self.d, got, at = snap, [], 0
+                try:
+                    while at < len(head):
+                        got.append(self.d.decompress(head[at: at + 256], OUT_CHUNK))
+                        at += 256
+                except zlib.error:
+                    pass
+                raise _Partial(b"".join(got), at, e) from None
+            return out, (self.d.unused_data + rest if self.d.eof else self.d.unconsumed_tail + rest)
         if self.kind in ("bzip2", "xz"):
             if self.d.eof:
                 return b"", data
-            out = self.d.decompress(data, OUT_CHUNK)
-            return out, (self.d.unused_data if self.d.eof else b"")
-        head, rest = data[: self.ZSTD_FEED], data[self.ZSTD_FEED:]
+            out = self.d.decompress(head, OUT_CHUNK)
+            return out, (self.d.unused_data + rest if self.d.eof else rest)
         out = self.d.decompress(head)
         return out, (self.d.unused_data + rest if self.d.eof else rest)
+
+
+class _Partial(Exception):
+    """A decompression error, with the output salvaged before it and where it was found."""
+
+    def __init__(self, out: bytes, at: int, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.out, self.at, self.error = out, at, error
 
 
 def _codec_errors() -> tuple[type[BaseException], ...]:
@@ -423,6 +446,12 @@ class Reader:
                     return
             try:
                 out, data = codec.step(data)
+            except _Partial as p:
+                if p.out:
+                    yield p.out
+                self.damage = Damage("corrupt archive", self._count - len(data) + p.at,
+                                     str(p.error).splitlines()[0][:120])
+                return
             except errors as e:
                 self.damage = Damage("corrupt archive", self._count - len(data),
                                      str(e).splitlines()[0][:120] if str(e) else type(e).__name__)
