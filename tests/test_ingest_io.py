@@ -334,3 +334,24 @@ def test_workers_die_when_the_ingest_is_killed(tmp_path):
     while time.monotonic() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.2)
     assert not [w for w in workers if _alive(w)]
+
+
+def test_distributed_ingest_identifies_content_too(tmp_path):
+    """The Spark path (run here with Python's map) skips a rotated, compressed copy of a committed
+    log and adds only the new lines of one that goes further."""
+    from honeyscope.ingest import distributed
+
+    def python_map(fn, tasks):
+        return list(map(fn, tasks))
+
+    d = tmp_path / "log"
+    d.mkdir()
+    write(d / "kern.log", lines(0, 10))
+    distributed.ingest_distributed([str(d / "kern.log")], tmp_path / "s", python_map, year=2024)
+    write(d / "kern.log.2.gz", gzip.compress((d / "kern.log").read_bytes()))
+    write(d / "more.log.bz2", bz2.compress(lines(0, 13).encode()))
+    led = distributed.ingest_distributed([str(d / "kern.log.2.gz"), str(d / "more.log.bz2")],
+                                         tmp_path / "s", python_map, year=2024)
+    assert [(i.status, i.rows) for i in led.inputs] == [("skipped: already ingested", 0),
+                                                         ("grown", 3)]
+    assert len(rows(tmp_path / "s")) == 13

@@ -366,7 +366,8 @@ class Reader:
         if start and self.compression:
             raise ValueError(f"{inp.name}: cannot resume inside a compressed input")
         self.start = start
-        self._content = hashlib.sha256() if start == 0 else None
+        # (the text of a plain file is its bytes: their hash serves for both)
+        self._content = hashlib.sha256() if start == 0 and self.compression else None
         self.content_read = start  # decompressed bytes produced (counting ``start``)
         self._chunks = self._decompressed()
         self._pending = b""
@@ -413,6 +414,8 @@ class Reader:
     @property
     def content_sha256(self) -> str | None:
         """sha256 of the decompressed text produced so far (from its start), if read from it."""
+        if self.compression is None:
+            return self._hash.hexdigest() if self.start == 0 else None
         return None if self._content is None else self._content.hexdigest()
 
     # -- decompressed side ------------------------------------------------------------------
