@@ -55,7 +55,8 @@ def _ingest(args: argparse.Namespace) -> int:
         from honeyscope.ingest.distributed import ingest_on_spark
 
         ledger = ingest_on_spark(args.inputs, args.store, args.engine, year=args.year, tz=args.tz,
-                                 sensor=args.sensor, wait=wait)
+                                 sensor=args.sensor, wait=wait, include=args.include,
+                                 exclude=args.exclude)
     else:
         from honeyscope.ingest.run import check_options
 
@@ -133,6 +134,14 @@ def print_ledger(d: dict) -> None:
         f"[bold]{d['rejected_total']:,}[/] rejected, {d['bytes'] / 1e6:,.1f} MB in {d['seconds']:.2f} s "
         f"→ {terminal(d['store'])}"
     )
+    many = len(d["inputs"]) > 20  # then the years of the inputs in one line, not one per input
+    if many:
+        per_year: dict[str, int] = {}
+        for i in d["inputs"]:
+            for y in i.get("years") or {}:
+                per_year[y] = per_year.get(y, 0) + 1
+        if per_year:
+            con.print("  years: " + ", ".join(f"{y} ({n:,} inputs)" for y, n in sorted(per_year.items())))
     for i in d["inputs"]:
         notes = []
         if i["status"] not in ("added", "grown"):
@@ -140,7 +149,7 @@ def print_ledger(d: dict) -> None:
         if i.get("held"):
             notes.append(f"{i['held']} unterminated line left for the next ingest")
         years = i.get("years") or {}
-        if years:
+        if years and not many:
             notes.append("year " + ", ".join(years) if len(years) > 1 or i.get("sensor_years")
                          else f"year {next(iter(years))}")
         for h, ys in (i.get("sensor_years") or {}).items():

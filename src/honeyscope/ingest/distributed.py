@@ -96,11 +96,14 @@ def ingest_distributed(
     sensor: str | None = None,
     wait: float | None = 0,
     block_size: int = sources.BLOCK,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> run.Ledger:
     """Ingest ``inputs`` into ``store`` with the raw-log files parsed by ``mapper`` (see the
     module doc); :func:`ingest_on_spark` passes Spark, tests may pass ``map``."""
+    run.check_options(year, None, sensor, tz)
     st = store if isinstance(store, Store) else Store(store, create=True)
-    resolved = sources.expand(inputs)
+    resolved = sources.expand(inputs, skip=[st.path], include=include, exclude=exclude)
     if any(i.path is None for i in resolved):
         raise ValueError("standard input cannot be spread over a cluster: ingest it locally")
     ledger = run.Ledger(store=str(st.path))
