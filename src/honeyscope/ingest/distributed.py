@@ -181,7 +181,8 @@ def _commit(st: Store, p: _Pending, res: dict[str, Any], options: dict) -> run.I
     tx = p.tx
     tx.parts, tx.reject_parts = list(res["parts"]), list(res["reject_parts"])
     tx.rows, tx.rejected, tx.hosts = res["rows"], dict(res["rejected"]), dict(res["hosts"])
-    end_byte, end = res["end_byte"], res["content_read"]
+    # (a worker running an older honeyscope does not say how much text it read: all of it)
+    end_byte, end = res["end_byte"], res.get("content_read", p.size)
     assert p.inp.path is not None
     # (p.size, p.sha256: the decompressed text's length and digest, from the driver's scan)
     content_sha = p.sha256 if end == p.size else sources.content_digest(p.inp, end)
