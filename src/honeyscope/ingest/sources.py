@@ -619,15 +619,16 @@ def scan(inp: Input, prefixes: dict[int, set[str]]) -> Scan:
             if not chunk:
                 break
             end = pos + len(chunk)
+            view, done = memoryview(chunk), 0  # (the hash advances once through the chunk)
             while li < len(lengths) and lengths[li] <= end:
                 n = lengths[li]
                 k = n - pos
-                snap = h.copy()
-                snap.update(chunk[:k])
-                if chunk[k - 1:k] == b"\n" and snap.hexdigest() in prefixes[n]:
+                h.update(view[done:k])
+                done = k
+                if chunk[k - 1:k] == b"\n" and h.copy().hexdigest() in prefixes[n]:
                     best = n
                 li += 1
-            h.update(chunk)
+            h.update(view[done:])
             pos = end
     finally:
         r.close()
