@@ -45,6 +45,7 @@ def rows(store: Path) -> list[str]:
 
 # ---- 1. rotation ---------------------------------------------------------------------------------
 
+@pytest.mark.slow  # (> 3 s on a loaded machine: several ingests or a subprocess)
 def test_logrotate_sequence_counts_every_line_once(tmp_path):
     """logrotate with compress + delaycompress: kern.log → kern.log.1 → kern.log.2.gz, new lines at
     every step, ``kern.log*`` ingested after each: the store holds each distinct line once."""
@@ -132,6 +133,7 @@ def test_inputs_years_apart_are_warned_about(tmp_path, capsys):
 
 # ---- 6. the held-back last line --------------------------------------------------------------------
 
+@pytest.mark.slow  # (> 3 s on a loaded machine: several ingests or a subprocess)
 def test_unterminated_line_of_a_live_log_is_said_and_analyses_read_it(tmp_path, capsys):
     f = tmp_path / "live.log"
     f.write_text(lines(0, 3) + line(3).rstrip("\n"))  # written just now, last line unterminated
@@ -211,6 +213,7 @@ def test_long_lines_are_cut_as_they_stream(tmp_path):
     assert rej[0]["line"] == 2 and len(rej[0]["text"]) <= MAX_REJECT_TEXT
 
 
+@pytest.mark.slow  # (> 3 s on a loaded machine: several ingests or a subprocess)
 def test_dev_zero_on_stdin_is_refused_in_bounded_time(tmp_path):
     with open("/dev/zero", "rb") as zero:
         p = subprocess.run([sys.executable, "-m", "honeyscope", "ingest", "-", "--store",
