@@ -545,5 +545,5 @@ def test_ingest_ledger_counts_the_warnings(tmp_path) -> None:
     log.write_text(FULL[2].replace("ID=31337", "ID=98765") + "\n" + FULL[2] + "\n")
     led = honeyscope.ingest([log], tmp_path / "store", year=2025).to_dict()
     assert (led["rows"], led["rejected_total"]) == (2, 0)
-    assert led["warnings"] == {"bad icmp_id": 1}
-    assert led["inputs"][0]["warnings"] == {"bad icmp_id": 1}
+    assert led["field_warnings"] == {"bad icmp_id": 1}
+    assert led["inputs"][0]["field_warnings"] == {"bad icmp_id": 1}

@@ -84,7 +84,12 @@ def resolve_store(
     if key not in _TEMP_STORES:
         tmp = Path(tempfile.mkdtemp(prefix="honeyscope-"))
         atexit.register(shutil.rmtree, tmp, True)
-        ingest(srcs, tmp / "store", year=year, tz=tz, sensor=sensor, progress=progress)
+        # live=False: every line, even a live log's unterminated last one (no next ingest here)
+        led = ingest(srcs, tmp / "store", year=year, tz=tz, sensor=sensor, progress=progress,
+                     live=False)
+        if led.errors():  # a damaged or refused input: the analysis would be of part of the data
+            raise ValueError("; ".join(led.errors())
+                             + " (`honeyscope ingest` keeps the readable part in a store)")
         _TEMP_STORES[key] = tmp / "store"
     return Store(_TEMP_STORES[key])
 

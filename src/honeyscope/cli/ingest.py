@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from honeyscope.render.escape import terminal
+from honeyscope.render.escape import plain_terminal, terminal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="parser processes (default: 2)")
     p.add_argument("--wait", action="store_true",
                    help="wait for another ingest into the same store instead of refusing")
+    p.add_argument("--include", action="append", default=[], metavar="GLOB",
+                   help="in a directory, also take files matching GLOB (name or relative path) that "
+                   "are skipped by default as not logs (*.md, *.json but journald exports, Parquet...)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="in a directory, leave out files matching GLOB (wins over --include)")
     p.add_argument("--json", action="store_true", help="print the ledger as JSON")
     p.add_argument("--engine", metavar="MASTER",
                    help="spark://HOST:PORT or local[N]: parse each input file on a Spark worker "
@@ -50,21 +55,32 @@ def _ingest(args: argparse.Namespace) -> int:
         from honeyscope.ingest.distributed import ingest_on_spark
 
         ledger = ingest_on_spark(args.inputs, args.store, args.engine, year=args.year, tz=args.tz,
-                                 sensor=args.sensor, wait=wait)
+                                 sensor=args.sensor, wait=wait, include=args.include,
+                                 exclude=args.exclude)
     else:
-        inputs = sources.expand(args.inputs)
-        total = sum(i.path.stat().st_size for i in inputs if i.path is not None) or None
+        from honeyscope.ingest.run import check_options
+
+        check_options(args.year, args.workers, args.sensor, args.tz)
+        inputs = sources.expand(args.inputs, skip=[args.store], include=args.include,
+                                exclude=args.exclude)
+        total = sum(i.path.stat().st_size for i in inputs if i.seekable) or None  # type: ignore[union-attr]
         with _progress(total, enabled=sys.stderr.isatty() and not args.json) as progress:
             ledger = api.ingest(
                 args.inputs, args.store, year=args.year, tz=args.tz, sensor=args.sensor,
-                workers=args.workers, wait=wait, progress=progress,
+                workers=args.workers, wait=wait, progress=progress, include=args.include,
+                exclude=args.exclude,
             )
+    d = ledger.to_dict()
     if args.json:
-        json.dump(ledger.to_dict(), sys.stdout, indent=1)
+        json.dump(d, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        print_ledger(ledger.to_dict())
-    return 0
+        print_ledger(d)
+    for w in d["warnings"]:
+        print(f"honeyscope: warning: {plain_terminal(w)}", file=sys.stderr)
+    for e in d["errors"]:
+        print(f"honeyscope: error: {plain_terminal(e)}", file=sys.stderr)
+    return 1 if d["errors"] else 0
 
 
 class _progress:
@@ -118,9 +134,28 @@ def print_ledger(d: dict) -> None:
         f"[bold]{d['rejected_total']:,}[/] rejected, {d['bytes'] / 1e6:,.1f} MB in {d['seconds']:.2f} s "
         f"→ {terminal(d['store'])}"
     )
-    skipped = [i for i in d["inputs"] if i["status"].startswith("skipped")]
-    for i in skipped:
-        con.print(f"  {terminal(i['source'])}: {i['status']}")
+    many = len(d["inputs"]) > 20  # then the years of the inputs in one line, not one per input
+    if many:
+        per_year: dict[str, int] = {}
+        for i in d["inputs"]:
+            for y in i.get("years") or {}:
+                per_year[y] = per_year.get(y, 0) + 1
+        if per_year:
+            con.print("  years: " + ", ".join(f"{y} ({n:,} inputs)" for y, n in sorted(per_year.items())))
+    for i in d["inputs"]:
+        notes = []
+        if i["status"] not in ("added", "grown"):
+            notes.append(i["status"])
+        if i.get("held"):
+            notes.append(f"{i['held']} unterminated line left for the next ingest")
+        years = i.get("years") or {}
+        if years and not many:
+            notes.append("year " + ", ".join(years) if len(years) > 1 or i.get("sensor_years")
+                         else f"year {next(iter(years))}")
+        for h, ys in (i.get("sensor_years") or {}).items():
+            notes.append(f"{terminal(h)}: {', '.join(ys)}")
+        if notes:
+            con.print(f"  {terminal(i['source'])}: " + "; ".join(terminal(n) for n in notes))
     for key, title, what, unit in (("rejected", "rejected, by reason", "reason", "lines"),
                                    ("hosts", "rows added, per sensor", "sensor", "rows")):
         if d[key]:

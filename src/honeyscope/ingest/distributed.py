@@ -77,7 +77,8 @@ def parse_file_task(task: dict[str, Any]) -> dict[str, Any]:
             line += n
         return {
             "kind": kind, "compression": reader.compression, "lines": line - 1,
-            "end_byte": reader.raw_bytes_read, "parts": tx.parts,
+            "end_byte": reader.raw_bytes_read, "content_read": reader.content_read,
+            "parts": tx.parts,
             "reject_parts": tx.reject_parts, "rows": tx.rows, "rejected": tx.rejected,
             "hosts": tx.hosts,
         }
@@ -95,11 +96,14 @@ def ingest_distributed(
     sensor: str | None = None,
     wait: float | None = 0,
     block_size: int = sources.BLOCK,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> run.Ledger:
     """Ingest ``inputs`` into ``store`` with the raw-log files parsed by ``mapper`` (see the
     module doc); :func:`ingest_on_spark` passes Spark, tests may pass ``map``."""
+    run.check_options(year, None, sensor, tz)
     st = store if isinstance(store, Store) else Store(store, create=True)
-    resolved = sources.expand(inputs)
+    resolved = sources.expand(inputs, skip=[st.path], include=include, exclude=exclude)
     if any(i.path is None for i in resolved):
         raise ValueError("standard input cannot be spread over a cluster: ingest it locally")
     ledger = run.Ledger(store=str(st.path))
@@ -110,23 +114,33 @@ def ingest_distributed(
         local: list[sources.Input] = []
         entries: dict[str, run.InputLedger] = {}
         in_this_run: set[str] = set()
+        keys: dict[int, set[str]] = {}
+        for e in st.inputs:
+            k = run.content_key(e)
+            if k is not None:
+                keys.setdefault(k[0], set()).add(k[1])
         for inp in resolved:
             assert inp.path is not None
             size = inp.path.stat().st_size
-            digest = sources.file_digest(inp.path)
-            if digest in in_this_run or any(
-                e["sha256"] == digest and e["end_byte"] == size for e in st.inputs
-            ):  # the same bytes in the store, or twice among these inputs: once only
+            if not inp.seekable:
+                local.append(inp)
+                continue
+            scanned = sources.scan(inp, keys)  # content, not bytes: as run.py
+            digest = scanned.sha256
+            if not scanned.damaged and (digest in in_this_run or digest in keys.get(scanned.size, ())):
+                # the same text in the store, or twice among these inputs: once only
                 entries[inp.name] = run.InputLedger(inp.name, "skipped: already ingested")
                 continue
             in_this_run.add(digest)
-            before = [e for e in st.inputs if e["source"] == inp.name]
             with _opened(inp) as reader:
-                kind = sources.kind_of(reader.head())
-            if before or kind != "log" or size == 0:
-                local.append(inp)  # grown files and CSVs: the local path, in the driver
+                head = reader.head()
+                kind = sources.kind_of(head)
+            if (scanned.prefix or scanned.damaged or kind != "log" or size == 0
+                    or sources.binary_kind(head)):
+                # grown or rotated texts, damaged archives, CSVs, refusals: the local path
+                local.append(inp)
                 continue
-            pending.append(_Pending(inp, size, digest, st.begin()))
+            pending.append(_Pending(inp, scanned.size, digest, st.begin()))
         try:
             tasks = [
                 {"store": str(st.path), "tx": p.tx.id, "name": p.inp.name, "path": str(p.inp.path),
@@ -167,13 +181,17 @@ def _commit(st: Store, p: _Pending, res: dict[str, Any], options: dict) -> run.I
     tx = p.tx
     tx.parts, tx.reject_parts = list(res["parts"]), list(res["reject_parts"])
     tx.rows, tx.rejected, tx.hosts = res["rows"], dict(res["rejected"]), dict(res["hosts"])
-    end_byte = res["end_byte"]
+    # (a worker running an older honeyscope does not say how much text it read: all of it)
+    end_byte, end = res["end_byte"], res.get("content_read", p.size)
     assert p.inp.path is not None
-    sha = p.sha256 if end_byte == p.size else sources.file_digest(p.inp.path, end_byte)
+    # (p.size, p.sha256: the decompressed text's length and digest, from the driver's scan)
+    content_sha = p.sha256 if end == p.size else sources.content_digest(p.inp, end)
+    raw_sha = content_sha if res["compression"] is None else sources.file_digest(p.inp.path)
     t0 = time.perf_counter()
     tx.commit({
         "source": p.inp.name, "kind": res["kind"], "compression": res["compression"],
-        "start_byte": 0, "end_byte": end_byte, "sha256": sha, "start_line": 1,
+        "start_byte": 0, "end_byte": end_byte, "sha256": raw_sha, "content_start": 0,
+        "content_bytes": end, "content_sha256": content_sha, "start_line": 1,
         "end_line": res["lines"], "lines": res["lines"], "options": options,
     })
     entry = run.InputLedger(p.inp.name, "added", kind=res["kind"],

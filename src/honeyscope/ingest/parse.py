@@ -720,19 +720,36 @@ def _times(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
     mon, day, secs = _bsd_parts(c._b)
     df = df.with_columns(_mon=mon, _day=day, _secs=secs)
     if ctx.year is not None:
-        st = ctx.state
-        last = st.get("bsd_last_month")
-        offset0 = int(st.get("bsd_year_offset", 0))
-        prev = c._mon.forward_fill().shift(1)
-        if last is not None:
-            prev = prev.fill_null(pl.lit(int(last)))
-        jump = ((prev - c._mon) > 6).fill_null(False).cast(pl.Int64)
-        df = df.with_columns(_yoff=jump.cum_sum() + offset0)
+        # Per sensor, each stamp takes the year that puts it nearest to the sensor's previous
+        # stamp (phase unwrapping, vectorised: a step back of more than half a year is the next
+        # year, a step forward of more than half a year a late line of the year before, anything
+        # less is reordering); carried between blocks (parsed in order) by sensor in ctx.state.
+        st = ctx.state.setdefault("bsd_sensor_years", {})  # sensor → (last position, year offset)
+        before = dict(zip(range(1, 13), (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334),
+                          strict=True))
+        pos = (c._mon.replace_strict(before, default=None, return_dtype=pl.Int64) + c._day - 1
+               ) * 86400 + c._secs
+        half = 365 * 86400 // 2
+        sub = df.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_r"),
+                        c._host.fill_null("").alias("_sk"), pos.alias("_pos")
+                        ).filter(c._pos.is_not_null())
+        yoff = np.zeros(df.height, dtype=np.int64)
+        if sub.height:
+            known = c._sk.is_in(list(st)) if st else pl.lit(False)
+            last_pos = (c._sk.replace_strict({k: v[0] for k, v in st.items()}, default=None,
+                                             return_dtype=pl.Int64) if st else pl.lit(None, pl.Int64))
+            base = (c._sk.replace_strict({k: v[1] for k, v in st.items()}, default=0,
+                                         return_dtype=pl.Int64) if st else pl.lit(0, pl.Int64))
+            prev = pl.coalesce(c._pos.shift(1).over("_sk"), pl.when(known).then(last_pos))
+            step = c._pos - prev
+            inc = pl.when(step < -half).then(1).when(step > half).then(-1).otherwise(0)
+            sub = sub.with_columns(_off=inc.cum_sum().over("_sk") + base)
+            yoff[sub.get_column("_r").to_numpy()] = sub.get_column("_off").to_numpy()
+            for k, p_, o in sub.group_by("_sk", maintain_order=True).agg(
+                    c._pos.last(), c._off.last()).iter_rows():
+                st[k] = (int(p_), int(o))
+        df = df.with_columns(_yoff=pl.Series("_yoff", yoff))
         year = pl.lit(int(ctx.year)) + c._yoff
-        mons = df.get_column("_mon").drop_nulls()
-        if len(mons):
-            st["bsd_last_month"] = int(mons[-1])
-            st["bsd_year_offset"] = int(df.get_column("_yoff").max() or offset0)
     else:
         ry, rkey = _ref_key(ctx)
         key = c._mon * 100_000_000 + c._day * 1_000_000 + c._secs

@@ -31,7 +31,8 @@ Progress = Callable[[int, int], None]  # (raw bytes consumed so far in this run,
 @dataclass
 class InputLedger:
     source: str
-    status: str  # "added", "grown", "skipped: already ingested", "skipped: no new lines"
+    status: str  # "added", "grown", "skipped: already ingested", "skipped: no new lines",
+    # "skipped: <why not a log>" (a directory's binary file), "refused: <why>", "failed: <why>"
     kind: str = ""
     compression: str | None = None
     lines: int = 0
@@ -41,7 +42,17 @@ class InputLedger:
     bytes: int = 0
     seconds: float = 0.0
     #: rows kept with an auxiliary field left null, by warning ("bad icmp_id": n)
-    warnings: dict[str, int] = field(default_factory=dict)
+    field_warnings: dict[str, int] = field(default_factory=dict)
+    years: dict[str, int] = field(default_factory=dict)  # rows per year of their time
+    sensor_years: dict[str, dict[str, int]] = field(default_factory=dict)  # when sensors differ
+    first: str | None = None  # time of the earliest / latest row (ISO, UTC)
+    last: str | None = None
+    held: int = 0  # unterminated last lines left for the next ingest (a live log)
+    error: str | None = None  # damage or refusal: the run exits non-zero naming the input
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
 
 @dataclass
@@ -77,6 +88,14 @@ class Ledger:
         """Rows added, per sensor, most first."""
         return self._totals("hosts")
 
+    def errors(self) -> list[str]:
+        """One line per input that was damaged, refused or could not be read."""
+        return [f"{i.source}: {i.error}" for i in self.inputs if i.error]
+
+    def warnings(self) -> list[str]:
+        """Inputs of this ingest placed in different years, or leaving months between them."""
+        return year_warnings(self.inputs)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "store": self.store,
@@ -85,11 +104,46 @@ class Ledger:
             "rejected": self.rejected(),
             "rejected_total": sum(self.rejected().values()),
             "hosts": self.hosts(),
-            "warnings": self._totals("warnings"),
+            "field_warnings": self._totals("field_warnings"),
             "bytes": self.bytes,
             "seconds": round(self.seconds, 3),
+            "held": sum(i.held for i in self.inputs),
+            "errors": self.errors(),
+            "warnings": self.warnings(),
             "inputs": [asdict(i) for i in self.inputs],
         }
+
+
+#: Inputs of one ingest whose rows are further apart than this are warned about.
+GAP_DAYS = 60
+
+
+def year_warnings(inputs: list[InputLedger]) -> list[str]:
+    """Warnings for inputs of one ingest that ended up in different years, or with a gap of more
+    than :data:`GAP_DAYS` days between them (a year-less log dated by a fresh mtime)."""
+    from datetime import datetime
+
+    dated = [i for i in inputs if i.first and i.last]
+    out: list[str] = []
+    main = {i.source: max(i.years, key=lambda y: i.years[y]) for i in dated if i.years}
+    if len(set(main.values())) > 1:
+        by: dict[str, list[str]] = {}
+        for src, y in main.items():
+            by.setdefault(y, []).append(src)
+        out.append("inputs placed in different years: " + "; ".join(
+            f"{y}: {len(v)} input{'s' * (len(v) > 1)} ({Path(v[0]).name}{', ...' * (len(v) > 1)})"
+            for y, v in sorted(by.items())) + " (check --year / the files' dates)")
+    spans = sorted((datetime.fromisoformat(i.first), datetime.fromisoformat(i.last), i.source)
+                   for i in dated)
+    if spans:
+        end, end_src = spans[0][1], spans[0][2]
+        for a, b, src in spans[1:]:
+            if (a - end).days > GAP_DAYS:
+                out.append(f"a gap of {(a - end).days} days between inputs: {Path(end_src).name} "
+                           f"ends {end:%Y-%m-%d}, {Path(src).name} starts {a:%Y-%m-%d}")
+            if b > end:
+                end, end_src = b, src
+    return out
 
 
 #: A plain file modified less than this many seconds ago is taken to be a log being written.
@@ -121,6 +175,26 @@ def _parse_job(block: bytes, first_line: int, ctx: ParseContext) -> tuple[ParseR
     return parse_block(arr, first_line, ctx), len(arr)
 
 
+def check_options(year: int | None, workers: int | None, sensor: str | None, tz: str) -> None:
+    """A one-line ValueError for an option no ingest can use."""
+    if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"--year {year}: give a year between {MIN_YEAR} and {MAX_YEAR}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers {workers}: give at least 1")
+    if sensor is not None and (not sensor.strip() or not sensor.isprintable()):
+        raise ValueError("--sensor: give a non-empty name of printable characters")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {tz!r} (use an IANA name such as UTC or Europe/Paris)"
+        ) from None
+
+
+#: --year accepts these (a netfilter log predates neither).
+MIN_YEAR, MAX_YEAR = 1990, 2200
+
+
 def ingest(
     inputs: Iterable[str],
     store: str | Path | Store,
@@ -132,15 +206,18 @@ def ingest(
     wait: float | None = 0,
     progress: Progress | None = None,
     block_size: int = sources.BLOCK,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    live: bool = True,
 ) -> Ledger:
-    """Ingest ``inputs`` (paths, directories, globs, ``-``) into ``store`` (created if needed)."""
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {tz!r} (use an IANA name such as UTC or Europe/Paris)"
-        ) from None
-    resolved = sources.expand(inputs)
+    """Ingest ``inputs`` (paths, directories, globs, ``-``) into ``store`` (created if needed).
+
+    ``include``/``exclude``: globs for the files of a directory (see :func:`sources.expand`);
+    ``live=False`` reads every line of every input, even the unterminated last line of a file
+    being written (an analysis of files ingested on the fly: there is no next ingest)."""
+    check_options(year, workers, sensor, tz)
+    store_path = store.path if isinstance(store, Store) else Path(store)
+    resolved = sources.expand(inputs, skip=[store_path], include=include, exclude=exclude)
     st = store if isinstance(store, Store) else Store(store, create=True)
     ledger = Ledger(store=str(st.path))
     t0 = time.perf_counter()
@@ -164,16 +241,46 @@ def ingest(
 
             st.meta["enrichment"] = geo_meta()
             for inp in resolved:
-                entry, pool = _ingest_one(
-                    st, inp, year=year, tz=tz, sensor=sensor, workers=workers, pool=pool,
-                    block_size=block_size, tick=tick,
-                )
+                try:
+                    entry, pool = _ingest_one(
+                        st, inp, year=year, tz=tz, sensor=sensor, workers=workers, pool=pool,
+                        block_size=block_size, tick=tick, live=live,
+                    )
+                except OSError as e:  # an input that cannot be read: noted, the others go on
+                    entry = InputLedger(inp.name, f"failed: {e.strerror or e}",
+                                        error=f"cannot be read: {e.strerror or e}")
                 ledger.inputs.append(entry)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     ledger.seconds = time.perf_counter() - t0
     return ledger
+
+
+def content_key(record: dict[str, Any]) -> tuple[int, str] | None:
+    """(length, sha256) of the decompressed text a committed record covers from its start. Records
+    of older stores carry only the raw file's sha256: for a plain input that is the same thing."""
+    if "content_sha256" in record:
+        return record["content_bytes"], record["content_sha256"]
+    if record.get("compression") is None:
+        return record["end_byte"], record["sha256"]
+    return None
+
+
+def _damage_reject(inp: sources.Input, reader: sources.Reader, line: int, sensor: str) -> Any:
+    import pyarrow as pa
+
+    from honeyscope import schema
+
+    dmg = reader.damage
+    assert dmg is not None
+    text = dmg.text(reader.compression)
+    if reader.damaged_tail:
+        text += "; the line it cut: " + reader.damaged_tail[:512].decode("utf-8", "replace")
+    return pa.table({
+        "source": [inp.name], "line": pa.array([line], pa.uint32()), "reason": [dmg.reason],
+        "text": [text], "host": [sensor], "time": pa.nulls(1, schema.TIME_TYPE),
+    }).cast(schema.REJECT_SCHEMA)
 
 
 def _ingest_one(
@@ -187,45 +294,73 @@ def _ingest_one(
     pool: ProcessPoolExecutor | None,
     block_size: int,
     tick: Callable[[int, int], None],
+    live: bool = True,
 ) -> tuple[InputLedger, ProcessPoolExecutor | None]:
     t0 = time.perf_counter()
-    start_byte, start_line = 0, 1
+    start, start_line = 0, 1
     prev_kind = None
     size = None
-    full_hash = None
-    if inp.path is not None:
+    scanned = None
+    if inp.seekable:
+        assert inp.path is not None
         size = inp.path.stat().st_size
-        full_hash = sources.file_digest(inp.path)
-        if any(e["sha256"] == full_hash and e["end_byte"] == size for e in st.inputs):
+        # content, not bytes on disk: the decompressed text, and the longest committed text it
+        # starts with (a grown log, or a rotated one under another name and compression)
+        keys: dict[int, set[str]] = {}
+        by_key: dict[tuple[int, str], dict[str, Any]] = {}
+        for e in st.inputs:
+            k = content_key(e)
+            if k is not None:
+                keys.setdefault(k[0], set()).add(k[1])
+                by_key[k] = e
+        scanned = sources.scan(inp, keys)
+        if (not scanned.damaged and (scanned.size, scanned.sha256) in by_key) or any(
+            e.get("compression") is not None and "content_sha256" not in e
+            and e["sha256"] == scanned.raw_sha256 and e["end_byte"] == size for e in st.inputs
+        ):
             tick(size, 0)
             return InputLedger(inp.name, "skipped: already ingested", bytes=0), pool
-        same_path = [e for e in st.inputs if e["source"] == inp.name and e.get("compression") is None]
-        if same_path:
-            last = max(same_path, key=lambda e: e["end_byte"])
-            if last["end_byte"] < size and sources.file_digest(inp.path, last["end_byte"]) == last["sha256"]:
-                start_byte, start_line = last["end_byte"], last["end_line"] + 1
-                prev_kind = last["kind"]
+        if scanned.prefix:
+            last = max((e for k, e in by_key.items() if k[0] == scanned.prefix),
+                       key=lambda e: e["end_line"])
+            start, start_line, prev_kind = scanned.prefix, last["end_line"] + 1, last["kind"]
 
-    reader = sources.Reader(inp, start=start_byte)
+    plain = scanned is not None and scanned.compression is None
+    reader = sources.Reader(inp, start=start if plain else 0, skip=0 if plain else start)
     tx = st.begin()
-    entry = InputLedger(inp.name, "grown" if start_byte else "added")
+    entry = InputLedger(inp.name, "grown" if start else "added")
     entry.compression = reader.compression
+    stats = _Stats()
     try:
         head = reader.head()
+        bad = sources.binary_kind(head) if not start else None
+        if bad is not None:
+            tx.abort()
+            if inp.explicit:
+                entry.status, entry.error = f"refused: {bad}", f"refused: {bad}, not log text"
+            else:
+                entry.status = f"skipped: {bad}"
+            tick(size or 0, 0)
+            return _counted(entry, None, t0, 0), pool
         entry.kind = prev_kind or sources.kind_of(head)
         reference = inp.mtime()
         line_no = start_line
         if entry.kind in ("marx", "marx-geo"):
             data = reader.read_all()
-            if start_byte:  # a grown CSV: its header, then the new lines
-                with open(inp.path, "rb") as f:  # type: ignore[arg-type]
-                    data = f.readline() + data
+            if start:  # a grown CSV: its header, then the new lines
+                hr = sources.Reader(inp)
+                try:
+                    h = hr.head()
+                finally:
+                    hr.close()
+                data = h[: h.find(b"\n") + 1] + data
             else:
                 line_no = 2  # the header is line 1
             res = seed_csv.read_seed_csv(
                 data, source=inp.name, tz=tz, sensor=sensor, first_line=line_no
             )
             tx.add(res.rows, res.rejects)
+            stats.add(res.rows)
             entry.lines = res.lines
             line_no += res.lines
             tick(reader.raw_bytes_read, res.lines)
@@ -237,50 +372,122 @@ def _ingest_one(
                                sensor=sensor or default_sensor(inp))
             # a plain file written to within the last minute is live: its unterminated last line
             # is left for the next ingest rather than parsed half-written
-            live = (inp.path is not None and reader.compression is None
-                    and time.time() - inp.path.stat().st_mtime < LIVE_SECONDS)
-            size_left = None if size is None else size - start_byte
+            hold = (live and inp.seekable and reader.compression is None
+                    and time.time() - inp.path.stat().st_mtime < LIVE_SECONDS)  # type: ignore[union-attr]
+            size_left = None if size is None else size - start
             pool, n = _parse_blocks(reader, ctx, line_no, tx, workers, pool,
-                                    split_size(size_left, workers, block_size), tick, hold_tail=live)
+                                    split_size(size_left, workers, block_size), tick, hold_tail=hold,
+                                    stats=stats)
             entry.lines = n
-            entry.warnings = dict(ctx.state.pop("warnings", {}))
+            entry.field_warnings = dict(ctx.state.pop("warnings", {}))
             line_no += n
-        end_byte = start_byte + reader.raw_bytes_read - reader.held
-        if inp.path is None:
-            sha = reader.sha256.hexdigest()
-            if any(e["sha256"] == sha and e["end_byte"] == end_byte for e in st.inputs):
+            entry.held = 1 if reader.held else 0
+            if reader.damage is not None:
+                tx.add(_empty_rows(), _damage_reject(inp, reader, line_no, ctx.sensor or ""))
+                entry.lines += 1
+        end = reader.content_read - reader.held - reader.unread_tail
+        if reader.damage is not None:
+            entry.error = f"{reader.damage.text(reader.compression)}; the lines before it are kept"
+            if (end, sources.content_digest(inp, end) if scanned is None or end != scanned.size
+                    else scanned.sha256) in {content_key(e) for e in st.inputs}:
+                # the readable part was committed before: said again, not added again
+                tx.abort()
+                entry.status, entry.lines = "skipped: already ingested (damaged)", 0
+                return _counted(entry, None, t0, 0), pool
+        if scanned is None:  # stdin, a FIFO: the same text as a committed input adds nothing
+            sha = reader.content_sha256 if not reader.held else None
+            if sha is not None and (end, sha) in {content_key(e) for e in st.inputs}:
                 tx.abort()
                 entry.status = "skipped: already ingested"
                 entry.lines = 0
                 return _counted(entry, None, t0, 0), pool
-        elif end_byte == size:
-            sha = full_hash
-        else:  # the file grew while we read it
-            sha = sources.file_digest(inp.path, end_byte)
-        if entry.lines == 0 and start_byte:
+        if entry.lines == 0 and start:
             tx.abort()
             entry.status = "skipped: no new lines"
+            entry.held = 1 if reader.held else 0
             return _counted(entry, None, t0, 0), pool
+        if scanned is not None and end == scanned.size:
+            content_sha = scanned.sha256
+        elif reader.content_sha256 is not None and end == reader.content_read:
+            content_sha = reader.content_sha256
+        else:  # the file grew while we read it, or ends in a line held back or cut by damage
+            content_sha = sources.content_digest(inp, end)
+        if reader.compression is None:
+            end_byte, raw_sha = end, content_sha
+        else:
+            end_byte, raw_sha = reader.raw_bytes_read, reader.sha256.hexdigest()
         tx.commit(
             {
                 "source": inp.name,
                 "kind": entry.kind,
                 "compression": reader.compression,
-                "start_byte": start_byte,
+                "start_byte": start if plain else 0,
                 "end_byte": end_byte,
-                "sha256": sha,
+                "sha256": raw_sha,
+                "content_start": start,
+                "content_bytes": end,
+                "content_sha256": content_sha,
                 "start_line": start_line,
                 "end_line": line_no - 1,
                 "lines": entry.lines,
                 "options": {"year": year, "tz": tz, "sensor": sensor},
             }
         )
-        return _counted(entry, tx, t0, end_byte - start_byte), pool
+        stats.fill(entry)
+        return _counted(entry, tx, t0, end_byte - (start if plain else 0)), pool
     except BaseException:
         tx.abort()
         raise
     finally:
         reader.close()
+
+
+def _empty_rows() -> Any:
+    from honeyscope import schema
+
+    return schema.empty()
+
+
+class _Stats:
+    """Rows per sensor and year, and the first and last time, of one input (for the ledger)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, int], int] = {}
+        self.first: Any = None
+        self.last: Any = None
+
+    def add(self, rows: Any) -> None:
+        import pyarrow.compute as pc
+
+        if not rows.num_rows:
+            return
+        t = rows.column("time")
+        lo, hi = pc.min(t).as_py(), pc.max(t).as_py()
+        if lo is None:
+            return
+        self.first = lo if self.first is None else min(self.first, lo)
+        self.last = hi if self.last is None else max(self.last, hi)
+        import pyarrow as pa
+
+        by = pa.table({"host": pc.fill_null(rows.column("host"), ""), "year": pc.year(t)}).group_by(
+            ["host", "year"]).aggregate([("year", "count")])
+        for h, y, n in zip(*(by.column(c).to_pylist() for c in ("host", "year", "year_count")),
+                           strict=True):
+            if y is not None:
+                self.counts[(h, y)] = self.counts.get((h, y), 0) + n
+
+    def fill(self, entry: InputLedger) -> None:
+        years: dict[str, int] = {}
+        per: dict[str, dict[str, int]] = {}
+        for (h, y), n in sorted(self.counts.items()):
+            years[str(y)] = years.get(str(y), 0) + n
+            per.setdefault(h, {})[str(y)] = n
+        entry.years = years
+        if len({tuple(v) for v in per.values()}) > 1:  # sensors placed in different years
+            entry.sensor_years = per
+        if self.first is not None:
+            entry.first = self.first.isoformat()
+            entry.last = self.last.isoformat()
 
 
 def _counted(entry: InputLedger, tx: Any, t0: float, nbytes: int) -> InputLedger:
@@ -304,6 +511,7 @@ def _parse_blocks(
     block_size: int,
     tick: Callable[[int, int], None],
     hold_tail: bool = False,
+    stats: _Stats | None = None,
 ) -> tuple[ProcessPoolExecutor | None, int]:
     """Parse every block of ``reader`` into ``tx``; returns the pool (kept for the next input) and
     the number of lines. Blocks run on worker processes when there are several and the parse is
@@ -322,6 +530,8 @@ def _parse_blocks(
         warn = ctx.state.setdefault("warnings", {})
         for k, v in res.warnings.items():
             warn[k] = warn.get(k, 0) + v
+        if stats is not None:
+            stats.add(res.rows)
         line += n
         raw = reader.raw_bytes_read
         tick(raw - last_raw, n)
