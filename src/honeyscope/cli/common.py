@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from honeyscope.render.escape import cell, plain_terminal
+from honeyscope.render.escape import cell, needs_crlf, plain_terminal, value_text
 
 FORMATS = ("text", "csv", "json")
 
@@ -61,22 +61,41 @@ def stop_spinner() -> None:
         _spinner = None
 
 
+def _map_strings(df: pd.DataFrame, fn: Callable[[object], object]) -> pd.DataFrame:
+    """``df`` with ``fn`` applied to its string cells (other cells as they are)."""
+    if not len(df):
+        return df
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(lambda v: fn(v) if isinstance(v, str) else v)
+    return out
+
+
 def emit(
     df: pd.DataFrame,
     fmt: str,
     text: Callable[[pd.DataFrame], str] | None = None,
     out=None,
 ) -> None:
-    """Print ``df`` as text (``text(df)``, default: aligned table), CSV or JSON, escaped for its target."""
+    """Print ``df`` as text (``text(df)``, default: aligned table), CSV or JSON, escaped for its target.
+
+    Text: every value through :func:`~honeyscope.render.escape.value_text` before the layout
+    (controls, newlines and tabs visible; names cut at 200 characters). CSV: formulas defused
+    (also after a line break inside a value), a value holding CR or LF quoted; on a terminal the
+    values are shown as in text, so no control character reaches it. JSON: ASCII only."""
     stop_spinner()
     out = out or sys.stdout
     if fmt == "csv":
-        safe = df.map(cell) if len(df) else df
-        safe.to_csv(out, index=False, lineterminator="\n")
+        tty = hasattr(out, "isatty") and out.isatty()
+        safe = _map_strings(df, (lambda v: cell(value_text(v))) if tty else cell)
+        crlf = any(needs_crlf(safe[c]) for c in safe.columns if safe[c].dtype == object)
+        safe.to_csv(out, index=False, lineterminator="\r\n" if crlf else "\n")
     elif fmt == "json":
         # ASCII only: control, C1 and bidi characters from log lines arrive as \u escapes
         out.write(df.to_json(orient="records", date_format="iso", force_ascii=True))
         out.write("\n")
     else:
-        body = text(df) if text else df.to_string(index=False)
+        shown = _map_strings(df, value_text)
+        body = text(shown) if text else shown.to_string(index=False)
         out.write(plain_terminal(body) + "\n")
