@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from honeyscope.render.escape import terminal
+from honeyscope.render.escape import plain_terminal, terminal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -137,8 +137,8 @@ def _export(args: argparse.Namespace) -> int:
     from honeyscope.store.store import Store
 
     n = export(Store(args.store), args.format, args.output)
-    if args.output != "-":
-        print(f"{n:,} rows → {terminal(args.output)}", file=sys.stderr)
+    where = "stdout" if args.output == "-" else plain_terminal(args.output)
+    print(f"{n:,} rows written → {where}", file=sys.stderr)
     return 0
 
 

@@ -7,12 +7,13 @@ import argparse
 import json
 import sys
 
+from honeyscope.cli.common import store_dir
 from honeyscope.render.escape import plain_terminal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="check every part of a store against its manifest (--repair)")
-    p.add_argument("--store", required=True, help="the store directory")
+    p.add_argument("--store", required=True, type=store_dir, help="the store directory")
     p.add_argument("--repair", action="store_true",
                    help="move each damaged input's files into STORE/damaged/ and drop it from the "
                    "manifest, so its logs can be ingested again")
