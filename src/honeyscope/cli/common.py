@@ -185,14 +185,17 @@ def stop_spinner() -> None:
         _spinner = None
 
 
+def _string_columns(df: pd.DataFrame) -> list:
+    return [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+
+
 def _map_strings(df: pd.DataFrame, fn: Callable[[object], object]) -> pd.DataFrame:
     """``df`` with ``fn`` applied to its string cells (other cells as they are)."""
     if not len(df):
         return df
     out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
-            out[c] = out[c].map(lambda v: fn(v) if isinstance(v, str) else v)
+    for c in _string_columns(out):
+        out[c] = out[c].map(lambda v: fn(v) if isinstance(v, str) else v).astype(object)
     return out
 
 
@@ -213,7 +216,7 @@ def emit(
     if fmt == "csv":
         tty = hasattr(out, "isatty") and out.isatty()
         safe = _map_strings(df, (lambda v: cell(value_text(v))) if tty else cell)
-        crlf = any(needs_crlf(safe[c]) for c in safe.columns if safe[c].dtype == object)
+        crlf = any(needs_crlf(safe[c]) for c in _string_columns(safe))
         safe.to_csv(out, index=False, lineterminator="\r\n" if crlf else "\n")
     elif fmt == "json":
         # ASCII only: control, C1 and bidi characters from log lines arrive as \u escapes

@@ -61,15 +61,14 @@ def shorten(text: str, limit: int = MAX_NAME) -> str:
 
 
 def value_text(v: object, limit: int = MAX_NAME) -> str:
-    """One value for text, a table cell or HTML: every control character visible (newline and tab
-    as ``\\n``, ``\\t``), every run of more than ``limit`` non-blank characters (a name) cut to
-    ``limit`` with an ellipsis, and the whole value to ``MAX_TEXT`` (a sentence naming a host
-    stays whole; the host in it is cut)."""
+    """One value for text, a table cell or HTML: every run of more than ``limit`` non-blank
+    characters (a name) cut to ``limit`` with an ellipsis, every control character visible
+    (newline and tab as ``\\n``, ``\\t``), and the whole value cut to ``MAX_TEXT`` (a sentence
+    naming a host stays whole; the host in it is cut)."""
     s = "" if v is None else str(v)
-    s = _VALUE_CONTROL.sub(_visible_value, s[: MAX_TEXT * 8])
     if len(s) > limit:
         s = re.sub(rf"\S{{{limit + 1},}}", lambda m: shorten(m.group(0), limit), s)
-    return shorten(s, MAX_TEXT)
+    return shorten(_VALUE_CONTROL.sub(_visible_value, s[: MAX_TEXT * 2]), MAX_TEXT)
 
 
 def terminal(value: object) -> str:
