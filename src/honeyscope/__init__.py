@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"ingest", "open_store", "open_packets", "resolve_store"}
+_API = {"ingest", "open_store", "open_packets", "resolve_store", "verify_store"}
 
 
 def __getattr__(name: str) -> Any:  # lazy: `import honeyscope` stays cheap

@@ -20,7 +20,7 @@ import ibis
 from honeyscope.analyse import engine as _engine
 from honeyscope.store.store import Store, is_store
 
-__all__ = ["ingest", "open_packets", "open_store", "resolve_store"]
+__all__ = ["ingest", "open_packets", "open_store", "resolve_store", "verify_store"]
 
 
 def ingest(inputs: Sequence[str] | str, store: str | Path, **options: Any):
@@ -57,6 +57,15 @@ class StoreHandle(Store):
 def open_store(path: str | Path) -> StoreHandle:
     """Open an existing store (see README, "The store")."""
     return StoreHandle(path)
+
+
+def verify_store(path: str | Path, *, repair: bool = False):
+    """Check every part of the store at ``path`` against its manifest (present, readable, schema,
+    row counts); with ``repair``, move each damaged input aside (``STORE/damaged/``) so its logs can
+    be ingested again. Returns a :class:`~honeyscope.store.verify.VerifyResult`."""
+    from honeyscope.store import verify as _verify
+
+    return _verify.repair(path) if repair else _verify.verify(path)
 
 
 _TEMP_STORES: dict[tuple, Path] = {}

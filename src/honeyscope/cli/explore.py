@@ -13,28 +13,30 @@ import sys
 
 import pandas as pd
 
-from honeyscope.cli.common import add_format_arg, add_source_args, emit, open_source
+from honeyscope.cli.common import (
+    add_format_arg,
+    add_source_args,
+    emit,
+    open_source,
+    output_file,
+    positive,
+    protocol,
+)
 
 
 def _add_plot_args(p: argparse.ArgumentParser, scales: bool = True) -> None:
-    p.add_argument("--plot", metavar="FILE", help="also draw the chart to FILE.png or FILE.svg")
+    p.add_argument("--plot", metavar="FILE", type=output_file,
+                   help="also draw the chart to FILE.png or FILE.svg")
     if scales:
         p.add_argument("--scales", choices=("free", "fixed"), default=None,
                        help="y scales of the panels (default free; fixed with --ma)")
-
-
-def _positive(value: str) -> int:
-    n = int(value)
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be a positive whole number")
-    return n
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("summary", help="R's summary() of the packets, domain-aware")
     add_source_args(s)
     add_format_arg(s)
-    s.add_argument("--width", type=_positive, default=80, help="text width (default 80)")
+    s.add_argument("--width", type=positive, default=80, help="text width (default 80)")
     s.set_defaults(func=_summary)
 
     c = sub.add_parser("count", help="packets per value of columns, NA included")
@@ -47,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_source_args(d)
     add_format_arg(d)
     d.add_argument("--unique", action="store_true", help="count distinct sources, not packets")
-    d.add_argument("--ma", type=_positive, metavar="N",
+    d.add_argument("--ma", type=positive, metavar="N",
                    help="centred N-day moving average (R's filter(x, rep(1/N, N)))")
     d.add_argument("--by", choices=("host", "none"), default="host",
                    help="one series per sensor (default) or one for all")
@@ -57,8 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ports", help="top destination ports, per protocol")
     add_source_args(p)
     add_format_arg(p)
-    p.add_argument("--proto", default="tcp", help="tcp (default), udp, all, or a protocol name")
-    p.add_argument("--top", type=_positive, default=10, help="how many ports (default 10)")
+    p.add_argument("--proto", default="tcp", type=lambda v: protocol(v, allow_all=True),
+                   help="tcp (default), udp, all, or a protocol name")
+    p.add_argument("--top", type=positive, default=10, help="how many ports (default 10)")
     p.add_argument("--by", choices=("host", "none"), default="none",
                    help="the top ports of each sensor (host) or overall (default)")
     _add_plot_args(p, scales=False)
@@ -68,8 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="part 2: average distinct sources per sensor per day, top ports")
     add_source_args(q)
     add_format_arg(q)
-    q.add_argument("--proto", default="tcp", help="tcp (default) or udp")
-    q.add_argument("--top", type=_positive, default=10, help="how many ports (default 10)")
+    q.add_argument("--proto", default="tcp", type=lambda v: protocol(v, choices=("tcp", "udp")),
+                   help="tcp (default) or udp")
+    q.add_argument("--top", type=positive, default=10, help="how many ports (default 10)")
     q.add_argument("--chart", choices=("box", "trend"), default="box",
                    help="with --plot: the box plot (default) or the per-port trends")
     _add_plot_args(q, scales=False)

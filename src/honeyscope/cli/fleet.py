@@ -6,14 +6,14 @@ import argparse
 
 import ibis
 
-from honeyscope.cli.common import add_format_arg, add_source_args, emit, open_source
+from honeyscope.cli.common import add_format_arg, add_source_args, emit, non_negative, open_source, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("enrich", help="country and ASN of every source (offline database)")
     add_source_args(e)
     add_format_arg(e)
-    e.add_argument("--top", type=int, default=0, help="only the N busiest sources (0: all)")
+    e.add_argument("--top", type=non_negative, default=0, help="only the N busiest sources (0: all)")
     e.add_argument("--by", choices=("source", "country", "asn"), default="source",
                    help="one row per source (default), per country or per ASN")
     e.set_defaults(func=_enrich)
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sources", help="each source across the fleet: sensors reached, order, reach")
     add_source_args(s)
     add_format_arg(s)
-    s.add_argument("--top", type=int, default=30, help="rows (default 30; 0: all)")
+    s.add_argument("--top", type=non_negative, default=30, help="rows (default 30; 0: all)")
     s.add_argument("--sort", choices=("sensors", "packets", "ports", "first_seen"),
                    default="sensors", help="order (default: most sensors, then packets)")
     s.add_argument("--summary", action="store_true", help="sources per reach level instead")
@@ -31,18 +31,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     one.add_argument("ip", metavar="IP", help="source address (comma-separated for several)")
     add_source_args(one)
     add_format_arg(one)
-    one.add_argument("--limit", type=int, default=1000, help="at most this many packets")
+    one.add_argument("--limit", type=positive, default=1000, help="at most this many packets")
     one.set_defaults(func=_source)
 
     sc = sub.add_parser("scans", help="vertical/horizontal/block/protocol scans and backscatter")
     add_source_args(sc)
     add_format_arg(sc)
-    sc.add_argument("--min-ports", type=int, default=10, help="vertical: ports on one target")
-    sc.add_argument("--min-targets", type=int, default=5, help="horizontal: targets on one port")
-    sc.add_argument("--min-protocols", type=int, default=5, help="protocol scan: IP protocols")
+    sc.add_argument("--min-ports", type=positive, default=10, help="vertical: ports on one target")
+    sc.add_argument("--min-targets", type=positive, default=5, help="horizontal: targets on one port")
+    sc.add_argument("--min-protocols", type=positive, default=5, help="protocol scan: IP protocols")
     sc.add_argument("--no-ack", action="store_true", help="leave ACK scans out (psad's default)")
     sc.add_argument("--pattern", help="only this pattern (vertical, horizontal, block, ...)")
-    sc.add_argument("--top", type=int, default=50, help="rows (default 50; 0: all)")
+    sc.add_argument("--top", type=non_negative, default=50, help="rows (default 50; 0: all)")
     sc.add_argument("--summary", action="store_true", help="counts per pattern and type")
     sc.set_defaults(func=_scans)
 

@@ -6,7 +6,16 @@ import argparse
 
 import pandas as pd
 
-from honeyscope.cli.common import add_format_arg, add_source_args, emit, open_source
+from honeyscope.cli.common import (
+    add_format_arg,
+    add_source_args,
+    emit,
+    non_negative_float,
+    open_source,
+    port_spec,
+    positive,
+    probability,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,9 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("gaps", help="silences beyond a sensor's own normal quiet periods")
     add_source_args(g)
     add_format_arg(g)
-    g.add_argument("--min-gap", type=float, default=1.0, metavar="HOURS",
+    g.add_argument("--min-gap", type=non_negative_float, default=1.0, metavar="HOURS",
                    help="never call a silence shorter than this a gap (default 1)")
-    g.add_argument("--alpha", type=float, default=0.01,
+    g.add_argument("--alpha", type=probability, default=0.01,
                    help="flag when fewer than ALPHA silences this long are expected (default 0.01)")
     g.add_argument("--quiet", action="store_true",
                    help="also show each sensor's longest normal silence")
@@ -33,8 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_source_args(t)
     add_format_arg(t)
     t.add_argument("--metric", choices=("sources", "packets"), default="sources")
-    t.add_argument("--top", type=int, default=30, help="sensor-port series to test (default 30)")
-    t.add_argument("--port", metavar="PROTO/PORT",
+    t.add_argument("--top", type=positive, default=30, help="sensor-port series to test (default 30)")
+    t.add_argument("--port", metavar="PROTO/PORT", type=port_spec,
                    help="test whether this port's Part-2 metric rose after --split (e.g. tcp/23)")
     t.add_argument("--split", metavar="DATE", help="first day of the 'after' period (YYYY-MM-DD)")
     t.set_defaults(func=_trends)
@@ -43,13 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_source_args(a)
     add_format_arg(a)
     a.add_argument("--metric", choices=("sources", "packets"), default="sources")
-    a.add_argument("--top", type=int, default=30, help="sensor-port series to test (default 30)")
+    a.add_argument("--top", type=positive, default=30, help="sensor-port series to test (default 30)")
     a.set_defaults(func=_anomalies)
 
     s = sub.add_parser("survival", help="time to first probe per port; time between new sources")
     add_source_args(s)
     add_format_arg(s)
-    s.add_argument("--top", type=int, default=20, help="ports (most sensors reached; default 20)")
+    s.add_argument("--top", type=positive, default=20, help="ports (most sensors reached; default 20)")
     s.add_argument("--by-sensor", action="store_true", help="one row per sensor and port")
     s.add_argument("--new-sources", action="store_true",
                    help="the distribution of time between never-seen-before sources, per sensor")
@@ -90,13 +99,6 @@ def _gaps(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_port(text: str) -> tuple[str, int]:
-    proto, _, port = text.partition("/")
-    if not port:
-        raise ValueError(f"--port wants PROTO/PORT such as tcp/23, not {text!r}")
-    return proto.upper(), int(port)
-
-
 def _trends(args: argparse.Namespace) -> int:
     from honeyscope.analyse import trends
 
@@ -104,7 +106,7 @@ def _trends(args: argparse.Namespace) -> int:
     if args.port:
         if not args.split:
             raise ValueError("--port needs --split DATE")
-        proto, port = _parse_port(args.port)
+        proto, port = args.port
         res = trends.rise_test(t, proto, port, args.split)
         emit(pd.DataFrame([res]), args.format, lambda df: str(df["why"].iloc[0]))
         return 0

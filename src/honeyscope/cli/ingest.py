@@ -172,8 +172,8 @@ def _export(args: argparse.Namespace) -> int:
     from honeyscope.store.store import Store
 
     n = export(Store(args.store), args.format, args.output)
-    if args.output != "-":
-        print(f"{n:,} rows → {terminal(args.output)}", file=sys.stderr)
+    where = "stdout" if args.output == "-" else plain_terminal(args.output)
+    print(f"{n:,} rows written → {where}", file=sys.stderr)
     return 0
 
 

@@ -9,14 +9,15 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from honeyscope.cli.common import add_source_args
+from honeyscope.cli.common import add_source_args, engine, output_file
 from honeyscope.render.escape import terminal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="one self-contained HTML report of a store or of data files")
     add_source_args(p)
-    p.add_argument("-o", "--output", default="report.html", help="the HTML file to write")
+    p.add_argument("-o", "--output", default="report.html", type=output_file,
+                   help="the HTML file to write")
     p.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (UTC), YYYY-MM-DD")
     p.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (UTC), inclusive")
     p.add_argument("--sensors", help="comma-separated sensors to include (default: all)")
@@ -26,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("demo", help="the bundled marx data set (9 sensors, 2013) → store → report")
     d.add_argument("-o", "--output", default="honeyscope-demo",
                    help="directory for the store and report.html (default ./honeyscope-demo)")
-    d.add_argument("--engine", default="duckdb", help="duckdb (default), spark://HOST:PORT or local[N]")
+    d.add_argument("--engine", default="duckdb", type=engine,
+                   help="duckdb (default), spark://HOST:PORT or local[N]")
     d.set_defaults(func=_demo)
 
 

@@ -7,8 +7,9 @@
 * :func:`named_vector_text` is the print of a named vector (``summary(factor(x))``);
 * :func:`frame_text` is the print of a ``data.frame`` (``head(hosts)``).
 
-Every string cell passes through :func:`honeyscope.render.escape.plain_terminal` *before* it is
-measured, so hostile text (escape sequences in a host name) cannot shift or recolour the layout.
+Every string cell passes through :func:`honeyscope.render.escape.value_text` *before* it is
+measured, so hostile text (escape sequences, newlines or tabs in a host name) cannot shift or
+recolour the layout, and a name longer than 200 characters is cut with an ellipsis.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from honeyscope.render.escape import plain_terminal
+from honeyscope.render.escape import value_text
 
 #: R's ``getOption("width")``.
 WIDTH = 80
@@ -29,7 +30,7 @@ SUMMARY_DIGITS = 3
 
 
 def _esc(value: object) -> str:
-    return plain_terminal(value)
+    return value_text(value)
 
 
 # --- numbers -------------------------------------------------------------------------------------

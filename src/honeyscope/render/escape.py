@@ -4,7 +4,13 @@
 * Terminal: ``terminal()`` replaces control characters (ANSI escapes, CR, BEL, ...) by visible
   ``\\xNN`` forms, so a log line cannot move the cursor, recolour or retitle the terminal.
 * Spreadsheet: ``cell()`` prefixes a value that a spreadsheet would read as a formula
-  (``= + - @``, tab, CR) with ``'`` (OWASP's CSV-injection rule), keeping negative numbers as numbers.
+  (``= + - @``, tab, CR) with ``'`` (OWASP's CSV-injection rule), keeping negative numbers as numbers,
+  and does the same after every line break inside the value (``X\\r=cmd`` cannot start a record).
+* One value in text, a table cell or a chart label: ``value_text()`` also shows newlines and tabs as
+  ``\\n`` and ``\\t`` (a value cannot add a line or a column) and cuts every name (run of
+  non-blank characters) longer than :data:`MAX_NAME` characters with an ellipsis, so a
+  15,000-character host cannot blow up a table or a chart (labels are cut as a whole).
+  ``terminal()``/``plain_terminal()`` keep newlines and tabs: they are for laid-out text as a whole.
 """
 
 from __future__ import annotations
@@ -13,7 +19,15 @@ import html as _html
 import re
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_VALUE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Longest value shown whole in text, tables and charts (longer ones end in an ellipsis).
+MAX_NAME = 200
+#: Longest value of any kind shown whole (a sentence of an analysis, say).
+MAX_TEXT = 1000
+ELLIPSIS = "\u2026"
+_AFTER_BREAK = re.compile(r"([\r\n])(?=[=+\-@\t\r])")
 #: A number a spreadsheet reads as such (kept as is); the same patterns defuse exports in SQL.
 NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 FORMULA_START_PATTERN = r"^[=+\-@\t\r]"
@@ -26,9 +40,35 @@ def html(value: object) -> str:
     return _html.escape(_CONTROL.sub(_visible, "" if value is None else str(value)), quote=True)
 
 
+def html_value(v: object) -> str:
+    """One value (a table cell) for HTML: :func:`value_text`'s rule (newlines, tabs shown, names
+    cut at :data:`MAX_NAME`), then :func:`html`."""
+    return html(value_text(v))
+
+
 def _visible(m: re.Match[str]) -> str:
     c = ord(m.group(0))
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def _visible_value(m: re.Match[str]) -> str:
+    return _NAMED.get(m.group(0)) or _visible(m)
+
+
+def shorten(text: str, limit: int = MAX_NAME) -> str:
+    """``text`` cut to ``limit`` characters, the last one an ellipsis, when it is longer."""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def value_text(v: object, limit: int = MAX_NAME) -> str:
+    """One value for text, a table cell or HTML: every run of more than ``limit`` non-blank
+    characters (a name) cut to ``limit`` with an ellipsis, every control character visible
+    (newline and tab as ``\\n``, ``\\t``), and the whole value cut to ``MAX_TEXT`` (a sentence
+    naming a host stays whole; the host in it is cut)."""
+    s = "" if v is None else str(v)
+    if len(s) > limit:
+        s = re.sub(rf"\S{{{limit + 1},}}", lambda m: shorten(m.group(0), limit), s)
+    return shorten(_VALUE_CONTROL.sub(_visible_value, s[: MAX_TEXT * 2]), MAX_TEXT)
 
 
 def terminal(value: object) -> str:
@@ -47,14 +87,25 @@ def plain_terminal(value: object) -> str:
 
 
 def cell(value: object) -> object:
-    """A CSV/spreadsheet cell value that cannot be read as a formula."""
+    """A CSV/spreadsheet cell value that cannot be read as a formula, at its start or after a line
+    break inside it (a reader splitting records at a bare CR would otherwise see ``=cmd``)."""
     if not isinstance(value, str) or not value:
         return value
+    if "\r" in value or "\n" in value:
+        value = _AFTER_BREAK.sub(r"\1'", value)
     if value.startswith(_FORMULA_START) and not _NUMBER.match(value):
         return "'" + value
     return value
 
 
-def chart_label(value: object) -> str:
-    """Text safe as a matplotlib/plotnine label: control characters visible, ``$`` (mathtext) literal."""
-    return plain_terminal(value).replace("$", r"\$")
+def needs_crlf(values: object) -> bool:
+    """Whether CSV holding these cells must end records with CRLF: Python's CSV writer quotes a
+    field only for the characters of its line terminator, so a bare CR in a value is quoted only
+    when CR is part of it (RFC 4180's CRLF)."""
+    return any(isinstance(v, str) and "\r" in v for v in values)  # type: ignore[union-attr]
+
+
+def chart_label(v: object) -> str:
+    """Text safe as a matplotlib/plotnine label: :func:`value_text` cut to :data:`MAX_NAME` as a
+    whole (a label is a name), ``$`` (mathtext) literal."""
+    return shorten(value_text(v), MAX_NAME).replace("$", r"\$")

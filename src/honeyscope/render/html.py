@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from honeyscope.render.escape import html as esc
+from honeyscope.render.escape import html_value
 
 
 @dataclass
@@ -103,9 +104,9 @@ def table(
     rows = []
     for rec in shown.itertuples(index=False):
         cells = "".join(
-            f'<td class="num">{esc(_code(v) if code else fmt(v, digits))}</td>'
+            f'<td class="num">{html_value(_code(v) if code else fmt(v, digits))}</td>'
             if num
-            else f"<td>{esc(fmt(v, digits))}</td>"
+            else f"<td>{html_value(fmt(v, digits))}</td>"
             for v, num, code in zip(rec, numeric, codes, strict=True)
         )
         rows.append(f"<tr>{cells}</tr>")
@@ -120,7 +121,7 @@ def table(
 
 def key_values(pairs: Sequence[tuple[str, Any]]) -> str:
     """A two-column definition table."""
-    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(fmt(v))}</td></tr>" for k, v in pairs)
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{html_value(fmt(v))}</td></tr>" for k, v in pairs)
     return f'<table class="kv"><tbody>{rows}</tbody></table>'
 
 

@@ -17,10 +17,13 @@ from honeyscope.store.store import Store
 
 FORMATS = ("marx", "csv", "parquet", "jsonl")
 
-# A cell a spreadsheet would read as a formula gets a leading quote: render.escape.cell's rule, in SQL.
+# A cell a spreadsheet would read as a formula gets a leading quote, at its start and after each line
+# break inside it: render.escape.cell's rule, in SQL (RE2 has no lookahead: two passes catch "\r\r=").
+_AFTER_BREAK = r"regexp_replace({c}, '([\r\n])([=+\-@\t\r])', '\1''\2', 'g')"
+_BROKEN = _AFTER_BREAK.format(c=_AFTER_BREAK)  # keeps one "{c}", filled by _SAFE.format(c=...)
 _SAFE = (
     f"CASE WHEN regexp_matches({{c}}, '{FORMULA_START_PATTERN}') AND NOT regexp_matches({{c}}, "
-    f"'{NUMBER_PATTERN}') THEN '''' || {{c}} ELSE {{c}} END"
+    f"'{NUMBER_PATTERN}') THEN '''' || {_BROKEN} ELSE {_BROKEN} END"
 )
 
 
@@ -54,13 +57,20 @@ def _select(fmt: str) -> str:
 
 
 def export(store: Store, fmt: str, out: str) -> int:
-    """Write the store's packets to ``out`` (a path, or ``-`` for stdout) in ``fmt``; returns rows.
+    """Write the store's packets to ``out`` (a path, or ``-`` for stdout) in ``fmt``; returns the rows
+    written.
 
     Rows come in input order, then line order: exporting an ingested marx CSV as ``marx`` gives back
     the same rows in the same order.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if out != "-":
+        target_path = Path(out)
+        if target_path.is_dir():
+            raise IsADirectoryError(f"{out} is a directory, not a file")
+        if not target_path.parent.is_dir():
+            raise FileNotFoundError(f"the directory of {out}, {target_path.parent}, does not exist")
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     order = {str(store.path / p): n for n, i in enumerate(store.inputs) for p in i["parts"]}
@@ -84,8 +94,8 @@ def export(store: Store, fmt: str, out: str) -> int:
     }[fmt]
     with tempfile.TemporaryDirectory() as tmp:
         target = str(Path(tmp) / f"export.{fmt}") if out == "-" else str(out)
-        con.execute(f"COPY ({query}) TO {_lit(target)} ({options})")
-        rows = sum(i["rows"] for i in store.inputs)
+        written = con.execute(f"COPY ({query}) TO {_lit(target)} ({options})").fetchone()
+        rows = written[0] if written else 0  # what COPY wrote, not what the manifest says
         if out == "-":
             with open(target, "rb") as f:
                 shutil.copyfileobj(f, sys.stdout.buffer)

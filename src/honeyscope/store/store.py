@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -52,6 +53,10 @@ class NotAStoreError(FileNotFoundError):
     pass
 
 
+class DamagedStoreError(RuntimeError):
+    """A store that cannot be read as it is: no readable manifest, or a damaged part."""
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -65,8 +70,28 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, not ours
+    return True
+
+
 def is_store(path: str | Path) -> bool:
-    return (Path(path) / MANIFEST).is_file()
+    """Whether ``path`` is a store. A directory with ``packets/`` but no manifest is a damaged
+    store, never data: :class:`DamagedStoreError`."""
+    p = Path(path)
+    if (p / MANIFEST).is_file():
+        return True
+    if (p / "packets").is_dir():
+        raise DamagedStoreError(
+            f"{p} has packets/ but no {MANIFEST}: a damaged store, not data "
+            f"(restore {p / MANIFEST} from a backup, or ingest the logs into a new store)"
+        )
+    return False
 
 
 class Store:
@@ -74,6 +99,8 @@ class Store:
 
     def __init__(self, path: str | Path, *, create: bool = False) -> None:
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise NotADirectoryError(f"store {self.path} is a file, not a directory")
         if not is_store(self.path):
             if not create:
                 raise NotAStoreError(f"{self.path} is not a honeyscope store (no {MANIFEST})")
@@ -87,22 +114,46 @@ class Store:
 
     # -- manifest ---------------------------------------------------------------------------
     def _read_manifest(self) -> dict[str, Any]:
-        with open(self.path / MANIFEST, encoding="utf-8") as f:
-            m = json.load(f)
-        if m.get("format") != FORMAT:
-            raise ValueError(f"{self.path / MANIFEST} is not a honeyscope manifest")
+        try:
+            with open(self.path / MANIFEST, encoding="utf-8") as f:
+                m = json.load(f)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise DamagedStoreError(
+                f"{self.path / MANIFEST} is damaged ({e.__class__.__name__}: {e}); the store cannot "
+                "be read: restore the manifest from a backup, or ingest the logs into a new store"
+            ) from None
+        if not isinstance(m, dict) or m.get("format") != FORMAT or not isinstance(m.get("inputs"), list):
+            raise DamagedStoreError(f"{self.path / MANIFEST} is not a honeyscope manifest")
         if m.get("version", 0) > VERSION:
             raise ValueError(f"store version {m['version']} is newer than this honeyscope")
         return m
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
         tmp = self.path / f".{MANIFEST}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path / MANIFEST)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(manifest, f, indent=1, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path / MANIFEST)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()  # a full disk must not leave half a manifest behind
+            raise
         _fsync_dir(self.path)
+
+    def _sweep_manifest_tmp(self) -> None:
+        """Remove ``.manifest.json.<pid>.tmp`` files a failed or killed write left (under the lock;
+        a file of a process still running, e.g. a store being created, is left alone)."""
+        for f in self.path.glob(f".{MANIFEST}.*.tmp"):
+            pid = f.name[len(MANIFEST) + 2: -4]
+            if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+                continue
+            f.unlink(missing_ok=True)
+
+    def missing_parts(self) -> list[Path]:
+        """Committed files that are not on disk (cheap: one stat each)."""
+        return [f for f in self.packet_files() + self.reject_files() if not f.is_file()]
 
     def refresh(self) -> None:
         self.manifest = self._read_manifest()
@@ -192,6 +243,14 @@ class Store:
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             self.refresh()  # another ingest may have committed while we waited
             self._sweep_staging()
+            self._sweep_manifest_tmp()
+            missing = self.missing_parts()
+            if missing:
+                from honeyscope.render.escape import plain_terminal
+
+                print(f"honeyscope: warning: {len(missing)} committed part(s) of {plain_terminal(self.path)} "
+                      f"are missing (e.g. {plain_terminal(missing[0])}): run honeyscope verify --store "
+                      f"{plain_terminal(self.path)} --repair", file=sys.stderr)
             yield
         finally:
             os.close(fd)  # releases the flock
