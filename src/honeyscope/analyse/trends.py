@@ -164,12 +164,16 @@ def _nb_tails(y: np.ndarray, mu: np.ndarray, a: np.ndarray) -> tuple[np.ndarray,
     ``mu + a·mu²`` (Poisson where a is 0); ``a`` broadcasts over ``y``."""
     y = np.nan_to_num(y)
     a = np.broadcast_to(a, y.shape)
+    mu = np.broadcast_to(mu, y.shape)
     pois = a < 1e-8
-    n = 1.0 / np.where(pois, 1.0, a)
-    pr = 1.0 / (1.0 + np.where(pois, 1.0, a) * mu)
+    up, dn = np.empty(y.shape), np.empty(y.shape)
     with np.errstate(all="ignore"):
-        up = np.where(pois, stats.poisson.sf(y - 1, mu), stats.nbinom.sf(y - 1, n, pr))
-        dn = np.where(pois, stats.poisson.cdf(y, mu), stats.nbinom.cdf(y, n, pr))
+        up[pois] = stats.poisson.sf(y[pois] - 1, mu[pois])
+        dn[pois] = stats.poisson.cdf(y[pois], mu[pois])
+        nb = ~pois
+        n, pr = 1.0 / a[nb], 1.0 / (1.0 + a[nb] * mu[nb])
+        up[nb] = stats.nbinom.sf(y[nb] - 1, n, pr)
+        dn[nb] = stats.nbinom.cdf(y[nb], n, pr)
     return up, dn
 
 
@@ -277,7 +281,8 @@ def fmt_p(p: float) -> str:
 
 
 def spikes(s: Series, o: AnomalyOptions | None = None, metric: str = "packets",
-           dips: bool = True, family: int | None = None) -> pd.DataFrame:
+           dips: bool = True, family: int | None = None, base: Baseline | None = None
+           ) -> pd.DataFrame:
     """Days far above (spike) or below (dip) their baseline, with why.
 
     The tail probability is a negative binomial's (mean = the baseline, dispersion fitted per
@@ -291,7 +296,7 @@ def spikes(s: Series, o: AnomalyOptions | None = None, metric: str = "packets",
             "test", "why"]
     if s.values.size == 0:
         return pd.DataFrame(columns=cols)
-    b = baseline(s, o)
+    b = baseline(s, o) if base is None else base
     m = spike_tests(s, dips) if family is None else family
     y = s.values
     mu = np.maximum(b.expected, 0.5)
@@ -392,7 +397,7 @@ def changepoint_tests(s: Series, o: AnomalyOptions | None = None) -> int:
 
 
 def changepoints(s: Series, o: AnomalyOptions | None = None, metric: str = "packets",
-                 family: int | None = None) -> pd.DataFrame:
+                 family: int | None = None, base: Baseline | None = None) -> pd.DataFrame:
     """Level shifts per series, with why.
 
     Pettitt's test with the autocorrelation-inflated variance (:func:`pettitt`) on the
@@ -410,7 +415,7 @@ def changepoints(s: Series, o: AnomalyOptions | None = None, metric: str = "pack
     if s.values.size == 0:
         return pd.DataFrame(columns=cols)
     m = changepoint_tests(s, o) if family is None else family
-    b = baseline(s, o)
+    b = baseline(s, o) if base is None else base
     wd = np.asarray(s.days.dayofweek)
     adj = np.log1p(s.values) - b.weekday[:, wd]
     found: list[dict] = []
@@ -553,9 +558,11 @@ def emerging_ports(
     n = np.broadcast_to(window_sums(e.reporting, -prior_days, prior_days), x.shape)
     a_, b_ = k + 0.5, np.maximum(n - k, 0) + 0.5
     expect = big_n * a_ / (a_ + b_)
+    gate = (surge >= min_surge) & (x >= min_ratio * expect)
+    p = np.ones(x.shape)
     with np.errstate(all="ignore"):
-        p = stats.betabinom.sf(x - 1, big_n.astype(int), a_, b_)
-    ok = (surge >= min_surge) & (x >= min_ratio * expect) & (p * m < alpha)
+        p[gate] = stats.betabinom.sf(x[gate] - 1, big_n[gate].astype(int), a_[gate], b_[gate])
+    ok = gate & (p * m < alpha)
     seen = e.sources > 0
     first_any = np.argmax(seen, axis=1)
     test = f"beta-binomial on sensor-days, {_family_text(m)}"
@@ -703,8 +710,9 @@ def anomalies(
                  for _, scope, s in runs) + (em_data.tests if em_data is not None else 0)
     parts = []
     for met, scope, s in runs:
-        sp = spikes(s, o, met, dips=(scope == "sensor"), family=family)
-        cp = changepoints(s, o, met, family=family)
+        b = baseline(s, o) if s.values.size else None
+        sp = spikes(s, o, met, dips=(scope == "sensor"), family=family, base=b)
+        cp = changepoints(s, o, met, family=family, base=b)
         for df, kind in ((sp, None), (cp, "changepoint")):
             if df.empty:
                 continue
