@@ -188,12 +188,14 @@ def _trends(ctx: ReportContext) -> Section:
               ("median before", rise["median_before"]), ("median after", rise["median_after"]),
               ("Hodges-Lehmann shift", rise["hodges_lehmann"]),
               ("Mann-Whitney U (one-sided, after > before)", rise["mw_u"]),
-              ("Mann-Whitney p", f"{rise['mw_p']:.3g}"),
+              ("Mann-Whitney p (one-sided; one pre-specified test, not in the flags' family)",
+               f"{rise['mw_p']:.3g}"),
               ("P(day after > day before)", rise["cles"])]
         if "rate_ratio" in rise:
             kv += [("quasi-Poisson rate ratio (95% CI)",
                     f"{rise['rate_ratio']:.3f} ({rise['rr_low']:.3f}-{rise['rr_high']:.3f})"),
-                   ("GLM p", f"{rise['glm_p']:.3g}"), ("dispersion", rise["dispersion"])]
+                   ("quasi-Poisson GLM p (Wald, two-sided)", f"{rise['glm_p']:.3g}"),
+                   ("dispersion", rise["dispersion"]), ("sensor-days", rise["sensor_days"])]
         body.append(key_values(kv))
         body.append(_rise_chart(metric, proto, port, split))
     body.append("<h3>Flags</h3>")
