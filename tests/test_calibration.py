@@ -77,7 +77,7 @@ def test_dispersion_fit_recovers_the_simulated_dispersion_and_ignores_spikes():
 
 def test_spike_p_values_are_calibrated_on_overdispersed_null_series():
     rng = np.random.default_rng(2)
-    s = _series(_nb(rng, 30.0, 0.1, (80, 150)))
+    s = _series(_nb(rng, 30.0, 0.1, (60, 150)))
     loose = trends.AnomalyOptions(z_min=0, min_count=0, min_ratio=1.0)
     sp = trends.spikes(s, loose, dips=False, family=1)  # raw p < 0.01, no other gate
     share = len(sp) / s.values.size
@@ -290,3 +290,34 @@ def test_planted_events_are_found_and_dated_right(metric):
     explained |= (a["port"] == "TCP/5555").to_numpy()
     explained |= ((a["port"] == "") & a["host"].isin(["cal-01", "cal-02"])).to_numpy()
     assert explained.all(), list(a.loc[~explained, "why"])
+
+
+@pytest.mark.slow
+def test_cli_anomalies_both_metrics_in_one_family(tmp_path):
+    import io
+    import json
+    from contextlib import redirect_stdout
+
+    from honeyscope.cli import main
+
+    n_days = 70
+    rows = _edges(("a", "b"), n_days)
+    rng = np.random.default_rng(6)
+    for h in ("a", "b"):
+        for d in range(n_days):
+            rows.append((h, 22, d, 400 if (h, d) == ("a", 40) else int(rng.poisson(20))))
+            rows.append((h, 445, d, int(rng.poisson(8))))
+    df = _table(rows).select(["time", "host", "dpt"]).to_pandas()
+    lines = ["datetime,host,src,proto,type,spt,dpt"]  # a marx CSV, every source its own address
+    for i, r in enumerate(df.itertuples()):
+        lines.append(f"{r.time:%Y-%m-%d %H:%M:%S},{r.host},{16843009 + i},TCP,,40000,{r.dpt}")
+    path = tmp_path / "p.csv"
+    path.write_text("\n".join(lines) + "\n")
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert main(["anomalies", str(path), "--metric", "both", "--format", "json"]) == 0
+    flags = pd.DataFrame(json.loads(buf.getvalue()))
+    family = 2 * (280 + 280 + 6) + 2 * 36  # both metrics' series, emerging once (by hand)
+    spike = flags[(flags["host"] == "a") & (flags["port"] == "TCP/22")]
+    assert set(spike["metric"]) == {"sources", "packets"}  # one packet per source: both see it
+    assert (flags["test"].str.endswith(f"Bonferroni over {family:,} tests")).all()
