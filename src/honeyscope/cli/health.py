@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser("anomalies", help="spikes, dips, changepoints, emerging ports, with why")
     add_source_args(a)
     add_format_arg(a)
-    a.add_argument("--metric", choices=("sources", "packets"), default="sources")
+    a.add_argument("--metric", choices=("sources", "packets", "both"), default="sources",
+                   help="daily distinct sources, packets, or both in one Bonferroni family")
     a.add_argument("--top", type=positive, default=30, help="sensor-port series to test (default 30)")
     a.set_defaults(func=_anomalies)
 
@@ -112,8 +113,9 @@ def _trends(args: argparse.Namespace) -> int:
         return 0
     s = trends.series(t, ("host",), args.metric)
     sp = trends.series(t, ("host", "proto", "dpt"), args.metric, top=args.top)
-    df = pd.concat([trends.changepoints(s, metric=args.metric),
-                    trends.changepoints(sp, metric=args.metric)], ignore_index=True)
+    family = trends.changepoint_tests(s) + trends.changepoint_tests(sp)  # one family per run
+    df = pd.concat([trends.changepoints(s, metric=args.metric, family=family),
+                    trends.changepoints(sp, metric=args.metric, family=family)], ignore_index=True)
     emit(df, args.format, _why_text)
     return 0
 

@@ -705,3 +705,110 @@ def format_lines(t: pa.Table, framing: str = "rfc3164") -> pa.Array:
             stamp = pc.binary_join_element_wise(pa.scalar("<4>"), stamp, "")
     assert len(stamp) == n
     return pc.binary_join_element_wise(stamp, col("host"), pa.scalar("kernel:"), body, " ")
+
+
+# -- null and planted fleets for calibrating the trend statistics ------------------------------
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """A fleet whose daily series follow a known model, with or without planted events.
+
+    Per sensor, port and day the number of distinct sources is negative binomial (gamma-Poisson)
+    around ``mean × sensor weight × weekday factor × exp(AR(1) level)``: overdispersion
+    ``dispersion`` (variance mu + a·mu²), day-to-day autocorrelation ``ar`` of the log level (sd
+    ``ar_sd``), quieter weekends; each source sends a geometric number of packets (mean
+    ``packets_per_source``). Besides the busy ``ports``, ``rare_ports`` ports are seen now and
+    then (0.02-0.5 sources per sensor-day), so that an emerging-port test has noise to resist.
+    Planted events (None: a null fleet):
+
+    * ``burst`` (sensor index, port, day index, factor): one day of one sensor's port at
+      ``factor`` × its mean;
+    * ``shift`` (sensor index, port, day index, factor): that sensor's port at ``factor`` × from
+      that day on;
+    * ``new_port`` (port, day index, sources per sensor-day): a port never seen before, on every
+      sensor from that day on.
+    """
+
+    sensors: int = 9
+    days: int = 120
+    seed: int = 0
+    start: date = date(2024, 1, 1)  # a Monday
+    ports: tuple[tuple[int, float], ...] = (
+        (1433, 30.0), (445, 15.0), (3389, 12.0), (22, 10.0), (80, 8.0), (23, 6.0), (8080, 5.0),
+        (3306, 4.0),
+    )  # (TCP port, mean distinct sources per sensor-day)
+    rare_ports: int = 40
+    dispersion: float = 0.04
+    ar: float = 0.4
+    ar_sd: float = 0.15
+    weekday: tuple[float, ...] = (1.0, 1.02, 1.0, 0.98, 1.0, 0.8, 0.75)
+    packets_per_source: float = 3.0
+    burst: tuple[int, int, int, float] | None = None
+    shift: tuple[int, int, int, float] | None = None
+    new_port: tuple[int, int, float] | None = None
+
+
+def calibration_fleet(spec: CalibrationSpec) -> pa.Table:
+    """The rows of a :class:`CalibrationSpec` fleet (canonical schema: time, host, src, src_int,
+    family, proto, dpt, spt, source, line), sorted by (host, time). Same spec, same rows."""
+    rng = np.random.default_rng([spec.seed, 0xCA1B])
+    n_s, n_d = spec.sensors, spec.days
+    ports = [p for p, _ in spec.ports]
+    means = np.array([m for _, m in spec.ports], dtype=float)
+    rare = rng.choice(np.arange(10000, 60000), size=spec.rare_ports, replace=False)
+    ports += rare.tolist()
+    means = np.concatenate([means, rng.uniform(0.02, 0.5, size=spec.rare_ports)])
+    n_p = len(ports)
+    weight = rng.uniform(0.6, 1.6, size=n_s)
+    wd = (np.arange(n_d) + spec.start.weekday()) % 7
+    week = np.asarray(spec.weekday, dtype=float)[wd]
+    # AR(1) log level per sensor × port, stationary start
+    eps = rng.normal(0, spec.ar_sd * np.sqrt(1 - spec.ar**2), size=(n_s, n_p, n_d))
+    lvl = np.empty_like(eps)
+    lvl[..., 0] = rng.normal(0, spec.ar_sd, size=(n_s, n_p))
+    for d in range(1, n_d):  # days (a few hundred), vectorised over sensors × ports
+        lvl[..., d] = spec.ar * lvl[..., d - 1] + eps[..., d]
+    mu = means[None, :, None] * weight[:, None, None] * week[None, None, :] * np.exp(lvl)
+    if spec.shift is not None:
+        s_i, port, day, f = spec.shift
+        mu[s_i, ports.index(port), day:] *= f
+    if spec.burst is not None:
+        s_i, port, day, f = spec.burst
+        mu[s_i, ports.index(port), day] *= f
+    a = spec.dispersion
+    lam = rng.gamma(1 / a, a * mu) if a > 0 else mu
+    n_src = rng.poisson(lam)
+    if spec.new_port is not None:
+        port, day, rate = spec.new_port
+        extra = np.zeros((n_s, 1, n_d), dtype=np.int64)
+        extra[:, 0, day:] = rng.poisson(rate * weight[:, None], size=(n_s, n_d - day))
+        n_src = np.concatenate([n_src, extra], axis=1)
+        ports.append(port)
+    # one row per (source, packet): expand counts
+    cells = n_src.ravel()
+    s_idx, p_idx, d_idx = np.unravel_index(np.repeat(np.arange(cells.size), cells), n_src.shape)
+    n_rows_src = len(s_idx)
+    src_int = _public_ipv4(rng, n_rows_src)
+    pk = rng.geometric(1 / spec.packets_per_source, size=n_rows_src)
+    rep = np.repeat(np.arange(n_rows_src), pk)
+    day_start = np.datetime64(spec.start, "us").astype(np.int64)
+    t_us = (day_start + d_idx[rep].astype(np.int64) * DAY_US
+            + rng.integers(0, DAY_US, size=len(rep)))
+    hosts = np.array([f"cal-{i:02d}" for i in range(n_s)], dtype=object)
+    host = hosts[s_idx[rep]]
+    order = np.lexsort((t_us, s_idx[rep]))
+    n = len(rep)
+    ints = src_int[rep][order]
+    return schema.conform(pa.table({
+        "time": pa.array(t_us[order], pa.timestamp("us", tz="UTC")),
+        "host": pa.array(host[order], pa.string()),
+        "src": ipv4_text(ints),
+        "src_int": pa.array(ints, pa.uint32()),
+        "family": pa.array(np.full(n, 4, dtype=np.uint8)),
+        "proto": pa.array(np.full(n, "TCP", dtype=object), pa.string()),
+        "dpt": pa.array(np.asarray(ports)[p_idx[rep]][order], pa.uint16()),
+        "spt": pa.array(rng.integers(1024, 65536, size=n)[order], pa.uint16()),
+        "source": pa.array(np.full(n, "calibration", dtype=object), pa.string()),
+        "line": pa.array(np.arange(1, n + 1), pa.uint32()),
+    }))

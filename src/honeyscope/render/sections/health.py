@@ -166,14 +166,20 @@ def _trends(ctx: ReportContext) -> Section:
     metric = trends.port_metric_expr(t, proto, port).order_by("day").execute()
     rise = trends.rise_test(t, proto, port, split, metric=metric)
     flags = trends.anomalies(t, metric="sources", top_ports=30)
+    family = int(flags.attrs.get("family", 0))
     body = [
         para("Daily distinct sources per sensor, and per sensor and port for the 30 busiest "
-             "sensor-port series, are compared with a weekday-aware robust baseline (29-day "
-             "rolling median of log(1+x) plus each weekday's median deviation). A spike needs a "
-             "robust z of 4 or more, at least 10 sources, twice the expected value and a "
-             "Bonferroni-adjusted Poisson p below 0.01; changepoints come from Pettitt's rank "
-             "test with Benjamini-Hochberg q below 0.01 and a change of 1.5x or more; emerging "
-             "ports are ports that were (nearly) unseen for 28 days and then surged."),
+             "sensor-port series, are compared with a robust baseline (29-day rolling median of "
+             "log(1+x), plus each weekday's median deviation only where a Kruskal-Wallis test "
+             "says the weekdays differ). A spike needs a robust z of 4 or more, at least 10 "
+             "sources, twice the expected value and a negative binomial tail probability (its "
+             "dispersion fitted on the series' own days, robustly) below 0.01 after Bonferroni; "
+             "changepoints come from Pettitt's rank test with its variance inflated for "
+             "day-to-day autocorrelation and a change of 1.5x or more; emerging ports are ports "
+             "whose share of sensor-days seen jumps against the 28 days before (beta-binomial), "
+             "dated on the first day of the surge. One Bonferroni family holds every test this "
+             f"section makes: {family:,} tests (all series, days, directions, changepoint and "
+             "emerging-port tests), so the chance of any false flag is at most 1%."),
         f"<h3>Is the rise of {esc(proto)}/{esc(port)} since {esc(split)} significant?</h3>",
         para(rise.get("why", "")),
     ]
@@ -182,12 +188,14 @@ def _trends(ctx: ReportContext) -> Section:
               ("median before", rise["median_before"]), ("median after", rise["median_after"]),
               ("Hodges-Lehmann shift", rise["hodges_lehmann"]),
               ("Mann-Whitney U (one-sided, after > before)", rise["mw_u"]),
-              ("Mann-Whitney p", f"{rise['mw_p']:.3g}"),
+              ("Mann-Whitney p (one-sided; one pre-specified test, not in the flags' family)",
+               f"{rise['mw_p']:.3g}"),
               ("P(day after > day before)", rise["cles"])]
         if "rate_ratio" in rise:
             kv += [("quasi-Poisson rate ratio (95% CI)",
                     f"{rise['rate_ratio']:.3f} ({rise['rr_low']:.3f}-{rise['rr_high']:.3f})"),
-                   ("GLM p", f"{rise['glm_p']:.3g}"), ("dispersion", rise["dispersion"])]
+                   ("quasi-Poisson GLM p (Wald, two-sided)", f"{rise['glm_p']:.3g}"),
+                   ("dispersion", rise["dispersion"]), ("sensor-days", rise["sensor_days"])]
         body.append(key_values(kv))
         body.append(_rise_chart(metric, proto, port, split))
     body.append("<h3>Flags</h3>")
@@ -196,7 +204,11 @@ def _trends(ctx: ReportContext) -> Section:
     else:
         counts = flags.groupby(["scope", "kind"]).size().reset_index(name="flags")
         body.append(table(counts, caption="flags by scope and kind"))
-        show = flags.assign(significance=flags["significance"].map(lambda v: f"{v:.2g}"))
+        p_col = f"p (Bonferroni over {family:,} tests)"
+        show = flags.assign(significance=flags["significance"].map(_p_text))
+        show = show.drop(columns=["test"]).rename(columns={"significance": p_col})
+        show.insert(show.columns.get_loc(p_col) + 1, "test",
+                    flags["test"].str.replace(r",\s*Bonferroni over [\d,]+ tests$", "", regex=True))
         body.append(table(show, caption="flags, most significant first (why = the reason in "
                                         "words)", max_rows=40))
     findings = []
@@ -212,8 +224,13 @@ def _trends(ctx: ReportContext) -> Section:
         )
     if len(flags):
         top = flags.iloc[0]
-        findings.append(f"{len(flags)} trend/anomaly flags; the strongest: {top['why']}.")
+        findings.append(f"{len(flags)} trend/anomaly flags at a 1% chance of any false flag "
+                        f"over {family:,} tests; the strongest: {top['why']}.")
     return Section("trends", "Trends and anomalies", "".join(body), findings)
+
+
+def _p_text(p: float) -> str:
+    return "< 1e-300" if p < 1e-300 else f"{p:.2g}"
 
 
 def _rise_chart(metric: pd.DataFrame, proto: str, port: int, split: str) -> str:
