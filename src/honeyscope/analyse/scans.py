@@ -124,7 +124,7 @@ def window_of(time: ir.TimestampValue, hours: float) -> ir.IntegerValue:
     """The fixed UTC window of ``hours`` that ``time`` falls in (an integer, same on every engine)."""
     if not hours or hours <= 0:
         raise ValueError(f"the scan window must be a positive number of hours, not {hours!r}")
-    return (whole_seconds(time) // int(round(hours * 3600))).cast("int64")
+    return (whole_seconds(time) // round(hours * 3600)).cast("int64")
 
 
 def scan_summary(packets: ir.Table, window_hours: float = WINDOW_HOURS) -> ir.Table:
