@@ -147,3 +147,25 @@ def new_sources_daily(t: ibis.Table) -> pd.DataFrame:
         .order_by(["host", "day"])
         .execute()
     )
+
+
+def new_sources_fleet(t: ibis.Table) -> pd.DataFrame:
+    """Fleet-wide never-seen-before sources per UTC day: a source counts once, on the day of
+    its first packet at any sensor (the per-sensor counts of :func:`new_sources_daily` count a
+    source again at every sensor it reaches): day, new."""
+    first = t.filter(t.time.notnull()).group_by("src").aggregate(first=ibis._.time.min())
+    return (
+        first.group_by(first.first.date().name("day")).aggregate(new=first.count())
+        .order_by("day").execute()
+    )
+
+
+def fleet_new_per_day(t: ibis.Table, days: int = 7) -> float:
+    """Mean fleet-wide new sources per day over the last ``days`` days of the data (each day
+    of the data's last ``days`` calendar days counts, with 0 when no source was new)."""
+    d = new_sources_fleet(t)
+    if d.empty:
+        return float("nan")
+    last = pd.Timestamp(d["day"].max())
+    recent = d[pd.to_datetime(d["day"]) > last - pd.Timedelta(days=days)]
+    return float(recent["new"].sum()) / days
