@@ -299,10 +299,14 @@ def source_origin(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Ta
     con = packets._find_backend(use_default=True)
     if geo is None:
         geo = enrich_addresses(con, packets, "src")
-    inp = packets.filter(packets.geo_cc.notnull() & (packets.geo_cc != "")).group_by(
-        _iaddr="src").aggregate(_icc=ibis._.geo_cc.max(), _icountry=ibis._.geo_country.max())
+    # the input's country: its most frequent one per source (as :func:`sources`), per source
+    # and country one pass
+    p = packets.filter(packets.geo_cc.notnull() & (packets.geo_cc != ""))
+    g1 = p.group_by(["src", "geo_cc"]).aggregate(n=ibis._.count(), _name=ibis._.geo_country.max())
+    cc = _mode(g1, "src", "geo_cc", weight="n")
+    cc = cc.join(g1, ["src", "geo_cc"]).select(_iaddr="src", _icc="geo_cc", _icountry="_name")
     g = geo.select("addr", "cc", "country", "asn", "as_name")
-    j = g.left_join(inp, g.addr == inp._iaddr)
+    j = g.left_join(cc, g.addr == cc._iaddr)
     return j.select(
         "addr",
         cc=j._icc.coalesce(j.cc),

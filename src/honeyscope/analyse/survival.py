@@ -161,11 +161,12 @@ def new_sources_fleet(t: ibis.Table) -> pd.DataFrame:
 
 
 def fleet_new_per_day(t: ibis.Table, days: int = 7) -> float:
-    """Mean fleet-wide new sources per day over the last ``days`` days of the data (each day
-    of the data's last ``days`` calendar days counts, with 0 when no source was new)."""
-    d = new_sources_fleet(t)
-    if d.empty:
-        return float("nan")
-    last = pd.Timestamp(d["day"].max())
-    recent = d[pd.to_datetime(d["day"]) > last - pd.Timedelta(days=days)]
-    return float(recent["new"].sum()) / days
+    """Mean fleet-wide new sources per day over the last ``days`` x 24 h before the data's last
+    packet (as the per-sensor "last week" of :func:`new_source_intervals`): sources whose first
+    packet at any sensor falls in that span, divided by ``days``."""
+    t = t.filter(t.time.notnull())
+    first = t.group_by("src").aggregate(first=ibis._.time.min())
+    end = t.time.max()
+    start = whole_seconds(end) - days * 86400
+    n = first.filter(whole_seconds(first.first) > start.as_scalar()).count().execute()
+    return float(n) / days
