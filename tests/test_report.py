@@ -146,3 +146,63 @@ def test_two_process_report_equals_one_process_report(tmp_path):
     made = re.compile(r"on \d{4}-\d\d-\d\d \d\d:\d\d UTC")
     assert made.sub("", one.read_text()) == made.sub("", two.read_text())
     assert "health" in res["timings"]  # built on the second process, timed there
+
+
+def test_findings_point_to_their_tables():
+    from honeyscope.render.html import Section
+    from honeyscope.render.report import build_sections
+    from honeyscope.render.sections import ReportContext
+    from honeyscope.render.sections import findings as findings_section
+
+    ctx = ReportContext(packets=None, con=None)
+    secs = [Section("a", "Alpha", "", ["x <1>", "y"], {"x <1>": ("a-table", "Alpha: a table")})]
+    ctx.meta["finding_refs"] = {}
+    for s in secs:  # as build_sections records them
+        ctx.findings.extend(s.findings)
+        for f in s.findings:
+            ctx.meta["finding_refs"].setdefault(f, s.refs.get(f, (s.id, s.title)))
+    body = findings_section.build(ctx)[0].body
+    assert '<li>x &lt;1&gt;<sup class="ref"><a href="#a-table" title="Alpha: a table">[1]</a>' in body
+    assert '<li>y<sup class="ref"><a href="#a" title="Alpha">[2]</a>' in body
+    assert '<ol class="refs"><li><a href="#a-table">Alpha: a table</a></li>' in body
+    assert callable(build_sections)
+
+
+def test_compact_long_chain_and_links_escape():
+    import pandas as pd
+
+    from honeyscope.render.html import compact, link_list, table
+
+    chain = ">".join(f"s{i}" for i in range(9))
+    got = compact(chain, 3, ">")
+    assert got == f'<span class="compact" title="{chain.replace(">", "&gt;")}">s0&gt;s1&gt;s2 +6</span>'
+    assert compact("a>b", 3, ">") == "a&gt;b"
+    assert link_list(["E1", '"><x']) == ('<a href="#event-E1">E1</a> '
+                                         '<a href="#event-&quot;&gt;&lt;x">&quot;&gt;&lt;x</a>'
+                                         ).replace("#event-", "#")
+    html = table(pd.DataFrame({"e": [["E1"]], "o": [chain]}), id="t1", row_ids=["r1"],
+                 html_cells={"e": lambda v: link_list(v, "event-"),
+                             "o": lambda v: compact(v, 3, ">")})
+    assert '<table id="t1">' in html and '<tr id="r1">' in html
+    assert '<a href="#event-E1">E1</a>' in html and "+6</span>" in html
+
+
+def test_flag_table_links_to_events():
+    import pandas as pd
+
+    from honeyscope.render.sections import ReportContext
+    from honeyscope.render.sections.health import _event_links
+
+    ctx = ReportContext(packets=None, con=None)
+    ctx.meta["events"] = pd.DataFrame({
+        "event": ["E1", "E2"], "sensors": ["tokyo", "eu,tokyo"],
+        "start": pd.to_datetime(["2013-07-24 07:46", "2013-08-26 22:00"], utc=True),
+        "end": pd.to_datetime(["2013-07-24 07:56", "2013-08-27 00:26"], utc=True),
+    })
+    flags = pd.DataFrame({"scope": ["sensor", "sensor", "fleet-port"],
+                          "host": ["tokyo", "eu", ""],
+                          "day": pd.to_datetime(["2013-07-24", "2013-08-27", "2013-08-26"]).date})
+    show, cells = _event_links(ctx, flags)
+    assert show["events"].tolist() == [["E1"], ["E2"], ["E2"]]
+    assert cells["events"](["E1"]) == '<a href="#event-E1">E1</a>'
+    assert cells["events"]([]) == ""
