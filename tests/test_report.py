@@ -29,13 +29,22 @@ def test_report_structure_and_numbers(demo_report):
     assert not re.search(r"(src|href)=\"(https?:)?//", html)  # nothing fetched
     ids = re.findall(r'<section id="([^"]+)"', html)
     assert ids[:2] == ["data", "findings"]
-    toc = re.findall(r'<li><a href="#([^"]+)"', html)
+    nav = re.search(r'<nav class="toc".*?</nav>', html).group(0)
+    toc = re.findall(r'<li><a href="#([^"]+)"', nav)
     assert toc == ids
     assert "451,581" in html  # packets, with separators
     assert "126,189" in html  # groucho-tokyo
     assert "69,602" in html  # distinct sources (data README)
     findings = re.search(r'<div class="findings"><ul>(.*?)</ul>', html).group(1).split("<li>")[1:]
     assert len(findings) >= 8 and len(findings) == len(set(findings))
+    # the largest events named, each finding pointing to the table its figures come from
+    assert any("2.186.189.218" in f and "11,116 UDP packets to port 2193 on groucho-tokyo" in f
+               for f in findings)
+    assert all('<sup class="ref"><a href="#' in f for f in findings)
+    anchors = set(re.findall(r'id="([^"]+)"', html))
+    assert set(re.findall(r'<sup class="ref"><a href="#([^"]+)"', html)) <= anchors
+    assert set(re.findall(r'<a href="#(event-E\d+)"', html)) <= anchors  # flag -> event links
+    assert re.search(r'<a href="#event-E\d+">', html)
 
 
 def _hostile_csv(tmp_path: Path) -> Path:
@@ -99,6 +108,7 @@ def test_report_in_headless_chromium(demo_report, tmp_path):
                 "img.chart", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=False)
+            widths = {w: _layout(browser, url, w) for w in (1280, 800)}
         finally:
             browser.close()
     assert errors == []
@@ -106,10 +116,37 @@ def test_report_in_headless_chromium(demo_report, tmp_path):
     assert charts, "the report has no chart"
     assert all(c[0] and c[1] > 100 and c[2] > 100 for c in charts), charts
     assert shot.stat().st_size > 10_000
+    for w, (doc, over, tables, rows) in widths.items():
+        assert doc[0] <= doc[1], f"the page scrolls sideways at {w} px"
+        assert over == [], f"sections wider than their card at {w} px: {over}"
+        if w == 1280:  # the wide tables fit without a scroll bar
+            assert tables == [], tables
+        # one line a row (the sensor chain is compact): under two lines of 15 px text
+        assert rows and max(rows) < 2 * 15 * 1.5 + 12, (w, rows[:3])
     keep = os.environ.get("HONEYSCOPE_SCREENSHOT")  # e.g. docs/report-screenshot.png
     if keep:
         shutil.copy(shot, keep)
     print(f"screenshot: {keep or shot}")
+
+
+def _layout(browser, url: str, width: int):
+    """At ``width`` px: the document's scroll/client width, the sections that overflow their
+    card, the key tables that need a scroll bar, and the row heights of the sensor-chain table."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(url, wait_until="load")
+        doc = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        over = page.eval_on_selector_all(
+            "section", "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.id)")
+        tables = page.eval_on_selector_all(
+            "#events-table, #sources-top",
+            "els => els.filter(t => t.parentElement.scrollWidth > t.parentElement.clientWidth + 1)"
+            ".map(t => [t.id, t.parentElement.scrollWidth, t.parentElement.clientWidth])")
+        rows = page.eval_on_selector_all(
+            "#sources-top tbody tr", "els => els.map(e => e.getBoundingClientRect().height)")
+    finally:
+        page.close()
+    return doc, over, tables, rows
 
 
 def test_hostile_prefix_and_interface_in_a_raw_log(tmp_path, capsys):

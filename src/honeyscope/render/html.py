@@ -98,6 +98,14 @@ def compact(value: Any, first: int = 3, sep: str = ">") -> str:
     return f'<span class="compact" title="{esc(text)}">{esc(shown)}</span>'
 
 
+def clip(value: Any, width: int = 24) -> str:
+    """Text longer than ``width`` cut with an ellipsis, as safe HTML, the whole on hover."""
+    text = fmt(value)
+    if len(text) <= width:
+        return esc(text)
+    return f'<span class="compact" title="{esc(text)}">{esc(text[:width - 1])}…</span>'
+
+
 def link_list(targets: Iterable[str], prefix: str = "") -> str:
     """Anchors to ``#{prefix}{t}`` for each target, as safe HTML (``E1 E4``)."""
     return " ".join(f'<a href="#{esc(prefix + t)}">{esc(t)}</a>' for t in targets)

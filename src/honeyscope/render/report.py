@@ -51,6 +51,8 @@ img.chart { max-width: 100%; height: auto; border: 1px solid var(--line); backgr
 figcaption { color: var(--muted); font-size: .85rem; }
 .findings li { margin: .25rem 0; }
 div.wide { max-width: 100%; overflow-x: auto; }
+table#events-table, table#sources-top, table#scans-top { font-size: .8rem; }
+table#events-table td, table#sources-top td { white-space: nowrap; padding: .2rem .45rem; }
 section { overflow-wrap: anywhere; }
 td { overflow-wrap: normal; }
 span.compact { white-space: nowrap; border-bottom: 1px dotted var(--muted); cursor: help; }

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from honeyscope.render.html import Section, bullets, compact, para, table
+from honeyscope.render.html import Section, bullets, clip, compact, para, table
 from honeyscope.render.sections import ReportContext
 
-#: events shown in the table; the largest ones also become key findings
-SHOWN = 40
+#: events shown in the table (the flag tables link only to these); the largest ones also
+#: become key findings
+SHOWN = 200
 FINDINGS = 5
 ANCHOR = "event-"
 
@@ -53,9 +54,10 @@ def build(ctx: ReportContext) -> list[Section]:
     show["as_name"] = show["as_name"].where(show["as_name"].notna() & (show["as_name"] != ""),
                                             "unknown")
     show["share"] = show["share"].map(lambda v: "NA" if pd.isna(v) else f"{v:.1%}")
+    show["when"] = [_when(a, b) for a, b in zip(show["start"], show["end"], strict=True)]
     show = show.rename(columns={"as_name": "network", "asn": "AS"})
-    cols = ["event", "kind", "src", "sources", "cc", "AS", "network", "ports", "sensors",
-            "start", "end", "packets", "share"]
+    cols = ["event", "kind", "src", "cc", "AS", "network", "ports", "sensors", "when", "packets",
+            "share"]
     top = ev.head(FINDINGS)
     sentences = [f"{e.event}: {events.describe(e)}" for _, e in top.iterrows()]
     body = (
@@ -64,9 +66,17 @@ def build(ctx: ReportContext) -> list[Section]:
         + bullets(sentences)
         + table(show[cols], caption=f"The {min(SHOWN, len(ev))} largest events", max_rows=SHOWN,
                 id="events-table", row_ids=[ANCHOR + e for e in show["event"]],
-                html_cells={"sensors": lambda v: compact(v, 3, ",")})
+                html_cells={"sensors": lambda v: compact(v, 1, ","),
+                            "network": lambda v: clip(v, 24)})
     )
     findings = [events.describe(e) for _, e in top.iterrows()]
     refs = {f: (ANCHOR + e.event, f"Events: {e.event}") for f, (_, e) in
             zip(findings, top.iterrows(), strict=True)}
     return [Section("events", "Events: who did what", body, findings, refs)]
+
+
+def _when(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """``2013-07-24 07:46-07:56`` (one day) or ``2013-08-26 22:26-08-27 00:26``."""
+    if start.date() == end.date():
+        return f"{start:%Y-%m-%d %H:%M}-{end:%H:%M}"
+    return f"{start:%Y-%m-%d %H:%M}-{end:%m-%d %H:%M}"

@@ -272,15 +272,23 @@ def _sources(ctx: ReportContext, shared: Shared) -> Section:
         + p9.theme_bw()
     )
     shown = top[["src", "packets", "sensors", "ports", "protocols", "first_seen", "last_seen",
-                 "sweep_seconds", "median_lag_seconds", "order"]]
+                 "sweep_seconds", "median_lag_seconds", "order"]].copy()
+    # compact enough for one line a row at 800 px: minutes, hours, and the chain shortened
+    for c in ("first_seen", "last_seen"):
+        shown[c] = shown[c].map(lambda v: "NA" if v is None or v != v else f"{v:%Y-%m-%d %H:%M}")
+    shown["sweep_seconds"] = shown["sweep_seconds"] / 3600
+    shown["median_lag_seconds"] = shown["median_lag_seconds"] / 3600
+    shown = shown.rename(columns={"first_seen": "first seen", "last_seen": "last seen",
+                                  "sweep_seconds": "sweep (h)", "median_lag_seconds": "lag (h)"})
     with warnings.catch_warnings():  # bars on a log scale start at log10(0): expected, harmless
         warnings.filterwarnings("ignore", "divide by zero", RuntimeWarning)
         chart = figure(plot, title="Sensors reached per source")
     body = (
         table(reach, caption="Sources per reach level", id="sources-reach")
         + chart
-        + table(shown, caption="Sources that reached the most sensors (order: the first three "
-                               "sensors reached, +N more; the whole chain on hover)",
+        + table(shown, caption="Sources that reached the most sensors (order: the first two "
+                               "sensors reached, +N more; the whole chain on hover; lag: median "
+                               "time from one sensor to the next)",
                 id="sources-top", html_cells={"order": lambda v: compact(v, 3, ">")})
     )
     total = int(reach.sources.sum())

@@ -222,11 +222,11 @@ def _event_links(ctx: ReportContext, flags: pd.DataFrame) -> tuple[pd.DataFrame,
     ``host`` (any sensor for a fleet-wide flag) and ``day``, as links to their rows."""
     from honeyscope.analyse.events import for_day
     from honeyscope.render.html import link_list
-    from honeyscope.render.sections.events import ANCHOR, get_events
+    from honeyscope.render.sections.events import ANCHOR, SHOWN, get_events
 
     if flags.empty or not {"host", "day"} <= set(flags.columns):
         return flags, {}
-    ev = get_events(ctx)
+    ev = get_events(ctx).head(SHOWN)  # the rows the events table shows
     hosts = flags["host"].fillna("").astype(str)
     out = flags.assign(events=[for_day(ev, h, d) for h, d in zip(hosts, flags["day"], strict=True)])
     return out, {"events": lambda v: link_list(v, ANCHOR) if v else ""}
