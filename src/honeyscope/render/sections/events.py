@@ -67,7 +67,7 @@ def build(ctx: ReportContext) -> list[Section]:
         + table(show[cols], caption=f"The {min(SHOWN, len(ev))} largest events", max_rows=SHOWN,
                 id="events-table", row_ids=[ANCHOR + e for e in show["event"]],
                 html_cells={"sensors": lambda v: compact(v, 1, ","),
-                            "network": lambda v: clip(v, 24)})
+                            "network": lambda v: clip(v, 12), "ports": lambda v: clip(v, 16)})
     )
     findings = [events.describe(e) for _, e in top.iterrows()]
     refs = {f: (ANCHOR + e.event, f"Events: {e.event}") for f, (_, e) in
