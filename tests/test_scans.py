@@ -215,7 +215,9 @@ def test_scan_window():
     rows = [{"src": "9.9.9.2", "proto": "TCP", "tcp_flags": "SYN", "dpt": 22, "dst": f"10.0.0.{i}",
              "time": T0 + timedelta(seconds=i * day)} for i in range(5)]
     assert len(run(table(rows))) == 0
-    assert run(table(rows), window_hours=5 * 24).pattern.tolist() == ["horizontal"]
+    # windows are fixed bins since the epoch: 10-day bins hold 2023-12-29..2024-01-07 whole
+    # (day 19,723 since the epoch is 2024-01-01; 19,720 = 1,972 x 10)
+    assert run(table(rows), window_hours=10 * 24).pattern.tolist() == ["horizontal"]
     same_day = [{**r, "time": T0 + timedelta(seconds=i * 60)} for i, r in enumerate(rows)]
     assert run(table(same_day)).pattern.tolist() == ["horizontal"]
     with pytest.raises(ValueError, match="positive"):
