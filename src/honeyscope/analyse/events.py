@@ -227,8 +227,12 @@ def campaigns(packets: ir.Table, o: EventOptions | None = None, *, b: ir.Table |
         & (c.sources >= o.campaign_ratio * ibis.greatest(c.baseline, 1))
     )
     # the busiest source of each campaign, to name
+    # (ties: the smallest address, the same on every engine)
     per = d.group_by([*keys, "src"]).aggregate(_n=d.n.sum())
-    top = per.group_by(keys).aggregate(_top=per.src.argmax(per._n))
+    most = per.group_by(keys).aggregate(_m=per._n.max()).rename(_mp="proto", _md="dpt", _mday="day")
+    per = per.join(most, (per.proto == most._mp) & (per.dpt == most._md) & (per.day == most._mday)
+                   & (per._n == most._m))
+    top = per.group_by(keys).aggregate(_top=per.src.min())
     top = top.rename(_tp="proto", _td="dpt", _tday="day")
     c = c.join(top, (c.proto == top._tp) & (c.dpt == top._td) & (c.day == top._tday))
     c = _with_share(c, d, keys, totals)
@@ -237,7 +241,7 @@ def campaigns(packets: ir.Table, o: EventOptions | None = None, *, b: ir.Table |
         ports=_port_text(c.proto, c.dpt, c.dpt, ibis.literal(1)), sensors=c.sensors,
         sensor_count=c.sensor_count.cast("int64"), start=c.start, end=c.end,
         packets=c.packets.cast("int64"), share=c.share,
-    )
+    ).order_by([ibis.desc("packets"), "start", "ports"])
 
 
 def backscatter(packets: ir.Table, o: EventOptions | None = None, *, b: ir.Table | None = None,
