@@ -168,3 +168,26 @@ def test_sources_reuses_geo_and_input_mode(con):
     assert a.packets.to_dict() == {"1.1.1.1": 2, "8.8.8.8": 3, "9.9.9.9": 2}
     assert a.sensors.to_dict() == {"1.1.1.1": 1, "8.8.8.8": 2, "9.9.9.9": 2}
     assert a.loc["8.8.8.8", "cc"] == "US"
+
+
+def test_source_origin_prefers_the_inputs_country(con):
+    """The input's own (contemporaneous) country wins over the database's; a source without
+    one keeps the database's; ASNs come from the database."""
+    from datetime import UTC, datetime
+
+    from honeyscope import schema
+
+    rows = {
+        "time": pa.array([datetime(2024, 1, 1, tzinfo=UTC)] * 5, schema.TIME_TYPE),
+        "host": ["a"] * 5,
+        "src": ["8.8.8.8", "8.8.8.8", "8.8.8.8", "9.9.9.9", "10.1.2.3"],
+        "geo_cc": ["DE", "DE", "FR", None, None],
+        "geo_country": ["Germany", "Germany", "France", None, None],
+    }
+    t = con.create_table("origin_pref", schema.conform(pa.table(rows)), overwrite=True)
+    o = enrich.source_origin(t).execute().set_index("addr")
+    assert (o.loc["8.8.8.8", "cc"], o.loc["8.8.8.8", "country"], o.loc["8.8.8.8", "cc_from"]) == (
+        "DE", "Germany", "input")
+    assert o.loc["8.8.8.8", "asn"] == 15169  # Google's, from the database
+    assert (o.loc["9.9.9.9", "cc_from"], o.loc["9.9.9.9", "asn"]) == ("database", 19281)
+    assert o.loc["10.1.2.3"].isna()[["cc", "cc_from", "asn"]].all()  # private: unknown

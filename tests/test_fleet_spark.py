@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pytest
 
 from honeyscope import schema
-from honeyscope.analyse import engine, enrich, fleet, scans, services
+from honeyscope.analyse import engine, enrich, events, fleet, scans, services
 
 pytestmark = [
     pytest.mark.slow,
@@ -64,6 +64,11 @@ def engines(small):
     return duck, sp
 
 
+_EV = events.EventOptions(flood_min_packets=2, flood_min_share=0.01, sweep_min_packets=2,
+                          sweep_min_ports=2, campaign_min_sources=1, campaign_ratio=1.0,
+                          baseline_days=1, backscatter_min_packets=1)
+
+
 def _geo(t):
     return enrich.enrich_addresses(t._find_backend(), t, with_net=True)
 
@@ -82,6 +87,11 @@ CASES = {
     "scans": scans.scans,
     "type_counts": scans.type_counts,
     "with_service": lambda t: services.with_service(t.select("proto", "dpt")),
+    # events (analyse/events.py): every kind's expression, with thresholds the small table meets
+    "event_floods": lambda t: events.floods(t, _EV),
+    "event_sweeps": lambda t: events.sweeps(t, _EV),
+    "event_campaigns": lambda t: events.campaigns(t, _EV),
+    "event_backscatter": lambda t: events.backscatter(t, _EV),
 }
 
 

@@ -29,13 +29,22 @@ def test_report_structure_and_numbers(demo_report):
     assert not re.search(r"(src|href)=\"(https?:)?//", html)  # nothing fetched
     ids = re.findall(r'<section id="([^"]+)"', html)
     assert ids[:2] == ["data", "findings"]
-    toc = re.findall(r'<li><a href="#([^"]+)"', html)
+    nav = re.search(r'<nav class="toc".*?</nav>', html).group(0)
+    toc = re.findall(r'<li><a href="#([^"]+)"', nav)
     assert toc == ids
     assert "451,581" in html  # packets, with separators
     assert "126,189" in html  # groucho-tokyo
     assert "69,602" in html  # distinct sources (data README)
     findings = re.search(r'<div class="findings"><ul>(.*?)</ul>', html).group(1).split("<li>")[1:]
     assert len(findings) >= 8 and len(findings) == len(set(findings))
+    # the largest events named, each finding pointing to the table its figures come from
+    assert any("2.186.189.218" in f and "11,116 UDP packets to port 2193 on groucho-tokyo" in f
+               for f in findings)
+    assert all('<sup class="ref"><a href="#' in f for f in findings)
+    anchors = set(re.findall(r'id="([^"]+)"', html))
+    assert set(re.findall(r'<sup class="ref"><a href="#([^"]+)"', html)) <= anchors
+    assert set(re.findall(r'<a href="#(event-E\d+)"', html)) <= anchors  # flag -> event links
+    assert re.search(r'<a href="#event-E\d+">', html)
 
 
 def _hostile_csv(tmp_path: Path) -> Path:
@@ -99,6 +108,7 @@ def test_report_in_headless_chromium(demo_report, tmp_path):
                 "img.chart", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=False)
+            widths = {w: _layout(browser, url, w) for w in (1280, 800)}
         finally:
             browser.close()
     assert errors == []
@@ -106,10 +116,37 @@ def test_report_in_headless_chromium(demo_report, tmp_path):
     assert charts, "the report has no chart"
     assert all(c[0] and c[1] > 100 and c[2] > 100 for c in charts), charts
     assert shot.stat().st_size > 10_000
+    for w, (doc, over, tables, rows) in widths.items():
+        assert doc[0] <= doc[1], f"the page scrolls sideways at {w} px"
+        assert over == [], f"sections wider than their card at {w} px: {over}"
+        if w == 1280:  # the wide tables fit without a scroll bar
+            assert tables == [], tables
+        # one line a row (the sensor chain is compact): under two lines of 15 px text
+        assert rows and max(rows) < 2 * 15 * 1.5 + 12, (w, rows[:3])
     keep = os.environ.get("HONEYSCOPE_SCREENSHOT")  # e.g. docs/report-screenshot.png
     if keep:
         shutil.copy(shot, keep)
     print(f"screenshot: {keep or shot}")
+
+
+def _layout(browser, url: str, width: int):
+    """At ``width`` px: the document's scroll/client width, the sections that overflow their
+    card, the key tables that need a scroll bar, and the row heights of the sensor-chain table."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(url, wait_until="load")
+        doc = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        over = page.eval_on_selector_all(
+            "section", "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.id)")
+        tables = page.eval_on_selector_all(
+            "#events-table, #sources-top",
+            "els => els.filter(t => t.parentElement.scrollWidth > t.parentElement.clientWidth + 1)"
+            ".map(t => [t.id, t.parentElement.scrollWidth, t.parentElement.clientWidth])")
+        rows = page.eval_on_selector_all(
+            "#sources-top tbody tr", "els => els.map(e => e.getBoundingClientRect().height)")
+    finally:
+        page.close()
+    return doc, over, tables, rows
 
 
 def test_hostile_prefix_and_interface_in_a_raw_log(tmp_path, capsys):
@@ -146,3 +183,63 @@ def test_two_process_report_equals_one_process_report(tmp_path):
     made = re.compile(r"on \d{4}-\d\d-\d\d \d\d:\d\d UTC")
     assert made.sub("", one.read_text()) == made.sub("", two.read_text())
     assert "health" in res["timings"]  # built on the second process, timed there
+
+
+def test_findings_point_to_their_tables():
+    from honeyscope.render.html import Section
+    from honeyscope.render.report import build_sections
+    from honeyscope.render.sections import ReportContext
+    from honeyscope.render.sections import findings as findings_section
+
+    ctx = ReportContext(packets=None, con=None)
+    secs = [Section("a", "Alpha", "", ["x <1>", "y"], {"x <1>": ("a-table", "Alpha: a table")})]
+    ctx.meta["finding_refs"] = {}
+    for s in secs:  # as build_sections records them
+        ctx.findings.extend(s.findings)
+        for f in s.findings:
+            ctx.meta["finding_refs"].setdefault(f, s.refs.get(f, (s.id, s.title)))
+    body = findings_section.build(ctx)[0].body
+    assert '<li>x &lt;1&gt;<sup class="ref"><a href="#a-table" title="Alpha: a table">[1]</a>' in body
+    assert '<li>y<sup class="ref"><a href="#a" title="Alpha">[2]</a>' in body
+    assert '<ol class="refs"><li><a href="#a-table">Alpha: a table</a></li>' in body
+    assert callable(build_sections)
+
+
+def test_compact_long_chain_and_links_escape():
+    import pandas as pd
+
+    from honeyscope.render.html import compact, link_list, table
+
+    chain = ">".join(f"s{i}" for i in range(9))
+    got = compact(chain, 3, ">")
+    assert got == f'<span class="compact" title="{chain.replace(">", "&gt;")}">s0&gt;s1&gt;s2 +6</span>'
+    assert compact("a>b", 3, ">") == "a&gt;b"
+    assert link_list(["E1", '"><x']) == ('<a href="#event-E1">E1</a> '
+                                         '<a href="#event-&quot;&gt;&lt;x">&quot;&gt;&lt;x</a>'
+                                         ).replace("#event-", "#")
+    html = table(pd.DataFrame({"e": [["E1"]], "o": [chain]}), id="t1", row_ids=["r1"],
+                 html_cells={"e": lambda v: link_list(v, "event-"),
+                             "o": lambda v: compact(v, 3, ">")})
+    assert '<table id="t1">' in html and '<tr id="r1">' in html
+    assert '<a href="#event-E1">E1</a>' in html and "+6</span>" in html
+
+
+def test_flag_table_links_to_events():
+    import pandas as pd
+
+    from honeyscope.render.sections import ReportContext
+    from honeyscope.render.sections.health import _event_links
+
+    ctx = ReportContext(packets=None, con=None)
+    ctx.meta["events"] = pd.DataFrame({
+        "event": ["E1", "E2"], "sensors": ["tokyo", "eu,tokyo"],
+        "start": pd.to_datetime(["2013-07-24 07:46", "2013-08-26 22:00"], utc=True),
+        "end": pd.to_datetime(["2013-07-24 07:56", "2013-08-27 00:26"], utc=True),
+    })
+    flags = pd.DataFrame({"scope": ["sensor", "sensor", "fleet-port"],
+                          "host": ["tokyo", "eu", ""],
+                          "day": pd.to_datetime(["2013-07-24", "2013-08-27", "2013-08-26"]).date})
+    show, cells = _event_links(ctx, flags)
+    assert show["events"].tolist() == [["E1"], ["E2"], ["E2"]]
+    assert cells["events"](["E1"]) == '<a href="#event-E1">E1</a>'
+    assert cells["events"]([]) == ""

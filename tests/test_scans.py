@@ -146,18 +146,79 @@ def test_psad_no_scan(name):
     assert len(run(_psad(name))) == 0
 
 
-def test_marx(marx):
+def _sql(parquet, query: str) -> list:
+    """An independent count: plain SQL on the same Parquet rows (no honeyscope rule involved)."""
+    import duckdb
+
+    con = duckdb.connect()
+    return list(con.execute(query.format(t=f"read_parquet('{parquet}')")).fetchone())
+
+
+def test_marx(marx, marx_parquet):
     c = scans.type_counts(marx).execute().set_index("scan_type")
-    assert c.loc["TCP", "packets"] == 327_991  # marx has no TCP flags
-    assert c.loc["UDP", "packets"] == 78_779
+    # marx has no TCP flags: a TCP packet from a service port to a client port is a reply
+    reply = _sql(marx_parquet, "select count(*) from {t} where proto='TCP' and spt between 1 and 1023 "
+                       "and dpt >= 1024")[0]
+    assert c.loc["TCP-REPLY", "packets"] == reply
+    assert c.loc["TCP", "packets"] == 327_991 - reply
+    dns = _sql(marx_parquet, "select count(*) from {t} where proto='UDP' and spt=53 and dpt >= 1024")[0]
+    assert c.loc["DNS-REPLY", "packets"] == dns > 2_000
+    assert c.loc["UDP", "packets"] == 78_779 - dns
     assert c.loc["PING", "packets"] == 38_597
     assert c.loc["ECHO-REPLY", "packets"] == 536
-    assert c.loc["ICMP-ERROR", "packets"] == 4_251 + 127 + 1_156 + 2  # types 3, 5, 11, 12
+    assert c.loc["ICMP-ERROR", "packets"] == 4_251 + 1_156 + 2  # types 3, 11, 12
+    # redirects (type 5, 127 packets, nearly all from one router) are not backscatter
+    assert (c.loc["REDIRECT", "packets"], c.loc["REDIRECT", "kind"]) == (127, "other")
     found = scans.scans(marx)
     p = found.execute()
     assert p.packets.max() == 5_676
     assert p.iloc[0].src == "183.91.14.60"
     assert p.iloc[0].pattern == "block"
+    # the scan row carries the source's country and ASN (marx.csv carries no country: the
+    # database's, looked up here directly in the shipped range table)
+    import numpy as np
+
+    from honeyscope.analyse import enrich
+
+    r = enrich.range_table(4).to_pandas()
+    key = int.from_bytes(bytes([183, 91, 14, 60]), "big")
+    hit = r.iloc[np.searchsorted(r.start_int.to_numpy(), key, side="right") - 1]
+    assert hit.start_int <= key <= hit.end_int
+    assert (p.iloc[0].cc, p.iloc[0].asn) == (hit.cc, hit.asn)
+
+
+def test_backscatter_rule_on_constructed_packets():
+    t = table([
+        {"src": "1.1.1.1", "proto": "UDP", "spt": 53, "dpt": 33000},   # DNS answer: backscatter
+        {"src": "1.1.1.1", "proto": "UDP", "spt": 53, "dpt": 53},      # DNS to DNS: a probe
+        {"src": "1.1.1.1", "proto": "UDP", "spt": 40000, "dpt": 53},   # a query: a probe
+        {"src": "1.1.1.1", "proto": "TCP", "spt": 80, "dpt": 51000},   # server's reply, no flags
+        {"src": "1.1.1.1", "proto": "TCP", "spt": 51000, "dpt": 80},   # a probe, no flags
+        {"src": "1.1.1.1", "proto": "TCP", "spt": 80, "dpt": 51000, "tcp_flags": "SYN"},
+        {"src": "1.1.1.1", "proto": "ICMP", "icmp_type": 5},           # redirect: other
+        {"src": "1.1.1.1", "proto": "ICMPv6", "icmp_type": 137},       # redirect: other
+    ])
+    got = engine.connect().execute(scans.packet_types(t))
+    assert got.scan_type.tolist() == ["DNS-REPLY", "UDP", "UDP", "TCP-REPLY", "TCP", "SYN",
+                                      "REDIRECT", "REDIRECT"]
+    assert got.kind.tolist() == ["backscatter", "probe", "probe", "backscatter", "probe", "probe",
+                                 "other", "other"]
+
+
+def test_scan_window():
+    """Five targets on one port in one day is horizontal; the same five spread over five days
+    is not (24 h window), unless the window is widened to cover them."""
+    day = 86400
+    rows = [{"src": "9.9.9.2", "proto": "TCP", "tcp_flags": "SYN", "dpt": 22, "dst": f"10.0.0.{i}",
+             "time": T0 + timedelta(seconds=i * day)} for i in range(5)]
+    assert len(run(table(rows))) == 0
+    # windows are fixed bins since the epoch: 10-day bins hold 2023-12-29..2024-01-07 whole
+    # (day 19,723 since the epoch is 2024-01-01; 19,720 = 1,972 x 10)
+    assert run(table(rows), window_hours=10 * 24).pattern.tolist() == ["horizontal"]
+    same_day = [{**r, "time": T0 + timedelta(seconds=i * 60)} for i, r in enumerate(rows)]
+    assert run(table(same_day)).pattern.tolist() == ["horizontal"]
+    with pytest.raises(ValueError, match="positive"):
+        run(table(rows), window_hours=0)
 
 
 def test_summary_reuse_gives_the_same():

@@ -111,3 +111,24 @@ def test_marx_new_sources(marx):
     assert ns.loc["groucho-tokyo", "sources"] == 27518
     assert ns["sources"].sum() == 113214  # (sensor, source) pairs
     assert ns.loc["groucho-tokyo", "median_s"] == 384
+
+
+def test_fleet_new_sources_count_a_source_once(t):
+    """By hand over ROWS (all on 2024-03-01): 7 distinct sources, each new once."""
+    d = survival.new_sources_fleet(t)
+    assert d["new"].tolist() == [7]
+    per_sensor = survival.new_sources_daily(t)["new"].sum()
+    assert per_sensor == 3 + 3 + 1  # a: .1 .2 .3; b: .9 .8 .7; c: .5 — no overlap here
+    assert survival.fleet_new_per_day(t, days=7) == pytest.approx(7 / 7)
+
+
+def test_marx_fleet_new_per_day_is_not_the_sum_over_sensors(marx_arrow, marx):
+    """The fleet-wide count against pandas: each source's first day anywhere."""
+    df = marx_arrow.select(["time", "src"]).to_pandas()
+    first = df.groupby("src")["time"].min()
+    recent = (first > df["time"].max() - pd.Timedelta(days=7)).sum() / 7
+    assert survival.fleet_new_per_day(marx) == pytest.approx(recent)
+    assert round(recent) == 398  # the issue's independent recomputation (not 646)
+    # per sensor, summed over sensors, the same sources count again at every sensor
+    summed = survival.new_source_intervals(marx)["last_week_per_day"].sum()
+    assert summed > recent * 1.3

@@ -177,6 +177,7 @@ ANALYSES = {
     "source_profiles": ("fleet", "source_profiles"),
     "source_timeline": ("fleet", "source_timeline"),
     "scans": ("scans", "scans"),
+    "events": ("events", "events"),
     "health": ("health", "health"),
     "completeness": ("health", "completeness"),
     "gaps": ("health", "gaps"),
@@ -185,6 +186,7 @@ ANALYSES = {
     "rise_test": ("trends", "rise_test"),
     "first_probe": ("survival", "first_probe"),
     "new_source_intervals": ("survival", "new_source_intervals"),
+    "new_sources_fleet": ("survival", "new_sources_fleet"),
 }
 
 for _name, (_module, _fn) in ANALYSES.items():

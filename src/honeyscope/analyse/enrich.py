@@ -291,6 +291,33 @@ def sources(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
     return j
 
 
+def source_origin(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
+    """Per distinct source (``addr``): ``cc`` and ``country`` as the input carried them (the
+    marx-geo CSV's contemporaneous columns) when it did, else from the shipped database
+    (``cc_from``: ``input`` or ``database``), and the database's ``asn`` and ``as_name``.
+    ``geo``: a :func:`source_geo` result of the same packets, to reuse."""
+    con = packets._find_backend(use_default=True)
+    if geo is None:
+        geo = enrich_addresses(con, packets, "src")
+    # the input's country: its most frequent one per source (as :func:`sources`), per source
+    # and country one pass
+    p = packets.filter(packets.geo_cc.notnull() & (packets.geo_cc != ""))
+    g1 = p.group_by(["src", "geo_cc"]).aggregate(n=ibis._.count(), _name=ibis._.geo_country.max())
+    cc = _mode(g1, "src", "geo_cc", weight="n")
+    cc = cc.join(g1, ["src", "geo_cc"]).select(_iaddr="src", _icc="geo_cc", _icountry="_name")
+    g = geo.select("addr", "cc", "country", "asn", "as_name")
+    j = g.left_join(cc, g.addr == cc._iaddr)
+    return j.select(
+        "addr",
+        cc=j._icc.coalesce(j.cc),
+        country=ibis.cases((j._icc.notnull(), j._icountry), else_=j.country),
+        cc_from=ibis.cases((j._icc.notnull(), "input"), (j.cc.notnull(), "database"),
+                           else_=ibis.null("string")),
+        asn=j.asn,
+        as_name=j.as_name,
+    )
+
+
 def enrich(packets: ibis.Table) -> ibis.Table:
     """``packets`` with ``src_cc``, ``src_country``, ``src_asn``, ``src_as_name`` added (left join
     on the distinct sources; rows keep their order only up to the engine's guarantees)."""

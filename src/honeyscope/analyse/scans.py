@@ -16,16 +16,23 @@ UDP            UDP (and UDPLITE)                                           probe
 PING           ICMP echo request (8) / ICMPv6 echo request (128)           probe
 ICMP           other ICMP/ICMPv6 requests (timestamp, mask, ...)           probe
 IP-PROTO       any other IP protocol (nmap -sO, IGMP, GRE, ESP, ...)       probe
+REDIRECT       ICMP redirect (5) / ICMPv6 redirect (137): a router's        other
+               message about our own route, not a reply to anything
 SYN-ACK        TCP SYN+ACK: a reply to a spoofed SYN                       backscatter
 RST            TCP RST (with or without ACK, no SYN)                       backscatter
+TCP-REPLY      TCP without logged flags from a service port (1-1023) to a  backscatter
+               client port (>= 1024): a server's SYN-ACK or RST
+DNS-REPLY      UDP from source port 53 to a client port (>= 1024)          backscatter
 ECHO-REPLY     ICMP echo reply (0) / ICMPv6 129                            backscatter
-ICMP-ERROR     ICMP errors (3, 4, 5, 11, 12) / ICMPv6 1-4                   backscatter
+ICMP-ERROR     ICMP errors (3, 4, 11, 12) / ICMPv6 1-4                      backscatter
 =============  ==========================================================  ============
 
 A *target* is a (sensor, destination address) pair. Per source and scan type, :func:`scans` counts
-targets, ports, and the largest number of ports on one target / targets on one port, and names the
-pattern: **vertical** (≥ ``min_ports`` ports on one target), **horizontal** (one port on ≥
-``min_targets`` targets), **block** (both at once), **protocol** (≥ ``min_protocols`` IP protocols
+targets, ports, and the largest number of ports on one target / targets on one port within one
+window of ``window_hours`` (psad-style: a scan is what happens within N hours; windows are fixed
+UTC bins of that length, 24 h by default), and names the pattern: **vertical** (≥ ``min_ports``
+ports on one target within a window), **horizontal** (one port on ≥ ``min_targets`` targets within
+a window), **block** (both at once), **protocol** (≥ ``min_protocols`` IP protocols
 from one source: nmap's protocol scan), **backscatter** (a source whose packets are mostly replies
 to traffic it never received from us: the trace of a DDoS with spoofed sources).
 """
@@ -35,7 +42,13 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-BACKSCATTER_TYPES = ("SYN-ACK", "RST", "ECHO-REPLY", "ICMP-ERROR")
+from honeyscope.analyse.engine import whole_seconds
+
+BACKSCATTER_TYPES = ("SYN-ACK", "RST", "TCP-REPLY", "DNS-REPLY", "ECHO-REPLY", "ICMP-ERROR")
+#: neither probes nor replies (``kind`` "other")
+OTHER_TYPES = ("REDIRECT",)
+#: default scan window (hours), see the module's description
+WINDOW_HOURS = 24
 PROBE_TYPES = (
     "SYN", "SYN-FIN", "FIN", "NULL", "XMAS", "ACK", "TCP", "UDP", "PING", "ICMP", "IP-PROTO",
 )
@@ -45,8 +58,9 @@ PSAD_NAMES = {
     "SYN-FIN": "SCAN SYN FIN", "ACK": "ACK scan", "UDP": "UDP scan", "IP-PROTO": "IP protocol scan",
 }
 
-ICMP4_ERRORS = (3, 4, 5, 11, 12)
+ICMP4_ERRORS = (3, 4, 11, 12)  # not 5: a redirect answers no packet of the sender's
 ICMP6_ERRORS = (1, 2, 3, 4)
+ICMP4_REDIRECT, ICMP6_REDIRECT = 5, 137
 
 
 def packet_types(packets: ir.Table) -> ir.Table:
@@ -62,7 +76,10 @@ def packet_types(packets: ir.Table) -> ir.Table:
     it = packets.icmp_type.cast("int32")
     is_tcp, is_udp = proto == "TCP", proto.isin(["UDP", "UDPLITE"])
     is_icmp4, is_icmp6 = proto == "ICMP", proto == "ICMPV6"
+    spt, dpt = packets.spt.cast("int32"), packets.dpt.cast("int32")
+    to_client = dpt.notnull() & (dpt >= 1024)
     tcp_type = ibis.cases(
+        (~flags_known & (spt >= 1) & (spt <= 1023) & to_client, "TCP-REPLY"),
         (~flags_known, "TCP"),
         (packets.tcp_flags.strip() == "", "NULL"),
         (syn & ack, "SYN-ACK"),
@@ -81,39 +98,55 @@ def packet_types(packets: ir.Table) -> ir.Table:
         (is_icmp6 & (it == 129), "ECHO-REPLY"),
         (is_icmp4 & it.isin(ICMP4_ERRORS), "ICMP-ERROR"),
         (is_icmp6 & it.isin(ICMP6_ERRORS), "ICMP-ERROR"),
+        (is_icmp4 & (it == ICMP4_REDIRECT), "REDIRECT"),
+        (is_icmp6 & (it == ICMP6_REDIRECT), "REDIRECT"),
         else_="ICMP",
     )
     scan_type = ibis.cases(
         (is_tcp, tcp_type),
+        (is_udp & (spt == 53) & to_client, "DNS-REPLY"),
         (is_udp, "UDP"),
         (is_icmp4 | is_icmp6, icmp_type),
         else_="IP-PROTO",
     )
     t = packets.mutate(scan_type=scan_type)
     return t.mutate(
-        kind=ibis.cases((t.scan_type.isin(BACKSCATTER_TYPES), "backscatter"), else_="probe"),
+        kind=ibis.cases(
+            (t.scan_type.isin(BACKSCATTER_TYPES), "backscatter"),
+            (t.scan_type.isin(OTHER_TYPES), "other"),
+            else_="probe",
+        ),
         target=t.host.fill_null("") + ibis.literal("|") + t.dst.fill_null(""),
     )
 
 
-def scan_summary(packets: ir.Table) -> ir.Table:
+def window_of(time: ir.TimestampValue, hours: float) -> ir.IntegerValue:
+    """The fixed UTC window of ``hours`` that ``time`` falls in (an integer, same on every engine)."""
+    if not hours or hours <= 0:
+        raise ValueError(f"the scan window must be a positive number of hours, not {hours!r}")
+    return (whole_seconds(time) // round(hours * 3600)).cast("int64")
+
+
+def scan_summary(packets: ir.Table, window_hours: float = WINDOW_HOURS) -> ir.Table:
     """Per source and scan type: packets, targets, destinations, sensors, ports, port range,
-    protocols, first/last seen, ``max_ports_per_target``, ``max_targets_per_port``, and the
-    source's overall ``src_protocols`` (all IP protocols), ``ip_protocols`` (those other than
-    TCP/UDP/ICMP/ICMPv6) and ``backscatter_share``."""
+    protocols, first/last seen, ``max_ports_per_target`` and ``max_targets_per_port`` (the
+    largest within one window of ``window_hours``), and the source's overall ``src_protocols``
+    (all IP protocols), ``ip_protocols`` (those other than TCP/UDP/ICMP/ICMPv6) and
+    ``backscatter_share``."""
     t = packet_types(packets)
+    t = t.mutate(_win=window_of(t.time, window_hours))
     keys = ["src", "scan_type"]
-    # one pass over the packets: their distinct (source, type, target, port, protocol) with
-    # counts and times; every measure below is read from these far fewer rows
-    d = t.group_by([*keys, "target", "host", "dst", "dpt", "proto"]).aggregate(
+    # one pass over the packets: their distinct (source, type, target, port, protocol, window)
+    # with counts and times; every measure below is read from these far fewer rows
+    d = t.group_by([*keys, "target", "host", "dst", "dpt", "proto", "_win"]).aggregate(
         kind=t.kind.max(), n=t.count(), first=t.time.min(), last=t.time.max()
     )
     vert = (
-        d.group_by([*keys, "target"]).aggregate(n=d.dpt.nunique())
+        d.group_by([*keys, "target", "_win"]).aggregate(n=d.dpt.nunique())
         .group_by(keys).aggregate(max_ports_per_target=ibis._.n.max())
     )
     horiz = (
-        d.group_by([*keys, "dpt"]).aggregate(n=d.target.nunique())
+        d.group_by([*keys, "dpt", "_win"]).aggregate(n=d.target.nunique())
         .group_by(keys).aggregate(max_targets_per_port=ibis._.n.max())
     )
     base = d.group_by(keys).aggregate(
@@ -146,14 +179,22 @@ def scans(
     min_targets: int = 5,
     min_protocols: int = 5,
     include_ack: bool = True,
+    window_hours: float = WINDOW_HOURS,
     summary: ir.Table | None = None,
+    geo: ir.Table | None = None,
 ) -> ir.Table:
     """The scans: :func:`scan_summary` rows that form a pattern (``vertical``, ``horizontal``,
     ``block``, ``protocol``, ``backscatter``), with psad's name for the scan type (``psad_name``)
     and the port range as text (``port_range``, e.g. ``1000-1150``). ``include_ack=False`` drops
-    ACK scans, as psad does unless ACK detection is enabled. ``summary``: the
-    :func:`scan_summary` of the same packets, to reuse (e.g. cached)."""
-    s = summary if summary is not None else scan_summary(packets)
+    ACK scans, as psad does unless ACK detection is enabled. ``window_hours``: the scan window
+    (ports / targets counted within one window, see the module). Each row carries the source's
+    ``cc``, ``country``, ``asn`` and ``as_name`` (:func:`honeyscope.analyse.enrich.source_origin`:
+    the input's own country when it carries one). ``summary``: the :func:`scan_summary` of the
+    same packets and window, to reuse (e.g. cached); ``geo``: a
+    :func:`honeyscope.analyse.enrich.source_geo` result of the same packets, to reuse."""
+    from honeyscope.analyse import enrich
+
+    s = summary if summary is not None else scan_summary(packets, window_hours)
     vertical = s.max_ports_per_target >= min_ports
     horizontal = s.max_targets_per_port >= min_targets
     pattern = ibis.cases(
@@ -176,10 +217,13 @@ def scans(
         else_=s.port_min.cast("string") + ibis.literal("-") + s.port_max.cast("string"),
     )
     s = s.mutate(port_range=port_range)
+    o = enrich.source_origin(packets, geo=geo).rename(_oaddr="addr")
+    s = s.left_join(o, s.src == o._oaddr).drop("_oaddr")
     return s.select(
-        "src", "scan_type", "psad_name", "pattern", "kind", "packets", "targets", "destinations",
-        "sensors", "ports", "port_range", "port_min", "port_max", "max_ports_per_target",
-        "max_targets_per_port", "protocols", "src_protocols", "ip_protocols", "first_seen", "last_seen",
+        "src", "cc", "country", "asn", "as_name", "scan_type", "psad_name", "pattern", "kind",
+        "packets", "targets", "destinations", "sensors", "ports", "port_range", "port_min",
+        "port_max", "max_ports_per_target", "max_targets_per_port", "protocols", "src_protocols",
+        "ip_protocols", "first_seen", "last_seen",
     ).order_by([ibis.desc("packets"), "src", "scan_type"])
 
 

@@ -147,3 +147,26 @@ def new_sources_daily(t: ibis.Table) -> pd.DataFrame:
         .order_by(["host", "day"])
         .execute()
     )
+
+
+def new_sources_fleet(t: ibis.Table) -> pd.DataFrame:
+    """Fleet-wide never-seen-before sources per UTC day: a source counts once, on the day of
+    its first packet at any sensor (the per-sensor counts of :func:`new_sources_daily` count a
+    source again at every sensor it reaches): day, new."""
+    first = t.filter(t.time.notnull()).group_by("src").aggregate(first=ibis._.time.min())
+    return (
+        first.group_by(first.first.date().name("day")).aggregate(new=first.count())
+        .order_by("day").execute()
+    )
+
+
+def fleet_new_per_day(t: ibis.Table, days: int = 7) -> float:
+    """Mean fleet-wide new sources per day over the last ``days`` x 24 h before the data's last
+    packet (as the per-sensor "last week" of :func:`new_source_intervals`): sources whose first
+    packet at any sensor falls in that span, divided by ``days``."""
+    t = t.filter(t.time.notnull())
+    first = t.group_by("src").aggregate(first=ibis._.time.min())
+    end = t.time.max()
+    start = whole_seconds(end) - days * 86400
+    n = first.filter(whole_seconds(first.first) > start.as_scalar()).count().execute()
+    return float(n) / days

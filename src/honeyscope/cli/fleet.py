@@ -41,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sc.add_argument("--min-targets", type=positive, default=5, help="horizontal: targets on one port")
     sc.add_argument("--min-protocols", type=positive, default=5, help="protocol scan: IP protocols")
     sc.add_argument("--no-ack", action="store_true", help="leave ACK scans out (psad's default)")
+    sc.add_argument("--window-hours", type=float, default=24.0,
+                    help="count ports/targets within windows of this many hours (default 24)")
     sc.add_argument("--pattern", help="only this pattern (vertical, horizontal, block, ...)")
     sc.add_argument("--top", type=non_negative, default=50, help="rows (default 50; 0: all)")
     sc.add_argument("--summary", action="store_true", help="counts per pattern and type")
@@ -111,13 +113,15 @@ def _scans(args: argparse.Namespace) -> int:
     found = scans.scans(
         open_source(args), min_ports=args.min_ports, min_targets=args.min_targets,
         min_protocols=args.min_protocols, include_ack=not args.no_ack,
+        window_hours=args.window_hours,
     )
     if args.pattern:
         found = found.filter(found.pattern == args.pattern)
     if args.summary:
         emit(scans.pattern_counts(found).execute(), args.format)
         return 0
-    cols = ["src", "scan_type", "psad_name", "pattern", "kind", "packets", "targets", "sensors",
+    cols = ["src", "cc", "asn", "scan_type", "psad_name", "pattern", "kind", "packets", "targets",
+            "sensors",
             "ports", "port_range", "src_protocols", "first_seen", "last_seen"]
     emit(_limit(found, args.top).execute()[cols], args.format)
     return 0

@@ -28,6 +28,8 @@ class Section:
     title: str
     body: str
     findings: list[str] = field(default_factory=list)  # plain text, escaped when rendered
+    #: where a finding's figure comes from: finding -> (anchor id, label); default the section
+    refs: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def fmt(value: Any, digits: int = 2) -> str:
@@ -86,6 +88,30 @@ def bullets(items: Iterable[str]) -> str:
     return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
 
 
+def compact(value: Any, first: int = 3, sep: str = ">") -> str:
+    """A long ``sep``-joined list (a sensor chain) as safe HTML: its first ``first`` items and
+    "+N", the whole text on hover (``title``); short values as they are."""
+    text = fmt(value)
+    items = text.split(sep)
+    if len(items) <= first:
+        return esc(text)
+    shown = sep.join(items[:first]) + f" +{len(items) - first}"
+    return f'<span class="compact" title="{esc(text)}">{esc(shown)}</span>'
+
+
+def clip(value: Any, width: int = 24) -> str:
+    """Text longer than ``width`` cut with an ellipsis, as safe HTML, the whole on hover."""
+    text = fmt(value)
+    if len(text) <= width:
+        return esc(text)
+    return f'<span class="compact" title="{esc(text)}">{esc(text[:width - 1])}…</span>'
+
+
+def link_list(targets: Iterable[str], prefix: str = "") -> str:
+    """Anchors to ``#{prefix}{t}`` for each target, as safe HTML (``E1 E4``)."""
+    return " ".join(f'<a href="#{esc(prefix + t)}">{esc(t)}</a>' for t in targets)
+
+
 def table(
     df: pd.DataFrame,
     *,
@@ -93,30 +119,42 @@ def table(
     max_rows: int = 50,
     digits: int = 2,
     index: bool = False,
+    id: str | None = None,
+    row_ids: Sequence[str] | None = None,
+    html_cells: dict[str, Any] | None = None,
 ) -> str:
-    """A pandas DataFrame as an escaped HTML table; numbers right-aligned with separators."""
+    """A pandas DataFrame as an escaped HTML table; numbers right-aligned with separators.
+
+    ``id``: the table's anchor; ``row_ids``: an anchor per row; ``html_cells``: column -> a
+    function of the value returning *safe* HTML (built with :func:`compact`, :func:`link_list`
+    or :func:`esc`), for columns that show more than text."""
     if index:
         df = df.reset_index()
     shown = df.head(max_rows)
     head = "".join(f"<th>{esc(c)}</th>" for c in shown.columns)
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
     codes = [is_code(c) for c in shown.columns]
+    special = [(html_cells or {}).get(c) for c in shown.columns]
     rows = []
-    for rec in shown.itertuples(index=False):
+    for i, rec in enumerate(shown.itertuples(index=False)):
         cells = "".join(
-            f'<td class="num">{html_value(_code(v) if code else fmt(v, digits))}</td>'
+            f"<td>{fn(v)}</td>" if fn is not None
+            else f'<td class="num">{html_value(_code(v) if code else fmt(v, digits))}</td>'
             if num
             else f"<td>{html_value(fmt(v, digits))}</td>"
-            for v, num, code in zip(rec, numeric, codes, strict=True)
+            for v, num, code, fn in zip(rec, numeric, codes, special, strict=True)
         )
-        rows.append(f"<tr>{cells}</tr>")
+        rid = f' id="{esc(row_ids[i])}"' if row_ids is not None and i < len(row_ids) else ""
+        rows.append(f"<tr{rid}>{cells}</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     more = (
         f'<p class="more">{esc(f"{len(df) - max_rows:,} more rows not shown")}</p>'
         if len(df) > max_rows
         else ""
     )
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+    tid = f' id="{esc(id)}"' if id else ""
+    return (f'<div class="wide"><table{tid}>{cap}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>{more}")
 
 
 def key_values(pairs: Sequence[tuple[str, Any]]) -> str:

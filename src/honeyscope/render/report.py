@@ -50,6 +50,15 @@ figure { margin: .8rem 0 1.2rem; }
 img.chart { max-width: 100%; height: auto; border: 1px solid var(--line); background: #fff; }
 figcaption { color: var(--muted); font-size: .85rem; }
 .findings li { margin: .25rem 0; }
+div.wide { max-width: 100%; overflow-x: auto; }
+table#events-table, table#sources-top, table#scans-top { font-size: .8rem; }
+table#events-table td, table#sources-top td { white-space: nowrap; padding: .2rem .45rem; }
+section { overflow-wrap: anywhere; }
+td { overflow-wrap: normal; }
+span.compact { white-space: nowrap; border-bottom: 1px dotted var(--muted); cursor: help; }
+sup.ref a, ol.refs a { color: var(--accent); text-decoration: none; }
+ol.refs { color: var(--muted); font-size: .85rem; }
+tr:target { background: #fff4c2; }
 p.more, .note { color: var(--muted); font-size: .85rem; }
 footer { color: var(--muted); font-size: .8rem; text-align: center; padding: 1rem; }
 @media print {
@@ -100,8 +109,11 @@ def build_sections(ctx: ReportContext, modules: Sequence[str] = SECTION_MODULES)
         if ctx.progress:
             ctx.progress(f"section: {name}")
         built = module.build(ctx)
+        refs = ctx.meta.setdefault("finding_refs", {})
         for s in built:  # once each, even when a builder also added them to ctx.findings
             ctx.findings.extend(f for f in s.findings if f not in ctx.findings)
+            for f in s.findings:  # where each figure comes from: a table, else the section
+                refs.setdefault(f, s.refs.get(f, (s.id, s.title)))
         sections.extend(built)
         ctx.meta.setdefault("timings", {})[name] = round(time.perf_counter() - t0, 3)
     return sections
@@ -152,7 +164,7 @@ def _build_elsewhere(files: list[str], opts: ReportOptions, ledger: dict[str, An
     packets = engine.packets_from_files(engine.connect(), files)
     ctx = _context(packets, opts, ledger, meta, None)
     sections = build_sections(ctx, modules)
-    return sections, ctx.findings, ctx.meta.get("timings", {})
+    return sections, ctx.findings, ctx.meta.get("timings", {}), ctx.meta.get("finding_refs", {})
 
 
 def build_report(
@@ -183,9 +195,11 @@ def build_report(
             sections = build_sections(ctx, [m for m in modules if m in FIRST_PROCESS])
             if ctx.progress:
                 ctx.progress("sections on the second process")
-            more, findings, timings = job.result()
+            more, findings, timings, refs = job.result()
         sections += more
         ctx.findings.extend(f for f in findings if f not in ctx.findings)
+        for f, r in refs.items():
+            ctx.meta.setdefault("finding_refs", {}).setdefault(f, r)
         ctx.meta.setdefault("timings", {}).update(timings)
         if "findings" in modules:
             sections += build_sections(ctx, ["findings"])

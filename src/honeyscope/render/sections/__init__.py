@@ -12,7 +12,7 @@ from typing import Any
 import ibis
 
 #: Section modules in report order.
-SECTION_MODULES = ["data", "explore", "fleet", "health", "findings"]
+SECTION_MODULES = ["data", "explore", "events", "fleet", "health", "findings"]
 
 
 @dataclass

@@ -209,8 +209,9 @@ def _trends(ctx: ReportContext) -> Section:
         show = show.drop(columns=["test"]).rename(columns={"significance": p_col})
         show.insert(show.columns.get_loc(p_col) + 1, "test",
                     flags["test"].str.replace(r",\s*Bonferroni over [\d,]+ tests$", "", regex=True))
+        show, cells = _event_links(ctx, show)  # events section: link each flagged day
         body.append(table(show, caption="flags, most significant first (why = the reason in "
-                                        "words)", max_rows=40))
+                                        "words)", max_rows=40, html_cells=cells))
     findings = []
     if "mw_p" in rise:
         sig = rise["mw_p"] < 0.05
@@ -231,6 +232,21 @@ def _trends(ctx: ReportContext) -> Section:
 
 def _p_text(p: float) -> str:
     return "< 1e-300" if p < 1e-300 else f"{p:.2g}"
+
+
+def _event_links(ctx: ReportContext, flags: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """``flags`` with an ``events`` column: the events (render/sections/events.py) on the flag's
+    ``host`` (any sensor for a fleet-wide flag) and ``day``, as links to their rows."""
+    from honeyscope.analyse.events import for_day
+    from honeyscope.render.html import link_list
+    from honeyscope.render.sections.events import ANCHOR, SHOWN, get_events
+
+    if flags.empty or not {"host", "day"} <= set(flags.columns):
+        return flags, {}
+    ev = get_events(ctx).head(SHOWN)  # the rows the events table shows
+    hosts = flags["host"].fillna("").astype(str)
+    out = flags.assign(events=[for_day(ev, h, d) for h, d in zip(hosts, flags["day"], strict=True)])
+    return out, {"events": lambda v: link_list(v, ANCHOR) if v else ""}
 
 
 def _rise_chart(metric: pd.DataFrame, proto: str, port: int, split: str) -> str:
@@ -280,7 +296,8 @@ def _survival(ctx: ReportContext) -> Section:
             "median_s": "median (min)", "p90_s": "p90 (min)", "p99_s": "p99 (min)",
             "max_s": "max (min)", "mean_s": "mean (min)",
             "first_week_per_day": "new/day first week", "last_week_per_day": "new/day last week"}),
-            caption="time between new sources per sensor"),
+            caption="time between new sources per sensor (new = never seen before by that "
+                    "sensor)", id="survival-new-sources"),
     ]
     findings = []
     if len(summ):
@@ -291,10 +308,16 @@ def _survival(ctx: ReportContext) -> Section:
             f"{fast['median_hours']:.1f} h of their start, but {slow['proto']}/{slow['dpt']} only "
             f"after {slow['median_hours']:.1f} h (median over sensors)."
         )
+    refs = {}
     if len(ns):
-        findings.append(
+        fleet_new = survival.fleet_new_per_day(t)
+        f = (
             f"New sources keep arriving: the median time between never-seen-before sources ranges "
             f"from {ns['median_s'].min() / 60:.1f} min to {ns['median_s'].max() / 60:.1f} min per "
-            f"sensor, {ns['last_week_per_day'].sum():,.0f} new per day fleet-wide in the last week."
+            f"sensor; in the last week {fleet_new:,.0f} sources a day were new to the whole fleet "
+            f"({ns['last_week_per_day'].sum():,.0f} a day new to one sensor, summed over sensors: "
+            "a source new to three sensors counts three times there)."
         )
-    return Section("survival", "Survival time", "".join(body), findings)
+        findings.append(f)
+        refs[f] = ("survival-new-sources", "Survival time: time between new sources per sensor")
+    return Section("survival", "Survival time", "".join(body), findings, refs)

@@ -1,0 +1,76 @@
+"""``honeyscope events``: floods, sweeps, campaigns, backscatter and rate-capped sensors, with who."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+
+import pandas as pd
+
+from honeyscope.cli.common import add_format_arg, add_source_args, emit, open_source
+
+#: the columns of the text table (the CSV and JSON carry every column)
+TEXT_COLUMNS = ["event", "kind", "src", "cc", "asn", "ports", "sensors", "start", "end", "packets",
+                "share"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from honeyscope.analyse.events import KINDS, EventOptions
+
+    p = sub.add_parser("events", help="floods, sweeps, campaigns, backscatter, capped sensors: who did what")
+    add_source_args(p)
+    add_format_arg(p)
+    p.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
+                   help=f"only these kinds (repeat; {', '.join(KINDS)}; default all)")
+    p.add_argument("--top", type=int, default=50, help="rows (default 50; 0: all)")
+    p.add_argument("--sentences", action="store_true",
+                   help="one sentence per event instead of a table (text format)")
+    defaults = EventOptions()
+    for f in fields(EventOptions):
+        kind = float if isinstance(getattr(defaults, f.name), float) else int
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=getattr(defaults, f.name),
+                       dest=f.name, help=f"threshold (default {getattr(defaults, f.name)})")
+    p.set_defaults(func=_events)
+
+
+def _events(args: argparse.Namespace) -> int:
+    from honeyscope.analyse import events
+
+    if args.top < 0:
+        raise ValueError(f"--top must be 0 or more, not {args.top}")
+    opts = events.EventOptions(**{f.name: getattr(args, f.name) for f in fields(events.EventOptions)})
+    t = open_source(args)
+    if int(t.count().execute()) == 0:
+        raise ValueError("no packets in the source: no events to find")
+    df = events.events(t, opts, kinds=tuple(args.kind or events.KINDS))
+    if df.empty:
+        print("honeyscope: no events above the thresholds", file=sys.stderr)
+    if args.top:
+        df = df.head(args.top)
+    if args.format == "text" and args.sentences:
+        emit(df, "text", text=lambda d: "\n".join(f"{e.event}: {events.describe(e)}"
+                                                  for _, e in d.iterrows()))
+    elif args.format == "text":
+        emit(df, "text", text=_table)
+    else:
+        emit(df, args.format)
+    return 0
+
+
+def _table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "no events"
+    show = df[TEXT_COLUMNS].copy()
+    show["share"] = show["share"].map(lambda v: "NA" if pd.isna(v) else f"{v:.1%}")
+    show["asn"] = show["asn"].map(lambda v: "unknown" if pd.isna(v) else f"AS{int(v)}")
+    show["sensors"] = show["sensors"].map(_compact)
+    return show.to_string(index=False)
+
+
+def _compact(value: object, first: int = 2) -> str:
+    """``a,b,c,d`` as ``a,b +2``: long sensor lists stay on one line."""
+    if not isinstance(value, str):
+        return "" if value is None else str(value)
+    items = value.split(",")
+    return value if len(items) <= first else ",".join(items[:first]) + f" +{len(items) - first}"
