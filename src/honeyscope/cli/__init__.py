@@ -11,10 +11,10 @@ import importlib
 import sys
 
 #: Command modules, in the order their commands appear in ``--help``.
-COMMAND_MODULES = ["ingest", "explore", "fleet", "health", "report", "scale"]
+COMMAND_MODULES = ["ingest", "collect", "explore", "fleet", "health", "report", "scale"]
 #: Commands that show their own progress (a bar or named steps); the others get a spinner on a
 #: terminal until their output is ready.
-OWN_PROGRESS = {"ingest", "report", "demo", "export", "generate"}
+OWN_PROGRESS = {"ingest", "report", "demo", "export", "generate", "collect"}
 
 
 def build_parser() -> argparse.ArgumentParser:
