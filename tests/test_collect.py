@@ -44,6 +44,7 @@ class Running:
             self.urls = urls
             self.ready.set()
 
+        kw.setdefault("workers", 1)  # no worker processes to start: fast tests (the benchmark uses them)
         self.col = Collector(store, listens, on_ready=on_ready, commit_every=0.2, **kw)
         self.stats = None
         self.error: BaseException | None = None

@@ -29,12 +29,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from honeyscope.ingest import live
+from honeyscope.ingest import live, sources
 from honeyscope.ingest.spool import Spool
+from honeyscope.parallel import process_pool
 from honeyscope.store.store import Store
 
 #: Lines waiting for the spool (bytes) above which TCP sockets stop being read; resumed below 1/4.
@@ -44,7 +46,7 @@ PENDING_HARD = 64 * 1024 * 1024
 #: Spooled bytes not yet committed above which TCP sockets stop being read; resumed below 1/2.
 BACKLOG_HIGH = 256 * 1024 * 1024
 #: The committer parses at most this many bytes at once (several such blocks make one commit).
-COMMIT_BLOCK = 8 * 1024 * 1024
+COMMIT_BLOCK = 4 * 1024 * 1024
 #: A newline-framed message longer than this without a newline is cut (the parser rejects it).
 MAX_MESSAGE = 64 * 1024
 #: An octet-counted length above this is taken as damaged framing (the rest is read as lines).
@@ -140,6 +142,7 @@ class Collector:
         spool: str | Path | None = None,
         tz: str = "UTC",
         year: int | None = None,
+        workers: int | None = None,
         on_ready: Callable[[list[str]], None] | None = None,
         status: Callable[[CollectStats], None] | None = None,
     ) -> None:
@@ -156,6 +159,8 @@ class Collector:
         self.store_path = Path(store)
         self.spool_dir = Path(spool) if spool else self.store_path / "spool"
         self.tz, self.year = tz, year
+        self.workers = sources.default_workers() if workers is None else max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
         self.on_ready, self.status = on_ready, status
         self.stats = CollectStats(store=str(self.store_path))
         self._pending: list[bytes] = []
@@ -372,6 +377,19 @@ class Collector:
 
     # -- the committer ------------------------------------------------------------------------
     def _committer(self, st: Store, spool: Spool) -> None:
+        if self.workers > 1:
+            self._pool = process_pool(self.workers)
+            warm = [self._pool.submit(live.parse_block_job, b"-\t-\n", 1, "-", "-", True, "UTC", None)
+                    for _ in range(self.workers)]  # the parser's imports, before lines wait for it
+            for f in warm:
+                f.result()
+        try:
+            self._commit_loop(st, spool)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+
+    def _commit_loop(self, st: Store, spool: Spool) -> None:
         last = 0.0  # what a previous run left in the spool is committed at once
         committed_lines = 0
         while True:
@@ -417,7 +435,8 @@ class Collector:
             "start_byte": start, "end_byte": end,
             "options": {"year": self.year, "tz": self.tz, "sensor": None},
             "spool": {"id": spool.id, "segment": seg, "start": start, "end": end},
-        }, sensor="collect", senders=True, tz=self.tz, year=self.year)
+        }, sensor="collect", senders=True, tz=self.tz, year=self.year, pool=self._pool,
+            workers=self.workers)
         n = rec["lines"]
         line = rec["end_line"] + 1
         self._committed[seg] = end

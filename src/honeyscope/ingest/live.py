@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from concurrent.futures import Executor, Future
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,6 +101,20 @@ def split_senders(block: bytes) -> tuple[pa.Array, pa.Array]:
     return out.get_column("m").to_arrow(), out.get_column("h").to_arrow()
 
 
+def parse_block_job(block: bytes, first_line: int, source: str, sensor: str, senders: bool, tz: str,
+                    year: int | None) -> list[tuple[pa.Table, pa.Table]]:
+    """One block of whole lines parsed (in a worker process, or here)."""
+    if senders:
+        msgs, who = split_senders(block)
+    else:
+        msgs, who = sources.lines_array(block), None
+    return parse_batch(msgs, first_line, source=source, sensor=sensor, senders=who, tz=tz, year=year)
+
+
+def line_count(block: bytes) -> int:
+    return block.count(b"\n") + (0 if not block or block.endswith(b"\n") else 1)
+
+
 def commit_blocks(
     store: Store,
     blocks: Iterable[bytes],
@@ -110,27 +125,42 @@ def commit_blocks(
     senders: bool = False,
     tz: str = "UTC",
     year: int | None = None,
+    pool: Executor | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Parse ``blocks`` (whole lines; ``SENDER\\tMESSAGE`` lines when ``senders``) and commit them as
     one input record: ``record`` plus ``start_line``, ``end_line``, ``lines`` and the ``sha256`` of
-    the bytes, in one manifest write (the caller holds the store's lock). Returns the full record."""
+    the bytes, in one manifest write (the caller holds the store's lock). Returns the full record.
+    With a ``pool``, up to ``workers`` + 1 blocks are parsed at once on it (in order of lines)."""
     tx = store.begin()
     h = hashlib.sha256()
     line = first_line
+    in_flight: list[Future] = []
+
+    def add(parsed: list[tuple[pa.Table, pa.Table]]) -> None:
+        for rows, rejects in parsed:
+            tx.add(rows, rejects)
+
     try:
         for block in blocks:
+            if not block:
+                continue
             h.update(block)
-            if senders:
-                msgs, who = split_senders(block)
-            else:
-                msgs, who = sources.lines_array(block), None
-            for rows, rejects in parse_batch(msgs, line, source=record["source"], sensor=sensor,
-                                             senders=who, tz=tz, year=year):
-                tx.add(rows, rejects)
-            line += len(msgs)
+            args = (block, line, record["source"], sensor, senders, tz, year)
+            line += line_count(block)
+            if pool is None:
+                add(parse_block_job(*args))
+                continue
+            in_flight.append(pool.submit(parse_block_job, *args))
+            while len(in_flight) > workers:
+                add(in_flight.pop(0).result())
+        for fut in in_flight:
+            add(fut.result())
         full = {"sha256": h.hexdigest()} | record | {
             "start_line": first_line, "end_line": line - 1, "lines": line - first_line}
         return tx.commit(full)
     except BaseException:
+        for fut in in_flight:
+            fut.cancel()
         tx.abort()
         raise
