@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MSG = ("<4>{stamp} sensor{k} kernel: [{up:.6f}] DROP IN=eth0 OUT= MAC=00:16:3e:aa:bb:cc:00:16:3e:dd:ee:ff:08:00 "
+MSG = ("<4>{stamp} sensor{k} kernel: [{up:.6f}] DROP IN=eth0 OUT= "
+       "MAC=00:16:3e:aa:bb:cc:00:16:3e:dd:ee:ff:08:00 "
        "SRC={a}.{b}.{c}.{d} DST=203.0.113.{k} LEN=40 TOS=0x00 PREC=0x00 TTL={ttl} ID={i} PROTO=TCP SPT={spt} "
        "DPT={dpt} WINDOW=1024 RES=0x00 SYN URGP=0")
 
@@ -33,7 +34,8 @@ def make_lines(k: int, n: int, garbage: int, seed: int) -> list[bytes]:
     rnd = random.Random(seed)
     out = []
     for i in range(n):
-        stamp = f"2024-06-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}.{i % 1000000:06d}+00:00"
+        stamp = (f"2024-06-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}"
+                 f".{i % 1000000:06d}+00:00")
         out.append(MSG.format(stamp=stamp, k=k, up=i * 0.01, a=rnd.randrange(1, 224), b=rnd.randrange(256),
                               c=rnd.randrange(256), d=rnd.randrange(256), ttl=rnd.randrange(30, 250),
                               i=i % 65536, spt=rnd.randrange(1024, 65536),

@@ -82,8 +82,45 @@ class _Status:
 
         from honeyscope.ingest.collect import status_line
 
+        if not hasattr(stats, "received"):  # following files
+            self._live.update(Text(plain_terminal(
+                f"{stats.files} files, {self._rate:,.0f} lines/s, {stats.rows:,} rows, "
+                f"{stats.rejected_total:,} rejected, last commit {stats.last_commit or '-'}")), refresh=True)
+            return
         now = time.monotonic()
+        n = getattr(stats, "received", None)
+        n = stats.lines if n is None else n
         if now - self._t >= 1:
-            self._rate = (stats.received - self._n) / (now - self._t)
-            self._t, self._n = now, stats.received
+            self._rate = (n - self._n) / (now - self._t)
+            self._t, self._n = now, n
         self._live.update(Text(plain_terminal(status_line(stats, self._rate))), refresh=True)
+
+
+def follow_command(args: argparse.Namespace) -> int:
+    """``honeyscope ingest --follow FILE...`` (registered by cli/ingest.py)."""
+    from honeyscope.ingest.follow import Follower
+
+    if args.engine and args.engine != "duckdb":
+        raise ValueError("--follow reads the files here: it cannot be combined with --engine")
+    if "-" in args.inputs:
+        raise ValueError("--follow takes files, not - (standard input)")
+    live = _Status() if sys.stderr.isatty() else None
+    fol = Follower(args.store, args.inputs, commit_every=args.commit_every, sensor=args.sensor, tz=args.tz,
+                   year=args.year, status=live.update if live else None)
+    if live:
+        live.start()
+    try:
+        stats = fol.run()
+    finally:
+        if live:
+            live.stop()
+    if args.json:
+        json.dump(stats.to_dict(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    d = stats
+    print(plain_terminal(
+        f"honeyscope ingest --follow: {d.lines:,} lines, {d.rows:,} rows, {d.rejected_total:,} rejected, "
+        f"{d.commits:,} commits, {d.rotations:,} rotations, {d.truncations:,} truncations"
+        + (f", {d.lost:,} bytes lost to a copytruncate without a copy" if d.lost else "") + f" → {d.store}"),
+        file=sys.stderr)
+    return 0

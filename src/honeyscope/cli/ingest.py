@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", metavar="MASTER",
                    help="spark://HOST:PORT or local[N]: parse each input file on a Spark worker "
                    "(store on a filesystem the workers share); default: here, on every core")
+    p.add_argument("--follow", action="store_true",
+                   help="tail the files like tail -F (across logrotate) into the store until stopped")
+    p.add_argument("--commit-every", type=float, default=5.0, metavar="SECONDS",
+                   help="with --follow: commit read lines at least this often (default 5)")
     p.set_defaults(func=_ingest)
 
     e = sub.add_parser("export", help="write the store's packets as marx CSV, CSV, Parquet or JSONL")
@@ -45,6 +49,10 @@ def _ingest(args: argparse.Namespace) -> int:
     from honeyscope import api
     from honeyscope.ingest import sources
 
+    if args.follow:
+        from honeyscope.cli.collect import follow_command
+
+        return follow_command(args)
     wait = None if args.wait else 0
     if args.engine and args.engine != "duckdb":
         from honeyscope.ingest.distributed import ingest_on_spark
