@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 
 from honeyscope.render.escape import terminal
 
@@ -33,7 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser("export", help="write the store's packets as marx CSV, CSV, Parquet or JSONL")
     e.add_argument("--store", required=True)
-    e.add_argument("--format", choices=("marx", "csv", "parquet", "jsonl"), default="csv")
+    e.add_argument("--format", choices=("marx", "csv", "parquet", "jsonl", "ecs", "dshield"), default="csv",
+                   help="ecs: JSON lines with Filebeat's iptables field names; "
+                   "dshield: DShield's submission format")
+    e.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (UTC), YYYY-MM-DD")
+    e.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (UTC), inclusive")
     e.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
     e.set_defaults(func=_export)
 
@@ -144,7 +149,7 @@ def _export(args: argparse.Namespace) -> int:
     from honeyscope.store.export import export
     from honeyscope.store.store import Store
 
-    n = export(Store(args.store), args.format, args.output)
+    n = export(Store(args.store), args.format, args.output, start=args.start, end=args.end)
     if args.output != "-":
         print(f"{n:,} rows → {terminal(args.output)}", file=sys.stderr)
     return 0
