@@ -244,3 +244,23 @@ def test_cli_bad_option_is_one_line(tmp_path):
                        capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode != 0
     assert p.stderr.strip().count("\n") == 0 and "--allow" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_port_in_use_is_one_error(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(RuntimeError, match="cannot listen"):
+            Collector(tmp_path / "st", [f"tcp://127.0.0.1:{port}"], workers=1).run()
+
+
+@pytest.mark.slow
+def test_load_four_senders_rows_equal_lines_sent():
+    """The issue's load test (benchmarks/bench_collect.py): 4 TCP senders x 50,000 lines, half of them
+    octet-counted, plus garbage → rows = lines sent, rejects = garbage; bounded in time."""
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_collect.py"), "--senders", "4",
+                        "--lines", "50000", "--garbage", "500", "--timeout", "240"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "rows 200,000 (sent 200,000), rejects 2,000 (garbage 2,000)" in p.stdout
