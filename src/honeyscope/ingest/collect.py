@@ -28,7 +28,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -174,6 +174,10 @@ class Collector:
         self._durable_lines = 0
         self._committed: dict[str, int] = {}  # segment -> bytes committed
         self._committed_lines: dict[str, int] = {}  # segment -> lines committed
+        self._parsed: dict[str, int] = {}  # segment -> bytes parsed into the open batch
+        self._batch: live.Batch | None = None
+        self._batch_seg = ""
+        self._batch_start = 0
         self._backlog = 0
         self._transports: set[asyncio.Transport] = set()
         self._protocols: set[_TCP] = set()
@@ -388,61 +392,81 @@ class Collector:
                 self._pool.shutdown(cancel_futures=True)
 
     def _commit_loop(self, st: Store, spool: Spool) -> None:
+        """Parse what reaches the spool as it arrives (staged, invisible), and commit it every
+        ``commit_every`` seconds or ``commit_lines`` lines: a commit is then only moves and a manifest
+        write, and parsing overlaps receiving."""
         last = 0.0  # what a previous run left in the spool is committed at once
-        committed_lines = 0
-        while True:
-            final = self._writer_done.is_set()
-            due = final or time.monotonic() - last >= self.commit_every or \
-                self._durable_lines - committed_lines >= self.commit_lines
-            if due:
-                n = self._commit_all(st, spool)
-                committed_lines += n
-                last = time.monotonic()
-                if final:
-                    return
-            self._wake_committer.wait(0.1)
-            self._wake_committer.clear()
+        try:
+            while True:
+                final = self._writer_done.is_set()
+                self._feed(st, spool)
+                b = self._batch
+                due = final or time.monotonic() - last >= self.commit_every or \
+                    (b is not None and b.lines >= self.commit_lines)
+                if due:
+                    self._commit_open(spool)
+                    last = time.monotonic()
+                    if final:
+                        return
+                self._wake_committer.wait(0.1)
+                self._wake_committer.clear()
+        finally:
+            if self._batch is not None:
+                self._batch.abort()
 
-    def _commit_all(self, st: Store, spool: Spool) -> int:
-        done = 0
+    def _feed(self, st: Store, spool: Spool, limit: int = 64 * 1024 * 1024) -> None:
+        """Parse up to ``limit`` spooled bytes into the open batch; a segment that is full and parsed
+        to its end is committed and deleted."""
+        fed = 0
         for seg in sorted(self._durable):
             end = self._durable[seg]
-            start = self._committed.get(seg, 0)
-            if end > start:
-                done += self._commit_segment(st, spool, seg, start, end)
-            if seg != spool.current and self._committed.get(seg, 0) >= self._durable[seg]:
-                spool.remove(seg)
-                self._durable.pop(seg, None)
-        return done
+            pos = self._parsed.get(seg, self._committed.get(seg, 0))
+            if end > pos and fed < limit:
+                if self._batch is not None and self._batch_seg != seg:
+                    self._commit_open(spool)
+                if self._batch is None:
+                    self._batch = live.Batch(st, self._committed_lines.get(seg, 0) + 1, f"collect:{seg}",
+                                             sensor="collect", senders=True, tz=self.tz, year=self.year,
+                                             pool=self._pool, workers=self.workers)
+                    self._batch_seg, self._batch_start = seg, pos
+                while pos < end and fed < limit:
+                    block = spool.read(seg, pos, min(end, pos + COMMIT_BLOCK))
+                    if pos + len(block) < end:  # cut at the last whole line
+                        cut = block.rfind(b"\n") + 1
+                        block = block[:cut] if cut else block
+                    self._batch.add(block)
+                    pos += len(block)
+                    fed += len(block)
+                self._parsed[seg] = pos
+            if seg != spool.current and self._parsed.get(seg, self._committed.get(seg, 0)) >= end:
+                if self._batch is not None and self._batch_seg == seg:
+                    self._commit_open(spool)
+                if self._committed.get(seg, 0) >= end:
+                    spool.remove(seg)
+                    self._durable.pop(seg, None)
+                    self._parsed.pop(seg, None)
 
-    def _commit_segment(self, st: Store, spool: Spool, seg: str, start: int, end: int) -> int:
-        first = self._committed_lines.get(seg, 0) + 1
-
-        def blocks() -> Iterator[bytes]:
-            pos = start
-            while pos < end:
-                block = spool.read(seg, pos, min(end, pos + COMMIT_BLOCK))
-                if pos + len(block) < end:  # cut at the last whole line
-                    cut = block.rfind(b"\n") + 1
-                    block = block[:cut] if cut else block
-                pos += len(block)
-                yield block
-
-        rec = live.commit_blocks(st, blocks(), first, {
+    def _commit_open(self, spool: Spool) -> None:
+        b, seg, start = self._batch, self._batch_seg, self._batch_start
+        if b is None:
+            return
+        self._batch = None
+        end = start + b.nbytes
+        if not b.nbytes:
+            b.abort()
+            return
+        rec = b.commit({
             "source": f"collect:{seg}", "kind": "collect", "compression": None,
             "start_byte": start, "end_byte": end,
             "options": {"year": self.year, "tz": self.tz, "sensor": None},
             "spool": {"id": spool.id, "segment": seg, "start": start, "end": end},
-        }, sensor="collect", senders=True, tz=self.tz, year=self.year, pool=self._pool,
-            workers=self.workers)
-        n = rec["lines"]
-        line = rec["end_line"] + 1
+        })
         self._committed[seg] = end
-        self._committed_lines[seg] = line - 1
+        self._committed_lines[seg] = rec["end_line"]
         with self._plock:
             self._backlog -= end - start
         s = self.stats
-        s.lines += n
+        s.lines += rec["lines"]
         s.rows += rec["rows"]
         for k, v in rec["rejected"].items():
             s.rejected[k] = s.rejected.get(k, 0) + v
@@ -451,7 +475,6 @@ class Collector:
         s.commits += 1
         s.last_commit = rec["committed"]
         self._flow_threadsafe()
-        return n
 
 
 class _TCP(asyncio.Protocol):

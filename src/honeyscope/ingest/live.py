@@ -115,6 +115,64 @@ def line_count(block: bytes) -> int:
     return block.count(b"\n") + (0 if not block or block.endswith(b"\n") else 1)
 
 
+class Batch:
+    """An input record being built: blocks of whole lines are parsed (on ``pool`` when given, at most
+    ``workers`` + 1 at once, in order) and staged in the store's transaction as they come;
+    :meth:`commit` makes them visible in one manifest write (the caller holds the store's lock)."""
+
+    def __init__(self, store: Store, first_line: int, source: str, *, sensor: str, senders: bool = False,
+                 tz: str = "UTC", year: int | None = None, pool: Executor | None = None,
+                 workers: int = 1) -> None:
+        self.tx = store.begin()
+        self.first_line = self.next_line = first_line
+        self.source, self.sensor, self.senders, self.tz, self.year = source, sensor, senders, tz, year
+        self.pool, self.workers = pool, workers
+        self.hash = hashlib.sha256()
+        self.nbytes = 0
+        self._in_flight: list[Future] = []
+
+    @property
+    def lines(self) -> int:
+        return self.next_line - self.first_line
+
+    def _add(self, parsed: list[tuple[pa.Table, pa.Table]]) -> None:
+        for rows, rejects in parsed:
+            self.tx.add(rows, rejects)
+
+    def add(self, block: bytes) -> None:
+        if not block:
+            return
+        self.hash.update(block)
+        self.nbytes += len(block)
+        args = (block, self.next_line, self.source, self.sensor, self.senders, self.tz, self.year)
+        self.next_line += line_count(block)
+        if self.pool is None:
+            self._add(parse_block_job(*args))
+            return
+        self._in_flight.append(self.pool.submit(parse_block_job, *args))
+        while len(self._in_flight) > self.workers:
+            self._add(self._in_flight.pop(0).result())
+
+    def commit(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Commit ``record`` plus ``start_line``, ``end_line``, ``lines`` and the ``sha256`` of the
+        bytes (unless ``record`` gives its own); returns the full record."""
+        try:
+            while self._in_flight:
+                self._add(self._in_flight.pop(0).result())
+            full = {"sha256": self.hash.hexdigest()} | record | {
+                "start_line": self.first_line, "end_line": self.next_line - 1, "lines": self.lines}
+            return self.tx.commit(full)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        for fut in self._in_flight:
+            fut.cancel()
+        self._in_flight = []
+        self.tx.abort()
+
+
 def commit_blocks(
     store: Store,
     blocks: Iterable[bytes],
@@ -129,38 +187,13 @@ def commit_blocks(
     workers: int = 1,
 ) -> dict[str, Any]:
     """Parse ``blocks`` (whole lines; ``SENDER\\tMESSAGE`` lines when ``senders``) and commit them as
-    one input record: ``record`` plus ``start_line``, ``end_line``, ``lines`` and the ``sha256`` of
-    the bytes, in one manifest write (the caller holds the store's lock). Returns the full record.
-    With a ``pool``, up to ``workers`` + 1 blocks are parsed at once on it (in order of lines)."""
-    tx = store.begin()
-    h = hashlib.sha256()
-    line = first_line
-    in_flight: list[Future] = []
-
-    def add(parsed: list[tuple[pa.Table, pa.Table]]) -> None:
-        for rows, rejects in parsed:
-            tx.add(rows, rejects)
-
+    one input record (see :class:`Batch`)."""
+    batch = Batch(store, first_line, record["source"], sensor=sensor, senders=senders, tz=tz, year=year,
+                  pool=pool, workers=workers)
     try:
         for block in blocks:
-            if not block:
-                continue
-            h.update(block)
-            args = (block, line, record["source"], sensor, senders, tz, year)
-            line += line_count(block)
-            if pool is None:
-                add(parse_block_job(*args))
-                continue
-            in_flight.append(pool.submit(parse_block_job, *args))
-            while len(in_flight) > workers:
-                add(in_flight.pop(0).result())
-        for fut in in_flight:
-            add(fut.result())
-        full = {"sha256": h.hexdigest()} | record | {
-            "start_line": first_line, "end_line": line - 1, "lines": line - first_line}
-        return tx.commit(full)
+            batch.add(block)
     except BaseException:
-        for fut in in_flight:
-            fut.cancel()
-        tx.abort()
+        batch.abort()
         raise
+    return batch.commit(record)
