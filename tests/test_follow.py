@@ -177,3 +177,28 @@ def test_cli_follow_refuses_stdin(tmp_path):
     p = subprocess.run([sys.executable, "-m", "honeyscope", "ingest", "--follow", "-", "--store",
                         str(tmp_path / "s")], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "standard input" in p.stderr and p.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_rotated_while_not_followed(tmp_path, compress):
+    """Lines appended after the last commit, then rotated away while no follow ran: the next follow
+    reads them from the rotated copy, then the new file; every line once."""
+    log, store = tmp_path / "fw.log", tmp_path / "st"
+    log.write_bytes(b"".join(line(i) for i in range(5)))
+    with Following(store, [log]) as fo:
+        _wait(lambda: fo.f.stats.rows == 5)
+    with open(log, "ab") as f:
+        f.write(b"".join(line(i) for i in range(5, 9)))
+    rotated = log.with_name("fw.log.1")
+    log.rename(rotated)
+    if compress:
+        with open(rotated, "rb") as src, gzip.open(str(rotated) + ".gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        rotated.unlink()
+    log.write_bytes(b"".join(line(i) for i in range(9, 12)))
+    with Following(store, [log]) as fo:
+        _wait(lambda: fo.f.stats.rows == 7)
+    assert sorted(_ids(store)) == list(range(12))
+    with Following(store, [log]) as fo:  # and a third run adds nothing
+        time.sleep(0.5)
+    assert fo.stats.rows == 0

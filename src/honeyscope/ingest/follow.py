@@ -16,7 +16,8 @@ Rotation, each logrotate mode:
   compressed or not) whose first bytes hash as what was read is read from there on. Lines written
   between logrotate's copy and its truncation are lost by logrotate itself (a known limit of the mode).
 
-Two rotations between two polls would skip the file in between (polls are 0.1 s apart by default).
+A file rotated while nothing followed it is caught up at the next start from its newest rotated
+siblings. Two rotations between two polls would skip the file in between (polls are 0.1 s apart).
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ class Follower:
             with st.lock(wait=0):
                 live.parse_block_job(b"-\n", 1, "-", "-", False, "UTC", None)  # the parser's imports, now
                 for f in self.files:
+                    self._catch_up_rotated(st, f)
                     self._open(st, f)
                 # commits run beside the polls, so that a slow commit never makes a poll miss a rotation
                 committer = threading.Thread(target=self._committer, args=(st,), daemon=True)
@@ -226,6 +228,27 @@ class Follower:
             pos += len(chunk)
         g.offset = g.committed = end
         g.line = g.committed_line = best["end_line"] + 1
+
+    def _catch_up_rotated(self, st: Store, f: _File) -> None:
+        """The file was rotated while nothing followed it: the rest of the generation last committed
+        is in a rotated sibling (the newest two are looked at), read from where the commit ended."""
+        recs = sorted((e for e in st.inputs if e.get("source") == f.name and e.get("compression") is None
+                       and e.get("end_byte", 0) > 0), key=lambda e: -e["end_byte"])
+        if not recs:
+            return
+        for cand in _siblings(f.path)[:2]:
+            for e in recs:
+                rest = _rest_of(cand, e["end_byte"], _Digest(e["sha256"]))
+                if rest is None:
+                    continue
+                if rest:
+                    g = _Gen(fd=-1, ino=-1, offset=e["end_byte"], committed=e["end_byte"],
+                             line=e["end_line"] + 1, committed_line=e["end_line"] + 1)
+                    g.hash = _prefix_hash(cand, e["end_byte"])
+                    self._take(g, rest, final=True)
+                    self._commit_gen(st, f, g)
+                    self.stats.rotations += 1
+                break
 
     # -- reading -------------------------------------------------------------------------------
     def _take(self, g: _Gen, data: bytes, final: bool = False) -> None:
@@ -358,6 +381,32 @@ class Follower:
             s.hosts[k] = s.hosts.get(k, 0) + v
         s.commits += 1
         s.last_commit = rec["committed"]
+
+
+class _Digest:
+    """A recorded sha256, compared like a hash object."""
+
+    def __init__(self, hexdigest: str) -> None:
+        self._hex = hexdigest
+
+    def hexdigest(self) -> str:
+        return self._hex
+
+
+def _prefix_hash(path: Path, upto: int) -> Any:
+    """sha256 of the first ``upto`` decompressed bytes of ``path``, to be continued."""
+    h = hashlib.sha256()
+    reader = sources.Reader(sources.Input(str(path), path))
+    try:
+        left = upto
+        for block in reader.blocks():
+            h.update(block[:left])
+            left -= min(left, len(block))
+            if not left:
+                break
+    finally:
+        reader.close()
+    return h
 
 
 def _siblings(path: Path) -> list[Path]:
