@@ -237,6 +237,7 @@ def test_listen_defaults_to_loopback():
     assert str(parse_listen("udp://[::1]:514")) == "udp://[::1]:514"
 
 
+@pytest.mark.slow
 def test_cli_bad_option_is_one_line(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     p = subprocess.run([sys.executable, "-m", "honeyscope", "collect", "--store", str(tmp_path / "s"),
