@@ -265,3 +265,20 @@ def test_load_four_senders_rows_equal_lines_sent():
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "rows 200,000 (sent 200,000), rejects 2,000 (garbage 2,000)" in p.stdout
+
+
+def test_interleaved_senders_name_their_host_less_lines():
+    """One block mixing senders: each host-less line is named by its own sender, a line with a host
+    keeps it, a line without a recorded sender gets the default; line numbers stay the block's."""
+    from honeyscope.ingest.live import parse_batch, split_senders
+
+    block = ("192.0.2.1\t" + line3164(1, host=None) + "\n"
+             "192.0.2.2\t" + line3164(2, host=None) + "\n"
+             "192.0.2.1\t" + line3164(3, host="named") + "\n"
+             "192.0.2.3\tnot a packet\n"
+             + line3164(5, host=None) + "\n").encode()
+    msgs, senders = split_senders(block)
+    (rows, rejects), = parse_batch(msgs, 10, source="s", sensor="default", senders=senders)
+    assert list(zip(rows.column("line").to_pylist(), rows.column("host").to_pylist(), strict=True)) == [
+        (10, "192.0.2.1"), (11, "192.0.2.2"), (12, "named"), (14, "default")]
+    assert rejects.column("host").to_pylist() == ["192.0.2.3"] and rejects.column("line").to_pylist() == [13]

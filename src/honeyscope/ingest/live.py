@@ -14,9 +14,9 @@ from concurrent.futures import Executor, Future
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from honeyscope.ingest import sources
 from honeyscope.store.store import Store
@@ -44,6 +44,11 @@ def normalise(lines: pa.Array) -> pa.Array:
     return pl.select(pl.when(is5424).then(out).otherwise(s)).to_series().to_arrow()
 
 
+#: The sensor given to the parser for host-less lines of a batch with senders; replaced afterwards by
+#: the sender of each such line (one parse per block, however many senders it mixes).
+_BY_SENDER = "\x00sender"
+
+
 def parse_batch(
     lines: pa.Array,
     first_line: int,
@@ -55,38 +60,31 @@ def parse_batch(
     year: int | None = None,
     reference: datetime | None = None,
 ) -> list[tuple[pa.Table, pa.Table]]:
-    """Parse ``lines`` (numbered from ``first_line``): per sender when ``senders`` (one per line) is
-    given, each sender naming the sensor of its lines without a host; else ``sensor`` names them."""
+    """Parse ``lines`` (numbered from ``first_line``). The sensor of a line without a syslog host is
+    its sender when ``senders`` (one per line; '' for none) is given, else ``sensor``."""
     from honeyscope.ingest.parse import ParseContext, parse_block
 
     ref = reference or datetime.now(UTC)
     lines = normalise(lines)
+    fill = sensor if senders is None else _BY_SENDER
+    res = parse_block(lines, first_line, ParseContext(source=source, reference_time=ref, year=year, tz=tz,
+                                                      sensor=fill))
     if senders is None:
-        ctx = ParseContext(source=source, reference_time=ref, year=year, tz=tz, sensor=sensor)
-        res = parse_block(lines, first_line, ctx)
         return [(res.rows, res.rejects)]
-    out = []
-    enc = pa.chunked_array([senders]).combine_chunks().dictionary_encode()
-    codes = enc.indices.to_numpy(zero_copy_only=False)
-    names = enc.dictionary.to_pylist()
-    for code, name in enumerate(names):
-        idx = np.flatnonzero(codes == code)
-        if not len(idx):
-            continue
-        ctx = ParseContext(source=source, reference_time=ref, year=year, tz=tz, sensor=name or sensor)
-        res = parse_block(lines.take(pa.array(idx)), 1, ctx)
-        # the lines of one sender are not contiguous: give back their numbers in the batch
-        numbers = (idx + first_line).astype(np.int64)
-        out.append((_renumber(res.rows, numbers), _renumber(res.rejects, numbers)))
-    return out
+    named = pc.if_else(pc.equal(senders, ""), pa.scalar(sensor), senders)
+    return [(_by_sender(res.rows, named, first_line), _by_sender(res.rejects, named, first_line))]
 
 
-def _renumber(t: pa.Table, numbers: np.ndarray) -> pa.Table:
+def _by_sender(t: pa.Table, named: pa.Array, first_line: int) -> pa.Table:
+    """Host-less rows (host = the placeholder) get the sender of their line."""
     if not t.num_rows:
         return t
-    i = t.schema.get_field_index("line")
-    local = t.column(i).to_numpy().astype(np.int64) - 1
-    return t.set_column(i, t.schema.field(i), pa.array(numbers[local], t.schema.field(i).type))
+    i = t.schema.get_field_index("host")
+    host = t.column(i)
+    idx = pc.subtract(t.column("line").cast(pa.int64()), first_line)
+    who = named.take(idx.combine_chunks() if isinstance(idx, pa.ChunkedArray) else idx)
+    fixed = pc.if_else(pc.equal(host, _BY_SENDER), who.cast(host.type), host)
+    return t.set_column(i, t.schema.field(i), fixed)
 
 
 def split_senders(block: bytes) -> tuple[pa.Array, pa.Array]:
