@@ -2,7 +2,7 @@
 senders octet-counted, half newline-framed) plus garbage lines, into a fresh store.
 
 Prints lines/s into the store (from the first byte sent until the last line is committed), the
-collector's peak memory (VmHWM), and checks rows = packet lines sent and rejects = garbage lines.
+collector's CPU time and peak memory (VmHWM), and checks rows = packet lines sent and rejects = garbage lines.
 
     python benchmarks/bench_collect.py [--senders 4] [--lines 50000] [--garbage 500]
 """
@@ -59,6 +59,13 @@ def peak_rss(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its finished children (its threads included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--senders", type=int, default=4)
@@ -108,6 +115,7 @@ def main() -> int:
                 time.sleep(0.05)
             t_stored = time.perf_counter() - t0
             rss = peak_rss(p.pid)
+            cpu = cpu_seconds(p.pid)
         finally:
             p.send_signal(signal.SIGTERM)
             rc = p.wait(120)
@@ -116,6 +124,8 @@ def main() -> int:
           f"{sum(k % 2 == 0 for k in range(args.senders))} octet-counted, the others newline-framed)")
     print(f"sent in {t_sent:.2f} s; in the store after {t_stored:.2f} s: {lines / t_stored:,.0f} lines/s "
           f"into the store; collector peak RSS {rss / 2**20:,.0f} MiB; exit code {rc}")
+    print(f"collector CPU {cpu:.1f} s in all (start-up included): {lines / cpu:,.0f} lines per CPU second; "
+          f"load average while measuring {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"rows {rows:,} (sent {total_rows:,}), rejects {rejects:,} (garbage {total_garbage:,})")
     ok = rows == total_rows and rejects == total_garbage and rc == 0
     print("OK" if ok else "MISMATCH")
