@@ -29,13 +29,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from honeyscope.ingest import live, sources
 from honeyscope.ingest.spool import Spool
+from honeyscope.parallel import process_pool
 from honeyscope.store.store import Store
 
 #: Lines waiting for the spool (bytes) above which TCP sockets stop being read; resumed below 1/4.
@@ -159,7 +160,7 @@ class Collector:
         self.spool_dir = Path(spool) if spool else self.store_path / "spool"
         self.tz, self.year = tz, year
         self.workers = sources.default_workers() if workers is None else max(1, workers)
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: ProcessPoolExecutor | None = None
         self.on_ready, self.status = on_ready, status
         self.stats = CollectStats(store=str(self.store_path))
         self._pending: list[bytes] = []
@@ -380,11 +381,13 @@ class Collector:
 
     # -- the committer ------------------------------------------------------------------------
     def _committer(self, st: Store, spool: Spool) -> None:
-        # threads, not processes: polars and the numba tokeniser release the GIL, and a kill -9 of
-        # collect leaves no orphaned worker process behind (spawned pool workers outlive their parent)
-        live.parse_block_job(b"-\t-\n", 1, "-", "-", True, "UTC", None)  # the parser's imports, now
+        # worker processes, as ingest: the parser holds the GIL between its polars steps. Each watches
+        # its parent and exits when a kill -9 took it away (spawned workers would otherwise stay).
+        live.warm_up()
         if self.workers > 1:
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="parse")
+            self._pool = process_pool(self.workers)
+            for f in [self._pool.submit(live.warm_up, 0.5) for _ in range(self.workers)]:
+                f.result()
         try:
             self._commit_loop(st, spool)
         finally:

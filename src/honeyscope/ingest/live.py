@@ -99,9 +99,45 @@ def split_senders(block: bytes) -> tuple[pa.Array, pa.Array]:
     return out.get_column("m").to_arrow(), out.get_column("h").to_arrow()
 
 
+_watching = False
+
+
+def _watch_parent() -> None:
+    """In a worker process: exit when the parent is gone (a kill -9 of collect must not leave its
+    workers behind, blocked forever on their task queue)."""
+    global _watching
+    import multiprocessing
+    import os
+    import threading
+    import time
+
+    if _watching or multiprocessing.parent_process() is None:
+        return
+    _watching = True
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="watch-parent").start()
+
+
+def warm_up(delay: float = 0.0) -> None:
+    """The parser's imports (and, in a worker, the parent watch), before lines wait for them."""
+    _watch_parent()
+    parse_block_job(b"-\t-\n", 1, "-", "-", True, "UTC", None)
+    if delay:
+        import time
+
+        time.sleep(delay)  # keeps this worker busy so that the next warm-up goes to another one
+
+
 def parse_block_job(block: bytes, first_line: int, source: str, sensor: str, senders: bool, tz: str,
                     year: int | None) -> list[tuple[pa.Table, pa.Table]]:
     """One block of whole lines parsed (in a worker process, or here)."""
+    _watch_parent()
     if senders:
         msgs, who = split_senders(block)
     else:
