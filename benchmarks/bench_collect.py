@@ -59,11 +59,24 @@ def peak_rss(pid: int) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its finished children (its threads included)."""
+def _stat(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, its finished children and its running ones (the parser
+    workers)."""
+    ticks = sum(int(x) for x in _stat(pid)[11:15])
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                st = _stat(int(d))
+            except OSError:
+                continue
+            if st[1] == str(pid):  # ppid
+                ticks += int(st[11]) + int(st[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
@@ -71,7 +84,7 @@ def main() -> int:
     ap.add_argument("--senders", type=int, default=4)
     ap.add_argument("--lines", type=int, default=50_000)
     ap.add_argument("--garbage", type=int, default=500, help="garbage lines per sender")
-    ap.add_argument("--commit-every", type=float, default=2.0)
+    ap.add_argument("--commit-every", type=float, default=0.5)
     ap.add_argument("--timeout", type=float, default=300.0)
     args = ap.parse_args()
 

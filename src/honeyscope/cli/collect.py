@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--spool", metavar="DIR", help="spool directory (default: STORE/spool)")
     p.add_argument("--year", type=int, help="year of year-less syslog stamps (default: the one nearest now)")
     p.add_argument("--tz", default="UTC", help="zone of stamps without an offset (default UTC)")
-    p.add_argument("--workers", type=int, help="parser threads (default: 2)")
+    p.add_argument("--workers", type=int, help="parser processes (default: 2)")
     p.add_argument("--json", action="store_true", help="print the totals as JSON when stopped")
     p.set_defaults(func=_collect)
 

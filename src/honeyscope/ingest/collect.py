@@ -171,6 +171,7 @@ class Collector:
         self._wake_committer = threading.Event()
         self._stopping = threading.Event()
         self._writer_done = threading.Event()
+        self._parser_ready = threading.Event()
         self._durable: dict[str, int] = {}  # segment -> bytes fsync'd
         self._durable_lines = 0
         self._committed: dict[str, int] = {}  # segment -> bytes committed
@@ -264,6 +265,8 @@ class Collector:
                                      name="committer", daemon=True)
         writer.start()
         committer.start()
+        # reported ready once the parser is loaded (lines sent before are spooled all the same)
+        await loop.run_in_executor(None, self._parser_ready.wait, 300)
         if self.on_ready:
             self.on_ready(list(self.stats.listening))
         try:
@@ -297,6 +300,7 @@ class Collector:
             self._error = e
             self._stopping.set()
             self._writer_done.set()
+            self._parser_ready.set()
 
     # -- receiving ----------------------------------------------------------------------------
     def allowed(self, sender: str) -> bool:
@@ -388,6 +392,7 @@ class Collector:
             self._pool = process_pool(self.workers)
             for f in [self._pool.submit(live.warm_up, 0.5) for _ in range(self.workers)]:
                 f.result()
+        self._parser_ready.set()
         try:
             self._commit_loop(st, spool)
         finally:
