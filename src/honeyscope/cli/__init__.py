@@ -18,10 +18,10 @@ import os
 import sys
 
 #: Command modules, in the order their commands appear in ``--help``.
-COMMAND_MODULES = ["ingest", "explore", "fleet", "events", "health", "report", "scale", "verify"]
+COMMAND_MODULES = ["ingest", "collect", "explore", "fleet", "events", "health", "report", "scale", "verify"]
 #: Commands that show their own progress (a bar or named steps); the others get a spinner on a
 #: terminal until their output is ready.
-OWN_PROGRESS = {"ingest", "report", "demo", "export", "generate"}
+OWN_PROGRESS = {"ingest", "report", "demo", "export", "generate", "collect"}
 
 
 class Parser(argparse.ArgumentParser):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 
 from honeyscope.render.escape import plain_terminal, terminal
 
@@ -30,11 +31,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", metavar="MASTER",
                    help="spark://HOST:PORT or local[N]: parse each input file on a Spark worker "
                    "(store on a filesystem the workers share); default: here, on every core")
+    p.add_argument("--follow", action="store_true",
+                   help="tail the files like tail -F (across logrotate) into the store until stopped")
+    p.add_argument("--commit-every", type=float, default=5.0, metavar="SECONDS",
+                   help="with --follow: commit read lines at least this often (default 5)")
     p.set_defaults(func=_ingest)
 
     e = sub.add_parser("export", help="write the store's packets as marx CSV, CSV, Parquet or JSONL")
     e.add_argument("--store", required=True)
-    e.add_argument("--format", choices=("marx", "csv", "parquet", "jsonl"), default="csv")
+    e.add_argument("--format", choices=("marx", "csv", "parquet", "jsonl", "ecs", "dshield"), default="csv",
+                   help="ecs: JSON lines with Filebeat's iptables field names; "
+                   "dshield: DShield's submission format")
+    e.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (UTC), YYYY-MM-DD")
+    e.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (UTC), inclusive")
     e.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
     e.set_defaults(func=_export)
 
@@ -50,6 +59,10 @@ def _ingest(args: argparse.Namespace) -> int:
     from honeyscope import api
     from honeyscope.ingest import sources
 
+    if args.follow:
+        from honeyscope.cli.collect import follow_command
+
+        return follow_command(args)
     wait = None if args.wait else 0
     if args.engine and args.engine != "duckdb":
         from honeyscope.ingest.distributed import ingest_on_spark
@@ -171,7 +184,7 @@ def _export(args: argparse.Namespace) -> int:
     from honeyscope.store.export import export
     from honeyscope.store.store import Store
 
-    n = export(Store(args.store), args.format, args.output)
+    n = export(Store(args.store), args.format, args.output, start=args.start, end=args.end)
     where = "stdout" if args.output == "-" else plain_terminal(args.output)
     print(f"{n:,} rows written → {where}", file=sys.stderr)
     return 0

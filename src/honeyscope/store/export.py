@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -15,7 +16,7 @@ from honeyscope import schema
 from honeyscope.render.escape import FORMULA_START_PATTERN, NUMBER_PATTERN
 from honeyscope.store.store import Store
 
-FORMATS = ("marx", "csv", "parquet", "jsonl")
+FORMATS = ("marx", "csv", "parquet", "jsonl", "ecs", "dshield")
 
 # A cell a spreadsheet would read as a formula gets a leading quote, at its start and after each line
 # break inside it: render.escape.cell's rule, in SQL (RE2 has no lookahead: two passes catch "\r\r=").
@@ -35,7 +36,88 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _select_ecs() -> str:
+    """Elastic Common Schema documents with the field names Filebeat's iptables module writes
+    (``source.ip``, ``destination.port``, ``network.transport``, ``iptables.*``, ``event.*``,
+    ``observer.name``, ``rule.*``...). A null field is left null (Elasticsearch indexes it as absent).
+    What Filebeat computes from outside the line (``network.community_id``, ``source.as.*``, geo) and
+    the syslog priority (not kept in the store) are not written; ``event.action`` is honeyscope's
+    action (drop, reject, accept, audit, unknown) rather than the log prefix's wording."""
+    icmp = "proto IN ('ICMP', 'ICMPv6')"
+    edge = r"'^\[(.+)-([^-\]]+)-[ADRadr]\]$'"
+    rule_set = f"nullif(regexp_extract(prefix, {edge}, 1), '')"
+    rule_no = f"nullif(regexp_extract(prefix, {edge}, 2), '')"
+    zoned = f"regexp_full_match({rule_set}, '[^-]+-[^-]+')"
+    zone_in = f"CASE WHEN {zoned} THEN split_part({rule_set}, '-', 1) END"
+    zone_out = f"CASE WHEN {zoned} THEN split_part({rule_set}, '-', 2) END"
+    frag = ("list_filter([CASE WHEN ce THEN 'CE' END, CASE WHEN df THEN 'DF' END, "
+            "CASE WHEN mf THEN 'MF' END], lambda x: x IS NOT NULL)")
+    cols = [
+        "strftime(time, '%Y-%m-%dT%H:%M:%S.%fZ') AS \"@timestamp\"",
+        "{'ip': src, 'port': spt, 'mac': upper(replace(mac_src, ':', '-'))} AS source",
+        "{'ip': dst, 'port': dpt, 'mac': upper(replace(mac_dst, ':', '-'))} AS destination",
+        "{'transport': CASE WHEN regexp_full_match(proto, '[0-9]+') THEN NULL WHEN proto = 'ICMPv6' "
+        "THEN 'ipv6-icmp' ELSE lower(proto) END, "
+        "'iana_number': CASE WHEN regexp_full_match(proto, '[0-9]+') THEN proto END, "
+        "'type': CASE ethertype WHEN 2048 THEN 'ipv4' WHEN 34525 THEN 'ipv6' END} AS network",
+        "{'kind': 'event', 'module': 'iptables', 'dataset': 'iptables.log', 'category': ['network'], "
+        "'type': CASE WHEN action IN ('drop', 'reject') THEN ['connection', 'denied'] "
+        "WHEN action = 'accept' THEN ['connection', 'allowed'] ELSE ['connection'] END, "
+        "'action': action} AS event",
+        f"{{'name': host, 'ingress': {{'zone': {zone_in}}}, 'egress': {{'zone': {zone_out}}}}} AS observer",
+        f"{{'id': {rule_no}, 'name': {rule_set}}} AS rule",
+        "{'ether_type': ethertype, "
+        f"'fragment_flags': CASE WHEN len({frag}) > 0 THEN {frag} END, "
+        "'id': ip_id, 'input_device': coalesce(in_iface, ''), 'output_device': coalesce(out_iface, ''), "
+        "'length': \"len\", 'precedence_bits': prec, 'tos': tos, 'ttl': ttl, 'flow_label': flowlbl, "
+        "'tcp': CASE WHEN proto = 'TCP' THEN {'flags': CASE WHEN tcp_flags = '' THEN [] "
+        "ELSE string_split(tcp_flags, ' ') END, 'reserved_bits': res, 'window': \"window\", "
+        "'seq': tcp_seq, 'ack': tcp_ack} END, "
+        "'udp': CASE WHEN proto = 'UDP' THEN {'length': l4_len} END, "
+        f"'icmp': CASE WHEN {icmp} THEN {{'type': icmp_type, 'code': icmp_code, 'id': icmp_id, "
+        "'seq': icmp_seq} END, "
+        f"'ubiquiti': CASE WHEN {rule_set} IS NOT NULL THEN {{'rule_set': {rule_set}, "
+        f"'rule_number': {rule_no}, "
+        f"'input_zone': {zone_in}, 'output_zone': {zone_out}}} END}} AS iptables",
+        "{'file': {'path': source}} AS log",
+        "{'line': line, 'prefix': prefix, 'uptime': uptime} AS honeyscope",
+    ]
+    return ", ".join(cols)
+
+
+#: DShield's user id field for an unregistered submitter (psad's default).
+DSHIELD_USERID = "0"
+
+
+def _select_dshield() -> str:
+    """The DShield firewall-log submission format: tab-separated date (``YYYY-MM-DD HH:MM:SS +00:00``),
+    user id, count (1: one row per packet), source IP, source port, target IP, target port, protocol
+    and TCP flags (letters of ``SFAPRU12``: SYN FIN ACK PSH RST URG, 1 = CWR, 2 = ECE). For ICMP the
+    ports are the type and the code, as DShield's own iptables parser writes them."""
+    icmp = "proto IN ('ICMP', 'ICMPv6')"
+    flags = " || ".join(
+        f"CASE WHEN list_contains(string_split(coalesce(tcp_flags, ''), ' '), '{name}') "
+        f"THEN '{c}' ELSE '' END"
+        for name, c in (("SYN", "S"), ("FIN", "F"), ("ACK", "A"), ("PSH", "P"), ("RST", "R"), ("URG", "U"),
+                        ("CWR", "1"), ("ECE", "2")))
+    return ", ".join([
+        "strftime(time, '%Y-%m-%d %H:%M:%S') || ' +00:00' AS date",
+        f"'{DSHIELD_USERID}' AS userid",
+        "1 AS count",
+        "src",
+        f"CASE WHEN {icmp} THEN icmp_type ELSE spt END AS sport",
+        "dst",
+        f"CASE WHEN {icmp} THEN icmp_code ELSE dpt END AS dport",
+        "upper(proto) AS proto",
+        f"CASE WHEN proto = 'TCP' THEN {flags} ELSE '' END AS flags",
+    ])
+
+
 def _select(fmt: str) -> str:
+    if fmt == "ecs":
+        return _select_ecs()
+    if fmt == "dshield":
+        return _select_dshield()
     if fmt == "marx":
         cols = [
             "strftime(time, '%Y-%m-%d %H:%M:%S') AS datetime",
@@ -56,12 +138,13 @@ def _select(fmt: str) -> str:
     return ", ".join(out)
 
 
-def export(store: Store, fmt: str, out: str) -> int:
+def export(store: Store, fmt: str, out: str, *, start: date | None = None, end: date | None = None) -> int:
     """Write the store's packets to ``out`` (a path, or ``-`` for stdout) in ``fmt``; returns the rows
     written.
 
     Rows come in input order, then line order: exporting an ingested marx CSV as ``marx`` gives back
-    the same rows in the same order.
+    the same rows in the same order. ``start``/``end`` keep the UTC days from ``start`` to ``end``
+    (inclusive; rows without a wall clock are then left out, as they are from ``dshield`` always).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -85,12 +168,24 @@ def export(store: Store, fmt: str, out: str) -> int:
     else:
         con.register("empty_packets", schema.empty())
         rel = "SELECT *, 0 AS _n FROM empty_packets"
-    query = f"SELECT {_select(fmt)} FROM ({rel}) ORDER BY _n, line"
+    if start is not None and end is not None and start > end:
+        raise ValueError(f"--from {start} is after --to {end}")
+    where = []
+    if start is not None:
+        where.append(f"time >= TIMESTAMPTZ {_lit(start.isoformat() + ' 00:00:00+00')}")
+    if end is not None:
+        where.append(f"time < TIMESTAMPTZ {_lit(end.isoformat() + ' 00:00:00+00')} + INTERVAL 1 DAY")
+    if fmt == "dshield":
+        where.append("time IS NOT NULL")
+    cond = f" WHERE {' AND '.join(where)}" if where else ""
+    query = f"SELECT {_select(fmt)} FROM ({rel}){cond} ORDER BY _n, line"
     options = {
         "marx": "FORMAT CSV, HEADER true",
         "csv": "FORMAT CSV, HEADER true",
         "jsonl": "FORMAT JSON",
         "parquet": "FORMAT PARQUET, COMPRESSION zstd",
+        "ecs": "FORMAT JSON",
+        "dshield": "FORMAT CSV, HEADER false, DELIMITER '\t', QUOTE ''",
     }[fmt]
     with tempfile.TemporaryDirectory() as tmp:
         target = str(Path(tmp) / f"export.{fmt}") if out == "-" else str(out)

@@ -1,0 +1,635 @@
+"""``honeyscope collect``: a syslog receiver that writes to the store as lines arrive.
+
+Three parts, standard library only:
+
+* the receiver (asyncio, this thread): TCP with both RFC 6587 framings, detected per connection
+  (octet counting when the first message starts with digits and a space, else newline framing), UDP
+  one message per datagram. Each message becomes one ``SENDER<TAB>MESSAGE`` line: the sender's address
+  names the sensor of lines without a host. ``--allow CIDR`` limits senders.
+* the spool writer (a thread): appends what arrived to the spool and fsyncs it; only then do the lines
+  count as received.
+* the committer (a thread): parses what the spool holds beyond the last commit and commits it through
+  the store's transaction, with the spool offsets in the same manifest record, every
+  ``commit_every`` seconds or ``commit_lines`` lines.
+
+Memory is bounded: when the lines waiting for the spool or the spool's backlog waiting for a commit
+pass their limit, TCP sockets stop being read (the senders' kernels push back) and UDP datagrams
+beyond a hard limit are counted as dropped; the kernel's own UDP receive-buffer drops are read from
+``/proc/net/udp``. SIGTERM and SIGINT commit the rest and end the run normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from honeyscope.ingest import live, sources
+from honeyscope.ingest.spool import Spool
+from honeyscope.parallel import process_pool
+from honeyscope.store.store import Store
+
+#: Lines waiting for the spool (bytes) above which TCP sockets stop being read; resumed below 1/4.
+PENDING_HIGH = 8 * 1024 * 1024
+#: Above this UDP datagrams are dropped (and counted): UDP has no back-pressure.
+PENDING_HARD = 64 * 1024 * 1024
+#: Spooled bytes not yet committed above which TCP sockets stop being read; resumed below 1/2.
+BACKLOG_HIGH = 256 * 1024 * 1024
+#: The committer parses at most this many bytes at once (several such blocks make one commit).
+COMMIT_BLOCK = 4 * 1024 * 1024
+#: A newline-framed message longer than this without a newline is cut (the parser rejects it).
+MAX_MESSAGE = 64 * 1024
+#: An octet-counted length above this is taken as damaged framing (the rest is read as lines).
+MAX_OCTETS = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Listen:
+    proto: str  # "tcp" or "udp"
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.proto}://{host}:{self.port}"
+
+
+def parse_listen(spec: str) -> Listen:
+    """``tcp://HOST:PORT`` or ``udp://HOST:PORT`` (HOST empty: loopback; IPv6 in brackets)."""
+    proto, sep, rest = spec.partition("://")
+    if not sep or proto not in ("tcp", "udp"):
+        raise ValueError(f"--listen {spec!r}: expected tcp://HOST:PORT or udp://HOST:PORT")
+    if rest.startswith("["):
+        host, _, port = rest[1:].partition("]")
+        port = port[1:] if port.startswith(":") else ""
+    else:
+        host, _, port = rest.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--listen {spec!r}: the port must be a number from 0 to 65535")
+    return Listen(proto, host or "127.0.0.1", int(port))
+
+
+def parse_allow(specs: list[str] | None) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
+    if not specs:
+        return None
+    out = []
+    for s in specs:
+        try:
+            out.append(ipaddress.ip_network(s, strict=False))
+        except ValueError:
+            raise ValueError(f"--allow {s!r}: not an address or CIDR block") from None
+    return out
+
+
+def _sender(addr: Any) -> str:
+    host = str(addr[0]) if isinstance(addr, tuple) else str(addr)
+    with contextlib.suppress(ValueError):
+        ip = ipaddress.ip_address(host.split("%")[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ip)
+    return host
+
+
+@dataclass
+class CollectStats:
+    store: str
+    listening: list[str] = field(default_factory=list)
+    connections: int = 0  # open now
+    connections_total: int = 0
+    refused: int = 0  # connections / datagrams from senders outside --allow
+    received: int = 0  # lines in the spool (fsync'd)
+    lines: int = 0  # lines committed
+    rows: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    hosts: dict[str, int] = field(default_factory=dict)
+    commits: int = 0
+    last_commit: str | None = None
+    udp_kernel_drops: int = 0  # receive-buffer overflows (/proc/net/udp)
+    udp_queue_drops: int = 0  # datagrams dropped because the queue was full
+    paused: int = 0  # times TCP reading was paused (back-pressure)
+    seconds: float = 0.0
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"rejected_total": self.rejected_total}
+
+
+class Collector:
+    """One collect run. :meth:`run` blocks until :meth:`stop` (or SIGTERM/SIGINT in the main thread)."""
+
+    def __init__(
+        self,
+        store: str | Path,
+        listens: list[str],
+        *,
+        allow: list[str] | None = None,
+        commit_every: float = 5.0,
+        commit_lines: int = 200_000,
+        spool: str | Path | None = None,
+        tz: str = "UTC",
+        year: int | None = None,
+        workers: int | None = None,
+        on_ready: Callable[[list[str]], None] | None = None,
+        status: Callable[[CollectStats], None] | None = None,
+    ) -> None:
+        if not listens:
+            raise ValueError("give at least one --listen tcp://HOST:PORT or udp://HOST:PORT")
+        if commit_every <= 0:
+            raise ValueError("--commit-every must be a positive number of seconds")
+        if commit_lines <= 0:
+            raise ValueError("--commit-lines must be a positive number")
+        self.listens = [parse_listen(s) for s in listens]
+        self.allow = parse_allow(allow)
+        self.commit_every = commit_every
+        self.commit_lines = commit_lines
+        self.store_path = Path(store)
+        self.spool_dir = Path(spool) if spool else self.store_path / "spool"
+        self.tz, self.year = tz, year
+        self.workers = sources.default_workers() if workers is None else max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self.on_ready, self.status = on_ready, status
+        self.stats = CollectStats(store=str(self.store_path))
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._pending_lines = 0
+        self._plock = threading.Lock()
+        self._wake_writer = threading.Event()
+        self._wake_committer = threading.Event()
+        self._stopping = threading.Event()
+        self._writer_done = threading.Event()
+        self._parser_ready = threading.Event()
+        self._durable: dict[str, int] = {}  # segment -> bytes fsync'd
+        self._durable_lines = 0
+        self._committed: dict[str, int] = {}  # segment -> bytes committed
+        self._committed_lines: dict[str, int] = {}  # segment -> lines committed
+        self._parsed: dict[str, int] = {}  # segment -> bytes parsed into the open batch
+        self._batch: live.Batch | None = None
+        self._batch_seg = ""
+        self._batch_start = 0
+        self._backlog = 0
+        self._transports: set[asyncio.Transport] = set()
+        self._protocols: set[_TCP] = set()
+        self._udp: list[asyncio.DatagramTransport] = []
+        self._paused = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._error: BaseException | None = None
+
+    # -- public ------------------------------------------------------------------------------
+    def run(self) -> CollectStats:
+        t0 = time.monotonic()
+        st = Store(self.store_path, create=True)
+        with st.lock(wait=0):
+            spool = Spool(self.spool_dir)
+            try:
+                self._restore(st, spool)
+                asyncio.run(self._main(st, spool))
+            finally:
+                spool.close()
+        self.stats.seconds = time.monotonic() - t0
+        if self._error is not None:
+            raise self._error
+        return self.stats
+
+    def stop(self) -> None:
+        """Stop receiving, commit what the spool holds, and return from :meth:`run` (thread-safe)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._begin_stop)
+        else:
+            self._stopping.set()
+
+    # -- start: what the manifest says is committed ------------------------------------------
+    def _restore(self, st: Store, spool: Spool) -> None:
+        for rec in st.inputs:
+            sp = rec.get("spool")
+            if sp and sp.get("id") == spool.id:
+                seg = sp["segment"]
+                if sp["end"] > self._committed.get(seg, 0):
+                    self._committed[seg] = sp["end"]
+                    self._committed_lines[seg] = rec["end_line"]
+        for seg in spool.segments():
+            size = spool.size_of(seg)
+            self._durable[seg] = size
+            done = self._committed.get(seg, 0)
+            if done >= size and seg != spool.current:
+                spool.remove(seg)
+                self._durable.pop(seg)
+            else:
+                self._backlog += size - done
+
+    # -- the event loop ----------------------------------------------------------------------
+    async def _main(self, st: Store, spool: Spool) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        servers: list[asyncio.AbstractServer] = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(sig, self._begin_stop)
+        try:
+            for lst in self.listens:
+                if lst.proto == "tcp":
+                    srv = await loop.create_server(lambda: _TCP(self), lst.host, lst.port,
+                                                   reuse_address=True, backlog=128)
+                    servers.append(srv)
+                    port = srv.sockets[0].getsockname()[1]
+                else:
+                    tr, _ = await loop.create_datagram_endpoint(lambda: _UDP(self),
+                                                                local_addr=(lst.host, lst.port))
+                    self._udp.append(tr)
+                    port = tr.get_extra_info("sockname")[1]
+                self.stats.listening.append(str(Listen(lst.proto, lst.host, port)))
+        except OSError as e:
+            for srv in servers:
+                srv.close()
+            for tr in self._udp:
+                tr.close()
+            raise RuntimeError(f"cannot listen: {e.strerror or e}") from None
+        writer = threading.Thread(target=self._guard, args=(self._writer, spool), name="spool-writer",
+                                  daemon=True)
+        committer = threading.Thread(target=self._guard, args=(self._committer, st, spool),
+                                     name="committer", daemon=True)
+        writer.start()
+        committer.start()
+        # reported ready once the parser is loaded (lines sent before are spooled all the same)
+        await loop.run_in_executor(None, self._parser_ready.wait, 300)
+        if self.on_ready:
+            self.on_ready(list(self.stats.listening))
+        try:
+            while not self._stopping.is_set():
+                await asyncio.sleep(0.5)
+                self._udp_drops()
+                if self.status:
+                    self.status(self.stats)
+        finally:
+            for srv in servers:
+                srv.close()
+            for p in list(self._protocols):
+                p.flush_rest()
+            for tr in list(self._transports) + self._udp:
+                tr.abort() if tr in self._transports else tr.close()
+            self._udp_drops()
+            self._wake_writer.set()
+            await loop.run_in_executor(None, writer.join)
+            self._wake_committer.set()
+            await loop.run_in_executor(None, committer.join)
+            if self.status:
+                self.status(self.stats)
+
+    def _begin_stop(self) -> None:
+        self._stopping.set()
+
+    def _guard(self, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except BaseException as e:  # a failing thread stops the run; run() re-raises
+            self._error = e
+            self._stopping.set()
+            self._writer_done.set()
+            self._parser_ready.set()
+
+    # -- receiving ----------------------------------------------------------------------------
+    def allowed(self, sender: str) -> bool:
+        if self.allow is None:
+            return True
+        try:
+            ip = ipaddress.ip_address(sender)
+        except ValueError:
+            return False
+        return any(ip.version == n.version and ip in n for n in self.allow)
+
+    def put(self, data: bytes, lines: int, udp: bool = False) -> bool:
+        """Queue whole ``SENDER\\tMESSAGE\\n`` lines for the spool; False when UDP had to drop."""
+        with self._plock:
+            if udp and self._pending_bytes > PENDING_HARD:
+                return False
+            self._pending.append(data)
+            self._pending_bytes += len(data)
+            self._pending_lines += lines
+            over = self._pending_bytes > PENDING_HIGH
+        self._wake_writer.set()
+        if over and not self._paused:
+            self._flow()
+        return True
+
+    def _flow(self) -> None:
+        """Pause or resume reading the TCP sockets (in the event loop's thread)."""
+        high = self._pending_bytes > PENDING_HIGH or self._backlog > BACKLOG_HIGH
+        low = self._pending_bytes < PENDING_HIGH // 4 and self._backlog < BACKLOG_HIGH // 2
+        if high and not self._paused:
+            self._paused = True
+            self.stats.paused += 1
+            for tr in self._transports:
+                with contextlib.suppress(RuntimeError):
+                    tr.pause_reading()
+        elif low and self._paused:
+            self._paused = False
+            for tr in self._transports:
+                with contextlib.suppress(RuntimeError):
+                    tr.resume_reading()
+
+    def _flow_threadsafe(self) -> None:
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._flow)
+
+    def _udp_drops(self) -> None:
+        total = 0
+        for tr in self._udp:
+            sock = tr.get_extra_info("socket")
+            if sock is not None and sock.fileno() >= 0:
+                total += udp_kernel_drops(os.fstat(sock.fileno()).st_ino)
+        if self._udp:
+            self.stats.udp_kernel_drops = max(self.stats.udp_kernel_drops, total)
+
+    # -- the spool writer ---------------------------------------------------------------------
+    def _writer(self, spool: Spool) -> None:
+        try:
+            while True:
+                self._wake_writer.wait(0.2)
+                self._wake_writer.clear()
+                with self._plock:
+                    chunks, lines = self._pending, self._pending_lines
+                    self._pending, self._pending_bytes, self._pending_lines = [], 0, 0
+                if chunks:
+                    data = b"".join(chunks)
+                    seg, size = spool.append(data)
+                    self._durable[seg] = size
+                    if spool.current not in self._durable:
+                        self._durable[spool.current] = 0
+                    with self._plock:
+                        self._backlog += len(data)
+                    self.stats.received += lines
+                    self._durable_lines += lines
+                    self._wake_committer.set()
+                    self._flow_threadsafe()
+                elif self._stopping.is_set():
+                    return
+        finally:
+            self._writer_done.set()
+
+    # -- the committer ------------------------------------------------------------------------
+    def _committer(self, st: Store, spool: Spool) -> None:
+        # worker processes, as ingest: the parser holds the GIL between its polars steps. Each watches
+        # its parent and exits when a kill -9 took it away (spawned workers would otherwise stay).
+        live.warm_up()
+        if self.workers > 1:
+            self._pool = process_pool(self.workers)
+            for f in [self._pool.submit(live.warm_up, 0.5) for _ in range(self.workers)]:
+                f.result()
+        self._parser_ready.set()
+        try:
+            self._commit_loop(st, spool)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+
+    def _commit_loop(self, st: Store, spool: Spool) -> None:
+        """Parse what reaches the spool as it arrives (staged, invisible), and commit it every
+        ``commit_every`` seconds or ``commit_lines`` lines: a commit is then only moves and a manifest
+        write, and parsing overlaps receiving."""
+        last = 0.0  # what a previous run left in the spool is committed at once
+        try:
+            while True:
+                final = self._writer_done.is_set()
+                self._feed(st, spool)
+                b = self._batch
+                due = final or time.monotonic() - last >= self.commit_every or \
+                    (b is not None and b.lines >= self.commit_lines)
+                if due:
+                    self._commit_open(spool)
+                    last = time.monotonic()
+                    if final:
+                        return
+                self._wake_committer.wait(0.1)
+                self._wake_committer.clear()
+        finally:
+            if self._batch is not None:
+                self._batch.abort()
+
+    def _feed(self, st: Store, spool: Spool, limit: int = 64 * 1024 * 1024) -> None:
+        """Parse up to ``limit`` spooled bytes into the open batch; a segment that is full and parsed
+        to its end is committed and deleted."""
+        fed = 0
+        for seg in sorted(self._durable):
+            end = self._durable[seg]
+            pos = self._parsed.get(seg, self._committed.get(seg, 0))
+            if end > pos and fed < limit:
+                if self._batch is not None and self._batch_seg != seg:
+                    self._commit_open(spool)
+                if self._batch is None:
+                    self._batch = live.Batch(st, self._committed_lines.get(seg, 0) + 1, f"collect:{seg}",
+                                             sensor="collect", senders=True, tz=self.tz, year=self.year,
+                                             pool=self._pool, workers=self.workers)
+                    self._batch_seg, self._batch_start = seg, pos
+                while pos < end and fed < limit:
+                    block = spool.read(seg, pos, min(end, pos + COMMIT_BLOCK))
+                    if pos + len(block) < end:  # cut at the last whole line
+                        cut = block.rfind(b"\n") + 1
+                        block = block[:cut] if cut else block
+                    self._batch.add(block)
+                    pos += len(block)
+                    fed += len(block)
+                self._parsed[seg] = pos
+            if seg != spool.current and self._parsed.get(seg, self._committed.get(seg, 0)) >= end:
+                if self._batch is not None and self._batch_seg == seg:
+                    self._commit_open(spool)
+                if self._committed.get(seg, 0) >= end:
+                    spool.remove(seg)
+                    self._durable.pop(seg, None)
+                    self._parsed.pop(seg, None)
+
+    def _commit_open(self, spool: Spool) -> None:
+        b, seg, start = self._batch, self._batch_seg, self._batch_start
+        if b is None:
+            return
+        self._batch = None
+        end = start + b.nbytes
+        if not b.nbytes:
+            b.abort()
+            return
+        rec = b.commit({
+            "source": f"collect:{seg}", "kind": "collect", "compression": None,
+            "start_byte": start, "end_byte": end,
+            "options": {"year": self.year, "tz": self.tz, "sensor": None},
+            "spool": {"id": spool.id, "segment": seg, "start": start, "end": end},
+        })
+        self._committed[seg] = end
+        self._committed_lines[seg] = rec["end_line"]
+        with self._plock:
+            self._backlog -= end - start
+        s = self.stats
+        s.lines += rec["lines"]
+        s.rows += rec["rows"]
+        for k, v in rec["rejected"].items():
+            s.rejected[k] = s.rejected.get(k, 0) + v
+        for k, v in rec["hosts"].items():
+            s.hosts[k] = s.hosts.get(k, 0) + v
+        s.commits += 1
+        s.last_commit = rec["committed"]
+        self._flow_threadsafe()
+
+
+class _TCP(asyncio.Protocol):
+    """One TCP connection: octet counting or newline framing, decided by its first bytes."""
+
+    def __init__(self, col: Collector) -> None:
+        self.col = col
+        self.buf = b""
+        self.octets: bool | None = None
+        self.prefix = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        sender = _sender(transport.get_extra_info("peername"))
+        if not self.col.allowed(sender):
+            self.col.stats.refused += 1
+            transport.abort()
+            return
+        self.transport = transport  # type: ignore[assignment]
+        self.prefix = sender.encode() + b"\t"
+        self.col._transports.add(transport)  # type: ignore[arg-type]
+        self.col._protocols.add(self)
+        self.col.stats.connections += 1
+        self.col.stats.connections_total += 1
+        if self.col._paused:
+            transport.pause_reading()  # type: ignore[attr-defined]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is None:
+            return
+        self.flush_rest()
+        self.col._transports.discard(self.transport)
+        self.col._protocols.discard(self)
+        self.col.stats.connections -= 1
+        self.transport = None
+
+    def flush_rest(self) -> None:
+        """What is left when the connection ends is a last message (without its trailer)."""
+        if self.buf:
+            rest, self.buf = self.buf, b""
+            self.col.put(self.prefix + rest.replace(b"\n", b" ") + b"\n", 1)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        if self.octets is None:
+            head = buf.lstrip()
+            i = 0
+            while i < len(head) and 48 <= head[i] <= 57:
+                i += 1
+            if i == len(head) and i < 10:
+                self.buf = buf  # only digits so far: wait for more
+                return
+            self.octets = 0 < i < 10 and head[i] == 32
+        if self.octets:
+            buf = self._octet_messages(buf)
+            if not self.octets:  # damaged framing: the rest is read as lines
+                self._lines(buf)
+                return
+            self.buf = buf
+        else:
+            self._lines(buf)
+
+    def _lines(self, buf: bytes) -> None:
+        cut = buf.rfind(b"\n") + 1
+        if not cut:
+            if len(buf) > MAX_MESSAGE:  # no newline for too long: cut (the parser rejects it)
+                self.buf = b""
+                self.col.put(self.prefix + buf + b"\n", 1)
+            else:
+                self.buf = buf
+            return
+        body, self.buf = buf[:cut], buf[cut:]
+        p = self.prefix
+        self.col.put(p + body[:-1].replace(b"\n", b"\n" + p) + b"\n", body.count(b"\n"))
+
+    def _octet_messages(self, buf: bytes) -> bytes:
+        msgs = []
+        pos, n_buf = 0, len(buf)
+        while pos < n_buf:
+            while pos < n_buf and buf[pos] in b" \r\n":  # tolerate a trailer after a frame
+                pos += 1
+            sp = buf.find(b" ", pos, pos + 11)
+            if sp < 0:
+                if n_buf - pos > 10 or not buf[pos:].isdigit():
+                    self.octets = False
+                break
+            size = buf[pos:sp]
+            if not size.isdigit() or int(size) > MAX_OCTETS:
+                self.octets = False
+                break
+            end = sp + 1 + int(size)
+            if end > n_buf:
+                break
+            m = buf[sp + 1:end]
+            if b"\n" in m:
+                m = m.rstrip(b"\r\n").replace(b"\n", b" ")
+            msgs.append(m)
+            pos = end
+        if msgs:
+            p = self.prefix
+            self.col.put(p + (b"\n" + p).join(msgs) + b"\n", len(msgs))
+        return buf[pos:]
+
+
+class _UDP(asyncio.DatagramProtocol):
+    def __init__(self, col: Collector) -> None:
+        self.col = col
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        sender = _sender(addr)
+        if not self.col.allowed(sender):
+            self.col.stats.refused += 1
+            return
+        m = data.rstrip(b"\r\n\x00")
+        if b"\n" in m:
+            m = m.replace(b"\n", b" ")
+        if not self.col.put(sender.encode() + b"\t" + m + b"\n", 1, udp=True):
+            self.col.stats.udp_queue_drops += 1
+
+
+def udp_kernel_drops(inode: int) -> int:
+    """Datagrams the kernel dropped for the socket ``inode`` (receive buffer full): the ``drops``
+    column of /proc/net/udp and udp6; 0 where /proc is not there."""
+    for name in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(name) as f:
+                next(f, None)
+                for row in f:
+                    cols = row.split()
+                    if len(cols) >= 13 and cols[9] == str(inode):
+                        return int(cols[-1])
+        except OSError:
+            continue
+    return 0
+
+
+def collect(store: str | Path, listens: list[str], **kw: Any) -> CollectStats:
+    """Run a collector until SIGTERM/SIGINT (see :class:`Collector`)."""
+    return Collector(store, listens, **kw).run()
+
+
+def status_line(s: CollectStats, rate: float) -> str:
+    return (f"{s.connections} connections, {rate:,.0f} lines/s, {s.received:,} received, {s.rows:,} rows, "
+            f"{s.rejected_total:,} rejected, last commit {s.last_commit or '-'}"
+            + (f", UDP drops {s.udp_kernel_drops + s.udp_queue_drops:,}" if s.udp_kernel_drops
+               or s.udp_queue_drops else ""))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print("use: honeyscope collect", file=sys.stderr)

@@ -1,0 +1,233 @@
+"""Live ingest: batches of lines that arrive while honeyscope runs (``collect``, ``ingest --follow``),
+parsed and committed to the store through the same transaction as ``ingest``.
+
+A batch is committed as one input record of the manifest: readers see whole batches or nothing, and
+the record names the bytes it covers (a spool segment's offsets, or a followed file's), so that a
+restart after a ``kill -9`` starts exactly where the last commit ended.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from concurrent.futures import Executor, Future
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from honeyscope.ingest import sources
+from honeyscope.store.store import Store
+
+# RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [BOM]MSG. The parser reads
+# RFC 3164 and RFC 3339-stamped BSD framings, so a 5424 header is rewritten to "<PRI>TIMESTAMP HOST APP: MSG"
+# (a NILVALUE host is left out, a NILVALUE app too, or becomes "kernel:" when both are nil, so that the
+# parser sees a tag and no host; the structured data is dropped).
+_SD = r"(?:-|(?:\[(?:[^\]\\]|\\.)*\])+)"
+_RFC5424 = (r"^(<\d{1,3}>)1 (\S+) (\S+) (\S+) \S+ \S+ " + _SD + r"(?: |$)(?:\x{FEFF})?")
+
+
+def normalise(lines: pa.Array) -> pa.Array:
+    """RFC 5424 headers rewritten to a framing the parser reads (vectorised; others untouched)."""
+    s = pl.Series("m", lines).cast(pl.String)
+    is5424 = s.str.contains(r"^<\d{1,3}>1 ")
+    if not is5424.any():
+        return lines
+    out = (
+        s.str.replace(_RFC5424, "${1}${2} ${3} ${4}: ")
+        .str.replace(r"^(<\d{1,3}>\S+) - -: ", "${1} kernel: ")  # neither: a tag marks "no host"
+        .str.replace(r"^(<\d{1,3}>\S+) - ", "${1} ")  # no host
+        .str.replace(r"^(<\d{1,3}>\S+ \S+) -: ", "${1} ")  # no app name
+    )
+    return pl.select(pl.when(is5424).then(out).otherwise(s)).to_series().to_arrow()
+
+
+#: The sensor given to the parser for host-less lines of a batch with senders; replaced afterwards by
+#: the sender of each such line (one parse per block, however many senders it mixes).
+_BY_SENDER = "\x00sender"
+
+
+def parse_batch(
+    lines: pa.Array,
+    first_line: int,
+    *,
+    source: str,
+    sensor: str,
+    senders: pa.Array | None = None,
+    tz: str = "UTC",
+    year: int | None = None,
+    reference: datetime | None = None,
+) -> list[tuple[pa.Table, pa.Table]]:
+    """Parse ``lines`` (numbered from ``first_line``). The sensor of a line without a syslog host is
+    its sender when ``senders`` (one per line; '' for none) is given, else ``sensor``."""
+    from honeyscope.ingest.parse import ParseContext, parse_block
+
+    ref = reference or datetime.now(UTC)
+    lines = normalise(lines)
+    fill = sensor if senders is None else _BY_SENDER
+    res = parse_block(lines, first_line, ParseContext(source=source, reference_time=ref, year=year, tz=tz,
+                                                      sensor=fill))
+    if senders is None:
+        return [(res.rows, res.rejects)]
+    named = pc.if_else(pc.equal(senders, ""), pa.scalar(sensor), senders)
+    return [(_by_sender(res.rows, named, first_line), _by_sender(res.rejects, named, first_line))]
+
+
+def _by_sender(t: pa.Table, named: pa.Array, first_line: int) -> pa.Table:
+    """Host-less rows (host = the placeholder) get the sender of their line."""
+    if not t.num_rows:
+        return t
+    i = t.schema.get_field_index("host")
+    host = t.column(i)
+    idx = pc.subtract(t.column("line").cast(pa.int64()), first_line)
+    who = named.take(idx.combine_chunks() if isinstance(idx, pa.ChunkedArray) else idx)
+    fixed = pc.if_else(pc.equal(host, _BY_SENDER), who.cast(host.type), host)
+    return t.set_column(i, t.schema.field(i), fixed)
+
+
+def split_senders(block: bytes) -> tuple[pa.Array, pa.Array]:
+    """A spool block (``SENDER\\tMESSAGE`` lines) as its messages and their senders ('' when a line
+    has no tab)."""
+    df = pl.DataFrame({"s": pl.Series(sources.lines_array(block)).cast(pl.String)})
+    tab = pl.col("s").str.find("\t", literal=True)
+    out = df.select(
+        pl.when(tab.is_null()).then(pl.col("s")).otherwise(pl.col("s").str.slice(tab + 1)).alias("m"),
+        pl.when(tab.is_null()).then(pl.lit("")).otherwise(pl.col("s").str.slice(0, tab)).alias("h"),
+    )
+    return out.get_column("m").to_arrow(), out.get_column("h").to_arrow()
+
+
+_watching = False
+
+
+def _watch_parent() -> None:
+    """In a worker process: exit when the parent is gone (a kill -9 of collect must not leave its
+    workers behind, blocked forever on their task queue)."""
+    global _watching
+    import multiprocessing
+    import os
+    import threading
+    import time
+
+    if _watching or multiprocessing.parent_process() is None:
+        return
+    _watching = True
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="watch-parent").start()
+
+
+def warm_up(delay: float = 0.0) -> None:
+    """The parser's imports (and, in a worker, the parent watch), before lines wait for them."""
+    _watch_parent()
+    parse_block_job(b"-\t-\n", 1, "-", "-", True, "UTC", None)
+    if delay:
+        import time
+
+        time.sleep(delay)  # keeps this worker busy so that the next warm-up goes to another one
+
+
+def parse_block_job(block: bytes, first_line: int, source: str, sensor: str, senders: bool, tz: str,
+                    year: int | None) -> list[tuple[pa.Table, pa.Table]]:
+    """One block of whole lines parsed (in a worker process, or here)."""
+    _watch_parent()
+    if senders:
+        msgs, who = split_senders(block)
+    else:
+        msgs, who = sources.lines_array(block), None
+    return parse_batch(msgs, first_line, source=source, sensor=sensor, senders=who, tz=tz, year=year)
+
+
+def line_count(block: bytes) -> int:
+    return block.count(b"\n") + (0 if not block or block.endswith(b"\n") else 1)
+
+
+class Batch:
+    """An input record being built: blocks of whole lines are parsed (on ``pool`` when given, at most
+    ``workers`` + 1 at once, in order) and staged in the store's transaction as they come;
+    :meth:`commit` makes them visible in one manifest write (the caller holds the store's lock)."""
+
+    def __init__(self, store: Store, first_line: int, source: str, *, sensor: str, senders: bool = False,
+                 tz: str = "UTC", year: int | None = None, pool: Executor | None = None,
+                 workers: int = 1) -> None:
+        self.tx = store.begin()
+        self.first_line = self.next_line = first_line
+        self.source, self.sensor, self.senders, self.tz, self.year = source, sensor, senders, tz, year
+        self.pool, self.workers = pool, workers
+        self.hash = hashlib.sha256()
+        self.nbytes = 0
+        self._in_flight: list[Future] = []
+
+    @property
+    def lines(self) -> int:
+        return self.next_line - self.first_line
+
+    def _add(self, parsed: list[tuple[pa.Table, pa.Table]]) -> None:
+        for rows, rejects in parsed:
+            self.tx.add(rows, rejects)
+
+    def add(self, block: bytes) -> None:
+        if not block:
+            return
+        self.hash.update(block)
+        self.nbytes += len(block)
+        args = (block, self.next_line, self.source, self.sensor, self.senders, self.tz, self.year)
+        self.next_line += line_count(block)
+        if self.pool is None:
+            self._add(parse_block_job(*args))
+            return
+        self._in_flight.append(self.pool.submit(parse_block_job, *args))
+        while len(self._in_flight) > self.workers:
+            self._add(self._in_flight.pop(0).result())
+
+    def commit(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Commit ``record`` plus ``start_line``, ``end_line``, ``lines`` and the ``sha256`` of the
+        bytes (unless ``record`` gives its own); returns the full record."""
+        try:
+            while self._in_flight:
+                self._add(self._in_flight.pop(0).result())
+            full = {"sha256": self.hash.hexdigest()} | record | {
+                "start_line": self.first_line, "end_line": self.next_line - 1, "lines": self.lines}
+            return self.tx.commit(full)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        for fut in self._in_flight:
+            fut.cancel()
+        self._in_flight = []
+        self.tx.abort()
+
+
+def commit_blocks(
+    store: Store,
+    blocks: Iterable[bytes],
+    first_line: int,
+    record: dict[str, Any],
+    *,
+    sensor: str,
+    senders: bool = False,
+    tz: str = "UTC",
+    year: int | None = None,
+    pool: Executor | None = None,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """Parse ``blocks`` (whole lines; ``SENDER\\tMESSAGE`` lines when ``senders``) and commit them as
+    one input record (see :class:`Batch`)."""
+    batch = Batch(store, first_line, record["source"], sensor=sensor, senders=senders, tz=tz, year=year,
+                  pool=pool, workers=workers)
+    try:
+        for block in blocks:
+            batch.add(block)
+    except BaseException:
+        batch.abort()
+        raise
+    return batch.commit(record)

@@ -1,0 +1,284 @@
+"""``honeyscope collect``: framings, senders, spool, restart, back-pressure, UDP drops (loopback only)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from honeyscope.ingest import collect as collect_mod
+from honeyscope.ingest.collect import _TCP, Collector, parse_listen, udp_kernel_drops
+from honeyscope.ingest.spool import Spool
+from honeyscope.store.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+MSG = ("DROP IN=eth0 OUT= SRC=198.51.100.{a} DST=203.0.113.9 LEN=40 TOS=0x00 PREC=0x00 TTL=50 "
+       "ID={i} PROTO=TCP SPT={s} DPT=22 WINDOW=1024 RES=0x00 SYN URGP=0")
+
+
+def line3164(i: int, host: str | None = "s1", s: int = 1) -> str:
+    h = f"{host} " if host else ""
+    return f"<4>Jun  1 12:00:00 {h}kernel: " + MSG.format(a=i % 250, i=i % 65536, s=s)
+
+
+def line5424(i: int, host: str = "-", s: int = 2) -> str:
+    return f"<4>1 2024-06-01T12:00:00.25Z {host} kernel - - [x@1 a=\"\\]\"] " + MSG.format(
+        a=i % 250, i=i % 65536, s=s)
+
+
+class Running:
+    """A collector in a thread of this process; stopped (and its rows committed) on exit."""
+
+    def __init__(self, store: Path, listens: list[str], **kw) -> None:
+        self.ready = threading.Event()
+        self.urls: list[str] = []
+
+        def on_ready(urls: list[str]) -> None:
+            self.urls = urls
+            self.ready.set()
+
+        kw.setdefault("workers", 1)  # no worker processes to start: fast tests (the benchmark uses them)
+        self.col = Collector(store, listens, on_ready=on_ready, commit_every=0.2, **kw)
+        self.stats = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.stats = self.col.run()
+        except BaseException as e:
+            self.error = e
+            self.ready.set()
+
+    def port(self, proto: str) -> int:
+        return int(next(u for u in self.urls if u.startswith(proto)).rsplit(":", 1)[1])
+
+    def __enter__(self) -> Running:
+        self.thread.start()
+        assert self.ready.wait(30), "collector did not start"
+        if self.error:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.col.stop()
+        self.thread.join(60)
+        assert not self.thread.is_alive()
+        if self.error and not exc[0]:
+            raise self.error
+
+
+def _send_tcp(port: int, data: bytes, chunk: int = 0) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        if chunk:
+            for k in range(0, len(data), chunk):
+                s.sendall(data[k:k + chunk])
+        else:
+            s.sendall(data)
+
+
+def _octets(msgs: list[str]) -> bytes:
+    return b"".join(str(len(m.encode())).encode() + b" " + m.encode() for m in msgs)
+
+
+def test_framings_senders_and_rejects(tmp_path):
+    store = tmp_path / "st"
+    newline = [line3164(i) for i in range(300)]
+    octet = [line5424(i) for i in range(200)]  # no host: the sender's address names the sensor
+    garbage = ["hello world", "Jun  1 12:00:00 s1 sshd[1]: Accepted password", "<4>1 - - - - - - "]
+    with Running(store, ["tcp://127.0.0.1:0", "udp://127.0.0.1:0"]) as r:
+        tport, uport = r.port("tcp"), r.port("udp")
+        _send_tcp(tport, ("\n".join(newline[:150] + garbage[:2]) + "\r\n").encode())
+        _send_tcp(tport, ("\n".join(newline[150:]) + "\n").encode(), chunk=97)  # frames split anywhere
+        _send_tcp(tport, _octets(octet + garbage[2:]), chunk=61)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            for i in range(50):
+                u.sendto(line3164(i, host="u1", s=3).encode() + b"\n", ("127.0.0.1", uport))
+                time.sleep(0.001)
+        deadline = time.monotonic() + 20
+        while r.col.stats.received < 300 + 200 + 3 + 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    st = Store(store)
+    led = st.ledger()
+    assert led["rows"] == 300 + 200 + 50
+    assert led["rejected_total"] == 3
+    assert led["hosts"] == {"s1": 300, "127.0.0.1": 200, "u1": 50}
+    t = st.table(["host", "spt", "tcp_flags", "time"]).to_pandas()
+    assert (t[t.spt == 2].time == pd.Timestamp("2024-06-01T12:00:00.25Z")).all()
+    assert r.stats.rows == 550 and r.stats.rejected_total == 3 and r.stats.connections_total == 3
+    texts = set(st.rejects().column("text").to_pylist())
+    assert {"hello world", "Jun  1 12:00:00 s1 sshd[1]: Accepted password"} <= texts
+
+
+def test_allow_refuses_other_senders(tmp_path):
+    with Running(tmp_path / "st", ["tcp://127.0.0.1:0", "udp://127.0.0.1:0"], allow=["10.0.0.0/8"]) as r:
+        with socket.create_connection(("127.0.0.1", r.port("tcp"))) as s:
+            s.sendall((line3164(1) + "\n").encode())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.sendto(line3164(2).encode(), ("127.0.0.1", r.port("udp")))
+        deadline = time.monotonic() + 10
+        while r.col.stats.refused < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert r.stats.refused == 2
+    assert Store(tmp_path / "st").ledger()["rows"] == 0
+
+
+class _FakeCollector:
+    def __init__(self) -> None:
+        self.out: list[bytes] = []
+        self.n = 0
+
+    def put(self, data: bytes, lines: int, udp: bool = False) -> bool:
+        self.out.append(data)
+        self.n += lines
+        return True
+
+
+@pytest.mark.parametrize("octet", [True, False])
+def test_frames_split_at_every_byte(octet):
+    """Every message comes out whole and once, whatever the TCP segments' boundaries."""
+    msgs = [line3164(i) for i in range(3)] + ["x", "a message\nwith a newline" if octet else "y"]
+    data = _octets(msgs) if octet else ("\n".join(msgs) + "\n").encode()
+    for cut in range(1, len(data)):
+        p = _TCP(_FakeCollector())  # type: ignore[arg-type]
+        p.prefix = b"192.0.2.1\t"
+        p.data_received(data[:cut])
+        p.data_received(data[cut:])
+        p.flush_rest()
+        got = b"".join(p.col.out).decode().split("\n")[:-1]
+        want = [f"192.0.2.1\t{m}".replace("\nwith", " with") for m in msgs]
+        assert got == want, cut
+        assert p.col.n == len(msgs)
+
+
+def test_damaged_octet_framing_falls_back_to_lines():
+    p = _TCP(_FakeCollector())  # type: ignore[arg-type]
+    p.prefix = b"h\t"
+    p.data_received(b"5 abcde12x not a length\nnext line\n")
+    p.flush_rest()
+    assert b"".join(p.col.out) == b"h\tabcde\nh\t12x not a length\nh\tnext line\n"
+
+
+def test_restart_commits_what_the_spool_held_once(tmp_path):
+    """A kill leaves lines in the spool (one half-written): the next run commits the whole ones,
+    the one after adds nothing."""
+    store = tmp_path / "st"
+    Store(store, create=True)
+    sp = Spool(store / "spool")
+    sp.append("".join(f"192.0.2.7\t{line3164(i, host=None)}\n" for i in range(40)).encode())
+    sp.close()
+    with open(store / "spool" / "seg-00000001.log", "ab") as f:
+        f.write(b"192.0.2.7\t<4>Jun  1 12:00:00 kernel: DROP IN=eth0 OUT= SRC=1.")  # cut by the kill
+    for _ in range(2):
+        with Running(store, ["tcp://127.0.0.1:0"]):
+            pass
+    led = Store(store).ledger()
+    assert led["rows"] == 40 and led["rejected_total"] == 0
+    assert led["hosts"] == {"192.0.2.7": 40}
+
+
+def test_back_pressure_pauses_and_loses_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(collect_mod, "PENDING_HIGH", 2048)
+    monkeypatch.setattr(collect_mod, "BACKLOG_HIGH", 4096)
+    n = 3000
+    with Running(tmp_path / "st", ["tcp://127.0.0.1:0"]) as r:
+        _send_tcp(r.port("tcp"), "".join(line3164(i) + "\n" for i in range(n)).encode())
+        deadline = time.monotonic() + 20
+        while r.col.stats.received < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert r.stats.paused > 0
+    assert Store(tmp_path / "st").ledger()["rows"] == n
+
+
+def test_udp_kernel_drops_are_read_from_proc():
+    """The drops column of /proc/net/udp for one socket = datagrams sent − datagrams it can read."""
+    if not os.path.exists("/proc/net/udp"):
+        pytest.skip("no /proc/net/udp on this system")
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    rx.bind(("127.0.0.1", 0))
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sent = 300
+    for _ in range(sent):
+        tx.sendto(b"x" * 200, rx.getsockname())
+    rx.setblocking(False)
+    got = 0
+    while True:
+        try:
+            rx.recv(1000)
+            got += 1
+        except BlockingIOError:
+            break
+    assert got < sent
+    assert udp_kernel_drops(os.fstat(rx.fileno()).st_ino) == sent - got
+    rx.close()
+    tx.close()
+
+
+@pytest.mark.parametrize("spec, msg", [
+    ("http://x:1", "expected tcp://HOST:PORT"),
+    ("tcp://127.0.0.1:99999", "port must be a number"),
+    ("tcp://127.0.0.1", "port must be a number"),
+])
+def test_bad_listen(spec, msg):
+    with pytest.raises(ValueError, match=msg):
+        parse_listen(spec)
+
+
+def test_listen_defaults_to_loopback():
+    assert str(parse_listen("tcp://:514")) == "tcp://127.0.0.1:514"
+    assert str(parse_listen("udp://[::1]:514")) == "udp://[::1]:514"
+
+
+@pytest.mark.slow
+def test_cli_bad_option_is_one_line(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    p = subprocess.run([sys.executable, "-m", "honeyscope", "collect", "--store", str(tmp_path / "s"),
+                        "--listen", "tcp://127.0.0.1:0", "--allow", "10.0.0.300/8"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode != 0
+    assert p.stderr.strip().count("\n") == 0 and "--allow" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_port_in_use_is_one_error(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(RuntimeError, match="cannot listen"):
+            Collector(tmp_path / "st", [f"tcp://127.0.0.1:{port}"], workers=1).run()
+
+
+@pytest.mark.slow
+def test_load_four_senders_rows_equal_lines_sent():
+    """The issue's load test (benchmarks/bench_collect.py): 4 TCP senders x 50,000 lines, half of them
+    octet-counted, plus garbage → rows = lines sent, rejects = garbage; bounded in time."""
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_collect.py"), "--senders", "4",
+                        "--lines", "50000", "--garbage", "500", "--timeout", "240"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "rows 200,000 (sent 200,000), rejects 2,000 (garbage 2,000)" in p.stdout
+
+
+def test_interleaved_senders_name_their_host_less_lines():
+    """One block mixing senders: each host-less line is named by its own sender, a line with a host
+    keeps it, a line without a recorded sender gets the default; line numbers stay the block's."""
+    from honeyscope.ingest.live import parse_batch, split_senders
+
+    block = ("192.0.2.1\t" + line3164(1, host=None) + "\n"
+             "192.0.2.2\t" + line3164(2, host=None) + "\n"
+             "192.0.2.1\t" + line3164(3, host="named") + "\n"
+             "192.0.2.3\tnot a packet\n"
+             + line3164(5, host=None) + "\n").encode()
+    msgs, senders = split_senders(block)
+    (rows, rejects), = parse_batch(msgs, 10, source="s", sensor="default", senders=senders)
+    assert list(zip(rows.column("line").to_pylist(), rows.column("host").to_pylist(), strict=True)) == [
+        (10, "192.0.2.1"), (11, "192.0.2.2"), (12, "named"), (14, "default")]
+    assert rejects.column("host").to_pylist() == ["192.0.2.3"] and rejects.column("line").to_pylist() == [13]
