@@ -42,3 +42,29 @@ def test_bad_csv_rows_are_rejected_with_reason():
     assert r.rejects.column("reason").to_pylist() == [
         "bad timestamp", "bad address", "port out of range", "unknown protocol"]
     assert r.rejects.column("line").to_pylist() == [3, 4, 5, 6]
+
+
+def test_damaged_rows_are_rejects_and_line_numbers_stay_right() -> None:
+    """Issue 9, item 15: bad values, short rows, a stray quote and invalid UTF-8 each reject their
+    own row (never the file), and a quoted line break does not shift the numbers of later lines."""
+    data = (
+        b"datetime,host,src,proto,type,spt,dpt\n"
+        b"2013-03-03 21:53:59,h1,1032051418,TCP,,abc,1433\n"  # line 2
+        b"2013-03-03 21:53:59,h1,1032051418,TCP,,6000,0x50\n"  # 3
+        b"2013-03-03 21:53:59,h1,1032051418,TCP,,6000\n"  # 4
+        b'2013-03-03 21:53:59,"h\n2",1032051418,TCP,,6000,22\n'  # 5-6: one record
+        b"2013-03-03 21:53:59,h1,1032051418,TCP,,6000,23\n"  # 7
+        b'2013-03-03 21:53:59,"h1,1032051418,TCP,,6000,24\n'  # 8: the quote never closes
+        b"2013-03-03 21:53:59,h\xff1,1032051418,TCP,,6000,25\n"  # 9
+        b"\n"  # 10
+        b"2013-03-03 21:53:59,h1,1032051418,UDP,,-5,26\n"  # 11
+        b"2013-03-03 21:53:59,h1,1032051418,TCP,,6000,27\n"  # 12
+    )
+    res = read_seed_csv(data, source="hand.csv")
+    assert [(r["line"], r["dpt"]) for r in res.rows.select(["line", "dpt"]).to_pylist()] == [
+        (5, 22), (7, 23), (12, 27)]
+    assert res.rows.column("host").to_pylist() == ["h\n2", "h1", "h1"]
+    assert [(r["line"], r["reason"]) for r in res.rejects.to_pylist()] == [
+        (2, "bad value"), (3, "bad value"), (4, "short row"), (8, "unbalanced quote"),
+        (9, "bad encoding"), (10, "blank line"), (11, "bad value")]
+    assert res.lines == res.rows.num_rows + res.rejects.num_rows == 10

@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -34,6 +36,97 @@ def sniff(head: bytes) -> str | None:
     return "marx"
 
 
+#: a quoted field may hold line breaks, but a record spanning more lines than this is an unbalanced quote
+MAX_RECORD_LINES = 8
+
+
+@dataclass
+class _Records:
+    """The data records of a CSV (header excluded): the bytes of the readable ones, in order, and the
+    numbers of their first physical lines; the unreadable ones set aside with their reason."""
+
+    data: bytes
+    lines: np.ndarray  # first physical line of each readable record
+    bad_lines: list[int]
+    bad_reasons: list[str]
+    bad_texts: list[str]
+    total: int  # records read, readable or not
+
+
+def _records(data: bytes, header_fields: int, first_line: int) -> _Records:
+    """Split ``data`` (header first, LF line ends) into CSV records, vectorised over lines: a line with
+    an odd number of quotes opens a record that the next such line closes (a quoted line break), if
+    that is within MAX_RECORD_LINES lines; else the line alone is an ``unbalanced quote``. Records that
+    are not UTF-8, or hold fewer fields than the header, are set aside (``bad encoding``,
+    ``short row``); blank lines are ``blank line``. Only the rare lines with quotes or non-ASCII bytes
+    are looked at one by one."""
+    buf = np.frombuffer(data, np.uint8)
+    nl = np.flatnonzero(buf == 10)
+    starts = np.concatenate([[0], nl + 1])
+    ends = np.concatenate([nl, [len(buf)]])
+    if starts[-1] == len(buf):  # the last line ends with its line break
+        starts, ends = starts[:-1], ends[:-1]
+    starts, ends = starts[1:], ends[1:]  # the header
+    n = len(starts)
+
+    def per_line(mask: np.ndarray) -> np.ndarray:  # how many of the marked bytes each line holds
+        at = np.flatnonzero(mask)
+        return np.searchsorted(at, ends) - np.searchsorted(at, starts)
+
+    quotes = per_line(buf == 34)
+    last = np.arange(n)  # last line of the record a line starts
+    inside = np.zeros(n, bool)  # line continues the record of an earlier line
+    reason = np.full(n, None, object)
+    odd = np.flatnonzero(quotes % 2 == 1)
+    i = 0
+    while i < len(odd):  # rare: quoted line breaks and stray quotes only
+        a = odd[i]
+        if i + 1 < len(odd) and odd[i + 1] - a < MAX_RECORD_LINES:
+            b = odd[i + 1]
+            last[a] = b
+            inside[a + 1:b + 1] = True
+            i += 2
+        else:
+            reason[a] = "unbalanced quote"
+            i += 1
+    fields = per_line(buf == 44) + 1
+    reason[(ends - starts == 0) & (reason == None)] = "blank line"  # noqa: E711
+    looked = np.flatnonzero(~inside & (reason == None) & ((quotes > 0) | (per_line(buf >= 128) > 0)))  # noqa: E711
+    for k in looked:
+        text = data[starts[k]:ends[last[k]]]
+        try:
+            decoded = text.decode("utf-8")
+        except UnicodeDecodeError:
+            reason[k] = "bad encoding"
+            continue
+        if quotes[k]:
+            fields[k] = len(next(csv.reader(io.StringIO(decoded, newline="")), []))
+    reason[~inside & (reason == None) & (fields < header_fields)] = "short row"  # noqa: E711
+    record = ~inside
+    good = record & (reason == None)  # noqa: E711
+    bad = np.flatnonzero(record & ~good)
+    keep = good.copy()
+    for k in np.flatnonzero(good & (last != np.arange(n))):
+        keep[k + 1:last[k] + 1] = True  # the lines a good record spans
+    if not n:
+        body = b""
+    elif keep.all():
+        body = data[starts[0]:]
+    else:
+        take = np.zeros(len(buf) + 1, np.int64)  # +1/-1 marks of the kept lines (with their breaks)
+        np.add.at(take, starts[keep], 1)
+        np.add.at(take, np.minimum(ends[keep] + 1, len(buf)), -1)
+        body = buf[np.cumsum(take[:-1]) > 0].tobytes()
+    return _Records(
+        data=body,
+        lines=np.flatnonzero(good) + first_line,
+        bad_lines=[int(k) + first_line for k in bad],
+        bad_reasons=[str(reason[k]) for k in bad],
+        bad_texts=[data[starts[k]:ends[last[k]]].decode("utf-8", "backslashreplace") for k in bad],
+        total=int(record.sum()),
+    )
+
+
 @dataclass
 class CsvResult:
     rows: pa.Table  # canonical schema
@@ -50,16 +143,20 @@ def read_seed_csv(
         data = data.replace(b"\r", b"\n")  # Kaggle's CR-only line endings
     elif b"\r\n" in data:
         data = data.replace(b"\r\n", b"\n")
+    header = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+    names = [c.strip().strip('"').lower() for c in next(csv.reader([header]), [])]
+    recs = _records(data, len(names), first_line)
     raw = pl.read_csv(
-        io.BytesIO(data),
+        io.BytesIO(recs.data),
         infer_schema=False,
-        has_header=True,
+        has_header=False,
+        new_columns=[f"_c{i}" for i in range(len(names))],
         truncate_ragged_lines=True,
         quote_char='"',
-    )
-    raw = raw.rename({c: c.strip().lower() for c in raw.columns})
-    raw = raw.with_row_index("line", offset=first_line)
-    n = raw.height
+    ) if recs.data else pl.DataFrame({f"_c{i}": pl.Series([], dtype=pl.String) for i in range(len(names))})
+    raw = raw.select([pl.col(f"_c{i}").alias(c) for i, c in enumerate(names) if c])
+    raw = raw.with_columns(pl.Series("line", recs.lines, dtype=pl.UInt32))
+    n = recs.total
     geo = "srcstr" in raw.columns
 
     s = pl.col
@@ -88,6 +185,9 @@ def read_seed_csv(
         u("type").alias("_type"),
         u("spt").alias("_spt"),
         u("dpt").alias("_dpt"),
+        # a number is plain decimal digits or empty: "abc", "0x50", "-1", "1.5" are bad values
+        pl.any_horizontal([~s(c).str.strip_chars().str.contains(r"^\d*$").fill_null(True)
+                           for c in ("type", "spt", "dpt")]).alias("_badnum"),
         s("line").cast(pl.UInt32),
     ]
     if geo:
@@ -111,6 +211,8 @@ def read_seed_csv(
         .then(pl.lit("missing host"))
         .when(s("_src_i").is_null() | (s("_src_i") < 0) | (s("_src_i") > 0xFFFFFFFF))
         .then(pl.lit("bad address"))
+        .when(s("_badnum"))
+        .then(pl.lit("bad value"))
         .when(~s("proto").is_in(["TCP", "UDP", "ICMP"]))
         .then(pl.lit("unknown protocol"))
         .when((s("_spt") > 65535) | (s("_dpt") > 65535) | (s("_spt") < 0) | (s("_dpt") < 0))
@@ -135,7 +237,7 @@ def read_seed_csv(
         s("_dpt").cast(pl.UInt16).alias("dpt"),
         s("_type").cast(pl.UInt8).alias("icmp_type"),
         pl.lit(source).alias("source"),
-    ).drop("_src_i", "_type", "_spt", "_dpt", "_reason")
+    ).drop("_src_i", "_type", "_spt", "_dpt", "_badnum", "_reason")
     rows = schema.conform(good.to_arrow())
 
     bad_lines = bad.get_column("line").to_list()
@@ -143,15 +245,20 @@ def read_seed_csv(
     raw_text = raw_text.select(
         pl.concat_str([pl.col(c).fill_null("") for c in raw.columns if c != "line"], separator=",")
     )
+    unread = len(recs.bad_lines)  # records that could not be read as CSV: no host or time known
     rejects = pa.table(
         {
-            "source": pa.array([source] * bad.height, pa.string()),
-            "line": pa.array(bad_lines, pa.uint32()),
-            "reason": bad.get_column("_reason").to_arrow().cast(pa.string()),
-            "text": raw_text.to_series().to_arrow().cast(pa.string()),
-            "host": bad.get_column("host").to_arrow().cast(pa.string()),
-            "time": bad.get_column("time").to_arrow().cast(schema.TIME_TYPE),
+            "source": pa.array([source] * (bad.height + unread), pa.string()),
+            "line": pa.array(bad_lines + recs.bad_lines, pa.uint32()),
+            "reason": pa.concat_arrays([bad.get_column("_reason").to_arrow().cast(pa.string()),
+                                        pa.array(recs.bad_reasons, pa.string())]),
+            "text": pa.concat_arrays([raw_text.to_series().to_arrow().cast(pa.string()),
+                                      pa.array(recs.bad_texts, pa.string())]),
+            "host": pa.concat_arrays([bad.get_column("host").to_arrow().cast(pa.string()),
+                                      pa.nulls(unread, pa.string())]),
+            "time": pa.concat_arrays([bad.get_column("time").to_arrow().cast(schema.TIME_TYPE),
+                                      pa.nulls(unread, schema.TIME_TYPE)]),
         },
         schema=schema.REJECT_SCHEMA,
-    )
+    ).sort_by("line")
     return CsvResult(rows=rows, rejects=rejects, lines=n)
