@@ -16,6 +16,8 @@ import os
 import uuid
 from pathlib import Path
 
+from honeyscope.store.store import fsync_dir
+
 SEGMENT_BYTES = 64 * 1024 * 1024
 _NAME = "seg-{:08d}.log"
 
@@ -93,7 +95,7 @@ class Spool:
             self.current = _NAME.format(int(self.current[4:12]) + 1)
             self._fd = os.open(self.dir / self.current, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             self.size = 0
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
         return seg, size
 
     def read(self, name: str, start: int, end: int) -> bytes:
@@ -113,12 +115,3 @@ class Spool:
             os.close(self._fd)
         with contextlib.suppress(OSError):
             os.close(self._lock)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -61,7 +61,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (a rename, a new file) durable; a no-op where that fails."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -140,7 +141,7 @@ class Store:
             with contextlib.suppress(OSError):
                 tmp.unlink()  # a full disk must not leave half a manifest behind
             raise
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
 
     def _sweep_manifest_tmp(self) -> None:
         """Remove ``.manifest.json.<pid>.tmp`` files a failed or killed write left (under the lock;
@@ -339,7 +340,7 @@ class Transaction:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(self.staging / rel, dest)
         for d in {(store.path / rel).parent for rel in self.parts + self.reject_parts}:
-            _fsync_dir(d)
+            fsync_dir(d)
         full = dict(record)
         full.update(
             id=self.id,
