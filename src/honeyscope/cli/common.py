@@ -123,10 +123,12 @@ def store_dir(text: str) -> str:
 
 
 def year(text: str) -> int:
-    """A year for year-less stamps: 1970-2100 (what a kernel log can carry)."""
+    """A year for year-less stamps: the same range as ``honeyscope ingest --year``."""
+    from honeyscope.ingest.run import MAX_YEAR, MIN_YEAR
+
     n = _number(text, int)
-    if not 1970 <= n <= 2100:
-        raise argparse.ArgumentTypeError(f"must be a year from 1970 to 2100, not {n}")
+    if not MIN_YEAR <= n <= MAX_YEAR:
+        raise argparse.ArgumentTypeError(f"must be a year from {MIN_YEAR} to {MAX_YEAR}, not {n}")
     return n
 
 

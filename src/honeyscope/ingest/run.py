@@ -191,8 +191,8 @@ def check_options(year: int | None, workers: int | None, sensor: str | None, tz:
         ) from None
 
 
-#: --year accepts these (a netfilter log predates neither).
-MIN_YEAR, MAX_YEAR = 1990, 2200
+#: --year accepts these: the years a packet's time may have (the parser rejects stamps outside them)
+MIN_YEAR, MAX_YEAR = 1970, 2099
 
 
 def ingest(
