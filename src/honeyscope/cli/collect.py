@@ -42,15 +42,7 @@ def _collect(args: argparse.Namespace) -> int:
     col = Collector(args.store, args.listen, allow=args.allow, commit_every=args.commit_every,
                     commit_lines=args.commit_lines, spool=args.spool, tz=args.tz, year=args.year,
                     workers=args.workers, on_ready=ready, status=live.update if live else None)
-    try:
-        stats = col.run()
-    finally:
-        if live:
-            live.stop()
-    if args.json:
-        json.dump(stats.to_dict(), sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    d = stats
+    d = _run(col, live, args.json)
     drops = d.udp_kernel_drops + d.udp_queue_drops
     print(plain_terminal(
         f"honeyscope collect: {d.received:,} lines received, {d.rows:,} rows, {d.rejected_total:,} rejected, "
@@ -97,6 +89,20 @@ class _Status:
         self._live.update(Text(plain_terminal(status_line(stats, self._rate))), refresh=True)
 
 
+def _run(runner, live: _Status | None, as_json: bool):
+    """Run a collector or follower to its end, the status line gone after; its totals as JSON on
+    stdout when asked. Returns its stats."""
+    try:
+        stats = runner.run()
+    finally:
+        if live:
+            live.stop()
+    if as_json:
+        json.dump(stats.to_dict(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return stats
+
+
 def follow_command(args: argparse.Namespace) -> int:
     """``honeyscope ingest --follow FILE...`` (registered by cli/ingest.py)."""
     from honeyscope.ingest.follow import Follower
@@ -110,15 +116,7 @@ def follow_command(args: argparse.Namespace) -> int:
                    year=args.year, status=live.update if live else None)
     if live:
         live.start()
-    try:
-        stats = fol.run()
-    finally:
-        if live:
-            live.stop()
-    if args.json:
-        json.dump(stats.to_dict(), sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    d = stats
+    d = _run(fol, live, args.json)
     print(plain_terminal(
         f"honeyscope ingest --follow: {d.lines:,} lines, {d.rows:,} rows, {d.rejected_total:,} rejected, "
         f"{d.commits:,} commits, {d.rotations:,} rotations, {d.truncations:,} truncations"

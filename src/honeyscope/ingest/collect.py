@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ def _sender(addr: Any) -> str:
 
 
 @dataclass
-class CollectStats:
+class CollectStats(live.LiveTotals):
     store: str
     listening: list[str] = field(default_factory=list)
     connections: int = 0  # open now
@@ -119,13 +119,6 @@ class CollectStats:
     udp_queue_drops: int = 0  # datagrams dropped because the queue was full
     paused: int = 0  # times TCP reading was paused (back-pressure)
     seconds: float = 0.0
-
-    @property
-    def rejected_total(self) -> int:
-        return sum(self.rejected.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"rejected_total": self.rejected_total}
 
 
 class Collector:

@@ -29,7 +29,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ HEAD = 4096
 
 
 @dataclass
-class FollowStats:
+class FollowStats(live.LiveTotals):
     store: str
     files: int = 0
     lines: int = 0
@@ -56,13 +56,6 @@ class FollowStats:
     lost: int = 0  # bytes a copytruncate removed that no rotated copy held
     last_commit: str | None = None
     seconds: float = 0.0
-
-    @property
-    def rejected_total(self) -> int:
-        return sum(self.rejected.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"rejected_total": self.rejected_total}
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from concurrent.futures import Executor, Future
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,20 @@ import pyarrow.compute as pc
 
 from honeyscope.ingest import sources
 from honeyscope.store.store import Store
+
+
+class LiveTotals:
+    """What collect's and follow's stats dataclasses share: the reject total, and their JSON form."""
+
+    rejected: dict[str, int]
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"rejected_total": self.rejected_total}  # type: ignore[call-overload]
+
 
 # RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [BOM]MSG. The parser reads
 # RFC 3164 and RFC 3339-stamped BSD framings, so a 5424 header is rewritten to "<PRI>TIMESTAMP HOST APP: MSG"
