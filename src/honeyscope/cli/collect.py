@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from honeyscope.cli.common import positive, year
 from honeyscope.render.escape import plain_terminal
 
 
@@ -19,12 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="accept only senders in this address block (repeat for several; default: any)")
     p.add_argument("--commit-every", type=float, default=5.0, metavar="SECONDS",
                    help="commit received lines to the store at least this often (default 5)")
-    p.add_argument("--commit-lines", type=int, default=200_000, metavar="LINES",
+    p.add_argument("--commit-lines", type=positive, default=200_000, metavar="LINES",
                    help="... or as soon as this many lines wait (default 200000)")
     p.add_argument("--spool", metavar="DIR", help="spool directory (default: STORE/spool)")
-    p.add_argument("--year", type=int, help="year of year-less syslog stamps (default: the one nearest now)")
+    p.add_argument("--year", type=year, help="year of year-less syslog stamps (default: the one nearest now)")
     p.add_argument("--tz", default="UTC", help="zone of stamps without an offset (default UTC)")
-    p.add_argument("--workers", type=int, help="parser processes (default: 2)")
+    p.add_argument("--workers", type=positive, help="parser processes (default: 2)")
     p.add_argument("--json", action="store_true", help="print the totals as JSON when stopped")
     p.set_defaults(func=_collect)
 

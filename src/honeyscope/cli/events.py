@@ -8,7 +8,7 @@ from dataclasses import fields
 
 import pandas as pd
 
-from honeyscope.cli.common import add_format_arg, add_source_args, emit, open_source
+from honeyscope.cli.common import add_format_arg, add_source_args, emit, non_negative, open_source
 
 #: the columns of the text table (the CSV and JSON carry every column)
 TEXT_COLUMNS = ["event", "kind", "src", "cc", "asn", "ports", "sensors", "start", "end", "packets",
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_format_arg(p)
     p.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
                    help=f"only these kinds (repeat; {', '.join(KINDS)}; default all)")
-    p.add_argument("--top", type=int, default=50, help="rows (default 50; 0: all)")
+    p.add_argument("--top", type=non_negative, default=50, help="rows (default 50; 0: all)")
     p.add_argument("--sentences", action="store_true",
                    help="one sentence per event instead of a table (text format)")
     defaults = EventOptions()
@@ -37,8 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _events(args: argparse.Namespace) -> int:
     from honeyscope.analyse import events
 
-    if args.top < 0:
-        raise ValueError(f"--top must be 0 or more, not {args.top}")
     opts = events.EventOptions(**{f.name: getattr(args, f.name) for f in fields(events.EventOptions)})
     t = open_source(args)
     if int(t.count().execute()) == 0:
