@@ -11,7 +11,15 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"ingest", "open_store", "open_packets", "resolve_store", "verify_store"}
+#: The Python API, listed by ``dir(honeyscope)`` (tab completion): the pipeline's functions and
+#: one function per analysis of :mod:`honeyscope.analyse.registry` (a test keeps them equal).
+_API = ("anomalies", "chart", "compare", "count", "daily", "enrich", "events", "gaps", "health", "ingest",
+        "ip", "open_packets", "open_store", "port_sources", "ports", "resolve_store", "scans", "source",
+        "sources", "summary", "survival", "trends", "verify_store")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_API})
 
 
 def __getattr__(name: str) -> Any:  # lazy: `import honeyscope` stays cheap
@@ -21,8 +29,8 @@ def __getattr__(name: str) -> Any:  # lazy: `import honeyscope` stays cheap
     if name.startswith("__"):
         raise AttributeError(name)
     if importlib.util.find_spec(f"honeyscope.{name}") is not None:
-        return importlib.import_module(f"honeyscope.{name}")  # a submodule (no api import: no cycle)
-    api = importlib.import_module("honeyscope.api")
-    if name in _API or name in api.ANALYSES:
-        return getattr(api, name)
+        # a submodule (no api import: no cycle); honeyscope.ingest is callable: the API's ingest
+        return importlib.import_module(f"honeyscope.{name}")
+    if name in _API:
+        return getattr(importlib.import_module("honeyscope.api"), name)
     raise AttributeError(f"module 'honeyscope' has no attribute {name!r}")

@@ -1,13 +1,21 @@
 """The ``honeyscope`` command: a thin layer over the Python API.
 
 Each sub-module of this package registers its own sub-commands (``register(subparsers)``) and does
-no work of its own beyond parsing arguments, calling :mod:`honeyscope.api` and printing.
+no work of its own beyond parsing arguments, calling :mod:`honeyscope.api` and printing. Which
+modules there are, and which analysis command each registers, is written in
+:mod:`honeyscope.analyse.registry`; a module that does not import is an error, not a missing command.
+
+Streams: results on stdout, everything else (progress, notes, errors) on stderr; a spinner only
+on a terminal; no library warning and no engine progress bar reaches either.
 
 Errors: :func:`main` is the one place they are caught. Each prints ONE line on stderr
 (``honeyscope: error: ...``), never a traceback, and returns 2 for a usage error (a bad option or
-argument: argparse's, ``ValueError``, a path given that does not exist or is of the wrong kind) and
-1 for any other failure (a damaged store or part, a busy store, a read-only store, a full disk, an
-engine error, or an unexpected exception). ``HONEYSCOPE_DEBUG=1`` re-raises for the traceback.
+argument: argparse's, ``ValueError``, a path given that does not exist or is of the wrong kind, a
+store-only option given with a store, ``--from`` after ``--to``) and 1 for any other failure (a
+selection naming an unknown sensor or leaving no packet, ``source IP`` without a packet, a damaged
+store or part, a busy store, a read-only store, a full disk, an engine error, or an unexpected
+exception). ``anomalies --fail-on-flags`` returns 3 when something is flagged.
+``HONEYSCOPE_DEBUG=1`` re-raises for the traceback.
 """
 
 from __future__ import annotations
@@ -16,9 +24,9 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
-#: Command modules, in the order their commands appear in ``--help``.
-COMMAND_MODULES = ["ingest", "collect", "explore", "fleet", "events", "health", "report", "scale", "verify"]
+from honeyscope import __version__
 #: Commands that show their own progress (a bar or named steps); the others get a spinner on a
 #: terminal until their output is ready.
 OWN_PROGRESS = {"ingest", "report", "demo", "export", "generate", "collect"}
@@ -45,15 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="honeyscope",
         description="Netfilter LOG lines of many sensors → one table → answers.",
     )
+    parser.add_argument("--version", action="version", version=f"honeyscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"honeyscope.cli.{name}")
-        except ModuleNotFoundError as e:  # a command module not written yet
-            if e.name == f"honeyscope.cli.{name}":
-                continue
-            raise
-        module.register(sub)
+    from honeyscope.analyse.registry import cli_modules
+
+    for name in cli_modules():  # a module that is missing raises: never a silently dropped command
+        importlib.import_module(f"honeyscope.cli.{name}").register(sub)
     return parser
 
 
@@ -63,6 +68,10 @@ def _os_message(e: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # libraries' warnings (statsmodels' convergence notes, numpy's) are no message of ours: the
+    # analyses say what matters in their results; HONEYSCOPE_DEBUG=1 shows them
+    if not os.environ.get("HONEYSCOPE_DEBUG"):
+        warnings.simplefilter("ignore")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from honeyscope.analyse.select import KNOWN_PROTOS
 from honeyscope.render.escape import cell, needs_crlf, plain_terminal, value_text
 
 FORMATS = ("text", "csv", "json")
@@ -60,8 +61,6 @@ def probability(text: str) -> float:
     return x
 
 
-#: Protocol names the kernel's LOG target prints (``PROTO=``), in lower case; numbers 0-255 too.
-KNOWN_PROTOS = ("tcp", "udp", "udplite", "sctp", "dccp", "icmp", "icmpv6", "ah", "esp", "gre")
 
 
 def protocol(text: str, *, allow_all: bool = False, choices: tuple[str, ...] = KNOWN_PROTOS) -> str:
@@ -139,8 +138,44 @@ def sensor_name(text: str) -> str:
     return text
 
 
-def add_source_args(p: argparse.ArgumentParser) -> None:
-    """SOURCE... (a store directory, or data files ingested on the fly) and engine options."""
+def _option_type(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """An argparse type from a parser of :mod:`honeyscope.analyse.select` (ValueError → exit 2)."""
+    def convert(text: str) -> object:
+        try:
+            parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return text  # kept as written: the API parses it (one parser), messages quote it
+    convert.__name__ = parse.__name__.removeprefix("parse_")
+    return convert
+
+
+def add_selection_args(p: argparse.ArgumentParser, *, own: tuple[str, ...] = ()) -> None:
+    """The selection every analysis, ``export`` and ``report`` take (see
+    :mod:`honeyscope.analyse.select`); ``own``: options the command defines itself with that
+    meaning (``ports --proto``)."""
+    from honeyscope.analyse import select
+
+    g = p.add_argument_group("selection (every analysis, export and report)")
+    g.add_argument("--from", dest="start", metavar="WHEN", type=_option_type(select.parse_time),
+                   help="first day (UTC, YYYY-MM-DD) or time (RFC 3339: 2013-04-01T06:00:00Z), inclusive")
+    g.add_argument("--to", dest="end", metavar="WHEN", type=_option_type(select.parse_time),
+                   help="last day (UTC), or time, inclusive")
+    g.add_argument("--sensors", metavar="A,B", type=_option_type(select.parse_sensors),
+                   help="only these sensors (an unknown one is an error naming those there are)")
+    g.add_argument("--src", metavar="CIDR[,CIDR]", type=_option_type(select.parse_src),
+                   help="only sources in these blocks (an address, 192.0.2.0/24, 2001:db8::/32)")
+    if "proto" not in own:
+        g.add_argument("--proto", metavar="P[,P]", type=_option_type(select.parse_proto),
+                       help="only these protocols (tcp, udp, icmp, ... or a number)")
+    if "port" not in own:
+        g.add_argument("--port", metavar="N[,N]", type=_option_type(select.parse_port),
+                       help="only these destination ports")
+
+
+def add_source_args(p: argparse.ArgumentParser, *, own: tuple[str, ...] = ()) -> None:
+    """SOURCE... (a store directory, or data files ingested on the fly), engine options, and the
+    selection (:func:`add_selection_args`)."""
     p.add_argument(
         "source", nargs="+", metavar="SOURCE",
         help="a store directory, or data files (raw logs, marx CSV) ingested on the fly",
@@ -150,21 +185,58 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
         help="duckdb (default, in-process), spark://HOST:PORT or local[N]",
     )
     p.add_argument("--year", type=year, help="year of year-less syslog stamps (files only)")
-    p.add_argument("--tz", default="UTC", help="zone of stamps without offset (files only)")
+    p.add_argument("--tz", help="zone of stamps without offset (files only; default UTC)")
     p.add_argument("--sensor", type=sensor_name, help="sensor name for lines without a host (files only)")
+    add_selection_args(p, own=own)
 
 
 def add_format_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
 
 
+def analysis_parser(sub: argparse._SubParsersAction, command: str) -> argparse.ArgumentParser:
+    """The sub-command of the registry's analysis ``command``: its help line from the registry,
+    SOURCE..., engine, selection and ``--format``; the caller adds the analysis' own options."""
+    from honeyscope.analyse import registry
+
+    a = registry.BY_COMMAND[command]
+    own = tuple(p.name for p in a.params if p.name in registry.SELECTION_OPTIONS.values())
+    p = sub.add_parser(command, help=a.summary, description=a.summary[:1].upper() + a.summary[1:] + ".")
+    for param in a.params:
+        if param.positional:
+            p.add_argument(param.name, metavar=param.option, help=param.help)
+    add_source_args(p, own=own)
+    add_format_arg(p)
+    return p
+
+
+def selection_kwargs(args: argparse.Namespace, *, own: tuple[str, ...] = ()) -> dict:
+    """The selection options as the API's keywords (``start``, ``end``, ``sensors``, ``src``,
+    ``proto``, ``port``), leaving out those the command uses as its own parameter."""
+    from honeyscope.analyse.registry import SELECTION_OPTIONS
+
+    return {k: getattr(args, k, None) for k in SELECTION_OPTIONS.values() if k not in own}
+
+
 def open_source(args: argparse.Namespace):
-    """The packet table (Ibis) named by the parsed SOURCE arguments."""
+    """The packet table (Ibis) named by the parsed SOURCE arguments, NOT yet selected: the API
+    function applies the selection (:func:`run_analysis`)."""
     from honeyscope import api
 
     return api.open_packets(
         args.source, engine=args.engine, year=args.year, tz=args.tz, sensor=args.sensor
     )
+
+
+def run_analysis(args: argparse.Namespace, name: str, **params):
+    """``honeyscope.api.<name>`` on the command's SOURCE with its selection and ``params``: the
+    one way every analysis command computes its result."""
+    from honeyscope import api
+    from honeyscope.analyse import registry
+
+    analysis = registry.get(name)
+    own = tuple(p.name for p in analysis.params)
+    return getattr(api, name)(open_source(args), **params, **selection_kwargs(args, own=own))
 
 
 _spinner = None

@@ -8,7 +8,7 @@ from dataclasses import fields
 
 import pandas as pd
 
-from honeyscope.cli.common import add_format_arg, add_source_args, emit, non_negative, open_source
+from honeyscope.cli.common import analysis_parser, emit, non_negative, run_analysis
 
 #: the columns of the text table (the CSV and JSON carry every column)
 TEXT_COLUMNS = ["event", "kind", "src", "cc", "asn", "ports", "sensors", "start", "end", "packets",
@@ -18,9 +18,7 @@ TEXT_COLUMNS = ["event", "kind", "src", "cc", "asn", "ports", "sensors", "start"
 def register(sub: argparse._SubParsersAction) -> None:
     from honeyscope.analyse.events import KINDS, EventOptions
 
-    p = sub.add_parser("events", help="floods, sweeps, campaigns, backscatter, capped sensors: who did what")
-    add_source_args(p)
-    add_format_arg(p)
+    p = analysis_parser(sub, "events")
     p.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
                    help=f"only these kinds (repeat; {', '.join(KINDS)}; default all)")
     p.add_argument("--top", type=non_negative, default=50, help="rows (default 50; 0: all)")
@@ -37,15 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _events(args: argparse.Namespace) -> int:
     from honeyscope.analyse import events
 
-    opts = events.EventOptions(**{f.name: getattr(args, f.name) for f in fields(events.EventOptions)})
-    t = open_source(args)
-    if int(t.count().execute()) == 0:
-        raise ValueError("no packets in the source: no events to find")
-    df = events.events(t, opts, kinds=tuple(args.kind or events.KINDS))
+    thresholds = {f.name: getattr(args, f.name) for f in fields(events.EventOptions)}
+    df = run_analysis(args, "events", kind=args.kind, top=args.top, **thresholds)
     if df.empty:
         print("honeyscope: no events above the thresholds", file=sys.stderr)
-    if args.top:
-        df = df.head(args.top)
     if args.format == "text" and args.sentences:
         emit(df, "text", text=lambda d: "\n".join(f"{e.event}: {events.describe(e)}"
                                                   for _, e in d.iterrows()))

@@ -11,16 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-import pandas as pd
-
 from honeyscope.cli.common import (
-    add_format_arg,
-    add_source_args,
+    analysis_parser,
     emit,
-    open_source,
     output_file,
     positive,
     protocol,
+    run_analysis,
 )
 
 
@@ -33,21 +30,15 @@ def _add_plot_args(p: argparse.ArgumentParser, scales: bool = True) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("summary", help="R's summary() of the packets, domain-aware")
-    add_source_args(s)
-    add_format_arg(s)
+    s = analysis_parser(sub, "summary")
     s.add_argument("--width", type=positive, default=80, help="text width (default 80)")
     s.set_defaults(func=_summary)
 
-    c = sub.add_parser("count", help="packets per value of columns, NA included")
-    add_source_args(c)
-    add_format_arg(c)
+    c = analysis_parser(sub, "count")
     c.add_argument("--by", required=True, metavar="COL[,COL]", help="columns to count by")
     c.set_defaults(func=_count)
 
-    d = sub.add_parser("daily", help="packets (or distinct sources) per sensor per UTC day")
-    add_source_args(d)
-    add_format_arg(d)
+    d = analysis_parser(sub, "daily")
     d.add_argument("--unique", action="store_true", help="count distinct sources, not packets")
     d.add_argument("--ma", type=positive, metavar="N",
                    help="centred N-day moving average (R's filter(x, rep(1/N, N)))")
@@ -56,9 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_plot_args(d)
     d.set_defaults(func=_daily)
 
-    p = sub.add_parser("ports", help="top destination ports, per protocol")
-    add_source_args(p)
-    add_format_arg(p)
+    p = analysis_parser(sub, "ports")
     p.add_argument("--proto", default="tcp", type=lambda v: protocol(v, allow_all=True),
                    help="tcp (default), udp, all, or a protocol name")
     p.add_argument("--top", type=positive, default=10, help="how many ports (default 10)")
@@ -67,10 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_plot_args(p, scales=False)
     p.set_defaults(func=_ports)
 
-    q = sub.add_parser("port-sources",
-                       help="part 2: average distinct sources per sensor per day, top ports")
-    add_source_args(q)
-    add_format_arg(q)
+    q = analysis_parser(sub, "port-sources")
     q.add_argument("--proto", default="tcp", type=lambda v: protocol(v, choices=("tcp", "udp")),
                    help="tcp (default) or udp")
     q.add_argument("--top", type=positive, default=10, help="how many ports (default 10)")
@@ -90,30 +76,26 @@ def _plot(plot, path: str | None) -> None:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from honeyscope.analyse import explore
     from honeyscope.render import console
 
-    df = explore.summary(open_source(args))
+    df = run_analysis(args, "summary")
     emit(df, args.format, lambda d: console.summary_text(d, width=args.width))
     return 0
 
 
 def _count(args: argparse.Namespace) -> int:
-    from honeyscope.analyse import explore
     from honeyscope.render import console
 
     by = [b.strip() for b in args.by.split(",") if b.strip()]
-    df = explore.count(open_source(args), by)
+    df = run_analysis(args, "count", by=by)
     emit(df, args.format, lambda d: console.count_text(d, by))
     return 0
 
 
 def _daily(args: argparse.Namespace) -> int:
-    from honeyscope.analyse import explore
     from honeyscope.render import console
 
-    df = explore.daily(open_source(args), unique=args.unique, ma=args.ma,
-                       by_host=args.by == "host")
+    df = run_analysis(args, "daily", unique=args.unique, ma=args.ma, by=args.by)
     out = df.copy()
     out["day"] = out["day"].dt.strftime("%Y-%m-%d")
     emit(out, args.format, console.daily_text)
@@ -129,50 +111,21 @@ def _daily(args: argparse.Namespace) -> int:
 
 
 def _ports(args: argparse.Namespace) -> int:
-    from honeyscope.analyse import explore
     from honeyscope.render import console
 
-    df = explore.ports(open_source(args), proto=args.proto, top=args.top,
-                       by_host=args.by == "host")
+    df = run_analysis(args, "ports", proto=args.proto, top=args.top, by=args.by)
     emit(df, args.format, console.ports_text)
     if args.plot:
-        _plot(_ports_chart(df, args.proto), args.plot)
+        from honeyscope.render import charts
+
+        _plot(charts.ports_chart(df, args.proto), args.plot)
     return 0
 
 
-def _ports_chart(df: pd.DataFrame, proto: str):
-    from plotnine import aes, coord_flip, geom_col, ggplot, labs
-
-    from honeyscope.render import charts
-
-    d = df.copy()
-    key = "host" if "host" in d.columns else None
-    d["label"] = d["port"].astype(str)
-    if "proto" in d.columns:
-        d["label"] = d["proto"].astype(str) + "/" + d["label"]
-    order = list(dict.fromkeys(d["label"]))[::-1]
-    d["label"] = pd.Categorical(d["label"], categories=order, ordered=True)
-    if key:
-        d["host"] = d["host"].map(charts._label)
-    p = (
-        ggplot(d, aes("label", "count"))
-        + geom_col(fill="steelblue", position="identity")
-        + coord_flip()
-        + labs(title=f"Top destination ports ({proto.upper()})", x="port", y="packets")
-        + charts._theme()
-    )
-    if key:
-        from plotnine import facet_wrap
-
-        p += facet_wrap("~host", scales="free")
-    return p
-
-
 def _port_sources(args: argparse.Namespace) -> int:
-    from honeyscope.analyse import explore
     from honeyscope.render import console
 
-    df = explore.port_sources(open_source(args), proto=args.proto, top=args.top)
+    df = run_analysis(args, "port_sources", proto=args.proto, top=args.top)
     out = df.copy()
     out["day"] = out["day"].dt.strftime("%Y-%m-%d")
     emit(out, args.format, lambda _d: console.port_sources_text(df))

@@ -7,29 +7,27 @@ import argparse
 import pandas as pd
 
 from honeyscope.cli.common import (
-    add_format_arg,
-    add_source_args,
+    analysis_parser,
     emit,
     non_negative_float,
-    open_source,
     port_spec,
     positive,
     probability,
+    run_analysis,
 )
+
+#: exit code of ``anomalies --fail-on-flags`` when something is flagged
+EXIT_FLAGGED = 3
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("health", help="sensor health: completeness, rate-limit capping, per day")
-    add_source_args(p)
-    add_format_arg(p)
+    p = analysis_parser(sub, "health")
     p.add_argument("--by", choices=("sensor", "day", "hour"), default="sensor",
                    help="one row per sensor (default: completeness and capping), per sensor-day "
                         "or per sensor-hour (rows, lower-bound marks)")
     p.set_defaults(func=_health)
 
-    g = sub.add_parser("gaps", help="silences beyond a sensor's own normal quiet periods")
-    add_source_args(g)
-    add_format_arg(g)
+    g = analysis_parser(sub, "gaps")
     g.add_argument("--min-gap", type=non_negative_float, default=1.0, metavar="HOURS",
                    help="never call a silence shorter than this a gap (default 1)")
     g.add_argument("--alpha", type=probability, default=0.01,
@@ -38,27 +36,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also show each sensor's longest normal silence")
     g.set_defaults(func=_gaps)
 
-    t = sub.add_parser("trends", help="level shifts per sensor and port, or a before/after test")
-    add_source_args(t)
-    add_format_arg(t)
+    t = analysis_parser(sub, "trends")
     t.add_argument("--metric", choices=("sources", "packets"), default="sources")
     t.add_argument("--top", type=positive, default=30, help="sensor-port series to test (default 30)")
-    t.add_argument("--port", metavar="PROTO/PORT", type=port_spec,
+    t.add_argument("--rise", metavar="PROTO/PORT", type=port_spec,
                    help="test whether this port's Part-2 metric rose after --split (e.g. tcp/23)")
     t.add_argument("--split", metavar="DATE", help="first day of the 'after' period (YYYY-MM-DD)")
     t.set_defaults(func=_trends)
 
-    a = sub.add_parser("anomalies", help="spikes, dips, changepoints, emerging ports, with why")
-    add_source_args(a)
-    add_format_arg(a)
+    a = analysis_parser(sub, "anomalies")
     a.add_argument("--metric", choices=("sources", "packets", "both"), default="sources",
                    help="daily distinct sources, packets, or both in one Bonferroni family")
     a.add_argument("--top", type=positive, default=30, help="sensor-port series to test (default 30)")
+    a.add_argument("--fail-on-flags", action="store_true",
+                   help=f"exit {EXIT_FLAGGED} when anything is flagged (for cron or CI alerting)")
     a.set_defaults(func=_anomalies)
 
-    s = sub.add_parser("survival", help="time to first probe per port; time between new sources")
-    add_source_args(s)
-    add_format_arg(s)
+    s = analysis_parser(sub, "survival")
     s.add_argument("--top", type=positive, default=20, help="ports (most sensors reached; default 20)")
     s.add_argument("--by-sensor", action="store_true", help="one row per sensor and port")
     s.add_argument("--new-sources", action="store_true",
@@ -74,67 +68,41 @@ def _why_text(df: pd.DataFrame) -> str:
 
 
 def _health(args: argparse.Namespace) -> int:
-    from honeyscope.analyse import health
-
-    t = open_source(args)
-    caps = health.capping(t)
-    if args.by == "sensor":
-        df = health.completeness(t)
-        capped = caps.groupby("host")["freq"].agg(lambda s: ",".join(s)) if len(caps) else {}
-        df["capped"] = df["host"].map(capped).fillna("") if len(caps) else ""
-        emit(df, args.format)
-        if args.format == "text" and len(caps):
-            emit(caps[["why"]], "text", _why_text)
-    else:
-        emit(health.health(t, freq=args.by, caps=caps), args.format)
+    df = run_analysis(args, "health", by=args.by)
+    caps = df.attrs.get("capping")
+    emit(df, args.format)
+    if args.by == "sensor" and args.format == "text" and caps is not None and len(caps):
+        emit(caps[["why"]], "text", _why_text)
     return 0
 
 
 def _gaps(args: argparse.Namespace) -> int:
-    from honeyscope.analyse import health
-
-    t = open_source(args)
-    o = health.GapOptions(alpha=args.alpha, min_gap=args.min_gap * 3600)
-    df = health.gaps(t, o, include_quiet=args.quiet)
+    df = run_analysis(args, "gaps", min_gap=args.min_gap, alpha=args.alpha, quiet=args.quiet)
     emit(df, args.format, _why_text)
     return 0
 
 
 def _trends(args: argparse.Namespace) -> int:
-    from honeyscope.analyse import trends
-
-    t = open_source(args)
-    if args.port:
-        if not args.split:
-            raise ValueError("--port needs --split DATE")
-        proto, port = args.port
-        res = trends.rise_test(t, proto, port, args.split)
-        emit(pd.DataFrame([res]), args.format, lambda df: str(df["why"].iloc[0]))
-        return 0
-    s = trends.series(t, ("host",), args.metric)
-    sp = trends.series(t, ("host", "proto", "dpt"), args.metric, top=args.top)
-    family = trends.changepoint_tests(s) + trends.changepoint_tests(sp)  # one family per run
-    df = pd.concat([trends.changepoints(s, metric=args.metric, family=family),
-                    trends.changepoints(sp, metric=args.metric, family=family)], ignore_index=True)
-    emit(df, args.format, _why_text)
+    if args.rise and not args.split:
+        raise ValueError("--rise needs --split DATE")
+    rise = f"{args.rise[0]}/{args.rise[1]}" if args.rise else None
+    df = run_analysis(args, "trends", metric=args.metric, top=args.top, rise=rise,
+                      split=args.split if rise else None)
+    if rise:
+        emit(df, args.format, lambda d: str(d["why"].iloc[0]))
+    else:
+        emit(df, args.format, _why_text)
     return 0
 
 
 def _anomalies(args: argparse.Namespace) -> int:
-    from honeyscope.analyse import trends
-
-    t = open_source(args)
-    emit(trends.anomalies(t, metric=args.metric, top_ports=args.top), args.format, _why_text)
-    return 0
+    df = run_analysis(args, "anomalies", metric=args.metric, top=args.top)
+    emit(df, args.format, _why_text)
+    return EXIT_FLAGGED if args.fail_on_flags and len(df) else 0
 
 
 def _survival(args: argparse.Namespace) -> int:
-    from honeyscope.analyse import survival
-
-    t = open_source(args)
-    if args.new_sources:
-        emit(survival.new_source_intervals(t), args.format)
-        return 0
-    fp = survival.first_probe(t, top=args.top)
-    emit(fp if args.by_sensor else survival.survival_summary(fp), args.format)
+    df = run_analysis(args, "survival", top=args.top, by_sensor=args.by_sensor,
+                      new_sources=args.new_sources)
+    emit(df, args.format)
     return 0

@@ -6,10 +6,9 @@ import argparse
 import sys
 import time
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
-from honeyscope.cli.common import add_source_args, engine, output_file
+from honeyscope.cli.common import add_source_args, engine, output_file, selection_kwargs
 from honeyscope.render.escape import terminal
 
 
@@ -18,9 +17,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_source_args(p)
     p.add_argument("-o", "--output", default="report.html", type=output_file,
                    help="the HTML file to write")
-    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (UTC), YYYY-MM-DD")
-    p.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (UTC), inclusive")
-    p.add_argument("--sensors", help="comma-separated sensors to include (default: all)")
     p.add_argument("--title", default="honeyscope report")
     p.set_defaults(func=_report)
 
@@ -49,20 +45,23 @@ def _steps(enabled: bool):
         yield step
 
 
-def run_report(sources: list[str], output: str, *, engine: str = "duckdb", start=None, end=None,
-               sensors=None, title: str = "honeyscope report", year=None, tz="UTC", sensor=None,
-               progress=None) -> dict:
-    """Sources → (store) → report; shared by ``report`` and ``demo``."""
+def run_report(sources: list[str], output: str, *, engine: str = "duckdb",
+               title: str = "honeyscope report", year=None, tz=None, sensor=None,
+               progress=None, **selection) -> dict:
+    """Sources → (store) → report; shared by ``report`` and ``demo``. ``selection``: the keywords
+    of :func:`honeyscope.analyse.select.selection` (``start``, ``end``, ``sensors``, ...)."""
     from honeyscope import api
     from honeyscope.analyse import engine as eng
+    from honeyscope.analyse import select
     from honeyscope.render.report import ReportOptions, build_report
 
+    sel = select.selection(**selection)  # a bad option fails before the data is loaded
     step = progress or (lambda msg: None)
     step("loading the data")
     store = api.resolve_store(sources, year=year, tz=tz, sensor=sensor)
     con = eng.connect(engine)
     packets = eng.packets_from_files(con, store.packet_files())
-    opts = ReportOptions(title=title, start=start, end=end, sensors=sensors)
+    opts = ReportOptions(title=title, selection=sel)
     files = [str(f) for f in store.packet_files()] if engine in ("duckdb", "") else None
     meta = dict(store.meta) | {"rejects_by_host_day": store.rejects_by_host_day()}
     return build_report(packets, output, opts=opts, ledger=store.ledger(), meta=meta,
@@ -70,14 +69,12 @@ def run_report(sources: list[str], output: str, *, engine: str = "duckdb", start
 
 
 def _report(args: argparse.Namespace) -> int:
-    sensors = [s.strip() for s in args.sensors.split(",") if s.strip()] if args.sensors else None
     t0 = time.perf_counter()
     with _steps(sys.stderr.isatty()) as step:
-        res = run_report(args.source, args.output, engine=args.engine, start=args.start, end=args.end,
-                         sensors=sensors, title=args.title, year=args.year, tz=args.tz,
-                         sensor=args.sensor, progress=step)
+        res = run_report(args.source, args.output, engine=args.engine, title=args.title, year=args.year,
+                         tz=args.tz, sensor=args.sensor, progress=step, **selection_kwargs(args))
     print(f"report: {terminal(res['path'])} ({res['bytes'] / 1e6:.1f} MB, "
-          f"{len(res['sections'])} sections, {time.perf_counter() - t0:.1f} s)")
+          f"{len(res['sections'])} sections, {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     return 0
 
 

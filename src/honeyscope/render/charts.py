@@ -185,3 +185,29 @@ def save(plot: ggplot, path: str | Path, size: tuple[float, float] = SIZE, dpi: 
         raise ValueError(f"plots are written as .png or .svg, not {path.suffix or 'no suffix'}")
     plot.save(path, format=fmt, width=size[0], height=size[1], dpi=dpi, verbose=False)
     return path
+
+
+def ports_chart(df: pd.DataFrame, proto: str = "tcp") -> ggplot:
+    """The top ports as horizontal bars: :func:`honeyscope.analyse.explore.ports`'s frame
+    (``port, count``; with ``proto`` a ``PROTO/port`` label; with ``host`` one panel per sensor)."""
+    from plotnine import coord_flip
+
+    d = df.copy()
+    key = "host" if "host" in d.columns else None
+    d["label"] = d["port"].astype(str)
+    if "proto" in d.columns:
+        d["label"] = d["proto"].astype(str) + "/" + d["label"]
+    order = list(dict.fromkeys(d["label"]))[::-1]
+    d["label"] = pd.Categorical(d["label"], categories=order, ordered=True)
+    if key:
+        d["host"] = d["host"].map(_label)
+    p = (
+        ggplot(d, aes("label", "count"))
+        + geom_col(fill="steelblue", position="identity")
+        + coord_flip()
+        + labs(title=f"Top destination ports ({proto.upper()})", x="port", y="packets")
+        + _theme()
+    )
+    if key:
+        p += facet_wrap("~host", scales="free")
+    return p

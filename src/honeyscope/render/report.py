@@ -10,16 +10,18 @@ import importlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import ibis
 
 from honeyscope import __version__
+from honeyscope.analyse import select
+from honeyscope.analyse.registry import SECTIONS
 from honeyscope.render.escape import html as esc
 from honeyscope.render.html import Section
-from honeyscope.render.sections import SECTION_MODULES, ReportContext
+from honeyscope.render.sections import ReportContext
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
@@ -76,35 +78,28 @@ footer { color: var(--muted); font-size: .8rem; text-align: center; padding: 1re
 @dataclass
 class ReportOptions:
     title: str = "honeyscope report"
-    start: date | None = None  # --from (inclusive)
-    end: date | None = None  # --to (inclusive)
-    sensors: Sequence[str] | None = None
+    #: the packets the report is about: the same selection as every command's (--from, --to,
+    #: --sensors, --src, --proto, --port; :mod:`honeyscope.analyse.select`)
+    selection: select.Selection = field(default_factory=select.Selection)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def restrict(t: ibis.Table, opts: ReportOptions) -> ibis.Table:
-    """The packets within --from/--to (UTC days, inclusive) and --sensors, with a wall-clock
-    time (dmesg lines carry only an uptime: the data section counts them apart)."""
-    t = t.filter(t.time.notnull())
-    if opts.start is not None:
-        t = t.filter(t.time >= ibis.timestamp(datetime(*opts.start.timetuple()[:3], tzinfo=UTC)))
-    if opts.end is not None:
-        end = datetime(*opts.end.timetuple()[:3], tzinfo=UTC)
-        t = t.filter(t.time < ibis.timestamp(end) + ibis.interval(days=1))
-    if opts.sensors:
-        t = t.filter(t.host.isin(list(opts.sensors)))
-    return t
+def restrict(t: ibis.Table, opts: ReportOptions, *, check: bool = True) -> ibis.Table:
+    """The packets of the report's selection with a wall-clock time (dmesg lines carry only an
+    uptime: the data section counts them apart). ``check``: an unknown sensor or an empty
+    selection is an error (:class:`~honeyscope.analyse.select.SelectionError`)."""
+    if check:
+        select.apply(t, opts.selection)
+    t = select.filter_table(t, opts.selection)
+    return t.filter(t.time.notnull())
 
 
-def build_sections(ctx: ReportContext, modules: Sequence[str] = SECTION_MODULES) -> list[Section]:
+def build_sections(ctx: ReportContext, modules: Sequence[str] = SECTIONS) -> list[Section]:
+    """The sections of ``modules`` (honeyscope.render.sections.<name>), in order; a module that
+    does not import is an error, never a silently missing section."""
     sections: list[Section] = []
     for name in modules:
-        try:
-            module = importlib.import_module(f"honeyscope.render.sections.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"honeyscope.render.sections.{name}":
-                continue
-            raise
+        module = importlib.import_module(f"honeyscope.render.sections.{name}")
         t0 = time.perf_counter()
         if ctx.progress:
             ctx.progress(f"section: {name}")
@@ -145,13 +140,15 @@ FIRST_PROCESS = ("data", "explore")
 
 
 def _context(packets: ibis.Table, opts: ReportOptions, ledger: dict[str, Any] | None,
-             meta: dict[str, Any] | None, progress: Callable[[str], None] | None) -> ReportContext:
-    t = restrict(packets, opts)
+             meta: dict[str, Any] | None, progress: Callable[[str], None] | None,
+             check: bool = True) -> ReportContext:
+    t = restrict(packets, opts, check=check)
     timeless = int(packets.filter(packets.time.isnull()).count().execute())
+    sel = opts.selection
     return ReportContext(
         packets=t, con=t._find_backend(), ledger=ledger, meta=dict(meta or {}),
-        options={"start": opts.start, "end": opts.end, "sensors": opts.sensors, **opts.extra,
-                 "timeless": timeless},
+        options={"start": sel.start, "end": sel.end, "sensors": sel.sensors, "selection": sel,
+                 **opts.extra, "timeless": timeless},
         progress=progress,
     )
 
@@ -162,7 +159,7 @@ def _build_elsewhere(files: list[str], opts: ReportOptions, ledger: dict[str, An
     from honeyscope.analyse import engine
 
     packets = engine.packets_from_files(engine.connect(), files)
-    ctx = _context(packets, opts, ledger, meta, None)
+    ctx = _context(packets, opts, ledger, meta, None, check=False)  # checked by the caller
     sections = build_sections(ctx, modules)
     return sections, ctx.findings, ctx.meta.get("timings", {}), ctx.meta.get("finding_refs", {})
 
@@ -175,7 +172,7 @@ def build_report(
     ledger: dict[str, Any] | None = None,
     meta: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
-    modules: Sequence[str] = SECTION_MODULES,
+    modules: Sequence[str] = SECTIONS,
     files: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Write the report for ``packets`` to ``out``; returns what was built (sections, timings).
