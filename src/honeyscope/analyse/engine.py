@@ -24,6 +24,7 @@ def connect(engine: str = DEFAULT_ENGINE) -> ibis.BaseBackend:
     if engine in ("duckdb", "", None):
         con = ibis.duckdb.connect()
         con.raw_sql("SET TimeZone = 'UTC'")  # days are UTC days, whatever the machine's zone
+        con.raw_sql("SET enable_progress_bar = false")  # no bar of DuckDB's on stdout amid results
         return con
     if engine.startswith(("spark://", "local")):
         from honeyscope.analyse import spark  # optional dependency

@@ -54,8 +54,9 @@ class Selection:
         parts = []
         if self.start is not None:
             parts.append(f"from {_stamp(self.start)}")
-        if self.end is not None:
-            parts.append(f"before {_stamp(self.end)}")
+        if self.end is not None:  # shown as given: the last day, or the last instant, inclusive
+            last = self.end - (timedelta(days=1) if self.end.time() == time(0) else timedelta(microseconds=1))
+            parts.append(f"to {_stamp(last)}")
         if self.sensors:
             parts.append("sensors " + ", ".join(self.sensors))
         if self.src:
@@ -68,7 +69,7 @@ class Selection:
 
 
 def _stamp(t: datetime) -> str:
-    return t.strftime("%Y-%m-%d") if t.time() == time(0) else t.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return t.strftime("%Y-%m-%d") if t.time() == time(0) else t.isoformat().replace("+00:00", "Z")
 
 
 # --- parsing: one parser per option, shared by the CLI (argparse types) and the API ------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 
 from honeyscope.render.escape import plain_terminal, terminal
 
@@ -42,9 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--format", choices=("marx", "csv", "parquet", "jsonl", "ecs", "dshield"), default="csv",
                    help="ecs: JSON lines with Filebeat's iptables field names; "
                    "dshield: DShield's submission format")
-    e.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (UTC), YYYY-MM-DD")
-    e.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (UTC), inclusive")
     e.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
+    from honeyscope.cli.common import add_selection_args
+
+    add_selection_args(e)  # --from/--to/--sensors/--src/--proto/--port, as on every analysis
     e.set_defaults(func=_export)
 
     r = sub.add_parser("rejects", help="lines that were not packets, with their reason")
@@ -181,13 +181,30 @@ def print_ledger(d: dict) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from honeyscope.cli.common import selection_kwargs
     from honeyscope.store.export import export
     from honeyscope.store.store import Store
 
-    n = export(Store(args.store), args.format, args.output, start=args.start, end=args.end)
+    keep = _selected(args.store, selection_kwargs(args))
+    n = export(Store(args.store), args.format, args.output, keep=keep)
     where = "stdout" if args.output == "-" else plain_terminal(args.output)
     print(f"{n:,} rows written → {where}", file=sys.stderr)
     return 0
+
+
+def _selected(store: str, options: dict):
+    """The selection of ``export`` as a filter for :func:`~honeyscope.store.export.export`, after
+    checking it against the store (an unknown sensor or no packet left: one line, exit 1)."""
+    from functools import partial
+
+    from honeyscope import api
+    from honeyscope.analyse import select
+
+    sel = select.selection(**options)
+    if not sel:
+        return None
+    select.apply(api.open_packets(store), sel)
+    return partial(select.filter_table, sel=sel)
 
 
 def _rejects(args: argparse.Namespace) -> int:

@@ -7,10 +7,12 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import ibis
 
 from honeyscope import schema
 from honeyscope.render.escape import FORMULA_START_PATTERN, NUMBER_PATTERN
@@ -138,13 +140,16 @@ def _select(fmt: str) -> str:
     return ", ".join(out)
 
 
-def export(store: Store, fmt: str, out: str, *, start: date | None = None, end: date | None = None) -> int:
+def export(store: Store, fmt: str, out: str, *, start: date | None = None, end: date | None = None,
+           keep: Callable[[ibis.Table], ibis.Table] | None = None) -> int:
     """Write the store's packets to ``out`` (a path, or ``-`` for stdout) in ``fmt``; returns the rows
     written.
 
     Rows come in input order, then line order: exporting an ingested marx CSV as ``marx`` gives back
     the same rows in the same order. ``start``/``end`` keep the UTC days from ``start`` to ``end``
     (inclusive; rows without a wall clock are then left out, as they are from ``dshield`` always).
+    ``keep``: a filter of the packet table (Ibis; the CLI passes the one selection of every
+    command, :func:`honeyscope.analyse.select.filter_table`), run here by DuckDB.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -156,6 +161,7 @@ def export(store: Store, fmt: str, out: str, *, start: date | None = None, end: 
             raise FileNotFoundError(f"the directory of {out}, {target_path.parent}, does not exist")
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # nothing but the export on stdout
     order = {str(store.path / p): n for n, i in enumerate(store.inputs) for p in i["parts"]}
     if order:
         con.execute("CREATE TEMP TABLE part_order(filename VARCHAR, n INTEGER)")
@@ -168,6 +174,9 @@ def export(store: Store, fmt: str, out: str, *, start: date | None = None, end: 
     else:
         con.register("empty_packets", schema.empty())
         rel = "SELECT *, 0 AS _n FROM empty_packets"
+    if keep is not None:  # the selection, compiled by Ibis to this connection's SQL
+        con.execute(f"CREATE TEMP VIEW export_rows AS {rel}")
+        rel = ibis.to_sql(keep(ibis.duckdb.from_connection(con).table("export_rows")), dialect="duckdb")
     if start is not None and end is not None and start > end:
         raise ValueError(f"--from {start} is after --to {end}")
     where = []
