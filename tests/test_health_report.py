@@ -108,7 +108,7 @@ def test_cli_gaps_and_health(gap_csv):
 
 
 def test_cli_trends_survival_anomalies(gap_csv):
-    r = json.loads(_cli(["trends", str(gap_csv), "--port", "tcp/23", "--split", "2024-05-03",
+    r = json.loads(_cli(["trends", str(gap_csv), "--rise", "tcp/23", "--split", "2024-05-03",
                          "--format", "json"]))[0]
     assert r["days_before"] == 2 and r["days_after"] == 2
     s = pd.read_csv(io.StringIO(_cli(["survival", str(gap_csv), "--format", "csv"])))

@@ -1,23 +1,29 @@
 """The analyses on Apache Spark give the same results as on DuckDB.
 
 Fast tests check the comparison helper itself; the ``slow`` ones start Spark (``local[2]``, and a
-real standalone master + worker on 127.0.0.1) and compare every analysis with DuckDB.
+real standalone master + worker on 127.0.0.1) and compare with DuckDB every analysis the registry
+(:mod:`honeyscope.analyse.registry`) marks ``spark=True``, through its API function, the
+selection included.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import shutil
 
 import pandas as pd
 import pytest
 
-from honeyscope.analyse import engine
+from honeyscope import api
+from honeyscope.analyse import engine, registry
 from honeyscope.analyse import spark as hs_spark
 
 needs_java = pytest.mark.skipif(shutil.which("java") is None,
                                 reason="Spark needs Java (java not on PATH)")
+needs_pyspark = pytest.mark.skipif(importlib.util.find_spec("pyspark") is None,
+                                   reason="the Spark extra is not installed (pip install honeyscope[spark])")
 
 
 # -- the comparison helper (no Spark needed) ----------------------------------------------------
@@ -72,54 +78,53 @@ def local_spark(marx_parquet):
     yield hs_spark.packets_from_files(con, [marx_parquet])
 
 
-#: (analysis, kwargs) run on both engines; each must give the same DataFrame.
-CASES = [
-    ("explore.count", {"by": ["host"]}),
-    ("explore.count", {"by": ["proto", "icmp_type"]}),
-    ("explore.daily", {}),
-    ("explore.daily", {"unique": True}),
-    ("explore.daily", {"ma": 7}),
-    ("explore.daily", {"by_host": False}),
-    ("explore.ports", {}),
-    ("explore.ports", {"proto": "udp", "by_host": True}),
-    ("explore.port_sources", {}),
-    ("explore.summary", {}),
-    ("health.activity", {}),
-    ("health.completeness", {}),
-    ("health.gap_stats", {}),
-    ("health.capping", {}),
-    ("survival.first_probe", {}),
-    ("survival.new_sources_daily", {}),
-    ("trends.emerging_ports", {}),
-]
+#: for each analysis of the registry with ``spark=True``: the keywords of its API function to run
+#: on both engines; each must give the same DataFrame (tests/test_api_registry.py checks that the
+#: keys are exactly the registry's Spark analyses)
+CASES: dict[str, list[dict]] = {
+    "summary": [{}],
+    "count": [{"by": ["host"]}, {"by": ["proto", "icmp_type"]},
+              # the selection, on Spark too: a /8, a protocol, a port and a UTC month
+              {"by": ["host"], "src": "61.0.0.0/8", "proto": "tcp", "port": "1433",
+               "start": "2013-04-01", "end": "2013-04-30"}],
+    "daily": [{}, {"unique": True}, {"ma": 7}, {"by": "none"},
+              {"sensors": "groucho-eu,groucho-tokyo", "start": "2013-05-01T12:00:00Z"}],
+    "ports": [{}, {"proto": "udp", "by": "host"}],
+    "port_sources": [{}],
+    "enrich": [{"by": "country"}, {"by": "asn"}],
+    "sources": [{"top": 0}, {"summary": True}],
+    "source": [{"ip": "183.91.14.60"}],
+    "scans": [{"top": 0}, {"summary": True}],
+    "compare": [{}, {"by": "day"}, {"by": "sensor-day"}],
+    "health": [{}, {"by": "day"}],
+    "gaps": [{"quiet": True}],
+    "survival": [{}, {"by_sensor": True}, {"new_sources": True}],
+}
 
 #: known not to run identically on Spark yet: (analysis) -> reason (tell the owner)
-KNOWN = {
+KNOWN: dict[str, str] = {
 }
 
 
-def _resolve(name: str):
-    mod, fn = name.split(".")
-    try:
-        return getattr(importlib.import_module(f"honeyscope.analyse.{mod}"), fn)
-    except (ModuleNotFoundError, AttributeError):
-        pytest.skip(f"honeyscope.analyse.{name} does not exist (yet)")
+def _params():
+    marks = [pytest.mark.slow, needs_pyspark, needs_java]
+    for a in registry.ANALYSES:
+        if not a.spark:
+            continue
+        for kw in CASES.get(a.name, [{}]):
+            m = [*marks, pytest.mark.xfail(reason=KNOWN[a.name], strict=True)] if a.name in KNOWN else marks
+            yield pytest.param(a.name, kw, marks=m,
+                               id=f"{a.name}-{'-'.join(map(str, kw.values())) or 'default'}")
 
 
-def _params(name: str, kw: dict):
-    marks = [pytest.mark.slow, needs_java]
-    if name in KNOWN and not kw:
-        marks.append(pytest.mark.xfail(reason=KNOWN[name], strict=True))
-    return pytest.param(name, kw, marks=marks, id=f"{name}-{'-'.join(map(str, kw.values()))}")
-
-
-@pytest.mark.parametrize(("name", "kw"), [_params(n, k) for n, k in CASES])
+@pytest.mark.parametrize(("name", "kw"), list(_params()))
 def test_same_on_spark_local(duck, local_spark, name, kw):
-    fn = _resolve(name)
+    fn = getattr(api, name)  # the API function: the selection and the analysis, as users call it
     assert hs_spark.same_result(fn, duck, local_spark, **kw) == []
 
 
 @pytest.mark.slow
+@needs_pyspark
 @needs_java
 def test_spark_types_and_utc(duck, local_spark):
     """Unsigned columns come back signed but with the same values; times stay UTC."""
@@ -137,6 +142,7 @@ def test_spark_types_and_utc(duck, local_spark):
 
 
 @pytest.mark.slow
+@needs_pyspark
 @needs_java
 def test_spark_reads_directory_and_empty(tmp_path, marx_arrow):
     import pyarrow.parquet as pq
@@ -163,6 +169,7 @@ def engine_columns() -> list[str]:
 
 
 @pytest.mark.slow
+@needs_pyspark
 @needs_java
 def test_every_single_argument_analysis(duck, local_spark):
     """Every public analysis taking only the packet table runs on Spark with DuckDB's result."""

@@ -35,6 +35,7 @@ class Param:
     default: Any = None
     help: str = ""
     positional: bool = False  # a CLI argument before SOURCE (``source IP``), not an option
+    required: bool = False  # no default: the API's second positional argument (``count(src, by)``)
 
     @property
     def option(self) -> str:
@@ -62,8 +63,9 @@ class Analysis:
         return getattr(importlib.import_module(module), name)
 
 
-def _p(name: str, type_: str, default: Any = None, help: str = "", positional: bool = False) -> Param:
-    return Param(name, type_, default, help, positional)
+def _p(name: str, type_: str, default: Any = None, help: str = "", positional: bool = False,
+       required: bool = False) -> Param:
+    return Param(name, type_, default, help, positional, required or positional)
 
 
 _TOP = "how many rows (0: all)"
@@ -81,7 +83,7 @@ ANALYSES: tuple[Analysis, ...] = (
         "count", "honeyscope.analyse.explore.count",
         "packets per value of one or more columns, NA included",
         (("<by columns>", "one column per --by column, NA a value of its own"), ("count", "packets")),
-        params=(_p("by", "str | Sequence[str]", None, "columns to count by (required)"),),
+        params=(_p("by", "str | Sequence[str]", None, "columns to count by", required=True),),
         cli="count", cli_module="explore", section="explore", spark=True,
     ),
     Analysis(
@@ -208,7 +210,7 @@ ANALYSES: tuple[Analysis, ...] = (
         params=(_p("metric", "Literal['sources', 'packets']", "sources", "daily metric"),
                 _p("top", "int", 30, "sensor-port series to test"),
                 _p("rise", "str | None", None, "PROTO/PORT: test whether its metric rose after split"),
-                _p("split", "str | None", None, "first day of the 'after' period")),
+                _p("split", "str | date | None", None, "first day of the 'after' period")),
         cli="trends", cli_module="health", section="health",
         no_spark="statistics in numpy after one Ibis query per series; not compared on Spark yet",
     ),
@@ -273,3 +275,19 @@ def get(name: str) -> Analysis:
         return BY_NAME[name]
     except KeyError:
         raise ValueError(f"no analysis {name!r}: there are {', '.join(BY_NAME)}") from None
+
+
+def markdown_table() -> str:
+    """The README's table of analyses (between its ``<!-- analyses -->`` markers), from this
+    registry: ``tests/test_api_registry.py`` checks that the README carries exactly this."""
+    rows = ["| command | Python | what it answers | own options | report section | Spark |",
+            "|---|---|---|---|---|---|"]
+    for a in ANALYSES:
+        args = "".join(f" {p.option}" for p in a.params if p.positional)
+        opts = ", ".join(f"`{p.option}`" for p in a.params if not p.positional)
+        opts = ", ".join(x for x in (opts, ", ".join(f"`{o}`" for o in a.extra_cli)) if x)
+        pyargs = "".join(f", {p.name}" for p in a.params if p.required)
+        rows.append(
+            f"| `{a.cli}{args} SOURCE` | `honeyscope.{a.name}(source{pyargs})` | {a.summary} | {opts or '–'} "
+            f"| {a.section or '–'} | {'yes' if a.spark else 'not yet'} |")
+    return "\n".join(rows)

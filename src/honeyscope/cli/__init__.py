@@ -27,6 +27,7 @@ import sys
 import warnings
 
 from honeyscope import __version__
+
 #: Commands that show their own progress (a bar or named steps); the others get a spinner on a
 #: terminal until their output is ready.
 OWN_PROGRESS = {"ingest", "report", "demo", "export", "generate", "collect"}
@@ -72,7 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     # analyses say what matters in their results; HONEYSCOPE_DEBUG=1 shows them
     if not os.environ.get("HONEYSCOPE_DEBUG"):
         warnings.simplefilter("ignore")
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except ImportError as e:  # a command module of the registry missing: a broken install
+        if os.environ.get("HONEYSCOPE_DEBUG"):
+            raise
+        print(f"honeyscope: error: {one_line(e)} (a command module is missing: reinstall honeyscope)",
+              file=sys.stderr)
+        return 1
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help (0) or a usage error already printed (2)

@@ -1,7 +1,8 @@
 """Report sections, one module per theme; each has ``build(ctx) -> list[Section]``.
 
-The report (:mod:`honeyscope.render.report`) calls them in the order of :data:`SECTION_MODULES`;
-a module that is missing is skipped, so a new analysis adds its section by adding its module here.
+The report (:mod:`honeyscope.render.report`) calls them in the order of
+:data:`honeyscope.analyse.registry.SECTIONS`; a module that is missing is an error, so a new
+analysis adds its section by adding its module here and naming it there.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from typing import Any
 
 import ibis
 
-#: Section modules in report order.
-SECTION_MODULES = ["data", "explore", "events", "fleet", "health", "findings"]
+from honeyscope.analyse.registry import SECTIONS
+
+#: Section modules in report order (the registry's list).
+SECTION_MODULES = list(SECTIONS)
 
 
 @dataclass
