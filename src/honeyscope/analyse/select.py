@@ -254,6 +254,6 @@ def _empty_message(t: ir.Table, sel: Selection) -> str:
         return "no packets in the source"
     span = ""
     if stats["first"] is not None and str(stats["first"]) != "NaT":
-        span = (f" from {stats['first']:%Y-%m-%d %H:%M:%S}Z to {stats['last']:%Y-%m-%d %H:%M:%S}Z")
+        span = f" from {stats['first']:%Y-%m-%dT%H:%M:%S}Z to {stats['last']:%Y-%m-%dT%H:%M:%S}Z"
     return (f"no packets match {sel.describe()}; the data has {int(stats['n']):,} packets{span}, "
             f"sensors {_names(hosts)}")

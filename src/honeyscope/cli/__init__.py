@@ -69,10 +69,20 @@ def _os_message(e: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # libraries' warnings (statsmodels' convergence notes, numpy's) are no message of ours: the
-    # analyses say what matters in their results; HONEYSCOPE_DEBUG=1 shows them
-    if not os.environ.get("HONEYSCOPE_DEBUG"):
-        warnings.simplefilter("ignore")
+    # the numeric libraries' warnings (statsmodels' convergence notes, numpy's, pandas') are no
+    # message of ours: the analyses say what matters in their results. matplotlib's stay visible (a
+    # missing glyph is a label that escaped escaping). HONEYSCOPE_DEBUG=1 shows them all.
+    with warnings.catch_warnings():
+        if not os.environ.get("HONEYSCOPE_DEBUG"):
+            warnings.filterwarnings("ignore", module=QUIET_LIBRARIES)
+        return _main(argv)
+
+
+#: modules whose warnings the command line does not show
+QUIET_LIBRARIES = r"(statsmodels|scipy|numpy|pandas|ibis|pyarrow|duckdb|sqlglot|pyspark)(\.|$)"
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         parser = build_parser()
     except ImportError as e:  # a command module of the registry missing: a broken install
