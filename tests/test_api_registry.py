@@ -72,7 +72,7 @@ def test_api_has_no_analysis_outside_the_registry():
     pipeline = {"chart", "ingest", "open_packets", "open_store", "packets_of", "resolve_store",
                 "verify_store"}
     assert set(api.__all__) - pipeline == set(registry.BY_NAME)
-    assert set(honeyscope._API) == (set(api.__all__) - {"packets_of"})
+    assert set(honeyscope._API) == set(api.__all__)
 
 
 def test_cli_matches_registry():

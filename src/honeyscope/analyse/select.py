@@ -219,7 +219,7 @@ def _src_predicate(t: ir.Table, nets: Sequence[ipaddress.IPv4Network | ipaddress
     out = conds[0]
     for c in conds[1:]:
         out = out | c
-    return out.fillna(False)
+    return out.fill_null(False)
 
 
 def apply(t: ir.Table, sel: Selection | None, *, require_rows: bool = True) -> ir.Table:

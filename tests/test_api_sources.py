@@ -1,0 +1,122 @@
+"""The Python API: any SOURCE (pandas, polars, Arrow, Ibis, a store), results as pandas or polars,
+the selection as keywords named as on the CLI, a useful Store repr, inline display in a notebook."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import honeyscope
+from honeyscope.analyse.select import SelectionError
+
+#: five packets: a and b twice, c once (hand-written; counts below are read off it)
+FRAME = pd.DataFrame({
+    "time": pd.to_datetime(["2013-03-01 10:00:00", "2013-03-01 11:00:00", "2013-03-02 10:00:00",
+                            "2013-03-03 10:00:00", "2013-03-03 12:30:00"]).tz_localize("UTC"),
+    "host": ["a", "a", "b", "b", "c"],
+    "src": ["1.1.1.1", "1.1.1.2", "2001:db8::1", "2001:db8:1::5", "3.3.3.3"],
+    "src_int": pd.array([16843009, 16843010, None, None, 50529027], dtype="UInt32"),
+    "family": pd.array([4, 4, 6, 6, 4], dtype="UInt8"),
+    "proto": ["TCP", "TCP", "UDP", "ICMPv6", "TCP"],
+    "dpt": pd.array([22, 23, 53, None, 22], dtype="UInt16"),
+})
+
+
+def _by_host(df) -> dict[str, int]:
+    if not isinstance(df, pd.DataFrame):
+        df = df.to_pandas()
+    return dict(zip(df["host"], df["count"], strict=True))
+
+
+@pytest.mark.parametrize("kind", ["pandas", "polars", "arrow", "ibis"])
+def test_any_source(kind):
+    """A polars frame used to fail with `OSError: File name too long`."""
+    import ibis
+    import polars as pl
+
+    source = {"pandas": lambda: FRAME, "polars": lambda: pl.from_pandas(FRAME),
+              "arrow": lambda: pa.Table.from_pandas(FRAME, preserve_index=False),
+              "ibis": lambda: ibis.memtable(FRAME)}[kind]()
+    if kind == "ibis":  # an Ibis table is taken as the packet table itself: give it every column
+        source = honeyscope.packets_of(FRAME)
+    assert _by_host(honeyscope.count(source, "host")) == {"a": 2, "b": 2, "c": 1}
+
+
+def test_results_as_polars_or_arrow():
+    import polars as pl
+
+    got = honeyscope.count(FRAME, by="host", to="polars")
+    assert isinstance(got, pl.DataFrame) and _by_host(got) == {"a": 2, "b": 2, "c": 1}
+    got = honeyscope.count(FRAME, by="host", to="arrow")
+    assert isinstance(got, pa.Table) and got.num_rows == 3
+    with pytest.raises(ValueError, match="polars"):
+        honeyscope.count(FRAME, by="host", to="excel")
+
+
+def test_selection_keywords_as_on_the_cli():
+    assert _by_host(honeyscope.count(FRAME, by="host", sensors=["a", "b"], start="2013-03-02")) == {"b": 2}
+    assert _by_host(honeyscope.count(FRAME, by="host", port=22)) == {"a": 1, "c": 1}
+    assert _by_host(honeyscope.count(FRAME, by="host", proto="icmpv6")) == {"b": 1}
+    assert _by_host(honeyscope.count(FRAME, by="host", end="2013-03-01T10:00:00Z")) == {"a": 1}
+    # IPv6 blocks: 2001:db8::/48 holds 2001:db8::1 but not 2001:db8:1::5
+    assert _by_host(honeyscope.count(FRAME, by="host", src="2001:db8::/48,3.3.3.0/24")) == {"b": 1, "c": 1}
+    with pytest.raises(SelectionError, match="a, b, c"):
+        honeyscope.count(FRAME, by="host", sensors="zz")
+    with pytest.raises(ValueError, match="after"):
+        honeyscope.daily(FRAME, start="2013-03-03", end="2013-03-01")
+
+
+def test_names_match_the_cli():
+    per_host = honeyscope.daily(FRAME, by="host")
+    assert per_host[["host", "value"]].values.tolist() == [["a", 2], ["b", 1], ["b", 1], ["c", 1]]
+    overall = honeyscope.daily(FRAME, by="none")
+    assert "host" not in overall.columns and overall["value"].tolist() == [2, 1, 2]
+    with pytest.raises(ValueError, match="host"):
+        honeyscope.daily(FRAME, by="sensor")
+
+
+def test_not_a_source():
+    with pytest.raises(TypeError, match="SOURCE"):
+        honeyscope.count(42, by="host")
+
+
+def test_store_repr(tmp_path):
+    f = tmp_path / "five.csv"
+    f.write_text("datetime,host,src,proto,type,spt,dpt\n"
+                 "2013-03-01 10:00:00,a,16843009,TCP,,1,22\n"
+                 "2013-03-03 12:30:00,c,50529027,TCP,,1,22\n"
+                 "2013-03-02 10:00:00,b,33686018,UDP,,1,53\n")
+    honeyscope.ingest([str(f)], tmp_path / "s")
+    store = honeyscope.open_store(tmp_path / "s")
+    assert repr(store) == (f"Store({str(tmp_path / 's')!r}: 3 rows, 3 sensors, "
+                           "2013-03-01T10:00:00Z to 2013-03-03T12:30:00Z)")
+
+
+def test_inline_table_in_a_notebook():
+    table = honeyscope.ports(FRAME, top=2)
+    html = table._repr_html_()
+    assert "<table" in html and "<td>22</td>" in html
+    with pytest.raises(ValueError, match="no chart"):
+        honeyscope.chart(honeyscope.count(FRAME, by="host"))
+
+
+@pytest.mark.slow  # draws a PNG
+def test_inline_chart_in_a_notebook():
+    import base64
+
+    chart = honeyscope.chart(honeyscope.daily(FRAME))
+    bundle = chart._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    png = data["image/png"]
+    png = base64.b64decode(png) if isinstance(png, str) else png
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_help_shows_a_result():
+    import inspect
+
+    sig = inspect.signature(honeyscope.daily)
+    assert list(sig.parameters)[:4] == ["source", "unique", "ma", "by"]
+    assert sig.parameters["by"].default == "host"
+    assert "groucho-eu 2013-03-03" in honeyscope.daily.__doc__
