@@ -45,6 +45,10 @@ Source = Any
 #: What an analysis returns: ``pandas`` (default), ``polars`` or ``arrow``.
 To = Literal["pandas", "polars", "arrow"]
 When = str | date | datetime | None
+#: ``sensors``, ``src``, ``proto``: comma-separated text as on the command line, or a list
+Names = str | Sequence[str] | None
+#: ``port``: a number, comma-separated text, or a list
+Ports = int | str | Sequence[int | str] | None
 
 
 def ingest(inputs: Sequence[str] | str, store: str | Path, **options: Any):
@@ -257,7 +261,7 @@ def _convert(result: Any, to: To) -> Any:
 
 
 def _run(name: str, source: Source, compute: Callable[[ibis.Table], Any], *, engine: str, to: To,
-         start: When, end: When, sensors: Any, src: Any, proto: Any, port: Any) -> Any:
+         start: When, end: When, sensors: Names, src: Names, proto: Names, port: Ports) -> Any:
     """The one core of every analysis: SOURCE → packet table → the selection → ``compute`` →
     a pandas (or ``to``) result that remembers which analysis made it (for :func:`chart`)."""
     if to not in ("pandas", "polars", "arrow"):
@@ -279,8 +283,8 @@ def _limit(t: ibis.Table, n: int) -> ibis.Table:
 # --- the analyses: one function per entry of honeyscope.analyse.registry -------------------------
 
 
-def summary(source: Source, *, start: When = None, end: When = None, sensors: Any = None, src: Any = None,
-            proto: Any = None, port: Any = None, engine: str = _engine.DEFAULT_ENGINE,
+def summary(source: Source, *, start: When = None, end: When = None, sensors: Names = None, src: Names = None,
+            proto: Names = None, port: Ports = None, engine: str = _engine.DEFAULT_ENGINE,
             to: To = "pandas") -> pd.DataFrame:
     """R's ``summary()`` of the packets, one row per statistic.
 
@@ -297,7 +301,7 @@ def summary(source: Source, *, start: When = None, end: When = None, sensors: An
 
 
 def count(source: Source, by: str | Sequence[str], *, start: When = None, end: When = None,
-          sensors: Any = None, src: Any = None, proto: Any = None, port: Any = None,
+          sensors: Names = None, src: Names = None, proto: Names = None, port: Ports = None,
           engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """Packets per value of the ``by`` columns (``"proto,icmp_type"`` or a list), NA a value too.
 
@@ -313,8 +317,8 @@ def count(source: Source, by: str | Sequence[str], *, start: When = None, end: W
 
 
 def daily(source: Source, *, unique: bool = False, ma: int | None = None,
-          by: Literal["host", "none"] = "host", start: When = None, end: When = None, sensors: Any = None,
-          src: Any = None, proto: Any = None, port: Any = None, engine: str = _engine.DEFAULT_ENGINE,
+          by: Literal["host", "none"] = "host", start: When = None, end: When = None, sensors: Names = None,
+          src: Names = None, proto: Names = None, port: Ports = None, engine: str = _engine.DEFAULT_ENGINE,
           to: To = "pandas") -> pd.DataFrame:
     """Packets (``unique``: distinct sources) per sensor per UTC day; days without packets inside
     a sensor's span are 0; ``ma=N``: centred N-day moving average (R's ``filter``).
@@ -335,7 +339,7 @@ def daily(source: Source, *, unique: bool = False, ma: int | None = None,
 
 
 def ports(source: Source, *, proto: str = "tcp", top: int = 10, by: Literal["host", "none"] = "none",
-          start: When = None, end: When = None, sensors: Any = None, src: Any = None, port: Any = None,
+          start: When = None, end: When = None, sensors: Names = None, src: Names = None, port: Ports = None,
           engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """The ``top`` destination ports of ``proto`` (``all``: every protocol), overall or per sensor
     (``by="host"``); ``proto`` is the selection's protocol here.
@@ -355,8 +359,8 @@ def ports(source: Source, *, proto: str = "tcp", top: int = 10, by: Literal["hos
 
 
 def port_sources(source: Source, *, proto: Literal["tcp", "udp"] = "tcp", top: int = 10,
-                 start: When = None, end: When = None, sensors: Any = None, src: Any = None,
-                 port: Any = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
+                 start: When = None, end: When = None, sensors: Names = None, src: Names = None,
+                 port: Ports = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """Part 2's metric: distinct sources per sensor per day on the ``top`` ports, averaged over sensors.
 
     >>> honeyscope.port_sources("store").head(2)      # doctest: +SKIP
@@ -371,8 +375,9 @@ def port_sources(source: Source, *, proto: Literal["tcp", "udp"] = "tcp", top: i
 
 
 def enrich(source: Source, *, top: int = 0, by: Literal["source", "country", "asn"] = "source",
-           start: When = None, end: When = None, sensors: Any = None, src: Any = None, proto: Any = None,
-           port: Any = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
+           start: When = None, end: When = None, sensors: Names = None, src: Names = None,
+           proto: Names = None,
+           port: Ports = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """Country and ASN of every source (offline database), or sources and packets per country / ASN.
 
     >>> honeyscope.enrich("store", by="country", top=1)      # doctest: +SKIP
@@ -406,8 +411,9 @@ _SORTS = {"sensors": [ibis.desc("sensors"), ibis.desc("packets")], "packets": [i
 
 def sources(source: Source, *, top: int = 30,
             sort: Literal["sensors", "packets", "ports", "first_seen"] = "sensors", summary: bool = False,
-            start: When = None, end: When = None, sensors: Any = None, src: Any = None, proto: Any = None,
-            port: Any = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
+            start: When = None, end: When = None, sensors: Names = None, src: Names = None,
+            proto: Names = None,
+            port: Ports = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """Each source across the fleet: sensors reached, order, lag, reach; ``summary``: sources per
     reach level.
 
@@ -431,7 +437,8 @@ def sources(source: Source, *, top: int = 30,
 
 
 def source(source: Source, ip: str | Sequence[str], *, limit: int = 1000, start: When = None,
-           end: When = None, sensors: Any = None, src: Any = None, proto: Any = None, port: Any = None,
+           end: When = None, sensors: Names = None, src: Names = None, proto: Names = None,
+           port: Ports = None,
            engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """The packets of one or more sources (``ip``: an address, comma-separated or a list) across all
     sensors, in time order, with the gap since the previous one. No packet from them is an error
@@ -464,8 +471,8 @@ SCAN_COLUMNS = ["src", "cc", "asn", "scan_type", "psad_name", "pattern", "kind",
 
 def scans(source: Source, *, min_ports: int = 10, min_targets: int = 5, min_protocols: int = 5,
           no_ack: bool = False, window_hours: float = 24.0, pattern: str | None = None, top: int = 50,
-          summary: bool = False, start: When = None, end: When = None, sensors: Any = None,
-          src: Any = None, proto: Any = None, port: Any = None, engine: str = _engine.DEFAULT_ENGINE,
+          summary: bool = False, start: When = None, end: When = None, sensors: Names = None,
+          src: Names = None, proto: Names = None, port: Ports = None, engine: str = _engine.DEFAULT_ENGINE,
           to: To = "pandas") -> pd.DataFrame:
     """Vertical, horizontal, block and protocol scans and backscatter, typed as psad does;
     ``summary``: counts per pattern and type.
@@ -490,8 +497,9 @@ def scans(source: Source, *, min_ports: int = 10, min_targets: int = 5, min_prot
 
 
 def compare(source: Source, *, by: Literal["sensor", "day", "hour", "week", "sensor-day"] = "sensor",
-            start: When = None, end: When = None, sensors: Any = None, src: Any = None, proto: Any = None,
-            port: Any = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
+            start: When = None, end: When = None, sensors: Names = None, src: Names = None,
+            proto: Names = None,
+            port: Ports = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """Fair comparison: per sensor (packets and sources per day), per sensor-day, or per
     day/hour/week normalised by the sensors reporting.
 
@@ -515,7 +523,8 @@ def compare(source: Source, *, by: Literal["sensor", "day", "hour", "week", "sen
 
 
 def events(source: Source, *, kind: Sequence[str] | None = None, top: int = 50, start: When = None,
-           end: When = None, sensors: Any = None, src: Any = None, proto: Any = None, port: Any = None,
+           end: When = None, sensors: Names = None, src: Names = None, proto: Names = None,
+           port: Ports = None,
            engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas", **thresholds: float) -> pd.DataFrame:
     """Floods, sweeps, campaigns, backscatter and rate-capped sensors, with who, where and when;
     ``thresholds``: the fields of :class:`~honeyscope.analyse.events.EventOptions` (the CLI's
@@ -542,7 +551,8 @@ def events(source: Source, *, kind: Sequence[str] | None = None, top: int = 50, 
 
 
 def health(source: Source, *, by: Literal["sensor", "day", "hour"] = "sensor", start: When = None,
-           end: When = None, sensors: Any = None, src: Any = None, proto: Any = None, port: Any = None,
+           end: When = None, sensors: Names = None, src: Names = None, proto: Names = None,
+           port: Ports = None,
            engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """Sensor health: per sensor its completeness and the frequencies at which it looks
     rate-capped (``capped``, and the reasons in ``result.attrs["capping"]``); per sensor-day or
@@ -575,8 +585,8 @@ def health(source: Source, *, by: Literal["sensor", "day", "hour"] = "sensor", s
 
 
 def gaps(source: Source, *, min_gap: float = 1.0, alpha: float = 0.01, quiet: bool = False,
-         start: When = None, end: When = None, sensors: Any = None, src: Any = None, proto: Any = None,
-         port: Any = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
+         start: When = None, end: When = None, sensors: Names = None, src: Names = None, proto: Names = None,
+         port: Ports = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """Silences beyond each sensor's own normal quiet periods (``min_gap`` hours at least, fewer
     than ``alpha`` expected); ``quiet``: also each sensor's longest normal silence.
 
@@ -591,7 +601,7 @@ def gaps(source: Source, *, min_gap: float = 1.0, alpha: float = 0.01, quiet: bo
 
 def trends(source: Source, *, metric: Literal["sources", "packets"] = "sources", top: int = 30,
            rise: str | None = None, split: str | date | None = None, start: When = None, end: When = None,
-           sensors: Any = None, src: Any = None, proto: Any = None, port: Any = None,
+           sensors: Names = None, src: Names = None, proto: Names = None, port: Ports = None,
            engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """Level shifts per sensor and per sensor-port (one Bonferroni family per call); with
     ``rise="tcp/23"`` and ``split``: one row, whether that port's Part-2 metric rose after ``split``.
@@ -623,8 +633,9 @@ def trends(source: Source, *, metric: Literal["sources", "packets"] = "sources",
 
 
 def anomalies(source: Source, *, metric: Literal["sources", "packets", "both"] = "sources", top: int = 30,
-              start: When = None, end: When = None, sensors: Any = None, src: Any = None, proto: Any = None,
-              port: Any = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
+              start: When = None, end: When = None, sensors: Names = None, src: Names = None,
+              proto: Names = None,
+              port: Ports = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """Spikes, dips, changepoints and emerging ports per sensor and sensor-port, one row per flag
     with its reason in ``why``; empty when nothing is flagged.
 
@@ -638,8 +649,9 @@ def anomalies(source: Source, *, metric: Literal["sources", "packets", "both"] =
 
 
 def survival(source: Source, *, top: int = 20, by_sensor: bool = False, new_sources: bool = False,
-             start: When = None, end: When = None, sensors: Any = None, src: Any = None, proto: Any = None,
-             port: Any = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
+             start: When = None, end: When = None, sensors: Names = None, src: Names = None,
+             proto: Names = None,
+             port: Ports = None, engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> pd.DataFrame:
     """Hours to the first probe of each of the ``top`` ports (Kaplan-Meier over sensors; per sensor
     with ``by_sensor``), or (``new_sources``) the time between never-seen-before sources per sensor.
 
@@ -658,8 +670,8 @@ def survival(source: Source, *, top: int = 20, by_sensor: bool = False, new_sour
                 src=src, proto=proto, port=port)
 
 
-def ip(source: Source, addr: str, *, start: When = None, end: When = None, sensors: Any = None,
-       src: Any = None, proto: Any = None, port: Any = None, engine: str = _engine.DEFAULT_ENGINE,
+def ip(source: Source, addr: str, *, start: When = None, end: When = None, sensors: Names = None,
+       src: Names = None, proto: Names = None, port: Ports = None, engine: str = _engine.DEFAULT_ENGINE,
        to: To = "pandas") -> Any:
     """One card for the source ``addr``: first/last seen, packets, sensors reached and in which
     order, ports and protocols, scan type, country and ASN (:func:`honeyscope.analyse.ip.ip_card`).

@@ -97,15 +97,17 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 class _progress:
-    """A rich progress bar on a terminal (bytes, lines/s, ETA); a no-op elsewhere."""
+    """A rich progress bar on a terminal (bytes, lines/s, ETA), on stderr and on one line of the
+    terminal's width (the less important columns left out when narrow); a no-op elsewhere."""
 
-    def __init__(self, total: int | None, enabled: bool) -> None:
-        self.total, self.enabled = total, enabled
+    def __init__(self, total: int | None, enabled: bool, console=None) -> None:
+        self.total, self.enabled, self.console = total, enabled, console
         self._bar = None
 
     def __enter__(self):
         if not self.enabled:
             return None
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -115,11 +117,18 @@ class _progress:
             TimeRemainingColumn,
         )
 
-        self._bar = Progress(
-            TextColumn("ingest"), BarColumn(), DownloadColumn(),
-            TextColumn("{task.fields[lines]:>12,} lines  {task.fields[rate]:>9,.0f} lines/s"),
-            TimeElapsedColumn(), TimeRemainingColumn(), transient=True,
-        )
+        console = self.console or Console(stderr=True)
+        width = console.width
+        columns = [TextColumn("ingest"), BarColumn(bar_width=None)]
+        if width >= 100:
+            columns.append(DownloadColumn())
+        lines = "{task.fields[lines]:>12,} lines" if width >= 60 else "{task.fields[lines]:,}"
+        columns.append(TextColumn(lines))
+        if width >= 120:
+            columns.append(TextColumn("{task.fields[rate]:>9,.0f} lines/s"))
+        if width >= 80:
+            columns += [TimeElapsedColumn(), TimeRemainingColumn()]
+        self._bar = Progress(*columns, console=console, transient=True)
         self._bar.start()
         task = self._bar.add_task("ingest", total=self.total, lines=0, rate=0.0)
         import time
