@@ -95,6 +95,7 @@ def test_cli_matches_registry():
         for extra in a.extra_cli:
             assert extra in options, f"{a.cli}: no option {extra}"
         assert p.description and a.summary[1:] in p.description
+        assert p.epilog and all(f"{c}: {m}" in p.epilog for c, m in a.returns)  # what it returns
 
 
 def test_export_and_report_take_the_selection():

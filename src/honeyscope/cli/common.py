@@ -201,7 +201,9 @@ def analysis_parser(sub: argparse._SubParsersAction, command: str) -> argparse.A
 
     a = registry.BY_COMMAND[command]
     own = tuple(p.name for p in a.params if p.name in registry.SELECTION_OPTIONS.values())
-    p = sub.add_parser(command, help=a.summary, description=a.summary[:1].upper() + a.summary[1:] + ".")
+    columns = "; ".join(f"{c}: {m}" for c, m in a.returns)
+    p = sub.add_parser(command, help=a.summary, description=a.summary[:1].upper() + a.summary[1:] + ".",
+                       epilog=f"Result columns ({a.function}). {columns}.")
     for param in a.params:
         if param.positional:
             p.add_argument(param.name, metavar=param.option, help=param.help)
