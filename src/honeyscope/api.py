@@ -247,9 +247,10 @@ def packets_of(source: Source, *, engine: str = _engine.DEFAULT_ENGINE) -> ibis.
 
 
 def _convert(result: Any, to: To) -> Any:
+    """A table as ``to`` asks; anything else (``ip``'s card) as it is."""
     if isinstance(result, ibis.Expr):
         result = result.execute()
-    if to == "pandas":
+    if to == "pandas" or not isinstance(result, pd.DataFrame):
         return result
     if to == "arrow":
         return pa.Table.from_pandas(result, preserve_index=False)
@@ -670,18 +671,19 @@ def survival(source: Source, *, top: int = 20, by_sensor: bool = False, new_sour
                 src=src, proto=proto, port=port)
 
 
-def ip(source: Source, addr: str, *, start: When = None, end: When = None, sensors: Names = None,
-       src: Names = None, proto: Names = None, port: Ports = None, engine: str = _engine.DEFAULT_ENGINE,
-       to: To = "pandas") -> Any:
+def ip(source: Source, addr: str, *, top: int = 10, start: When = None, end: When = None,
+       sensors: Names = None, src: Names = None, proto: Names = None, port: Ports = None,
+       engine: str = _engine.DEFAULT_ENGINE, to: To = "pandas") -> Any:
     """One card for the source ``addr``: first/last seen, packets, sensors reached and in which
-    order, ports and protocols, scan type, country and ASN (:func:`honeyscope.analyse.ip.ip_card`).
+    order, its ``top`` ports and protocols, scan type, country and ASN, its timeline
+    (:func:`honeyscope.analyse.ip.ip_card`; a card, not a table: ``to`` leaves it as it is).
 
-    >>> honeyscope.ip("store", "183.91.14.60")        # doctest: +SKIP
+    >>> honeyscope.ip("store", "183.91.14.60").to_dict()["packets"]       # doctest: +SKIP
     """
     from honeyscope.analyse import ip as _ip  # written by the `outputs` developer
 
-    return _run("ip", source, lambda t: _ip.ip_card(t, addr), engine=engine, to=to, start=start, end=end,
-                sensors=sensors, src=src, proto=proto, port=port)
+    return _run("ip", source, lambda t: _ip.ip_card(t, addr, top=top), engine=engine, to=to, start=start,
+                end=end, sensors=sensors, src=src, proto=proto, port=port)
 
 
 def chart(result: pd.DataFrame, **options: Any):

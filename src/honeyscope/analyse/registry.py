@@ -243,9 +243,12 @@ ANALYSES: tuple[Analysis, ...] = (
     Analysis(
         "ip", "honeyscope.analyse.ip.ip_card",
         "one card for a source: first/last seen, packets, sensors in order, ports, scan type, origin",
-        (("field", "what"), ("value", "its value")),
-        params=(_p("addr", "str", None, "the source address", positional=True),),
+        (("card", "an IpCard (its .to_dict()): first/last seen, packets, sensors in order, ports, "
+         "protocols, scan type, country, ASN, timeline"),),
+        params=(_p("addr", "str", None, "the source address", positional=True),
+                _p("top", "int", 10, "destination ports shown")),
         cli="ip", cli_module="ip", no_section="one source at a time: the report shows the fleet",
+        extra_cli=("--plot",),
         no_spark="written by the `outputs` developer; not compared on Spark yet",
     ),
 )

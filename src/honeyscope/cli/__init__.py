@@ -60,7 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in cli_modules():  # a module that is missing raises: never a silently dropped command
         importlib.import_module(f"honeyscope.cli.{name}").register(sub)
+    _describe(sub)
     return parser
+
+
+def _describe(sub: argparse._SubParsersAction) -> None:
+    """Each analysis command's ``--help``: what it answers and the columns of its result, from the
+    registry (whichever module registered it)."""
+    from honeyscope.analyse.registry import ANALYSES
+
+    for a in ANALYSES:
+        p = sub.choices[a.cli]
+        p.description = p.description or a.summary[:1].upper() + a.summary[1:] + "."
+        columns = "; ".join(f"{c}: {m}" for c, m in a.returns)
+        p.epilog = f"Result columns ({a.function}). {columns}."
 
 
 def _os_message(e: OSError) -> str:

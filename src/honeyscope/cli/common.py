@@ -201,9 +201,7 @@ def analysis_parser(sub: argparse._SubParsersAction, command: str) -> argparse.A
 
     a = registry.BY_COMMAND[command]
     own = tuple(p.name for p in a.params if p.name in registry.SELECTION_OPTIONS.values())
-    columns = "; ".join(f"{c}: {m}" for c, m in a.returns)
-    p = sub.add_parser(command, help=a.summary, description=a.summary[:1].upper() + a.summary[1:] + ".",
-                       epilog=f"Result columns ({a.function}). {columns}.")
+    p = sub.add_parser(command, help=a.summary)  # description and epilog: cli.build_parser
     for param in a.params:
         if param.positional:
             p.add_argument(param.name, metavar=param.option, help=param.help)
@@ -220,9 +218,8 @@ def selection_kwargs(args: argparse.Namespace, *, own: tuple[str, ...] = ()) -> 
     return {k: getattr(args, k, None) for k in SELECTION_OPTIONS.values() if k not in own}
 
 
-def open_source(args: argparse.Namespace):
-    """The packet table (Ibis) named by the parsed SOURCE arguments, NOT yet selected: the API
-    function applies the selection (:func:`run_analysis`)."""
+def _packets(args: argparse.Namespace):
+    """The packet table (Ibis) named by the parsed SOURCE arguments, not yet selected."""
     from honeyscope import api
 
     return api.open_packets(
@@ -230,15 +227,24 @@ def open_source(args: argparse.Namespace):
     )
 
 
+def open_source(args: argparse.Namespace):
+    """The packet table (Ibis) named by the parsed SOURCE arguments, restricted to the command's
+    selection (checked: an unknown sensor or no packet left is an error). For commands that call
+    an analysis themselves; the registry's analyses go through :func:`run_analysis`."""
+    from honeyscope.analyse import select
+
+    return select.apply(_packets(args), select.selection(**selection_kwargs(args)))
+
+
 def run_analysis(args: argparse.Namespace, name: str, **params):
     """``honeyscope.api.<name>`` on the command's SOURCE with its selection and ``params``: the
-    one way every analysis command computes its result."""
+    one way every analysis command computes its result (the API applies the selection)."""
     from honeyscope import api
     from honeyscope.analyse import registry
 
     analysis = registry.get(name)
     own = tuple(p.name for p in analysis.params)
-    return getattr(api, name)(open_source(args), **params, **selection_kwargs(args, own=own))
+    return getattr(api, name)(_packets(args), **params, **selection_kwargs(args, own=own))
 
 
 _spinner = None
