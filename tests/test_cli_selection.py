@@ -183,3 +183,14 @@ def test_engine_has_no_progress_bar():
 
     con = engine.connect()
     assert con.raw_sql("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+
+
+def test_open_source_applies_the_selection(store):
+    """A command calling an analysis itself (``ip``) gets the selected packets too."""
+    import argparse
+
+    from honeyscope.cli.common import open_source
+
+    args = argparse.Namespace(source=[store], engine="duckdb", year=None, tz=None, sensor=None,
+                              start=None, end="2013-03-02", sensors="a,b", src=None, proto="tcp", port=None)
+    assert open_source(args).count().execute() == 2  # a's two TCP packets of March 1st
