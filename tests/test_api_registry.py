@@ -69,7 +69,7 @@ def test_api_function_matches_registry(a):
 
 
 def test_api_has_no_analysis_outside_the_registry():
-    pipeline = {"chart", "ingest", "open_packets", "open_store", "packets_of", "resolve_store",
+    pipeline = {"chart", "export", "ingest", "open_packets", "open_store", "packets_of", "resolve_store",
                 "verify_store"}
     assert set(api.__all__) - pipeline == set(registry.BY_NAME)
     assert set(honeyscope._API) == set(api.__all__)

@@ -120,3 +120,17 @@ def test_help_shows_a_result():
     assert list(sig.parameters)[:4] == ["source", "unique", "ma", "by"]
     assert sig.parameters["by"].default == "host"
     assert "groucho-eu 2013-03-03" in honeyscope.daily.__doc__
+
+
+def test_export_takes_the_selection(tmp_path):
+    f = tmp_path / "three.csv"
+    f.write_text("datetime,host,src,proto,type,spt,dpt\n"
+                 "2013-03-01 10:00:00,a,16843009,TCP,,1,22\n"
+                 "2013-03-03 12:30:00,c,50529027,TCP,,1,22\n"
+                 "2013-03-02 10:00:00,b,33686018,UDP,,1,53\n")
+    honeyscope.ingest([str(f)], tmp_path / "s")
+    out = tmp_path / "x.csv"
+    assert honeyscope.export(tmp_path / "s", "csv", out, port=22, end="2013-03-02") == 1
+    assert pd.read_csv(out)["src"].tolist() == ["1.1.1.1"]
+    with pytest.raises(SelectionError, match="a, b, c"):
+        honeyscope.export(tmp_path / "s", "csv", out, sensors="d")

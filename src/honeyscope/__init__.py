@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 
 #: The Python API, listed by ``dir(honeyscope)`` (tab completion): the pipeline's functions and
 #: one function per analysis of :mod:`honeyscope.analyse.registry` (a test keeps them equal).
-_API = ("anomalies", "chart", "compare", "count", "daily", "enrich", "events", "gaps", "health", "ingest",
+_API = ("anomalies", "chart", "compare", "count", "daily", "enrich", "events", "export", "gaps", "health",
+        "ingest",
         "ip", "open_packets", "open_store", "packets_of", "port_sources", "ports", "resolve_store", "scans",
         "source", "sources", "summary", "survival", "trends", "verify_store")
 

@@ -38,7 +38,8 @@ from honeyscope.store.store import Store, is_store
 
 #: the pipeline's functions; the analyses (one per entry of honeyscope.analyse.registry, a test
 #: keeps them equal) are added below
-__all__ = ["chart", "ingest", "open_packets", "open_store", "packets_of", "resolve_store", "verify_store"]
+__all__ = ["chart", "export", "ingest", "open_packets", "open_store", "packets_of", "resolve_store",
+           "verify_store"]
 
 #: A SOURCE: a store directory or data files, an Ibis table, a pandas / polars DataFrame, Arrow.
 Source = Any
@@ -115,6 +116,29 @@ class StoreHandle(Store):
             f"{pd.Timestamp(first):%Y-%m-%dT%H:%M:%S}Z to {pd.Timestamp(last):%Y-%m-%dT%H:%M:%S}Z")
         n = len(self.sensors)
         return (f"Store({str(self.path)!r}: {self.rows:,} rows, {n} sensor{'s' * (n != 1)}, {span})")
+
+
+def export(store: str | Path, fmt: str = "csv", out: str | Path = "-", *, start: When = None,
+           end: When = None, sensors: Names = None, src: Names = None, proto: Names = None,
+           port: Ports = None) -> int:
+    """Write the packets of the store at ``store`` to ``out`` (``-``: stdout) as ``fmt`` (marx,
+    csv, parquet, jsonl, ecs, dshield), restricted to the selection as every analysis is; returns
+    the rows written. An unknown sensor or an empty selection is a
+    :class:`~honeyscope.analyse.select.SelectionError`.
+
+    >>> honeyscope.export("store", "csv", "groucho-eu.csv", sensors="groucho-eu")   # doctest: +SKIP
+    40386
+    """
+    from functools import partial
+
+    from honeyscope.store.export import export as _export
+
+    sel = _select.selection(start=start, end=end, sensors=sensors, src=src, proto=proto, port=port)
+    keep = None
+    if sel:
+        _select.apply(open_packets(store), sel)
+        keep = partial(_select.filter_table, sel=sel)
+    return _export(Store(store), fmt, str(out), keep=keep)
 
 
 def open_store(path: str | Path) -> StoreHandle:

@@ -190,30 +190,13 @@ def print_ledger(d: dict) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from honeyscope import api
     from honeyscope.cli.common import selection_kwargs
-    from honeyscope.store.export import export
-    from honeyscope.store.store import Store
 
-    keep = _selected(args.store, selection_kwargs(args))
-    n = export(Store(args.store), args.format, args.output, keep=keep)
+    n = api.export(args.store, args.format, args.output, **selection_kwargs(args))
     where = "stdout" if args.output == "-" else plain_terminal(args.output)
     print(f"{n:,} rows written → {where}", file=sys.stderr)
     return 0
-
-
-def _selected(store: str, options: dict):
-    """The selection of ``export`` as a filter for :func:`~honeyscope.store.export.export`, after
-    checking it against the store (an unknown sensor or no packet left: one line, exit 1)."""
-    from functools import partial
-
-    from honeyscope import api
-    from honeyscope.analyse import select
-
-    sel = select.selection(**options)
-    if not sel:
-        return None
-    select.apply(api.open_packets(store), sel)
-    return partial(select.filter_table, sel=sel)
 
 
 def _rejects(args: argparse.Namespace) -> int:
