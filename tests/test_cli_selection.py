@@ -194,3 +194,15 @@ def test_open_source_applies_the_selection(store):
     args = argparse.Namespace(source=[store], engine="duckdb", year=None, tz=None, sensor=None,
                               start=None, end="2013-03-02", sensors="a,b", src=None, proto="tcp", port=None)
     assert open_source(args).count().execute() == 2  # a's two TCP packets of March 1st
+
+
+def test_report_restricts_with_the_selection(store):
+    """The report keeps the packets of the same selection (and only those with a wall clock)."""
+    from honeyscope.analyse.select import SelectionError, selection
+    from honeyscope.render.report import ReportOptions, restrict
+
+    t = api.open_packets(store)
+    opts = ReportOptions(selection=selection(src="1.1.1.0/24", proto="tcp,icmp", end="2013-03-03"))
+    assert sorted(restrict(t, opts).execute()["src"]) == ["1.1.1.1", "1.1.1.1", "1.1.1.2"]
+    with pytest.raises(SelectionError, match="a, b, c"):
+        restrict(t, ReportOptions(selection=selection(sensors="x")))
