@@ -181,7 +181,7 @@ def print_ledger(d: dict) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from honeyscope.store.export import export
+    from honeyscope.render.export import export
     from honeyscope.store.store import Store
 
     n = export(Store(args.store), args.format, args.output, start=args.start, end=args.end)

@@ -1,5 +1,8 @@
 """Export the store's packets: the seed's own CSV layout (``marx``), or every canonical column as CSV,
 JSON lines or Parquet. Streams through DuckDB: the table is never held in memory whole.
+
+It lives in the render layer (it lays the store's table out in a format, with
+:mod:`honeyscope.render.escape`'s rules): render reads the store, the store never imports render.
 """
 
 from __future__ import annotations
