@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import pandas as pd
 
 from honeyscope.analyse import engine as _engine
 from honeyscope.store.store import Store, is_store
@@ -48,7 +49,10 @@ class StoreHandle(Store):
         return pl.from_arrow(self.table(columns))
 
     def pandas(self, columns: list[str] | None = None):
-        return self.table(columns).to_pandas()
+        """The packets as pandas; ports, ICMP codes and other integers as nullable integers."""
+        from honeyscope.store.frames import to_pandas
+
+        return to_pandas(self.table(columns))
 
     def packets(self, engine: str = _engine.DEFAULT_ENGINE) -> ibis.Table:
         return _engine.packets_from_files(_engine.connect(engine), self.packet_files())
@@ -137,6 +141,9 @@ def open_packets(
         # manifest (read through pyarrow's filesystems) names the committed files, as locally
         return _engine.packets_from_files(con, remote_packet_files(srcs[0]))
     store = resolve_store(srcs, year=year, tz=tz, sensor=sensor)
+    from honeyscope.store.frames import require_packets
+
+    require_packets(store)  # no packet at all: one sentence (lines read, rejected), not empty answers
     return _engine.packets_from_files(con, store.packet_files())
 
 
@@ -152,8 +159,11 @@ def _analysis(module: str, name: str):
         import importlib
 
         fn = getattr(importlib.import_module(f"honeyscope.analyse.{module}"), name)
+        from honeyscope.store.frames import restore_ints
+
         result = fn(packets_of(source, engine=engine), *args, **kwargs)
-        return result.execute() if isinstance(result, ibis.Expr) else result
+        result = result.execute() if isinstance(result, ibis.Expr) else result
+        return restore_ints(result) if isinstance(result, pd.DataFrame) else result
 
     run.__name__ = name
     run.__qualname__ = name
