@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (UTC), YYYY-MM-DD")
     e.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (UTC), inclusive")
     e.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
+    e.add_argument("--raw", action="store_true",
+                   help="csv/marx: write text cells as they are (by default a cell a spreadsheet would "
+                   "run as a formula gets a leading ')")
     e.set_defaults(func=_export)
 
     r = sub.add_parser("rejects", help="lines that were not packets, with their reason")
@@ -184,7 +187,7 @@ def _export(args: argparse.Namespace) -> int:
     from honeyscope.render.export import export
     from honeyscope.store.store import Store
 
-    n = export(Store(args.store), args.format, args.output, start=args.start, end=args.end)
+    n = export(Store(args.store), args.format, args.output, start=args.start, end=args.end, raw=args.raw)
     where = "stdout" if args.output == "-" else plain_terminal(args.output)
     print(f"{n:,} rows written → {where}", file=sys.stderr)
     return 0
