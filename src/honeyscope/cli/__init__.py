@@ -18,7 +18,8 @@ import os
 import sys
 
 #: Command modules, in the order their commands appear in ``--help``.
-COMMAND_MODULES = ["ingest", "collect", "explore", "fleet", "events", "health", "report", "scale", "verify"]
+COMMAND_MODULES = ["ingest", "collect", "explore", "fleet", "ip", "events", "health", "report", "scale",
+                   "verify"]
 #: Commands that show their own progress (a bar or named steps); the others get a spinner on a
 #: terminal until their output is ready.
 OWN_PROGRESS = {"ingest", "report", "demo", "export", "generate", "collect"}

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from honeyscope.render.escape import value_text
-from honeyscope.store.frames import format_times, restore_ints, time_text
+from honeyscope.store.frames import format_times, output_frame, time_text
 
 #: R's ``getOption("width")``.
 WIDTH = 80
@@ -234,20 +234,8 @@ def frame_text(
 
 
 # --- CSV and JSON of a result: one timestamp format, integers as integers ---------------------
+# (output_frame, from honeyscope.store.frames: RFC 3339 times and integer ports of a frame)
 
-
-def output_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` ready for CSV, JSON or a plain table: every datetime column as RFC 3339 UTC text
-    (:func:`honeyscope.store.frames.format_times`: ``2013-03-03T21:53:59Z``, microseconds only
-    when the column has them, days as ``2013-03-03``) and ports / ICMP codes that an engine
-    returned as floats as integers (``22``, not ``22.0``)."""
-    out = restore_ints(df)
-    times = [c for c in out.columns if pd.api.types.is_datetime64_any_dtype(out[c])]
-    if times:
-        out = out.copy() if out is df else out
-        for c in times:
-            out[c] = format_times(out[c], c)
-    return out
 
 
 #: The note of an empty result whose analysis gave no reason of its own.

@@ -99,6 +99,20 @@ def format_times(s: pd.Series, name: object = None) -> pd.Series:
     return text.where(ok, None).astype(object)
 
 
+def output_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` ready for CSV, JSON or a plain table: every datetime column as RFC 3339 UTC text
+    (:func:`honeyscope.store.frames.format_times`: ``2013-03-03T21:53:59Z``, microseconds only
+    when the column has them, days as ``2013-03-03``) and ports / ICMP codes that an engine
+    returned as floats as integers (``22``, not ``22.0``)."""
+    out = restore_ints(df)
+    times = [c for c in out.columns if pd.api.types.is_datetime64_any_dtype(out[c])]
+    if times:
+        out = out.copy() if out is df else out
+        for c in times:
+            out[c] = format_times(out[c], c)
+    return out
+
+
 class NoPacketsError(RuntimeError):
     """A source (a store, or files ingested on the fly) without a single packet."""
 
