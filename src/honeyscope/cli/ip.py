@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_source_args(p)
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
     p.add_argument("--top", type=positive, default=10, help="destination ports shown (default 10)")
-    p.add_argument("--plot", metavar="FILE", type=output_file, help="also draw the timeline to FILE.png or .svg")
+    p.add_argument("--plot", metavar="FILE", type=output_file,
+                   help="also draw the timeline to FILE.png or .svg")
     p.set_defaults(func=_ip)
 
 
