@@ -96,7 +96,9 @@ def format_times(s: pd.Series, name: object = None) -> pd.Series:
         t = t.dt.floor("us")
         frac = bool((t[ok].dt.microsecond != 0).any())
         text = t.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if frac else "%Y-%m-%dT%H:%M:%SZ")
-    return text.where(ok, None).astype(object)
+    out = text.astype(object)
+    out[~ok] = None
+    return out
 
 
 def output_frame(df: pd.DataFrame) -> pd.DataFrame:
