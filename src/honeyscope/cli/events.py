@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import fields
 
 import pandas as pd
@@ -42,10 +41,10 @@ def _events(args: argparse.Namespace) -> int:
     if int(t.count().execute()) == 0:
         raise ValueError("no packets in the source: no events to find")
     df = events.events(t, opts, kinds=tuple(args.kind or events.KINDS))
-    if df.empty:
-        print("honeyscope: no events above the thresholds", file=sys.stderr)
     if args.top:
         df = df.head(args.top)
+    if df.empty:  # emit prints it as the one note of an empty result
+        df.attrs["note"] = "no events above the thresholds"
     if args.format == "text" and args.sentences:
         emit(df, "text", text=lambda d: "\n".join(f"{e.event}: {events.describe(e)}"
                                                   for _, e in d.iterrows()))
