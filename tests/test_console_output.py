@@ -90,3 +90,18 @@ def test_summary_first_last_rfc3339(tmp_path, capsys):
     df = pd.DataFrame([{"column": "time", "kind": "time", "stat": s, "value": v}
                        for s, v in (("First", got["First"]), ("Last", got["Last"]), ("Days", 1))])
     assert "First:2013-03-03T21:53:30Z" in summary_text(df)
+
+
+def test_api_pandas_ports_are_integers(tmp_path):
+    import honeyscope
+
+    f = tmp_path / "k.log"
+    f.write_text("\n".join([LINE.format(s=59, k=1, dpt=22), ICMP]) + "\n")
+    honeyscope.ingest([str(f)], tmp_path / "s", year=2013)
+    df = honeyscope.open_store(tmp_path / "s").pandas()
+    assert str(df["dpt"].dtype) == "UInt16"  # was float64 (22.0) with the ICMP row's null
+    assert df["dpt"].tolist()[0] == 22 and pd.isna(df["dpt"].tolist()[1])
+    assert df["icmp_type"].tolist()[1] == 8
+    tl = honeyscope.source_timeline(str(tmp_path / "s"), ["1.2.3.1", "1.2.3.9"])
+    assert tl["dpt"].dtype.kind in "iu" or str(tl["dpt"].dtype) == "Int64"
+    assert sorted(tl["dpt"].dropna().tolist()) == [22]
