@@ -62,6 +62,12 @@ def test_every_line_rejected_is_exit_1_with_the_count(files, capsys):
                               "(not a netfilter line: 2)\n")
 
 
+def test_report_of_no_packets_is_exit_1(files, capsys, tmp_path):
+    code, out, err = _run(capsys, ["report", files["junk"], "-o", str(tmp_path / "r.html")])
+    assert code == 1 and out == "" and not (tmp_path / "r.html").exists()
+    assert "no packets: 2 lines read, 2 rejected" in _one_line(err)
+
+
 def test_ports_without_tcp_is_a_note_not_named_integer0(files, capsys):
     code, out, err = _run(capsys, ["ports", files["udp"], "--year", "2013"])
     assert (code, out) == (0, "")
