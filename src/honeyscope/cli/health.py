@@ -68,9 +68,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _why_text(df: pd.DataFrame) -> str:
     """Text layout for flag tables: one flag per line, its reason in words."""
-    if df.empty:
-        return "nothing flagged"
     return "\n".join(str(w) for w in df["why"])
+
+
+def _flags(df: pd.DataFrame) -> pd.DataFrame:
+    """A flag table; empty, it carries emit's note (stderr, exit 0): nothing flagged."""
+    if df.empty:
+        df.attrs["note"] = "nothing flagged"
+    return df
 
 
 def _health(args: argparse.Namespace) -> int:
@@ -96,7 +101,7 @@ def _gaps(args: argparse.Namespace) -> int:
     t = open_source(args)
     o = health.GapOptions(alpha=args.alpha, min_gap=args.min_gap * 3600)
     df = health.gaps(t, o, include_quiet=args.quiet)
-    emit(df, args.format, _why_text)
+    emit(_flags(df), args.format, _why_text)
     return 0
 
 
@@ -116,7 +121,7 @@ def _trends(args: argparse.Namespace) -> int:
     family = trends.changepoint_tests(s) + trends.changepoint_tests(sp)  # one family per run
     df = pd.concat([trends.changepoints(s, metric=args.metric, family=family),
                     trends.changepoints(sp, metric=args.metric, family=family)], ignore_index=True)
-    emit(df, args.format, _why_text)
+    emit(_flags(df), args.format, _why_text)
     return 0
 
 
@@ -124,7 +129,7 @@ def _anomalies(args: argparse.Namespace) -> int:
     from honeyscope.analyse import trends
 
     t = open_source(args)
-    emit(trends.anomalies(t, metric=args.metric, top_ports=args.top), args.format, _why_text)
+    emit(_flags(trends.anomalies(t, metric=args.metric, top_ports=args.top)), args.format, _why_text)
     return 0
 
 
