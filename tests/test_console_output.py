@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from honeyscope.cli import main as cli
 from honeyscope.render.console import frame_text, json_text, summary_text
@@ -80,6 +81,7 @@ def test_cli_csv_and_json_parse_with_independent_readers(tmp_path, capsys):
     assert [(r["dpt"], r["count"]) for r in rows] == [(22, 1), (23, 1), (None, 1)]  # not 22.0
 
 
+@pytest.mark.slow  # summary of an on-the-fly ingest: several seconds
 def test_summary_first_last_rfc3339(tmp_path, capsys):
     f = tmp_path / "k.log"
     f.write_text("\n".join([LINE.format(s=59, k=1, dpt=22), LINE.format(s=30, k=2, dpt=23)]) + "\n")

@@ -48,6 +48,7 @@ def store(tmp_path_factory):
     return str(d / "s")
 
 
+@pytest.mark.slow  # a whole card: ~3 s of Ibis compiling on a loaded 2-core machine
 def test_card_of_a_source_as_counted_by_hand(store):
     import honeyscope
     from honeyscope.analyse.ip import ip_card
@@ -67,6 +68,7 @@ def test_card_of_a_source_as_counted_by_hand(store):
     assert c.timeline["first_at_sensor"].sum() == 3
 
 
+@pytest.mark.slow  # a whole card: ~3 s of Ibis compiling on a loaded 2-core machine
 def test_cli_text_and_json(store, capsys):
     assert cli(["ip", A, store, "--format", "json"]) == 0
     d = json.loads(capsys.readouterr().out)
@@ -80,6 +82,7 @@ def test_cli_text_and_json(store, capsys):
     assert "7 on 3 of 4 sensors" in out and "TCP 6, UDP 1" in out
 
 
+@pytest.mark.slow  # a whole card: ~3 s of Ibis compiling on a loaded 2-core machine
 def test_ipv6_address_in_any_spelling(store, capsys):
     assert cli(["ip", "2001:DB8:0:0::1", store, "--format", "json"]) == 0
     d = json.loads(capsys.readouterr().out)
