@@ -108,3 +108,17 @@ def test_plot_writes_the_timeline(store, tmp_path, capsys):
     out = tmp_path / "t.png"
     assert cli(["ip", A, store, "--plot", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_timeless_source_has_a_card_and_a_note_instead_of_a_chart(tmp_path, capsys):
+    # one dmesg line (kernel uptime only): a packet without a wall-clock time
+    f = tmp_path / "dmesg.txt"
+    f.write_text("[12.5] INPUT drop: IN=eth0 OUT= SRC=10.0.0.7 DST=10.0.0.2 LEN=40 TTL=64 ID=1 PROTO=TCP "
+                 "SPT=1 DPT=22 WINDOW=1 RES=0x00 SYN URGP=0\n")
+    png = tmp_path / "t.png"
+    assert cli(["ip", "10.0.0.7", str(f), "--format", "json", "--plot", str(png)]) == 0
+    cap = capsys.readouterr()
+    d = json.loads(cap.out)
+    assert (d["packets"], d["first_seen"], d["sensors"][0]["host"]) == (1, None, "dmesg.txt")
+    assert cap.err == "honeyscope: note: no packet from 10.0.0.7 has a wall-clock time: no timeline drawn\n"
+    assert not png.exists()

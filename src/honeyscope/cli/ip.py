@@ -46,7 +46,10 @@ def _ip(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(card.to_dict(), ensure_ascii=True) + "\n")
     else:
         sys.stdout.write(plain_terminal(render_ip.card_text(card)) + "\n")
-    if args.plot:
+    if args.plot and not card.timeline["time"].notna().any():  # an empty chart: a note, as empty results
+        print(f"honeyscope: note: no packet from {card.addr} has a wall-clock time: no timeline drawn",
+              file=sys.stderr)
+    elif args.plot:
         from honeyscope.render import charts
 
         charts.save(render_ip.timeline_chart(card), args.plot)
