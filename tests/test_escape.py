@@ -43,7 +43,7 @@ def test_rich_shows_hostile_text_literally():
 def test_export_sql_defuses_like_cell():
     import duckdb
 
-    from honeyscope.store.export import _SAFE
+    from honeyscope.render.export import _SAFE
 
     con = duckdb.connect()
     for v in ["=1+2", "@SUM(A1)", "-12.5", "+1e5", "-cmd", "host", "\tx"]:
@@ -129,7 +129,7 @@ def test_export_csv_quotes_and_defuses_cr(tmp_path):
     import pyarrow as pa
 
     from honeyscope import schema
-    from honeyscope.store.export import export
+    from honeyscope.render.export import export
     from honeyscope.store.store import Store
 
     st = Store(tmp_path / "s", create=True)

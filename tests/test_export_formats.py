@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from honeyscope.ingest.run import ingest
-from honeyscope.store.export import export
+from honeyscope.render.export import export
 from honeyscope.store.store import Store
 
 ORACLES = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "iptables-oracles"

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import bundled
 from honeyscope import api
-from honeyscope.store.export import export
+from honeyscope.render.export import export
 from honeyscope.store.store import Store, StoreBusyError
 
 HEADER = b"datetime,host,src,proto,type,spt,dpt\n"

@@ -297,7 +297,7 @@ def test_stale_manifest_temp_file_is_swept_on_next_write(store, tmp_path):
 
 
 def test_export_reports_the_rows_it_wrote(store, tmp_path, capsys):
-    from honeyscope.store.export import export
+    from honeyscope.render.export import export
 
     out = tmp_path / "x.csv"
     assert export(Store(store), "csv", str(out)) == 50

@@ -81,7 +81,10 @@ class StoreHandle(Store):
         return pl.from_arrow(self.table(columns))
 
     def pandas(self, columns: list[str] | None = None):
-        return self.table(columns).to_pandas()
+        """The packets as pandas; ports, ICMP codes and other integers as nullable integers."""
+        from honeyscope.store.frames import to_pandas
+
+        return to_pandas(self.table(columns))
 
     def packets(self, engine: str = _engine.DEFAULT_ENGINE) -> ibis.Table:
         return _engine.packets_from_files(_engine.connect(engine), self.packet_files())
@@ -120,10 +123,10 @@ class StoreHandle(Store):
 
 def export(store: str | Path, fmt: str = "csv", out: str | Path = "-", *, start: When = None,
            end: When = None, sensors: Names = None, src: Names = None, proto: Names = None,
-           port: Ports = None) -> int:
+           port: Ports = None, raw: bool = False) -> int:
     """Write the packets of the store at ``store`` to ``out`` (``-``: stdout) as ``fmt`` (marx,
     csv, parquet, jsonl, ecs, dshield), restricted to the selection as every analysis is; returns
-    the rows written. An unknown sensor or an empty selection is a
+    the rows written; ``raw``: CSV cells as they are, without defusing formulas. An unknown sensor or an empty selection is a
     :class:`~honeyscope.analyse.select.SelectionError`.
 
     >>> honeyscope.export("store", "csv", "groucho-eu.csv", sensors="groucho-eu")   # doctest: +SKIP
@@ -131,14 +134,14 @@ def export(store: str | Path, fmt: str = "csv", out: str | Path = "-", *, start:
     """
     from functools import partial
 
-    from honeyscope.store.export import export as _export
+    from honeyscope.render.export import export as _export
 
     sel = _select.selection(start=start, end=end, sensors=sensors, src=src, proto=proto, port=port)
     keep = None
     if sel:
         _select.apply(open_packets(store), sel)
         keep = partial(_select.filter_table, sel=sel)
-    return _export(Store(store), fmt, str(out), keep=keep)
+    return _export(Store(store), fmt, str(out), raw=raw, keep=keep)
 
 
 def open_store(path: str | Path) -> StoreHandle:
@@ -233,6 +236,9 @@ def open_packets(
         # manifest (read through pyarrow's filesystems) names the committed files, as locally
         return _engine.packets_from_files(con, remote_packet_files(srcs[0]))
     store = resolve_store(srcs, year=year, tz=tz, sensor=sensor)
+    from honeyscope.store.frames import require_packets
+
+    require_packets(store)  # no packet at all: one sentence (lines read, rejected), not empty answers
     return _engine.packets_from_files(con, store.packet_files())
 
 
@@ -297,6 +303,9 @@ def _run(name: str, source: Source, compute: Callable[[ibis.Table], Any], *, eng
     if isinstance(result, ibis.Expr):
         result = result.execute()
     if isinstance(result, pd.DataFrame):
+        from honeyscope.store.frames import restore_ints
+
+        result = restore_ints(result)  # ports and codes as integers, not floats
         result.attrs["analysis"] = name
     return _convert(result, to)
 

@@ -27,6 +27,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from honeyscope.analyse import names
+from honeyscope.store.frames import time_text
 
 # --- column roles for summary() ------------------------------------------------------------------
 
@@ -198,7 +199,7 @@ def summary_expr(
         ranked = g.mutate(rank=ibis.row_number().over(order_by=order))
         top = ranked.filter(ranked["rank"] < MAXSUM)
         stat = (
-            top.level.as_timestamp("s").strftime("%Y-%m-%d %H:%M:%S") if is_time else top.level
+            top.level.as_timestamp("s").strftime("%Y-%m-%dT%H:%M:%SZ") if is_time else top.level
         )
         parts.append(top.select(**_row(c, "category", stat, top["rank"], top.n)))
         lv = ranked.aggregate(levels=ranked.count())
@@ -243,8 +244,12 @@ def summary(t: ir.Table, columns: Sequence[str] | None = None) -> pd.DataFrame:
         na = rows - nn
         for kind in roles[c]:
             if kind == "time":
-                for s in ("First", "Last"):
-                    add(c, kind, s, pd.Timestamp(float(nums[(c, s)]), unit="s", tz="UTC").isoformat())
+                ends = [float(nums[(c, s)]) for s in ("First", "Last")]
+                # epoch seconds as doubles: rounded to the microsecond (no phantom nanoseconds);
+                # a fraction shown only when the data has one (RFC 3339, the outputs' one format)
+                frac = any(round(x * 1_000_000) % 1_000_000 for x in ends)
+                for s, x in zip(("First", "Last"), ends, strict=True):
+                    add(c, kind, s, time_text(x, fraction=frac))
                 add(c, kind, "Days", int(nums[(c, "Days")]))
             elif kind == "numeric":
                 for s in NUMERIC_STATS:
@@ -382,7 +387,11 @@ def daily(
     """Execute :func:`daily_expr`; ``day`` as a date (``datetime64`` at midnight)."""
     df = daily_expr(t, unique=unique, ma=ma, by_host=by_host).execute()
     df["day"] = pd.to_datetime(df["day"])
-    return df.reset_index(drop=True)
+    df = df.reset_index(drop=True)
+    if df.empty:
+        df.attrs["note"] = ("no packet has a wall-clock time (dmesg lines carry only the kernel "
+                            "uptime): there are no days to count")
+    return df
 
 
 # --- ports ---------------------------------------------------------------------------------------
@@ -436,7 +445,14 @@ def ports(t: ir.Table, proto: str = "tcp", top: int = 10, by_host: bool = False)
         df.attrs["other"] = {h: int(tot[h] - shown.get(h, 0)) for h in tot.index}
     else:
         df.attrs["other"] = int(tot["total"].iloc[0]) - int(df["count"].sum())
+    if df.empty:
+        what = "no packet has" if proto.lower() == "all" else f"no {_proto_name(proto)} packet has"
+        df.attrs["note"] = f"{what} a destination port: there are no ports to rank"
     return df
+
+
+def _proto_name(proto: str) -> str:
+    return PROTOS.get(proto.lower(), proto.upper())
 
 
 # --- port sources (part 2) -----------------------------------------------------------------------
@@ -475,4 +491,7 @@ def port_sources(t: ir.Table, proto: str = "tcp", top: int = 10) -> pd.DataFrame
     order = df.drop_duplicates("rank").sort_values("rank")["port"].tolist()
     df = df.drop(columns="rank").reset_index(drop=True)
     df.attrs["ports"] = order
+    if df.empty:
+        df.attrs["note"] = (f"no {_proto_name(proto)} packet with a destination port has a "
+                            "wall-clock time: there are no daily sources to average")
     return df

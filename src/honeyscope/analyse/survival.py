@@ -17,13 +17,20 @@ import pandas as pd
 from honeyscope.analyse.engine import whole_seconds
 
 
+def _timed(t: ibis.Table) -> ibis.Table:
+    """Rows with a wall-clock time (dmesg lines carry only the kernel uptime: no time to measure)."""
+    return t.filter(t.time.notnull())
+
+
 def sensor_spans_expr(t: ibis.Table) -> ibis.Table:
+    t = _timed(t)
     return t.group_by("host").aggregate(start=t.time.min(), end=t.time.max())
 
 
 def first_probe_expr(t: ibis.Table) -> ibis.Table:
     """Per sensor, protocol and destination port: the first packet's time and seconds since the
     sensor's start."""
+    t = _timed(t)
     p = t.filter(t.dpt.notnull())
     first = p.group_by(["host", "proto", "dpt"]).aggregate(first=p.time.min(), packets=p.count())
     spans = sensor_spans_expr(t)
@@ -103,6 +110,7 @@ def survival_summary(fp: pd.DataFrame) -> pd.DataFrame:
 def new_sources_expr(t: ibis.Table) -> ibis.Table:
     """Each (sensor, source) pair's first packet, and seconds since the previous new source of
     that sensor (``interval``; null for the first)."""
+    t = _timed(t)
     first = t.group_by(["host", "src"]).aggregate(first=t.time.min())
     w = ibis.window(group_by=first.host, order_by=[first.first, first.src])
     prev = first.first.lag().over(w)
@@ -128,12 +136,15 @@ def new_source_intervals(t: ibis.Table) -> pd.DataFrame:
     week = 7 * 86400
     counts = j.group_by("host").aggregate(
         sources=j.count(),
-        first_week=(sec < week).sum(),
-        last_week=(left < week).sum(),
+        first_week=(sec < week).cast("int64").sum(),  # an int, never a DECIMAL sum
+        last_week=(left < week).cast("int64").sum(),
     )
     df = counts.join(stats, "host", how="left").order_by("host").execute()
     df["first_week_per_day"] = df.pop("first_week") / 7.0
     df["last_week_per_day"] = df.pop("last_week") / 7.0
+    if df.empty:
+        df.attrs["note"] = ("no packet has a wall-clock time (dmesg lines carry only the kernel "
+                            "uptime): there are no times between new sources")
     return df[["host", "sources", "median_s", "p90_s", "p99_s", "max_s", "mean_s",
                "first_week_per_day", "last_week_per_day"]]
 

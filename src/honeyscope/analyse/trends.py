@@ -116,7 +116,9 @@ def _dense(df: pd.DataFrame, by: list[str], span: pd.DataFrame) -> Series:
     span["first"] = pd.to_datetime(span["first"])
     span["last"] = pd.to_datetime(span["last"])
     days = pd.date_range(span["first"].min(), span["last"].max(), freq="D")
-    df = df[(df["day"] >= days[0]) & (df["day"] <= days[-1])] if len(days) else df.iloc[:0]
+    if not len(days):  # no sensor reported one whole day: no series (not an IndexError)
+        return Series(pd.DataFrame(columns=by), pd.DatetimeIndex([]), np.zeros((0, 0)))
+    df = df[(df["day"] >= days[0]) & (df["day"] <= days[-1])]
     keys = df[by].drop_duplicates().sort_values(by).reset_index(drop=True)
     keys["_s"] = np.arange(len(keys))
     df = df.merge(keys, on=by)

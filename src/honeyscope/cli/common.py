@@ -293,8 +293,16 @@ def emit(
     (controls, newlines and tabs visible; names cut at 200 characters). CSV: formulas defused
     (also after a line break inside a value), a value holding CR or LF quoted; on a terminal the
     values are shown as in text, so no control character reaches it. JSON: ASCII only."""
+    from honeyscope.render.console import empty_note, json_text, output_frame
+
     stop_spinner()
     out = out or sys.stdout
+    if df.empty:  # an empty result of a valid selection: a note on stderr, a well-formed empty output
+        print(f"honeyscope: note: {empty_note(df)}", file=sys.stderr)
+        if fmt == "text":
+            return
+    if fmt in ("csv", "json"):
+        df = output_frame(df)  # RFC 3339 times, integer ports
     if fmt == "csv":
         tty = hasattr(out, "isatty") and out.isatty()
         safe = _map_strings(df, (lambda v: cell(value_text(v))) if tty else cell)
@@ -302,9 +310,9 @@ def emit(
         safe.to_csv(out, index=False, lineterminator="\r\n" if crlf else "\n")
     elif fmt == "json":
         # ASCII only: control, C1 and bidi characters from log lines arrive as \u escapes
-        out.write(df.to_json(orient="records", date_format="iso", force_ascii=True))
+        out.write(json_text(df))
         out.write("\n")
     else:
         shown = _map_strings(df, value_text)
-        body = text(shown) if text else shown.to_string(index=False)
+        body = text(shown) if text else output_frame(shown).to_string(index=False)
         out.write(plain_terminal(body) + "\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import fields
 
 import pandas as pd
@@ -37,8 +36,8 @@ def _events(args: argparse.Namespace) -> int:
 
     thresholds = {f.name: getattr(args, f.name) for f in fields(events.EventOptions)}
     df = run_analysis(args, "events", kind=args.kind, top=args.top, **thresholds)
-    if df.empty:
-        print("honeyscope: no events above the thresholds", file=sys.stderr)
+    if df.empty:  # emit prints it as the one note of an empty result
+        df.attrs["note"] = "no events above the thresholds"
     if args.format == "text" and args.sentences:
         emit(df, "text", text=lambda d: "\n".join(f"{e.event}: {events.describe(e)}"
                                                   for _, e in d.iterrows()))

@@ -62,9 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _why_text(df: pd.DataFrame) -> str:
     """Text layout for flag tables: one flag per line, its reason in words."""
-    if df.empty:
-        return "nothing flagged"
     return "\n".join(str(w) for w in df["why"])
+
+
+def _flags(df: pd.DataFrame) -> pd.DataFrame:
+    """A flag table; empty, it carries emit's note (stderr, exit 0): nothing flagged."""
+    if df.empty:
+        df.attrs["note"] = "nothing flagged"
+    return df
 
 
 def _health(args: argparse.Namespace) -> int:
@@ -78,7 +83,7 @@ def _health(args: argparse.Namespace) -> int:
 
 def _gaps(args: argparse.Namespace) -> int:
     df = run_analysis(args, "gaps", min_gap=args.min_gap, alpha=args.alpha, quiet=args.quiet)
-    emit(df, args.format, _why_text)
+    emit(_flags(df), args.format, _why_text)
     return 0
 
 
@@ -91,13 +96,13 @@ def _trends(args: argparse.Namespace) -> int:
     if rise:
         emit(df, args.format, lambda d: str(d["why"].iloc[0]))
     else:
-        emit(df, args.format, _why_text)
+        emit(_flags(df), args.format, _why_text)
     return 0
 
 
 def _anomalies(args: argparse.Namespace) -> int:
     df = run_analysis(args, "anomalies", metric=args.metric, top=args.top)
-    emit(df, args.format, _why_text)
+    emit(_flags(df), args.format, _why_text)
     return EXIT_FLAGGED if args.fail_on_flags and len(df) else 0
 
 

@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ecs: JSON lines with Filebeat's iptables field names; "
                    "dshield: DShield's submission format")
     e.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
+    e.add_argument("--raw", action="store_true",
+                   help="csv/marx: write text cells as they are (by default a cell a spreadsheet would "
+                   "run as a formula gets a leading ')")
     from honeyscope.cli.common import add_selection_args
 
     add_selection_args(e)  # --from/--to/--sensors/--src/--proto/--port, as on every analysis
@@ -193,7 +196,7 @@ def _export(args: argparse.Namespace) -> int:
     from honeyscope import api
     from honeyscope.cli.common import selection_kwargs
 
-    n = api.export(args.store, args.format, args.output, **selection_kwargs(args))
+    n = api.export(args.store, args.format, args.output, raw=args.raw, **selection_kwargs(args))
     where = "stdout" if args.output == "-" else plain_terminal(args.output)
     print(f"{n:,} rows written → {where}", file=sys.stderr)
     return 0

@@ -59,6 +59,9 @@ def run_report(sources: list[str], output: str, *, engine: str = "duckdb",
     step = progress or (lambda msg: None)
     step("loading the data")
     store = api.resolve_store(sources, year=year, tz=tz, sensor=sensor)
+    from honeyscope.store.frames import require_packets
+
+    require_packets(store)  # no packet at all: exit 1 with the lines read and rejected
     con = eng.connect(engine)
     packets = eng.packets_from_files(con, store.packet_files())
     opts = ReportOptions(title=title, selection=sel)

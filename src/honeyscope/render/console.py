@@ -14,6 +14,7 @@ recolour the layout, and a name longer than 200 characters is cut with an ellips
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from honeyscope.render.escape import value_text
+from honeyscope.store.frames import format_times, output_frame, time_text
 
 #: R's ``getOption("width")``.
 WIDTH = 80
@@ -112,7 +114,7 @@ def _block_cells(kind: str, stats: list[str], values: list[object], digits: int)
         cells = [*body, str(int(nums[-1]))] if has_na else body
     elif kind == "time":
         cells = [
-            str(v).replace("T", " ").replace("+00:00", "") if s in ("First", "Last") else str(v)
+            time_text(pd.Timestamp(v)) if s in ("First", "Last") else str(v)
             for s, v in zip(stats, values, strict=True)
         ]
     else:
@@ -200,7 +202,7 @@ def named_vector_text(names: Sequence[object], values: Sequence[object], width: 
 
 def _column_cells(s: pd.Series) -> list[str]:
     if pd.api.types.is_datetime64_any_dtype(s):
-        return ["NA" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d") for v in s]
+        return ["NA" if v is None else v for v in format_times(s)]
     if pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s):
         return ["NA" if pd.isna(v) else str(v) for v in s]
     if pd.api.types.is_float_dtype(s):
@@ -229,6 +231,29 @@ def frame_text(
     ]
     del width  # R wraps wide frames; these are narrow
     return "\n".join(line.rstrip() for line in lines)
+
+
+# --- CSV and JSON of a result: one timestamp format, integers as integers ---------------------
+# (output_frame, from honeyscope.store.frames: RFC 3339 times and integer ports of a frame)
+
+
+
+#: The note of an empty result whose analysis gave no reason of its own.
+EMPTY_NOTE = "the result is empty: the packets hold nothing this analysis counts"
+
+
+def empty_note(df: pd.DataFrame) -> str:
+    """The one sentence shown (on stderr) for an empty result: the analysis' own reason
+    (``df.attrs["note"]``), else :data:`EMPTY_NOTE`."""
+    return value_text(df.attrs.get("note") or EMPTY_NOTE)
+
+
+def json_text(df: pd.DataFrame) -> str:
+    """``df`` as a JSON array of records: times as :func:`output_frame` writes them, integers as
+    JSON integers, NaN/NA as ``null``, ASCII only (control and bidi characters as ``\\u``
+    escapes), ``/`` not escaped."""
+    records = json.loads(output_frame(df).to_json(orient="records", date_format="iso"))
+    return json.dumps(records, ensure_ascii=True)
 
 
 # --- the analyses' text --------------------------------------------------------------------------
@@ -277,6 +302,8 @@ def _ports_vector(df: pd.DataFrame, other: int | None, width: int) -> str:
 
 def port_sources_text(df: pd.DataFrame, width: int = WIDTH) -> str:
     """Per port (in rank order) the five-number summary and mean of the daily metric, and days."""
+    if df.empty:
+        return ""
     order = df.attrs.get("ports") or list(dict.fromkeys(df["port"]))
     rows = []
     for port in order:

@@ -247,11 +247,10 @@ class Store:
             self._sweep_manifest_tmp()
             missing = self.missing_parts()
             if missing:
-                from honeyscope.render.escape import plain_terminal
-
-                print(f"honeyscope: warning: {len(missing)} committed part(s) of {plain_terminal(self.path)} "
-                      f"are missing (e.g. {plain_terminal(missing[0])}): run honeyscope verify --store "
-                      f"{plain_terminal(self.path)} --repair", file=sys.stderr)
+                # paths as Python literals: control characters escaped without importing render/
+                print(f"honeyscope: warning: {len(missing)} committed part(s) of {str(self.path)!r} "
+                      f"are missing (e.g. {str(missing[0])!r}): run honeyscope verify --store "
+                      f"{str(self.path)!r} --repair", file=sys.stderr)
             yield
         finally:
             os.close(fd)  # releases the flock

@@ -1,5 +1,8 @@
 """Export the store's packets: the seed's own CSV layout (``marx``), or every canonical column as CSV,
 JSON lines or Parquet. Streams through DuckDB: the table is never held in memory whole.
+
+It lives in the render layer (it lays the store's table out in a format, with
+:mod:`honeyscope.render.escape`'s rules): render reads the store, the store never imports render.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import ibis
+import pyarrow as pa
 
 from honeyscope import schema
 from honeyscope.render.escape import FORMULA_START_PATTERN, NUMBER_PATTERN
@@ -115,7 +119,13 @@ def _select_dshield() -> str:
     ])
 
 
-def _select(fmt: str) -> str:
+#: RFC 3339 UTC, the outputs' one timestamp format (``honeyscope.store.frames.format_times``):
+#: whole seconds, or microseconds for every row when some row of the export has a fraction.
+TIME_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
+TIME_MICROSECONDS = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _select(fmt: str, raw: bool = False, time_format: str = TIME_SECONDS) -> str:
     if fmt == "ecs":
         return _select_ecs()
     if fmt == "dshield":
@@ -123,9 +133,9 @@ def _select(fmt: str) -> str:
     if fmt == "marx":
         cols = [
             "strftime(time, '%Y-%m-%d %H:%M:%S') AS datetime",
-            _SAFE.format(c="host") + " AS host",
+            ("host" if raw else _SAFE.format(c="host")) + " AS host",
             "src_int AS src",
-            _SAFE.format(c="proto") + " AS proto",
+            ("proto" if raw else _SAFE.format(c="proto")) + " AS proto",
             "icmp_type AS type",
             "spt",
             "dpt",
@@ -133,7 +143,9 @@ def _select(fmt: str) -> str:
         return ", ".join(cols)
     out = []
     for name, typ, _ in schema.COLUMNS:
-        if fmt == "csv" and str(typ) == "string":
+        if fmt in ("csv", "jsonl") and pa.types.is_timestamp(typ):
+            out.append(f"strftime({_q(name)}, {_lit(time_format)}) AS {_q(name)}")
+        elif fmt == "csv" and not raw and str(typ) == "string":
             out.append(_SAFE.format(c=_q(name)) + f" AS {_q(name)}")
         else:
             out.append(_q(name))
@@ -141,9 +153,15 @@ def _select(fmt: str) -> str:
 
 
 def export(store: Store, fmt: str, out: str, *, start: date | None = None, end: date | None = None,
-           keep: Callable[[ibis.Table], ibis.Table] | None = None) -> int:
+           raw: bool = False, keep: Callable[[ibis.Table], ibis.Table] | None = None) -> int:
     """Write the store's packets to ``out`` (a path, or ``-`` for stdout) in ``fmt``; returns the rows
     written.
+
+    ``csv`` and ``jsonl`` write times as RFC 3339 UTC (``2013-03-03T21:53:59Z``; with
+    microseconds on every row, ``...59.250000Z``, when some exported row has a fraction); ``marx``
+    keeps the seed's layout, ``ecs`` ECS's ``@timestamp``, ``dshield`` DShield's. Text cells of
+    ``csv`` and ``marx`` that a spreadsheet would run as a formula get a leading ``'``, unless
+    ``raw`` (for a program that reads the CSV, not a spreadsheet).
 
     Rows come in input order, then line order: exporting an ingested marx CSV as ``marx`` gives back
     the same rows in the same order. ``start``/``end`` keep the UTC days from ``start`` to ``end``
@@ -187,7 +205,11 @@ def export(store: Store, fmt: str, out: str, *, start: date | None = None, end: 
     if fmt == "dshield":
         where.append("time IS NOT NULL")
     cond = f" WHERE {' AND '.join(where)}" if where else ""
-    query = f"SELECT {_select(fmt)} FROM ({rel}){cond} ORDER BY _n, line"
+    time_format = TIME_SECONDS
+    if fmt in ("csv", "jsonl"):  # one precision for the whole column: microseconds only if needed
+        frac = con.execute(f"SELECT bool_or(epoch_us(time) % 1000000 <> 0) FROM ({rel}){cond}").fetchone()
+        time_format = TIME_MICROSECONDS if frac and frac[0] else TIME_SECONDS
+    query = f"SELECT {_select(fmt, raw, time_format)} FROM ({rel}){cond} ORDER BY _n, line"
     options = {
         "marx": "FORMAT CSV, HEADER true",
         "csv": "FORMAT CSV, HEADER true",
