@@ -518,6 +518,10 @@ def _scan_columns(_kernel: Any, text: pa.Array, body_at: np.ndarray) -> list[pl.
     sc = _kernel.scan(text, body_at)
     n = sc.n
     numeric = _numeric_tokens()
+    wanted = [(name, numeric[name]) for name in _kernel.STR_NAMES
+              if name in numeric and sc.any(name)]
+    nums, oks = sc.integers_of(wanted)
+    row = {name: i for i, (name, _) in enumerate(wanted)}
     cols: list[pl.Series] = []
     for name in _kernel.STR_NAMES:
         if name in numeric or name in _PRESENCE_ONLY:
@@ -529,8 +533,8 @@ def _scan_columns(_kernel: Any, text: pa.Array, body_at: np.ndarray) -> list[pl.
             p = sc.present(name)
             cols.append(pl.Series(name, pa.array(p, mask=~p), pl.Boolean))
             if name in numeric:
-                num, ok = sc.integer(name, numeric[name])
-                cols.append(pl.Series(f"v_{name}", pa.array(num, mask=~ok), pl.Int64))
+                i = row[name]
+                cols.append(pl.Series(f"v_{name}", pa.array(nums[i], mask=~oks[i]), pl.Int64))
         else:
             cols.append(pl.from_arrow(sc.text(name)).alias(name))  # type: ignore[union-attr]
     cols.extend(pl.Series(name, sc.flag(name)) for name in _kernel.BOOL_NAMES)
@@ -656,22 +660,24 @@ def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any) -> pl.DataFrame:
     # MAC: 14 bytes → dst, src, ethertype
     mac = c.t_mac.str.to_lowercase()
     mac14 = mac.str.contains(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){13}$")
+    # (MAC, protocol names and options repeat: read once per distinct value)
+    df = _by_distinct(df, "t_mac", {
+        "mac_dst": pl.when(mac14).then(mac.str.slice(0, 17)),
+        "mac_src": pl.when(mac14).then(mac.str.slice(18, 17)),
+        "ethertype": pl.when(mac14).then(_hex(mac.str.slice(36, 2) + mac.str.slice(39, 2))),
+        "mac": pl.when(~mac14 & (c.t_mac != "")).then(c.t_mac)})
+    df = _by_distinct(df, "t_proto", {"proto": proto})
+    df = _by_distinct(df, "t_iproto", {
+        "inner_proto": pl.when(c.t_iproto.str.to_uppercase() == "ICMPV6").then(pl.lit("ICMPv6"))
+        .otherwise(c.t_iproto.str.to_uppercase())})
+    df = _by_distinct(df, "t_ipopt", {"ip_opt": c.t_ipopt.str.replace_all(" ", "", literal=True)})
+    df = _by_distinct(df, "t_tcpopt", {"tcp_opt": c.t_tcpopt.str.replace_all(" ", "", literal=True)})
     df = df.with_columns(
-        proto=proto,
-        mac_dst=pl.when(mac14).then(mac.str.slice(0, 17)),
-        mac_src=pl.when(mac14).then(mac.str.slice(18, 17)),
-        ethertype=pl.when(mac14).then(
-            _hex(mac.str.slice(36, 2) + mac.str.slice(39, 2))),
-        mac=pl.when(~mac14 & (c.t_mac != "")).then(c.t_mac),
         in_iface=pl.when(c.t_in != "").then(c.t_in),
         out_iface=pl.when(c.t_out != "").then(c.t_out),
         physin=pl.when(c.t_physin != "").then(c.t_physin),
         physout=pl.when(c.t_physout != "").then(c.t_physout),
         uptime=c.t_uptime.cast(pl.Float64, strict=False),
-        ip_opt=c.t_ipopt.str.replace_all(" ", "", literal=True),
-        tcp_opt=c.t_tcpopt.str.replace_all(" ", "", literal=True),
-        inner_proto=pl.when(c.t_iproto.str.to_uppercase() == "ICMPV6").then(pl.lit("ICMPv6"))
-        .otherwise(c.t_iproto.str.to_uppercase()),
     )
     # numbers: SEQ=/ACK= are TCP's with --log-tcp-sequence, ICMP's SEQ= is the echo sequence
     is_tcp = c.proto == "TCP"
@@ -739,10 +745,17 @@ def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any) -> pl.DataFrame:
     return df
 
 
+def _by_distinct(df: pl.DataFrame, key: str, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
+    """``df`` with the columns ``exprs`` (expressions of column ``key`` alone) added, each
+    evaluated once per distinct value of ``key`` (a MAC, a prefix: a sensor logs a handful, not
+    one per line) and put back on every row."""
+    table = df.select(pl.col(key).unique()).with_columns(**exprs)
+    got = df.select(key).join(table, on=key, how="left", nulls_equal=True, maintain_order="left")
+    return df.with_columns(got.drop(key))
+
+
 def _actions(prefix: pl.Series) -> pl.Series:
-    """The action of each log prefix (its rules read once per distinct prefix: a sensor logs a
-    handful of prefixes, not one per line)."""
-    uniq = prefix.unique()
+    """The action of each log prefix (its rules read once per distinct prefix)."""
     low = pl.col("p").str.to_lowercase()
     edge = _x(low, _EDGE_RE)
     action = pl.lit("unknown")
@@ -754,10 +767,7 @@ def _actions(prefix: pl.Series) -> pl.Series:
         .when(edge == "r").then(pl.lit("reject"))
         .otherwise(action)
     )
-    table = pl.DataFrame({"p": uniq}).with_columns(a=action)
-    return (pl.DataFrame({"p": prefix}).join(table, on="p", how="left", nulls_equal=True,
-                                             maintain_order="left")
-            .get_column("a").alias("action"))
+    return _by_distinct(pl.DataFrame({"p": prefix}), "p", {"action": action}).get_column("action")
 
 
 def _epoch_and_range(df: pl.DataFrame) -> pl.DataFrame:
