@@ -18,6 +18,12 @@ the embedded header. Rare framings (``journalctl -o json`` records) take an extr
 only when a block holds one.
 
 Every input line becomes one row or one reject (reasons: :data:`REASONS`); nothing raises.
+
+Two paths give the same rows, rejects and warnings (``tests/test_parse_paths.py``): blocks of at
+least :data:`KERNEL_MIN_LINES` lines are scanned by the compiled kernel (:mod:`parse_kernel`), which
+also decodes every numeric field straight from the line bytes; smaller blocks (and every block
+where numba is missing) take the numpy tokeniser and polars' string parsing, so that a small
+ingest never pays numba's start-up.
 """
 
 from __future__ import annotations
@@ -39,21 +45,23 @@ from honeyscope.ingest.parse_tokens import tokenise
 #: Blocks of fewer lines take the numpy path (same results): starting numba's compiled code in a
 #: process (importing it, loading the cached machine code) costs more than such a block's parse.
 KERNEL_MIN_LINES = 4096
-_KERNEL: list[Any] = []  # the compiled kernel module (None without numba), once imported
+#: The compiled kernel module once imported; None where numba is missing (False: not tried yet).
+_kernel: Any = False
 
 
 def _kernel_for(n: int) -> Any:
     """The compiled kernel (:mod:`parse_kernel`) for a block of ``n`` lines, or None for the
     numpy path: small blocks, or numba missing."""
-    if n < KERNEL_MIN_LINES:
+    global _kernel
+    if _kernel is None or n < KERNEL_MIN_LINES:
         return None
-    if not _KERNEL:
+    if _kernel is False:
         try:
             from honeyscope.ingest import parse_kernel
         except ImportError:  # pragma: no cover - exercised where numba is not installed
             parse_kernel = None  # type: ignore[assignment]
-        _KERNEL.append(parse_kernel)
-    return _KERNEL[0]
+        _kernel = parse_kernel
+    return _kernel
 
 #: Lines longer than this (bytes) are rejected unread: the kernel's LOG lines are < 1 KiB.
 MAX_LINE_BYTES = 16 * 1024
