@@ -18,6 +18,12 @@ the embedded header. Rare framings (``journalctl -o json`` records) take an extr
 only when a block holds one.
 
 Every input line becomes one row or one reject (reasons: :data:`REASONS`); nothing raises.
+
+Two paths give the same rows, rejects and warnings (``tests/test_parse_paths.py``): blocks of at
+least :data:`KERNEL_MIN_LINES` lines are scanned by the compiled kernel (:mod:`parse_kernel`), which
+also decodes every numeric field straight from the line bytes; smaller blocks (and every block
+where numba is missing) take the numpy tokeniser and polars' string parsing, so that a small
+ingest never pays numba's start-up.
 """
 
 from __future__ import annotations
@@ -34,13 +40,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from honeyscope import schema
+from honeyscope.ingest.parse_tokens import tokenise
 
-try:  # the compiled tokeniser; the numpy one (same results, slower) when numba is missing
-    from honeyscope.ingest import parse_kernel as _kernel
-    from honeyscope.ingest.parse_kernel import tokenise
-except ImportError:  # pragma: no cover - exercised where numba is not installed
-    _kernel = None  # type: ignore[assignment]
-    from honeyscope.ingest.parse_tokens import tokenise
+#: Blocks of fewer lines take the numpy path (same results): starting numba's compiled code in a
+#: process (importing it, loading the cached machine code) costs more than such a block's parse.
+KERNEL_MIN_LINES = 4096
+#: The compiled kernel module once imported; None where numba is missing (False: not tried yet).
+_kernel: Any = False
+
+
+def _kernel_for(n: int) -> Any:
+    """The compiled kernel (:mod:`parse_kernel`) for a block of ``n`` lines, or None for the
+    numpy path: small blocks, or numba missing."""
+    global _kernel
+    if _kernel is None or n < KERNEL_MIN_LINES:
+        return None
+    if _kernel is False:
+        try:
+            from honeyscope.ingest import parse_kernel
+        except ImportError:  # pragma: no cover - exercised where numba is not installed
+            parse_kernel = None  # type: ignore[assignment]
+        _kernel = parse_kernel
+    return _kernel
 
 #: Lines longer than this (bytes) are rejected unread: the kernel's LOG lines are < 1 KiB.
 MAX_LINE_BYTES = 16 * 1024
@@ -204,7 +225,7 @@ def _v6_compress(df: pl.DataFrame, text: str, out: str) -> pl.DataFrame:
     return df.drop([col for col in df.columns if col.startswith(t)])
 
 
-def _address(df: pl.DataFrame, text: str, out: str) -> pl.DataFrame:
+def _address(df: pl.DataFrame, text: str, out: str, _kernel: Any) -> pl.DataFrame:
     """Columns ``out`` (canonical text), ``out_int`` (IPv4 as integer), ``_fam_<out>`` (4/6)
     and ``_bad_<out>`` (text present but not an address) from the address text column ``text``.
 
@@ -388,6 +409,7 @@ def _all_rejected(lines: pa.Array, first_line: int, ctx: ParseContext, reason: s
 
 def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
     c = pl.col
+    _kernel = _kernel_for(len(lines))
     raw = pl.Series("raw", lines)
     if raw.dtype != pl.String:
         raw = raw.cast(pl.String)
@@ -403,15 +425,18 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
     )
     has_json = bool(df.select(c._text.str.starts_with("{").any()).item())
     if has_json:
-        is_json = c._text.str.starts_with("{")
+        # (the JSON paths are read on the records' rows only, then put back in place)
+        df = df.with_columns(_json=c._text.str.starts_with("{").fill_null(False))
+        at = df.select(pl.arg_where(c._json)).to_series()
+        rec = df.get_column("_text").gather(at)
+        text = df.get_column("_text")
+        none = pl.repeat(None, df.height, dtype=pl.String, eager=True)
         df = df.with_columns(
-            _jt=pl.when(is_json).then(c._text.str.json_path_match("$.__REALTIME_TIMESTAMP")),
-            _jh=pl.when(is_json).then(c._text.str.json_path_match("$._HOSTNAME")),
-            _json=is_json,
-            _text=pl.when(is_json)
-            .then(c._text.str.json_path_match("$.MESSAGE"))
-            .otherwise(c._text),
+            none.clone().scatter(at, rec.str.json_path_match("$.__REALTIME_TIMESTAMP")).alias("_jt"),
+            none.scatter(at, rec.str.json_path_match("$._HOSTNAME")).alias("_jh"),
+            text.scatter(at, rec.str.json_path_match("$.MESSAGE")),
         )
+        del rec, text
     else:
         df = df.with_columns(
             _jt=pl.lit(None, pl.String), _jh=pl.lit(None, pl.String), _json=pl.lit(False)
@@ -425,12 +450,15 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
     text_arr = df.get_column("_text").to_arrow()
     if isinstance(text_arr, pa.ChunkedArray):
         text_arr = text_arr.combine_chunks()
-    toks = tokenise(text_arr, body_at)
-    df = df.with_columns(
-        [pl.from_arrow(v).alias(k) if isinstance(v, pa.Array) else pl.Series(k, v)
-         for k, v in toks.items()]
-    ).drop("_text")  # (memory: every intermediate column goes as soon as it is used)
-    del toks, text_arr, body_at
+    if _kernel is None:
+        toks = tokenise(text_arr, body_at)
+        cols = [pl.from_arrow(v).alias(k) if isinstance(v, pa.Array) else pl.Series(k, v)
+                for k, v in toks.items()]
+        del toks
+    else:
+        cols = _scan_columns(_kernel, text_arr, body_at)
+    df = df.with_columns(cols).drop("_text")  # (memory: every intermediate column goes as soon
+    del cols, text_arr, body_at  # as it is used)
     if "raw" in df.columns:  # a line with no netfilter body: its syslog header is the whole line
         # (read for the sensor and time its reject is counted under)
         df = df.with_columns(
@@ -439,6 +467,9 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
         _has_body=c._at.is_not_null(),
         t_frag=pl.coalesce(c.t_frag, c.t_frag2),
         t_ittl=pl.coalesce(c.t_ittl, c.t_ihop),
+        **({} if _kernel is None else {
+            "v_t_frag": pl.when(c.t_frag.is_not_null()).then(c.v_t_frag).otherwise(c.v_t_frag2),
+            "v_t_ittl": pl.when(c.t_ittl.is_not_null()).then(c.v_t_ittl).otherwise(c.v_t_ihop)}),
         mf=c.mf | c._mf6,
         _ts=_x(c._head, _TS_RE),
         _rest=c._head.str.replace(_FRAME_RE, ""),
@@ -465,7 +496,7 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
     ).drop("_head", "_rest", "_rest3")
 
     # ---- stage 4: typed values ----------------------------------------------------------------
-    df = _typed(df, ctx)
+    df = _typed(df, ctx, _kernel)
 
     # ---- stage 5: reasons ---------------------------------------------------------------------
     df = _reasons(df)
@@ -475,13 +506,56 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
     return ParseResult(rows, rejects, _warnings(df))
 
 
+#: Token fields the parser only needs to know are present (never their text).
+_PRESENCE_ONLY = ("t_param", "t_pointer", "t_gateway")
+
+
+def _numeric_tokens() -> dict[str, bool]:
+    """Token field → hexadecimal? of every field the parser reads as a number."""
+    out = {tcol: hexa for _, tcol, hexa, _, _ in _num_checks()}
+    for name in ("t_tseq", "t_tack", "t_iseq"):  # (made from t_seq / t_ack in _typed)
+        del out[name]
+    out.update(t_seq=False, t_ack=False, t_frag2=False, t_ihop=False)
+    return out
+
+
+def _scan_columns(_kernel: Any, text: pa.Array, body_at: np.ndarray) -> list[pl.Series]:
+    """The token columns of the compiled scan: text for the text fields; for a numeric field
+    ``t_x`` a presence column (True where logged, else null) and its value ``v_t_x`` (null where
+    absent or not a number as the kernel prints it), decoded without building its text."""
+    sc = _kernel.scan(text, body_at)
+    n = sc.n
+    numeric = _numeric_tokens()
+    wanted = [(name, numeric[name]) for name in _kernel.STR_NAMES
+              if name in numeric and sc.any(name)]
+    nums, oks = sc.integers_of(wanted)
+    row = {name: i for i, (name, _) in enumerate(wanted)}
+    cols: list[pl.Series] = []
+    for name in _kernel.STR_NAMES:
+        if name in numeric or name in _PRESENCE_ONLY:
+            if not sc.any(name):
+                cols.append(pl.Series(name, pa.nulls(n, pa.bool_()), pl.Boolean))
+                if name in numeric:
+                    cols.append(pl.Series(f"v_{name}", pa.nulls(n, pa.int64()), pl.Int64))
+                continue
+            p = sc.present(name)
+            cols.append(pl.Series(name, pa.array(p, mask=~p), pl.Boolean))
+            if name in numeric:
+                i = row[name]
+                cols.append(pl.Series(f"v_{name}", pa.array(nums[i], mask=~oks[i]), pl.Int64))
+        else:
+            cols.append(pl.from_arrow(sc.text(name)).alias(name))  # type: ignore[union-attr]
+    cols.extend(pl.Series(name, sc.flag(name)) for name in _kernel.BOOL_NAMES)
+    return cols
+
+
 def _warnings(df: pl.DataFrame) -> dict[str, int]:
     """Rows kept with an auxiliary field left null, by field (``{"bad icmp_id": 1}``)."""
     cols = [n for n in df.columns if n.startswith("_warn_")]
     if not cols:
         return {}
-    sums = df.filter(pl.col("_reason").is_null()).select(
-        [pl.col(n).fill_null(False).sum() for n in cols]).row(0)
+    sums = df.select(
+        [pl.col(n).fill_null(False).filter(pl.col("_reason").is_null()).sum() for n in cols]).row(0)
     return {f"bad {n[len('_warn_'):]}": int(v) for n, v in zip(cols, sums, strict=True) if v}
 
 
@@ -581,44 +655,47 @@ def _cut_tail(df: pl.DataFrame) -> pl.Expr:
     return (~tail | uid_gid | c._unbal | dangling | maybe_cut).fill_null(False)
 
 
-def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
+def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any) -> pl.DataFrame:
     c = pl.col
     # protocol name: upper case, except ICMPv6
     pu = c.t_proto.str.to_uppercase()
     proto = pl.when(pu == "ICMPV6").then(pl.lit("ICMPv6")).otherwise(pu)
     # addresses
-    df = _address(df, "t_src", "src")
-    df = _address(df, "t_dst", "dst")
-    df = _address(df, "t_isrc", "inner_src")
-    df = _address(df, "t_idst", "inner_dst")
+    df = _address(df, "t_src", "src", _kernel)
+    df = _address(df, "t_dst", "dst", _kernel)
+    df = _address(df, "t_isrc", "inner_src", _kernel)
+    df = _address(df, "t_idst", "inner_dst", _kernel)
     # MAC: 14 bytes → dst, src, ethertype
     mac = c.t_mac.str.to_lowercase()
     mac14 = mac.str.contains(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){13}$")
+    # (MAC, protocol names and options repeat: read once per distinct value)
+    df = _by_distinct(df, "t_mac", {
+        "mac_dst": pl.when(mac14).then(mac.str.slice(0, 17)),
+        "mac_src": pl.when(mac14).then(mac.str.slice(18, 17)),
+        "ethertype": pl.when(mac14).then(_hex(mac.str.slice(36, 2) + mac.str.slice(39, 2))),
+        "mac": pl.when(~mac14 & (c.t_mac != "")).then(c.t_mac)})
+    df = _by_distinct(df, "t_proto", {"proto": proto})
+    df = _by_distinct(df, "t_iproto", {
+        "inner_proto": pl.when(c.t_iproto.str.to_uppercase() == "ICMPV6").then(pl.lit("ICMPv6"))
+        .otherwise(c.t_iproto.str.to_uppercase())})
+    df = _by_distinct(df, "t_ipopt", {"ip_opt": c.t_ipopt.str.replace_all(" ", "", literal=True)})
+    df = _by_distinct(df, "t_tcpopt", {"tcp_opt": c.t_tcpopt.str.replace_all(" ", "", literal=True)})
     df = df.with_columns(
-        proto=proto,
-        mac_dst=pl.when(mac14).then(mac.str.slice(0, 17)),
-        mac_src=pl.when(mac14).then(mac.str.slice(18, 17)),
-        ethertype=pl.when(mac14).then(
-            _hex(mac.str.slice(36, 2) + mac.str.slice(39, 2))),
-        mac=pl.when(~mac14 & (c.t_mac != "")).then(c.t_mac),
         in_iface=pl.when(c.t_in != "").then(c.t_in),
         out_iface=pl.when(c.t_out != "").then(c.t_out),
         physin=pl.when(c.t_physin != "").then(c.t_physin),
         physout=pl.when(c.t_physout != "").then(c.t_physout),
         uptime=c.t_uptime.cast(pl.Float64, strict=False),
-        ip_opt=c.t_ipopt.str.replace_all(" ", "", literal=True),
-        tcp_opt=c.t_tcpopt.str.replace_all(" ", "", literal=True),
-        inner_proto=pl.when(c.t_iproto.str.to_uppercase() == "ICMPV6").then(pl.lit("ICMPv6"))
-        .otherwise(c.t_iproto.str.to_uppercase()),
     )
     # numbers: SEQ=/ACK= are TCP's with --log-tcp-sequence, ICMP's SEQ= is the echo sequence
     is_tcp = c.proto == "TCP"
     is_icmp = c.proto.is_in(["ICMP", "ICMPv6"])
+    derived = {"t_tseq": ("t_seq", is_tcp), "t_tack": ("t_ack", is_tcp),
+               "t_iseq": ("t_seq", is_icmp), "t_icmpid": ("t_icmpid", is_icmp)}
     df = df.with_columns(
-        t_tseq=pl.when(is_tcp).then(c.t_seq),
-        t_tack=pl.when(is_tcp).then(c.t_ack),
-        t_iseq=pl.when(is_icmp).then(c.t_seq),
-        t_icmpid=pl.when(is_icmp).then(c.t_icmpid),
+        [pl.when(cond).then(pl.col(src)).alias(name) for name, (src, cond) in derived.items()]
+        + ([] if _kernel is None else [pl.when(cond).then(pl.col(f"v_{src}")).alias(f"v_{name}")
+                                       for name, (src, cond) in derived.items()])
     )
     checks = _num_checks()
     if _kernel is None:  # numbers as the kernel prints them (see parse_kernel.integers)
@@ -626,16 +703,8 @@ def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
             pl.when(pl.col(tcol).str.contains(_HEX_RE if hexa else _DEC_RE))
             .then((_hex if hexa else _dec)(pl.col(tcol))).alias(col)
             for col, tcol, hexa, _, _ in checks])
-    else:  # the same values by the compiled kernel
-        values: list[pl.Expr | pl.Series] = []
-        for col, tcol, hexa, _, _ in checks:
-            arr = df.get_column(tcol).to_arrow()
-            if arr.null_count == len(arr):
-                values.append(pl.lit(None, pl.Int64).alias(col))
-                continue
-            num, ok = _kernel.integers(arr, hexa)
-            values.append(pl.Series(col, pa.array(num, mask=~ok), pl.Int64))
-        df = df.with_columns(values)
+    else:  # the same values, decoded by the compiled kernel straight from the line bytes
+        df = df.with_columns([pl.col(f"v_{tcol}").alias(col) for col, tcol, _, _, _ in checks])
     bad_exprs = []
     aux_exprs = []
     for col, tcol, _, mx, reason in checks:
@@ -675,8 +744,27 @@ def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
     df = df.drop([n for n in df.columns if n.startswith("t_") and n not in keep])
     df = _times(df, ctx)
     df = _epoch_and_range(df)
-    # prefix → action
-    low = c._prefix.str.to_lowercase()
+    host = pl.coalesce(pl.when(c._json).then(c._jh).otherwise(c._host), pl.lit(ctx.sensor))
+    df = df.with_columns(
+        prefix=pl.when(c._prefix != "").then(c._prefix),
+        action=_actions(df.get_column("_prefix")),
+        host=host,
+    )
+    return df
+
+
+def _by_distinct(df: pl.DataFrame, key: str, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
+    """``df`` with the columns ``exprs`` (expressions of column ``key`` alone) added, each
+    evaluated once per distinct value of ``key`` (a MAC, a prefix: a sensor logs a handful, not
+    one per line) and put back on every row."""
+    table = df.select(pl.col(key).unique()).with_columns(**exprs)
+    got = df.select(key).join(table, on=key, how="left", nulls_equal=True, maintain_order="left")
+    return df.with_columns(got.drop(key))
+
+
+def _actions(prefix: pl.Series) -> pl.Series:
+    """The action of each log prefix (its rules read once per distinct prefix)."""
+    low = pl.col("p").str.to_lowercase()
     edge = _x(low, _EDGE_RE)
     action = pl.lit("unknown")
     for name, rx in reversed(_ACTION_RES):
@@ -687,13 +775,7 @@ def _typed(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
         .when(edge == "r").then(pl.lit("reject"))
         .otherwise(action)
     )
-    host = pl.coalesce(pl.when(c._json).then(c._jh).otherwise(c._host), pl.lit(ctx.sensor))
-    df = df.with_columns(
-        prefix=pl.when(c._prefix != "").then(c._prefix),
-        action=action,
-        host=host,
-    )
-    return df
+    return _by_distinct(pl.DataFrame({"p": prefix}), "p", {"action": action}).get_column("action")
 
 
 def _epoch_and_range(df: pl.DataFrame) -> pl.DataFrame:

@@ -33,6 +33,8 @@ _WORD_NAMES = [name for name, kind in _SLOTS if kind == "word"]
 _EXTRA = ["t_in", "_head", "t_flags", "t_ipopt", "t_tcpopt", "_last"]
 _STR_NAMES = _FIELD_NAMES + _EXTRA
 _BOOL_NAMES = [*_WORD_NAMES, "_looks_nf", "_unbal", "_dup", "_brk"]
+#: the names of the scan's text fields and flags (public: the parser reads them)
+STR_NAMES, BOOL_NAMES = _STR_NAMES, _BOOL_NAMES
 _I_IN, _I_HEAD, _I_FLAGS, _I_IPOPT, _I_TCPOPT, _I_LAST = (len(_FIELD_NAMES) + i for i in range(6))
 _I_LOOKS, _I_UNBAL, _I_DUP, _I_BRK = (len(_WORD_NAMES) + i for i in range(4))
 
@@ -253,8 +255,53 @@ def _array(data: np.ndarray, offs: np.ndarray, vstart: np.ndarray, vlen: np.ndar
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(o), pa.py_buffer(buf), bitmap, nulls)
 
 
-def tokenise(text: pa.Array, body_at: np.ndarray) -> dict[str, pa.Array | np.ndarray]:
-    """Drop-in for :func:`honeyscope.ingest.parse_tokens.tokenise` (same keys and values)."""
+class Scan:
+    """The result of one compiled pass over a block: where each field's value lies in each line.
+
+    Values are read from it on demand: :meth:`text` gathers a field's bytes into an Arrow string
+    array, :meth:`integer` decodes a numeric field straight from the line bytes (no string is
+    built), :meth:`present` tells where a field was logged, :meth:`flag` reads a bare word or a
+    line flag."""
+
+    def __init__(self, data: np.ndarray, offs: np.ndarray, vstart: np.ndarray, vlen: np.ndarray,
+                 flags: np.ndarray) -> None:
+        self.data, self.offs, self.vstart, self.vlen, self.flags = data, offs, vstart, vlen, flags
+        self.n = len(offs) - 1
+        self._present = (vlen >= 0).any(axis=1)
+
+    def _i(self, name: str) -> int:
+        return _STR_NAMES.index(name)
+
+    def text(self, name: str) -> pa.Array:
+        i = self._i(name)
+        if not self._present[i]:
+            return pa.nulls(self.n, pa.large_string())
+        return _array(self.data, self.offs, self.vstart[i], self.vlen[i])
+
+    def present(self, name: str) -> np.ndarray:
+        return self.vlen[self._i(name)] >= 0
+
+    def any(self, name: str) -> bool:
+        return bool(self._present[self._i(name)])
+
+    def integer(self, name: str, hexa: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(value, ok) of a field, by the rules of :func:`integers` (absent: not ok)."""
+        i = self._i(name)
+        return _ints_at(self.data, self.offs, self.vstart[i], self.vlen[i], hexa)
+
+    def integers_of(self, fields: list[tuple[str, bool]]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`integer` of several (name, hexa) fields at once, in one pass over the lines
+        (each line's bytes read while they are in cache): (values, ok), one row per field."""
+        idx = np.array([self._i(name) for name, _ in fields], np.int64)
+        hexa = np.array([h for _, h in fields], np.bool_)
+        return _ints_rows(self.data, self.offs, self.vstart, self.vlen, idx, hexa)
+
+    def flag(self, name: str) -> np.ndarray:
+        return self.flags[_BOOL_NAMES.index(name)]
+
+
+def scan(text: pa.Array, body_at: np.ndarray) -> Scan:
+    """One compiled pass over ``text`` (lines) whose bodies start at ``body_at`` (-1: none)."""
     if not pa.types.is_large_string(text.type):
         text = text.cast(pa.large_string())
     n = len(text)
@@ -275,14 +322,83 @@ def tokenise(text: pa.Array, body_at: np.ndarray) -> dict[str, pa.Array | np.nda
         data, offs, body_at, _CODES, _FIDTAB, _SLOT_TO_OUT, _NF_CODES, _FLAG_CODES,
         _C_PROTO, _C_URGP, _C_OPT, len(_STR_NAMES), len(_BOOL_NAMES),
     )
-    out: dict[str, pa.Array | np.ndarray] = {}
-    present = (vlen >= 0).any(axis=1)
-    for i, name in enumerate(_STR_NAMES):
-        out[name] = (_array(data, offs, vstart[i], vlen[i]) if present[i]
-                     else pa.nulls(n, pa.large_string()))
-    for i, name in enumerate(_BOOL_NAMES):
-        out[name] = flags[i]
+    return Scan(data, offs, vstart, vlen, flags)
+
+
+def tokenise(text: pa.Array, body_at: np.ndarray) -> dict[str, pa.Array | np.ndarray]:
+    """Drop-in for :func:`honeyscope.ingest.parse_tokens.tokenise` (same keys and values)."""
+    sc = scan(text, body_at)
+    out: dict[str, pa.Array | np.ndarray] = {name: sc.text(name) for name in _STR_NAMES}
+    for name in _BOOL_NAMES:
+        out[name] = sc.flag(name)
     return out
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _int_of(data, i, e, hexa):  # pragma: no cover - compiled
+    """(value, ok) of the bytes data[i:e] (see :func:`integers`)."""
+    base = 16 if hexa else 10
+    if hexa:
+        if e - i >= 2 and data[i] == 48 and (data[i + 1] == 120 or data[i + 1] == 88):  # 0x
+            i += 2
+    elif e - i >= 2 and data[i] == 48:  # a leading zero: the kernel never prints one
+        return 0, False
+    if i >= e:
+        return 0, False
+    v = 0
+    while i < e:
+        c = data[i]
+        if 48 <= c <= 57:
+            d = c - 48
+        elif hexa and 97 <= c <= 102:
+            d = c - 87
+        elif hexa and 65 <= c <= 70:
+            d = c - 55
+        else:
+            return 0, False
+        if v < 1099511627776:  # saturate at 2**40: beyond every field's range anyway
+            v = v * base + d
+        i += 1
+    return v, True
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _ints_at(data, offs, vstart, vlen, hexa):  # pragma: no cover - compiled
+    """:func:`_ints` of the values the scan located (vlen < 0: absent)."""
+    n = len(vlen)
+    out = np.zeros(n, np.int64)
+    ok = np.zeros(n, np.bool_)
+    for r in range(n):
+        if vlen[r] < 0:
+            continue
+        s = offs[r] + vstart[r]
+        v, good = _int_of(data, s, s + vlen[r], hexa)
+        if good:
+            out[r] = v
+            ok[r] = True
+    return out, ok
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _ints_rows(data, offs, vstart, vlen, idx, hexa):  # pragma: no cover - compiled
+    """:func:`_ints_at` of the fields ``idx`` (hexadecimal where ``hexa``), line by line."""
+    k = len(idx)
+    n = vstart.shape[1]
+    out = np.zeros((k, n), np.int64)
+    ok = np.zeros((k, n), np.bool_)
+    for r in range(n):
+        base = offs[r]
+        for j in range(k):
+            f = idx[j]
+            ln = vlen[f, r]
+            if ln < 0:
+                continue
+            s = base + vstart[f, r]
+            v, good = _int_of(data, s, s + ln, hexa[j])
+            if good:
+                out[j, r] = v
+                ok[j, r] = True
+    return out, ok
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
@@ -290,35 +406,10 @@ def _ints(data, offs, valid, hexa):  # pragma: no cover - compiled
     n = len(offs) - 1
     out = np.zeros(n, np.int64)
     ok = np.zeros(n, np.bool_)
-    base = 16 if hexa else 10
     for r in range(n):
         if not valid[r]:
             continue
-        i = offs[r]
-        e = offs[r + 1]
-        if hexa:
-            if e - i >= 2 and data[i] == 48 and (data[i + 1] == 120 or data[i + 1] == 88):  # 0x
-                i += 2
-        elif e - i >= 2 and data[i] == 48:  # a leading zero: the kernel never prints one
-            continue
-        if i >= e:
-            continue
-        v = 0
-        good = True
-        while i < e:
-            c = data[i]
-            if 48 <= c <= 57:
-                d = c - 48
-            elif hexa and 97 <= c <= 102:
-                d = c - 87
-            elif hexa and 65 <= c <= 70:
-                d = c - 55
-            else:
-                good = False
-                break
-            if v < 1099511627776:  # saturate at 2**40: beyond every field's range anyway
-                v = v * base + d
-            i += 1
+        v, good = _int_of(data, offs[r], offs[r + 1], hexa)
         if good:
             out[r] = v
             ok[r] = True
