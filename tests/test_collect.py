@@ -158,6 +158,35 @@ def test_frames_split_at_every_byte(octet):
         assert p.col.n == len(msgs)
 
 
+@pytest.mark.parametrize("trailer", [b"\n", b"\r\n"])
+def test_octet_frames_with_a_trailer_split_at_every_byte(trailer):
+    """Octet-counted frames each followed by a trailer (as some senders write them): a TCP segment
+    ending right after a trailer must not turn the connection to newline framing."""
+    msgs = [line3164(i) for i in range(3)] + ["x"]
+    data = b"".join(str(len(m)).encode() + b" " + m.encode() + trailer for m in msgs)
+    for cut in range(1, len(data)):
+        p = _TCP(_FakeCollector())  # type: ignore[arg-type]
+        p.prefix = b"192.0.2.1\t"
+        p.data_received(data[:cut])
+        p.data_received(data[cut:])
+        p.flush_rest()
+        assert b"".join(p.col.out).decode().split("\n")[:-1] == [f"192.0.2.1\t{m}" for m in msgs], cut
+        assert p.octets, cut
+
+
+def test_octet_frames_in_one_pass():
+    """The compiled framer on its own: whole frames out (inner newline → space, trailing CR/LF of a
+    multi-line message dropped), the incomplete rest left, damage reported where it starts."""
+    from honeyscope.ingest.collect import octet_frames
+
+    assert octet_frames(b"3 abc 0 4 a\nb\n2 x", b"P ") == (b"P abc\nP \nP a b\n", 3, 14, False)
+    assert octet_frames(b"1 a 12", b"") == (b"a\n", 1, 4, False)  # "12": wait for the space
+    assert octet_frames(b"1 a x 1 b", b"") == (b"a\n", 1, 4, True)
+    assert octet_frames(b"1 a 12345678901 b", b"") == (b"a\n", 1, 4, True)  # 11 digits
+    assert octet_frames(b"2000000 b", b"") == (b"", 0, 0, True)  # above MAX_OCTETS
+    assert octet_frames(b"", b"P") == (b"", 0, 0, False)
+
+
 def test_damaged_octet_framing_falls_back_to_lines():
     p = _TCP(_FakeCollector())  # type: ignore[arg-type]
     p.prefix = b"h\t"
