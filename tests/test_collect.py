@@ -311,3 +311,15 @@ def test_interleaved_senders_name_their_host_less_lines():
     assert list(zip(rows.column("line").to_pylist(), rows.column("host").to_pylist(), strict=True)) == [
         (10, "192.0.2.1"), (11, "192.0.2.2"), (12, "named"), (14, "default")]
     assert rejects.column("host").to_pylist() == ["192.0.2.3"] and rejects.column("line").to_pylist() == [13]
+
+
+def test_split_senders_edges():
+    """Spool lines cut at their first tab, by bytes: no tab (no sender), an empty line, a tab in the
+    message, CR-LF, invalid UTF-8 (replaced), a non-ASCII sender."""
+    from honeyscope.ingest.live import split_senders
+
+    block = b"10.0.0.1\ta b\n\nno tab\r\n\tonly message\n10.0.0.2\tx\ty\n\xe6\x97\xa5\tz\xff\nh\t"
+    msgs, senders = split_senders(block)
+    assert msgs.to_pylist() == ["a b", "", "no tab", "only message", "x\ty", "z\ufffd", ""]
+    assert senders.to_pylist() == ["10.0.0.1", "", "", "", "10.0.0.2", "\u65e5", "h"]
+    assert [len(a) for a in split_senders(b"")] == [0, 0]

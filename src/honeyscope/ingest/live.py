@@ -15,6 +15,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import numba as nb
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -104,14 +106,45 @@ def _by_sender(t: pa.Table, named: pa.Array, first_line: int) -> pa.Table:
 
 def split_senders(block: bytes) -> tuple[pa.Array, pa.Array]:
     """A spool block (``SENDER\\tMESSAGE`` lines) as its messages and their senders ('' when a line
-    has no tab)."""
-    df = pl.DataFrame({"s": pl.Series(sources.lines_array(block)).cast(pl.String)})
-    tab = pl.col("s").str.find("\t", literal=True)
-    out = df.select(
-        pl.when(tab.is_null()).then(pl.col("s")).otherwise(pl.col("s").str.slice(tab + 1)).alias("m"),
-        pl.when(tab.is_null()).then(pl.lit("")).otherwise(pl.col("s").str.slice(0, tab)).alias("h"),
-    )
-    return out.get_column("m").to_arrow(), out.get_column("h").to_arrow()
+    has no tab): one compiled pass over the block's bytes."""
+    arr = sources.lines_array(block)
+    n = len(arr)
+    if not n:
+        return arr, arr
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, n + 1, arr.offset * 8)
+    data = np.frombuffer(arr.buffers()[2], np.uint8)
+    m_data, m_off, s_data, s_off = _split_at_tab(data, offsets)
+    return (pa.LargeStringArray.from_buffers(n, pa.py_buffer(m_off), pa.py_buffer(m_data)),
+            pa.LargeStringArray.from_buffers(n, pa.py_buffer(s_off), pa.py_buffer(s_data)))
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _split_at_tab(data, offsets):  # pragma: no cover - compiled
+    n = len(offsets) - 1
+    m_data = np.empty(offsets[n] - offsets[0], np.uint8)
+    s_data = np.empty(offsets[n] - offsets[0], np.uint8)
+    m_off = np.zeros(n + 1, np.int64)
+    s_off = np.zeros(n + 1, np.int64)
+    m = s = 0
+    for i in range(n):
+        a, b = offsets[i], offsets[i + 1]
+        t = a
+        while t < b and data[t] != 9:
+            t += 1
+        if t == b:  # no tab: all message, no sender
+            t = a
+            rest = a
+        else:
+            rest = t + 1
+        for k in range(a, t):
+            s_data[s] = data[k]
+            s += 1
+        for k in range(rest, b):
+            m_data[m] = data[k]
+            m += 1
+        m_off[i + 1] = m
+        s_off[i + 1] = s
+    return m_data[:m], m_off, s_data[:s], s_off
 
 
 _watching = False
