@@ -323,3 +323,28 @@ def test_split_senders_edges():
     assert msgs.to_pylist() == ["a b", "", "no tab", "only message", "x\ty", "z\ufffd", ""]
     assert senders.to_pylist() == ["10.0.0.1", "", "", "", "10.0.0.2", "\u65e5", "h"]
     assert [len(a) for a in split_senders(b"")] == [0, 0]
+
+
+def test_blocks_staged_at_once_by_workers_keep_every_row(tmp_path):
+    """Blocks parsed and staged side by side (here on threads: the same path as worker processes),
+    each spanning two months: every file keeps its own name, every row and reject is committed once,
+    counted once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from honeyscope.ingest.live import commit_blocks
+
+    def block(k: int) -> bytes:
+        ls = [f"192.0.2.{k}\t<4>{'May 31' if i % 2 else 'Jun  1'} 12:00:00 kernel: "
+              + MSG.format(a=i, i=k * 100 + i, s=k) for i in range(40)]
+        return ("\n".join([*ls, f"192.0.2.{k}\tnot a packet"]) + "\n").encode()
+
+    st = Store(tmp_path / "st", create=True)
+    with st.lock(), ThreadPoolExecutor(3) as pool:
+        rec = commit_blocks(st, [block(k) for k in range(1, 7)], 1, {"source": "t"}, sensor="d",
+                            senders=True, year=2024, pool=pool, workers=3)
+    assert (rec["rows"], sum(rec["rejected"].values()), rec["lines"]) == (240, 6, 246)
+    assert rec["hosts"] == {f"192.0.2.{k}": 40 for k in range(1, 7)}
+    assert len(rec["parts"]) == 12 and len(set(rec["parts"])) == 12  # 6 blocks x 2 months
+    t = Store(tmp_path / "st").table(["host", "ip_id", "spt"]).to_pandas()
+    assert len(t) == 240 and sorted(t.ip_id + 1000 * t.spt) == sorted(
+        k * 100 + i + 1000 * k for k in range(1, 7) for i in range(40))
