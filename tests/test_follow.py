@@ -32,7 +32,8 @@ class Following:
         kw.setdefault("commit_every", 0.2)
         kw.setdefault("interval", 0.02)
         kw.setdefault("grace", 0.2)
-        self.f = Follower(store, [str(p) for p in files], **kw)
+        self.ready = threading.Event()  # the files are open (the first poll's status): writers may start
+        self.f = Follower(store, [str(p) for p in files], status=lambda _: self.ready.set(), **kw)
         self.stats = None
         self.t = threading.Thread(target=self._run, daemon=True)
         self.error: BaseException | None = None
@@ -42,9 +43,12 @@ class Following:
             self.stats = self.f.run()
         except BaseException as e:
             self.error = e
+        finally:
+            self.ready.set()
 
     def __enter__(self) -> Following:
         self.t.start()
+        self.ready.wait(60)  # a rotation before the follower opened the file is not followed (tail -F)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from concurrent.futures import Executor, Future
-from dataclasses import asdict
+from concurrent.futures import Executor, Future, wait
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import numba as nb
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from honeyscope.ingest import sources
-from honeyscope.store.store import Store
+from honeyscope.store.store import Store, Transaction
 
 
 class LiveTotals:
@@ -104,14 +107,45 @@ def _by_sender(t: pa.Table, named: pa.Array, first_line: int) -> pa.Table:
 
 def split_senders(block: bytes) -> tuple[pa.Array, pa.Array]:
     """A spool block (``SENDER\\tMESSAGE`` lines) as its messages and their senders ('' when a line
-    has no tab)."""
-    df = pl.DataFrame({"s": pl.Series(sources.lines_array(block)).cast(pl.String)})
-    tab = pl.col("s").str.find("\t", literal=True)
-    out = df.select(
-        pl.when(tab.is_null()).then(pl.col("s")).otherwise(pl.col("s").str.slice(tab + 1)).alias("m"),
-        pl.when(tab.is_null()).then(pl.lit("")).otherwise(pl.col("s").str.slice(0, tab)).alias("h"),
-    )
-    return out.get_column("m").to_arrow(), out.get_column("h").to_arrow()
+    has no tab): one compiled pass over the block's bytes."""
+    arr = sources.lines_array(block)
+    n = len(arr)
+    if not n:
+        return arr, arr
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, n + 1, arr.offset * 8)
+    data = np.frombuffer(arr.buffers()[2], np.uint8)
+    m_data, m_off, s_data, s_off = _split_at_tab(data, offsets)
+    return (pa.LargeStringArray.from_buffers(n, pa.py_buffer(m_off), pa.py_buffer(m_data)),
+            pa.LargeStringArray.from_buffers(n, pa.py_buffer(s_off), pa.py_buffer(s_data)))
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _split_at_tab(data, offsets):  # pragma: no cover - compiled
+    n = len(offsets) - 1
+    m_data = np.empty(offsets[n] - offsets[0], np.uint8)
+    s_data = np.empty(offsets[n] - offsets[0], np.uint8)
+    m_off = np.zeros(n + 1, np.int64)
+    s_off = np.zeros(n + 1, np.int64)
+    m = s = 0
+    for i in range(n):
+        a, b = offsets[i], offsets[i + 1]
+        t = a
+        while t < b and data[t] != 9:
+            t += 1
+        if t == b:  # no tab: all message, no sender
+            t = a
+            rest = a
+        else:
+            rest = t + 1
+        for k in range(a, t):
+            s_data[s] = data[k]
+            s += 1
+        for k in range(rest, b):
+            m_data[m] = data[k]
+            m += 1
+        m_off[i + 1] = m
+        s_off[i + 1] = s
+    return m_data[:m], m_off, s_data[:s], s_off
 
 
 _watching = False
@@ -164,41 +198,74 @@ def line_count(block: bytes) -> int:
     return block.count(b"\n") + (0 if not block or block.endswith(b"\n") else 1)
 
 
+@dataclass
+class _StagingOnly:
+    """What a transaction needs of its store to stage files: the path (no manifest read per block)."""
+
+    path: Path
+
+
+#: Staged file numbers a block may use (one per month of its rows, one for its rejects): each block
+#: of a batch numbers its files from its index times this, so that blocks staged at once never clash.
+FILES_PER_BLOCK = 10_000
+
+
+def stage_block_job(store_path: str, tx_id: str, seq: int, block: bytes, first_line: int, source: str,
+                    sensor: str, senders: bool, tz: str, year: int | None) -> dict[str, Any]:
+    """One block of whole lines parsed and written as Parquet into the staging directory of the
+    transaction ``tx_id`` (in a worker process, or here): what the block added, for :class:`Batch`."""
+    tx = Transaction(_StagingOnly(Path(store_path)), id=tx_id, _n=seq * FILES_PER_BLOCK)  # type: ignore[arg-type]
+    for rows, rejects in parse_block_job(block, first_line, source, sensor, senders, tz, year):
+        tx.add(rows, rejects)
+    return {"parts": tx.parts, "reject_parts": tx.reject_parts, "rows": tx.rows, "rejected": tx.rejected,
+            "hosts": tx.hosts}
+
+
 class Batch:
-    """An input record being built: blocks of whole lines are parsed (on ``pool`` when given, at most
-    ``workers`` + 1 at once, in order) and staged in the store's transaction as they come;
-    :meth:`commit` makes them visible in one manifest write (the caller holds the store's lock)."""
+    """An input record being built: blocks of whole lines are parsed and staged as Parquet in the
+    store's transaction (on ``pool`` when given, at most ``workers`` + 1 at once: the workers write
+    the files, only their names and counts come back); :meth:`commit` makes them visible in one
+    manifest write (the caller holds the store's lock)."""
 
     def __init__(self, store: Store, first_line: int, source: str, *, sensor: str, senders: bool = False,
                  tz: str = "UTC", year: int | None = None, pool: Executor | None = None,
                  workers: int = 1) -> None:
         self.tx = store.begin()
+        self.store_path = str(store.path)
         self.first_line = self.next_line = first_line
         self.source, self.sensor, self.senders, self.tz, self.year = source, sensor, senders, tz, year
         self.pool, self.workers = pool, workers
         self.hash = hashlib.sha256()
         self.nbytes = 0
+        self._blocks = 0
         self._in_flight: list[Future] = []
 
     @property
     def lines(self) -> int:
         return self.next_line - self.first_line
 
-    def _add(self, parsed: list[tuple[pa.Table, pa.Table]]) -> None:
-        for rows, rejects in parsed:
-            self.tx.add(rows, rejects)
+    def _add(self, staged: dict[str, Any]) -> None:
+        tx = self.tx
+        tx.parts += staged["parts"]
+        tx.reject_parts += staged["reject_parts"]
+        tx.rows += staged["rows"]
+        for total, counts in ((tx.rejected, staged["rejected"]), (tx.hosts, staged["hosts"])):
+            for k, v in counts.items():
+                total[k] = total.get(k, 0) + v
 
     def add(self, block: bytes) -> None:
         if not block:
             return
         self.hash.update(block)
         self.nbytes += len(block)
-        args = (block, self.next_line, self.source, self.sensor, self.senders, self.tz, self.year)
+        self._blocks += 1
+        args = (self.store_path, self.tx.id, self._blocks, block, self.next_line, self.source, self.sensor,
+                self.senders, self.tz, self.year)
         self.next_line += line_count(block)
         if self.pool is None:
-            self._add(parse_block_job(*args))
+            self._add(stage_block_job(*args))
             return
-        self._in_flight.append(self.pool.submit(parse_block_job, *args))
+        self._in_flight.append(self.pool.submit(stage_block_job, *args))
         while len(self._in_flight) > self.workers:
             self._add(self._in_flight.pop(0).result())
 
@@ -216,8 +283,10 @@ class Batch:
             raise
 
     def abort(self) -> None:
+        """Drop the staged files (once the blocks being staged are written: none is left behind)."""
         for fut in self._in_flight:
             fut.cancel()
+        wait(self._in_flight)
         self._in_flight = []
         self.tx.abort()
 
