@@ -44,8 +44,8 @@ def test_daily_chart_facets_bars_and_labels():
     texts = _texts(fig)
     assert {"T", "packets", "day (UTC)", "a", "b"} <= set(texts)
     assert fig.legends == []
-    bars = next(c for c in fig.artists if c.__class__.__name__ == "PolyCollection" and c.get_zorder() == 2)
-    xa, xb = (path.vertices[:, 0] for path in bars.get_paths())
+    bars = [c for c in fig.artists if c.__class__.__name__ == "PolyCollection" and c.get_zorder() == 2]
+    xa, xb = (c.get_paths()[0].vertices[:, 0] for c in bars)  # one outline of bars a panel
     assert xb.min() > xa.max()  # two panels side by side (1 row x 2 columns)
     # width-1 bars side by side: 20 bars have 21 equally spaced edges
     edges = np.unique(np.round(xb, 9))
@@ -82,15 +82,26 @@ def test_wrap_layout_and_breaks_as_ggplot2():
         assert np.allclose(charts._breaks(0, hi), want), hi
 
 
-def test_port_charts_grammar():
+def test_port_charts_boxes_and_trends():
+    """The box plot: ports in rank order, fill lightsteelblue, R's boxplot statistics; the trend
+    chart: a panel per port in rank order, magenta points and a smoothed line (2 columns)."""
     box = charts.port_box_chart(_ports())
-    assert box.layers[0].geom.aes_params["fill"] == "lightsteelblue"
-    assert list(box.data["port"].cat.categories) == ["1433", "22", "80"]
+    assert box.fill == "lightsteelblue" and box.ports == ["1433", "22", "80"]
+    # port 1433: 1433 % 7 = 5, values 5 + i % 5 for 40 days = 5..9 eight times each; R's
+    # quantile(rep(5:9, each = 8)) is 5 6 7 8 9, no value beyond 1.5 IQR
+    lo, q1, med, q3, hi, out = box.stats()[0]
+    assert (lo, q1, med, q3, hi) == (5, 6, 7, 8, 9) and len(out) == 0
     trend = charts.port_trend_chart(_ports(), method="lowess")
-    kinds = [layer.geom.__class__.__name__ for layer in trend.layers]
-    assert kinds == ["geom_jitter", "geom_smooth"]
-    assert trend.layers[0].geom.aes_params["color"] == "magenta"
-    assert trend.facet._ncol == 2 and trend.facet.free == {"x": True, "y": True}
+    assert [p[0] for p in trend.panels] == ["1433", "22", "80"]
+    fig = trend.figure(size=(6, 5), dpi=50)
+    lines = [a for a in fig.artists if a.__class__.__name__ == "Line2D"]
+    assert sum(a.get_color() == "magenta" and a.get_alpha() == 0.5 for a in lines) == 3
+    assert sum(a.get_color() == "#3366FF" for a in lines) == 3  # 40 days: a trend each
+    pts = [a for a in lines if a.get_color() == "magenta"]
+    xs = [float(np.min(a.get_xdata())) for a in pts]
+    assert xs[0] + 0.3 < xs[1] and abs(xs[2] - xs[0]) < 0.01  # two columns: 1433, 22 / 80
+    short = charts.port_trend_chart(_ports(days=charts.MIN_TREND_DAYS - 1), method="lowess")
+    assert all(short.trend(x, y) is None for _, x, y in short.panels)
 
 
 def test_save_png_and_svg_and_hostile_labels(tmp_path):
