@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import shutil
 
 import pandas as pd
 import pytest
 
+from conftest import needs_spark
 from honeyscope.analyse import engine
 from honeyscope.analyse import spark as hs_spark
 
-needs_java = pytest.mark.skipif(shutil.which("java") is None,
-                                reason="Spark needs Java (java not on PATH)")
+needs_java = needs_spark  # pyspark and Java, else skipped with the reason
 
 
 # -- the comparison helper (no Spark needed) ----------------------------------------------------
