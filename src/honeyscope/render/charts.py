@@ -612,7 +612,9 @@ def save(plot: Any, path: str | Path, size: tuple[float, float] = SIZE, dpi: int
     if fmt not in ("png", "svg"):
         raise ValueError(f"plots are written as .png or .svg, not {path.suffix or 'no suffix'}")
     if isinstance(plot, _Chart):
-        path.write_bytes(plot.render(fmt, size, dpi))
+        data = plot.render(fmt, size, dpi)  # drawn before the file is opened: no half-written file
+        with open(path, "wb") as f:
+            f.write(data)
     else:
         plot.save(path, format=fmt, width=size[0], height=size[1], dpi=dpi, verbose=False)
     return path
