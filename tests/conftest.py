@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +25,19 @@ def corpus(*parts: str) -> Path:
         pytest.skip(f"shared corpus {path} is absent (other projects' logs are not in the repository)",
                     allow_module_level=True)
     return path
+
+
+def spark_missing() -> str | None:
+    """Why the Spark tests cannot run here (pyspark or Java missing), or None when they can."""
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (the spark extra: pip install -e '.[spark]')"
+    if shutil.which("java") is None:
+        return "Spark needs Java (java not on PATH)"
+    return None
+
+
+#: Skips a test, with the reason, where Spark cannot start.
+needs_spark = pytest.mark.skipif(spark_missing() is not None, reason=spark_missing() or "")
 
 
 def bundled(name: str) -> Path:

@@ -1,10 +1,11 @@
-"""The posts' charts build as plotnine objects with the grammar of the R originals and save."""
+"""The posts' charts: Part 1's faceted bars (matplotlib) with the look of the R originals, the
+port charts (plotnine) with their grammar, saved as PNG/SVG."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
-from plotnine import ggplot
 
 from honeyscope.render import charts
 
@@ -25,35 +26,92 @@ def _ports(days=40) -> pd.DataFrame:
     return df
 
 
-def test_daily_chart_grammar():
+def _texts(fig) -> list[str]:
+    return [t.get_text() for t in fig.texts]
+
+
+def test_daily_chart_facets_bars_and_labels():
+    """One panel per sensor (facet_wrap(~host), free scales), width-1 bars, title and axis titles,
+    no legend."""
     p = charts.daily_chart(_daily(), scales="free", title="T")
-    assert isinstance(p, ggplot)
-    assert p.facet.__class__.__name__ == "facet_wrap" and p.facet.free == {"x": True, "y": True}
-    assert p.labels.title == "T" and p.labels.y == "packets"
-    geom = p.layers[0].geom
-    assert geom.__class__.__name__ == "geom_col" and geom.params["width"] == 1.0
-    assert p.theme.themeables["legend_position"].properties["value"] == "none"
+    assert p.labels == ["a", "b"] and p.free_x and p.free_y
+    assert p.title == "T" and p.ylab == "packets" and p.xlab == "day (UTC)"
+    # sensor b's bars: 20 days from 2013-03-03 (15767 days after 1970-01-01), values 1..20
+    label, x, y = p.panels[1]
+    assert label == "b" and x.tolist() == [15767.0 + i for i in range(20)]
+    assert y.tolist() == [float(v) for v in range(1, 21)]
+    fig = p.figure(size=(6, 4), dpi=50)
+    texts = _texts(fig)
+    assert {"T", "packets", "day (UTC)", "a", "b"} <= set(texts)
+    assert fig.legends == []
+    bars = [c for c in fig.artists if c.__class__.__name__ == "PolyCollection" and c.get_zorder() == 2]
+    xa, xb = (c.get_paths()[0].vertices[:, 0] for c in bars)  # one outline of bars a panel
+    assert xb.min() > xa.max()  # two panels side by side (1 row x 2 columns)
+    # width-1 bars side by side: 20 bars have 21 equally spaced edges
+    edges = np.unique(np.round(xb, 9))
+    assert len(edges) == 21 and np.allclose(np.diff(edges), np.diff(edges)[0])
+    # free scales: each panel its own y ticks (both labelled); fixed: only the first column
+    assert texts.count("0") == 2 and "20" in texts
     fixed = charts.daily_chart(_daily(), scales="fixed")
-    assert fixed.facet.free == {"x": False, "y": False}
+    assert not fixed.free_x and not fixed.free_y
+    assert _texts(fixed.figure()).count("0") == 1
     with pytest.raises(ValueError):
         charts.daily_chart(_daily(), scales="sideways")
 
 
-def test_port_charts_grammar():
+def test_daily_chart_panel_order_and_hue_palette():
+    """Panels in facet_wrap's order (sorted names) and ggplot2's hue palette; expected colours
+    from R: ``scales::hue_pal()(9)`` and ``(2)``."""
+    assert charts.hue_palette(9) == ["#F8766D", "#D39200", "#93AA00", "#00BA38", "#00C19F",
+                                     "#00B9E3", "#619CFF", "#DB72FB", "#FF61C3"]
+    assert charts.hue_palette(2) == ["#F8766D", "#00BFC4"]
+    p = charts.daily_chart(_daily(hosts=("zeta", "alpha", "mid")))
+    assert p.labels == ["alpha", "mid", "zeta"] and p.colours == charts.hue_palette(3)
+    assert charts.daily_chart(_daily().drop(columns="host")).labels == ["all sensors"]
+
+
+def test_wrap_layout_and_breaks_as_ggplot2():
+    """facet_wrap's grid (ggplot2's wrap_dims: R's n2mfrow transposed) and the y breaks of
+    labeling::extended (values printed by R 4.2's labeling::extended(0, hi, 5), cut at hi)."""
+    assert [charts.wrap_dims(n) for n in (1, 2, 3, 4, 5, 7, 9, 10, 13)] == [
+        (1, 1), (1, 2), (1, 3), (2, 2), (2, 3), (3, 3), (3, 3), (4, 3), (4, 4)]
+    r = {530: [0, 100, 200, 300, 400, 500], 1250: [0, 250, 500, 750, 1000, 1250],
+         980: [0, 250, 500, 750], 11600: [0, 3000, 6000, 9000], 1210: [0, 300, 600, 900, 1200],
+         1: [0, 0.25, 0.5, 0.75, 1], 7.3: [0, 2, 4, 6], 0.004: [0, 0.001, 0.002, 0.003, 0.004]}
+    for hi, want in r.items():
+        assert np.allclose(charts._breaks(0, hi), want), hi
+
+
+def test_port_charts_boxes_and_trends():
+    """The box plot: ports in rank order, fill lightsteelblue, R's boxplot statistics; the trend
+    chart: a panel per port in rank order, magenta points and a smoothed line (2 columns)."""
     box = charts.port_box_chart(_ports())
-    assert box.layers[0].geom.aes_params["fill"] == "lightsteelblue"
-    assert list(box.data["port"].cat.categories) == ["1433", "22", "80"]
+    assert box.fill == "lightsteelblue" and box.ports == ["1433", "22", "80"]
+    # port 1433: 1433 % 7 = 5, values 5 + i % 5 for 40 days = 5..9 eight times each; R's
+    # quantile(rep(5:9, each = 8)) is 5 6 7 8 9, no value beyond 1.5 IQR
+    lo, q1, med, q3, hi, out = box.stats()[0]
+    assert (lo, q1, med, q3, hi) == (5, 6, 7, 8, 9) and len(out) == 0
     trend = charts.port_trend_chart(_ports(), method="lowess")
-    kinds = [layer.geom.__class__.__name__ for layer in trend.layers]
-    assert kinds == ["geom_jitter", "geom_smooth"]
-    assert trend.layers[0].geom.aes_params["color"] == "magenta"
-    assert trend.facet._ncol == 2 and trend.facet.free == {"x": True, "y": True}
+    assert [p[0] for p in trend.panels] == ["1433", "22", "80"]
+    fig = trend.figure(size=(6, 5), dpi=50)
+    lines = [a for a in fig.artists if a.__class__.__name__ == "Line2D"]
+    assert sum(a.get_color() == "magenta" and a.get_alpha() == 0.5 for a in lines) == 3
+    assert sum(a.get_color() == "#3366FF" for a in lines) == 3  # 40 days: a trend each
+    pts = [a for a in lines if a.get_color() == "magenta"]
+    xs = [float(np.min(a.get_xdata())) for a in pts]
+    assert xs[0] + 0.3 < xs[1] and abs(xs[2] - xs[0]) < 0.01  # two columns: 1433, 22 / 80
+    short = charts.port_trend_chart(_ports(days=charts.MIN_TREND_DAYS - 1), method="lowess")
+    assert all(short.trend(x, y) is None for _, x, y in short.panels)
 
 
 def test_save_png_and_svg_and_hostile_labels(tmp_path):
     d = _daily(hosts=("$\\alpha$ evil\x1b[2J",), days=5)
-    png = charts.save(charts.daily_chart(d), tmp_path / "d.png", size=(4, 3), dpi=50)
+    chart = charts.daily_chart(d)
+    png = charts.save(chart, tmp_path / "d.png", size=(4, 3), dpi=50)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert chart.labels == ["\\$\\alpha\\$ evil\\x1b[2J"]  # no mathtext, ESC shown as text
+    svg_bars = charts.save(chart, tmp_path / "d.svg", size=(4, 3)).read_text()
+    assert "<svg" in svg_bars and "\x1b" not in svg_bars
     svg = charts.save(charts.port_box_chart(_ports(10)), tmp_path / "b.svg", size=(4, 3))
     text = svg.read_text()
     assert "<svg" in text and "\x1b" not in text

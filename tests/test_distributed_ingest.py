@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from conftest import needs_spark
 from honeyscope import api
 from honeyscope.ingest import distributed
 from honeyscope.store.store import Store
@@ -112,7 +113,7 @@ def test_stdin_is_refused(tmp_path):
 
 # -- on a real standalone cluster ----------------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java (java not on PATH)")
+@needs_spark
 def test_on_a_standalone_cluster(logs, tmp_path):
     """``honeyscope ingest --engine spark://...`` on a real master + worker."""
     import json

@@ -1,4 +1,4 @@
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from honeyscope.render.escape import cell, html, plain_terminal, terminal
@@ -10,6 +10,7 @@ def test_html_escapes_markup_quotes_and_controls():
     assert html(None) == ""
 
 
+@settings(deadline=None)  # a shared machine's pauses are not the escaper's time
 @given(st.text())
 def test_no_control_character_survives(s):
     for out in (terminal(s), plain_terminal(s), html(s)):

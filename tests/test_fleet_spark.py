@@ -7,7 +7,6 @@ Slow: starts Spark ``local[2]`` (the session the other Spark tests use).
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -15,12 +14,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from conftest import needs_spark
 from honeyscope import schema
 from honeyscope.analyse import engine, enrich, events, fleet, scans, services
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java"),
+    needs_spark,
 ]
 
 

@@ -20,6 +20,7 @@ from honeyscope.render.sections import ReportContext
 from honeyscope.render.sections import health as section
 
 
+@pytest.mark.slow  # the whole marx data set through the health sections
 def test_sections_on_marx(marx):
     ctx = ReportContext(packets=marx, con=marx._find_backend())
     secs = section.build(ctx)

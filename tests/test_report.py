@@ -16,13 +16,46 @@ HOSTILE = '<script>alert(1)</script>"\'\x1b[31m=cmd|calc'
 
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory) -> Path:
+    """The whole demo (the bundled data set, ~40 s): for the slow tests only."""
     out = tmp_path_factory.mktemp("demo")
     assert cli(["demo", "-o", str(out)]) == 0
     return out / "report.html"
 
 
-def test_report_structure_and_numbers(demo_report):
-    html = demo_report.read_text()
+#: The small data set: sensors, days, and the packets of sensor ``h`` on day ``d``.
+SMALL_HOSTS, SMALL_DAYS = ("s-a", "s-b", "s-c"), 14
+
+
+def _small_count(d: int, h: int) -> int:
+    return 20 + (d * 7 + h * 3) % 11
+
+
+@pytest.fixture(scope="module")
+def small_report(tmp_path_factory) -> Path:
+    """A report of about 1,100 packets written here (3 sensors x 14 days, 20-30 a day): the
+    structure tests run on it in seconds. Sources 1.1.1.0-1.1.1.59 (a source reaches every
+    sensor), TCP to ports 22/80/443/23, every tenth packet an ICMP echo request."""
+    tmp = tmp_path_factory.mktemp("small")
+    rows = []
+    for d in range(SMALL_DAYS):
+        for h, host in enumerate(SMALL_HOSTS):
+            for i in range(_small_count(d, h)):
+                src = 16843008 + (d * 7 + h * 11 + i) % 60
+                when = f"2013-03-{d + 1:02d} {(i * 5) // 60 + h:02d}:{(i * 5) % 60:02d}:00"
+                if i % 10 == 9:
+                    rows.append(f"{when},{host},{src},ICMP,8,,\n")
+                else:
+                    rows.append(f"{when},{host},{src},TCP,,{40000 + i},{(22, 80, 443, 23)[i % 4]}\n")
+    src = tmp / "small.csv"
+    src.write_text("datetime,host,src,proto,type,spt,dpt\n" + "".join(rows))
+    out = tmp / "report.html"
+    assert cli(["report", str(src), "-o", str(out)]) == 0
+    return out
+
+
+def _check_structure(html: str) -> None:
+    """What every report is: self-contained, no script, a contents list matching its sections,
+    the data and the key findings first, each finding pointing to an anchor that exists."""
     assert html.startswith("<!DOCTYPE html>")
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
     assert "<script" not in html.lower()
@@ -32,6 +65,28 @@ def test_report_structure_and_numbers(demo_report):
     nav = re.search(r'<nav class="toc".*?</nav>', html).group(0)
     toc = re.findall(r'<li><a href="#([^"]+)"', nav)
     assert toc == ids
+    findings = re.search(r'<div class="findings"><ul>(.*?)</ul>', html).group(1).split("<li>")[1:]
+    assert findings and len(findings) == len(set(findings))
+    assert all('<sup class="ref"><a href="#' in f for f in findings)
+    anchors = set(re.findall(r'id="([^"]+)"', html))
+    assert set(re.findall(r'<sup class="ref"><a href="#([^"]+)"', html)) <= anchors
+    assert set(re.findall(r'<a href="#(event-E\d+)"', html)) <= anchors  # flag -> event links
+    assert re.search(r'<img class="chart" alt="[^"]*" width="\d+" height="\d+" src="data:image/png;base64,',
+                     html)
+
+
+def test_report_structure_on_small_data(small_report):
+    html = small_report.read_text()
+    _check_structure(html)
+    total = sum(_small_count(d, h) for d in range(SMALL_DAYS) for h in range(len(SMALL_HOSTS)))
+    m = re.search(r"<th>packets</th><td>([\d,]+)</td>", html)
+    assert total > 999 and m and m.group(1) == f"{total:,}"  # packets, with separators
+
+
+@pytest.mark.slow
+def test_report_structure_and_numbers(demo_report):
+    html = demo_report.read_text()
+    _check_structure(html)
     assert "451,581" in html  # packets, with separators
     assert "126,189" in html  # groucho-tokyo
     assert "69,602" in html  # distinct sources (data README)
@@ -168,6 +223,7 @@ def test_hostile_prefix_and_interface_in_a_raw_log(tmp_path, capsys):
     assert "\x1b" not in text and "<img src=x" in text  # plain text on a terminal, ESC made visible
 
 
+@pytest.mark.slow  # two whole reports, one of them on a spawned second process
 def test_two_process_report_equals_one_process_report(tmp_path):
     from honeyscope import api
     from honeyscope.render.report import build_report

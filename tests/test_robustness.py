@@ -31,7 +31,7 @@ def _lines(days: int, per_day: int = 20, host: str = "s1 ") -> str:
     return "\n".join(out) + "\n"
 
 
-@pytest.mark.parametrize("days", [1, 3])
+@pytest.mark.parametrize("days", [1, pytest.param(3, marks=pytest.mark.slow)])  # a report each
 def test_report_on_a_short_span(tmp_path, days):
     f = tmp_path / "k.log"
     f.write_text(_lines(days))

@@ -11,19 +11,17 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import shutil
 
 import pandas as pd
 import pytest
 
+from conftest import needs_spark
 from honeyscope import api
 from honeyscope.analyse import engine, registry
 from honeyscope.analyse import spark as hs_spark
 
-needs_java = pytest.mark.skipif(shutil.which("java") is None,
-                                reason="Spark needs Java (java not on PATH)")
-needs_pyspark = pytest.mark.skipif(importlib.util.find_spec("pyspark") is None,
-                                   reason="the Spark extra is not installed (pip install honeyscope[spark])")
+needs_java = needs_spark  # pyspark and Java, else skipped with the reason
+needs_pyspark = needs_spark
 
 
 # -- the comparison helper (no Spark needed) ----------------------------------------------------

@@ -6,7 +6,6 @@ test_spark.py in the same pytest worker. The cluster is always stopped (finalize
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,12 +13,13 @@ import textwrap
 import pandas as pd
 import pytest
 
+from conftest import needs_spark
 from honeyscope.analyse import engine, explore
 from honeyscope.analyse import spark as hs_spark
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java (java not on PATH)"),
+    needs_spark,
 ]
 
 #: name -> (explore function, keyword arguments), run on the cluster and on DuckDB

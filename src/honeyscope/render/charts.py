@@ -1,39 +1,36 @@
-"""The posts' charts with plotnine (ggplot2's grammar): faceted daily bars, port box plot, trends.
+"""The posts' charts, drawn with matplotlib directly: faceted daily bars, port box plot, trends.
 
-Every function takes the DataFrame of the matching analysis in :mod:`honeyscope.analyse.explore`
-and returns a plotnine ``ggplot``; :func:`save` writes it as PNG or SVG. Labels that come from log
-lines (sensor names) are made printable with :func:`honeyscope.render.escape.plain_terminal` and
-their ``$`` escaped (no matplotlib mathtext) so a host name cannot inject markup into a facet strip.
+:func:`daily_chart` takes :func:`honeyscope.analyse.explore.daily`'s frame and returns a
+:class:`FacetBars`: Part 1's ``ggplot(d, aes(day, count, fill = host)) + geom_bar(stat =
+"identity") + facet_wrap(~host, scales = "free") + theme_bw()`` drawn with matplotlib alone (one
+panel per sensor in ggplot2's wrap layout, ggplot2's hue palette, theme_bw's grey strips and
+grid, free or shared scales). It lays itself out at the size it is drawn at (no tight-bbox pass)
+and imports neither plotnine nor pyplot: measured with ``benchmarks/bench_part1.py``, a fraction
+of the time plotnine took for the same chart. :func:`port_box_chart` (:class:`PortBox`) and
+:func:`port_trend_chart` (:class:`PortTrend`: loess from scikit-misc, as plotnine's
+``geom_smooth`` computed it) are drawn the same way. :func:`save` writes these, or a plotnine
+``ggplot`` (the CLI's ports chart), as PNG or SVG.
+
+Labels that come from log lines (sensor names) are made printable with
+:func:`honeyscope.render.escape.chart_label` (``$`` escaped: no matplotlib mathtext) so a host
+name cannot inject markup into a facet strip.
 """
 
 from __future__ import annotations
 
+import io
+import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from plotnine import (
-    aes,
-    element_blank,
-    element_text,
-    facet_wrap,
-    geom_boxplot,
-    geom_col,
-    geom_jitter,
-    geom_smooth,
-    ggplot,
-    labs,
-    scale_x_date,
-    scale_y_continuous,
-    theme,
-    theme_bw,
-)
+import numpy as np
 
 from honeyscope.render.escape import chart_label
 
-# Speed notes (measured with benchmarks/bench_part1.py): the charts are built with ``+=`` (plotnine's
-# ``+`` deep-copies the whole plot and theme at every step) and without minor breaks (the theme
-# hides minor grid lines anyway, but matplotlib still builds a tick object for each: same pixels,
-# less work).
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 #: Fewer days than this in a port's series: no smoothed trend (loess needs points to fit).
 MIN_TREND_DAYS = 10
@@ -42,32 +39,462 @@ MIN_TREND_DAYS = 10
 SIZE = (10.0, 6.5)
 DPI = 100
 
-
 _label = chart_label
 
+# theme_bw's colours as plotnine has them: panel and strip borders, ticks, tick labels, strips, grid
+_BORDER, _TICKS, _TICK_TEXT = "#7F7F7F", "#333333", "#4D4D4D"
+_STRIP, _GRID, _STRIP_TEXT = "#CCCCCC", "#E5E5E5", "#1A1A1A"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# text sizes (points) as the plotnine theme had them: title 13 bold, strips 9, tick labels 8
+_TITLE, _AXIS_TITLE, _STRIP_SIZE, _TICK = 13, 11, 9, 8
+_PT = 1 / 72  # inches per point
+_DIGIT = 0.64  # DejaVu Sans' digit advance, in ems
 
-def _facet_labels(df: pd.DataFrame, column: str) -> pd.DataFrame:
-    out = df.copy()
-    out[column] = out[column].map(_label)
-    return out
+
+def hue_palette(n: int) -> list[str]:
+    """ggplot2's default discrete colours, ``scales::hue_pal()(n)``: ``n`` hues evenly spaced from
+    15° in HCL at chroma 100 and luminance 65, converted as R's ``hcl()`` does (CIE-LUV, D65 white,
+    sRGB gamma, out-of-gamut channels clipped)."""
+    if n <= 0:
+        return []
+    h = np.radians((15 + np.arange(n) * 360 / n) % 360)
+    c, lum = 100.0, 65.0
+    xn, yn, zn = 95.047, 100.000, 108.883
+    un, vn = 4 * xn / (xn + 15 * yn + 3 * zn), 9 * yn / (xn + 15 * yn + 3 * zn)
+    u, v = c * np.cos(h), c * np.sin(h)
+    y = yn * ((lum + 16) / 116) ** 3 if lum > 7.999592 else yn * lum / 903.3
+    up, vp = u / (13 * lum) + un, v / (13 * lum) + vn
+    x = 9.0 * y * up / (4 * vp)
+    z = -x / 3 - 5 * y + 3 * y / vp
+    rgb = np.array([[3.240479, -1.537150, -0.498535],
+                    [-0.969256, 1.875992, 0.041556],
+                    [0.055648, -0.204043, 1.057311]]) @ np.vstack([x, np.full(n, y), z]) / yn
+    rgb = np.where(rgb > 0.00304, 1.055 * np.abs(rgb) ** (1 / 2.4) - 0.055, 12.92 * rgb)
+    rgb = np.rint(255 * np.clip(rgb, 0, 1)).astype(int)
+    return ["#" + "".join(f"{int(ch):02X}" for ch in col) for col in rgb.T]
 
 
-def _date_axis(days: pd.Series):
-    span = (days.max() - days.min()).days if len(days) else 0
-    kw = {"expand": (0.01, 0), "minor_breaks": None}
+def wrap_dims(n: int) -> tuple[int, int]:
+    """``(rows, columns)`` of ``facet_wrap`` for ``n`` panels (ggplot2's ``wrap_dims``, which is R's
+    ``n2mfrow`` transposed): 1–3 in a row, up to 6 in 2 rows, up to 12 in 3 columns, then square."""
+    if n <= 3:
+        return 1, max(n, 1)
+    if n <= 6:
+        return 2, (n + 1) // 2
+    if n <= 12:
+        return (n + 2) // 3, 3
+    rows = math.ceil(math.sqrt(n))
+    return math.ceil(n / rows), rows
+
+
+_Q = (1, 5, 2, 2.5, 4, 3)
+_W = (0.25, 0.2, 0.5, 0.05)
+
+
+def _breaks(lo: float, hi: float, m: int = 5, within: tuple[float, float] | None = None) -> np.ndarray:
+    """ggplot2's breaks for a continuous range: Talbot, Lin and Hanrahan's "extended" labelling
+    (R's ``labeling::extended``, mizani's ``breaks_extended``; nice steps 1, 5, 2, 2.5, 4, 3,
+    about ``m`` breaks), those within ``within`` (the scale's expanded limits; default
+    ``[lo, hi]``)."""
+    if not hi > lo:
+        return np.array([lo])
+    span, n, eps = hi - lo, len(_Q), 1e-10
+    best, best_score = (lo, hi, hi - lo), -2.0
+    j = 1
+    while j < 50:
+        for i, q in enumerate(_Q, 1):
+            sm = 2 - (i - 1) / (n - 1) - j
+            if _W[0] * sm + _W[1] + _W[2] + _W[3] < best_score:
+                j = 50
+                break
+            k = 2
+            while k < 50:
+                dm = 2 - (k - 1) / (m - 1) if k >= m else 1.0
+                if _W[0] * sm + _W[1] + _W[2] * dm + _W[3] < best_score:
+                    break
+                z = math.ceil(math.log10(span / (k + 1) / j / q))
+                while z < 50:
+                    step = j * q * 10.0**z
+                    cover = step * (k - 1)
+                    cm = 1 - 0.5 * ((cover - span) / 2) ** 2 * 2 / (0.1 * span) ** 2 if cover > span else 1.0
+                    if _W[0] * sm + _W[1] * cm + _W[2] * dm + _W[3] < best_score:
+                        break
+                    for start in range(math.floor(hi / step) * j - (k - 1) * j, math.ceil(lo / step) * j + 1):
+                        lmin = start * (step / j)
+                        lmax = lmin + step * (k - 1)
+                        zero = (lmin % step < eps or step - lmin % step < eps) and lmin <= 0 <= lmax
+                        s = 1 - (i - 1) / (n - 1) - j + zero
+                        c = 1 - 0.5 * ((hi - lmax) ** 2 + (lo - lmin) ** 2) / (0.1 * span) ** 2
+                        r, rt = (k - 1) / (lmax - lmin), (m - 1) / (max(lmax, hi) - min(lo, lmin))
+                        g = 2 - max(r / rt, rt / r)
+                        score = _W[0] * s + _W[1] * c + _W[2] * g + _W[3]
+                        if score > best_score:
+                            best, best_score = (lmin, lmax, step), score
+                    z += 1
+                k += 1
+        j += 1
+    lmin, lmax, step = best
+    b = np.arange(round((lmax - lmin) / step) + 1) * step + lmin
+    lo, hi = within or (lo, hi)
+    return b[(b >= lo - 1e-9 * span) & (b <= hi + 1e-9 * span)]
+
+
+def _number_labels(values: np.ndarray) -> list[str]:
+    """Plain numbers, one number of decimals for all (``0``, ``2500``; ``0.0``, ``2.5``)."""
+    decimals = 0
+    while decimals < 6 and np.any(np.abs(values * 10**decimals - np.rint(values * 10**decimals)) > 1e-6):
+        decimals += 1
+    return [f"{v:.{decimals}f}" for v in values + 0.0]  # + 0.0: no "-0"
+
+
+def _day_breaks(lo: float, hi: float, span: float) -> tuple[np.ndarray, list[str]]:
+    """Date breaks (days since 1970) within ``[lo, hi]`` and their labels, by the whole chart's
+    ``span`` in days as the plotnine chart had them: months (``%b``) over 120 days, weeks from a
+    Monday (``%d %b``) over 28, else every 1, 2, 3 or 7 days."""
+    first, last = math.ceil(lo), math.floor(hi)
     if span > 120:
-        return scale_x_date(date_breaks="1 month", date_labels="%b", **kw)
+        months = np.arange(np.datetime64(int(first), "D").astype("datetime64[M]"),
+                           np.datetime64(int(last), "D").astype("datetime64[M]") + 1)
+        days = months.astype("datetime64[D]").astype(np.int64)
+        keep = (days >= lo) & (days <= hi)
+        return days[keep].astype(float), [_MONTHS[int(m) % 12] for m in months.astype(np.int64)[keep]]
     if span > 28:
-        return scale_x_date(date_breaks="1 week", date_labels="%d %b", **kw)
-    return scale_x_date(date_labels="%d %b", **kw)
+        days = np.arange(first + (4 - first) % 7, last + 1, 7)  # 1970-01-05 was a Monday
+    else:
+        step = next(s for s in (1, 2, 3, 7, 14) if (last - first) / s <= 6)
+        days = np.arange(first, last + 1, step)
+    dates = days.astype("datetime64[D]")
+    dom = (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
+    month = dates.astype("datetime64[M]").astype(np.int64) % 12
+    return days.astype(float), [f"{d:02d} {_MONTHS[m]}" for d, m in zip(dom, month, strict=True)]
 
 
-def _y_axis():
-    """The y scale without minor breaks (their grid lines are blank in :func:`_theme`)."""
-    return scale_y_continuous(minor_breaks=None)
+def _expand(r: tuple[float, float], mult: float = 0.0, add: float = 0.0) -> tuple[float, float]:
+    """A scale's range widened as ggplot2's ``expand``: ``mult`` of the range and ``add`` units."""
+    pad = mult * (r[1] - r[0]) + add
+    return r[0] - pad, r[1] + pad
+
+
+def _span(values: list[np.ndarray], lo0: float | None = None, hi0: float | None = None,
+          half: float = 0.0) -> tuple[float, float]:
+    """The range of ``values`` (± ``half``), reaching ``lo0``/``hi0`` when given (bars from 0)."""
+    v = [a for a in values if len(a)]
+    if not v:
+        return (0.0, 1.0)
+    lo = min(float(np.nanmin(a)) for a in v) - half
+    hi = max(float(np.nanmax(a)) for a in v) + half
+    lo = min(lo, lo0) if lo0 is not None else lo
+    hi = max(hi, hi0) if hi0 is not None else hi
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+
+def _grid_figure(size: tuple[float, float], dpi: float, *, labels: list[str] | None, cols: int,
+                 xranges: list[tuple[float, float]], ydata: list[tuple[float, float]],
+                 free_x: bool, free_y: bool, xbreaks, draw, title: str, xlab: str,
+                 ylab: str) -> Figure:
+    """A figure of panels in ggplot2's theme_bw look, laid out at ``size`` by hand.
+
+    ``labels``: a strip above each panel (facets), or None for one panel without strip;
+    ``xranges``: each panel's x limits (expanded); ``ydata``: each panel's y range, expanded 5 %
+    (ggplot2's default) for its limits and broken as ggplot2 does; ``xbreaks(lo, hi)``: the x
+    breaks and labels within x limits; ``draw(i, fx, fy, fig)``: adds panel ``i``'s geometry, ``fx``
+    and ``fy`` mapping data to figure coordinates. Everything is drawn in figure coordinates with
+    a few collections and texts, without Axes: matplotlib's Axes and Tick objects cost more than
+    the picture itself.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.figure import Figure
+
+    width, height = size
+    fig = Figure(figsize=size, dpi=dpi, facecolor="white")
+    FigureCanvasAgg(fig)
+    n = len(xranges)
+    rows = max(1, math.ceil(n / cols))
+    yranges = [_expand(r, 0.05) for r in ydata]
+    yticks = []
+    for (lo, hi), limits in zip(ydata, yranges, strict=True):  # the data's breaks within the limits
+        b = _breaks(lo, hi, within=limits)
+        yticks.append((b, _number_labels(b)))
+
+    tick_len, tick_pad = 2.75 * _PT, 2.2 * _PT
+    label_w = max([len(s) for _, labs in yticks for s in labs] + [1]) * _DIGIT * _TICK * _PT
+    ytick_w = label_w + tick_len + tick_pad
+    xtick_h = _TICK * 1.2 * _PT + tick_len + tick_pad
+    strip_h = _STRIP_SIZE * 2.0 * _PT if labels is not None else 0.0
+    edge, gap = 0.1, 0.08
+    left = edge + _AXIS_TITLE * 1.3 * _PT + ytick_w
+    right = edge + 0.1
+    top = edge + _TITLE * 1.4 * _PT
+    bottom = edge + _AXIS_TITLE * 1.3 * _PT + xtick_h
+    hgap = gap + (ytick_w if free_y else 0)
+    vgap = gap + (xtick_h if free_x else 0)
+    pw = max((width - left - right - (cols - 1) * hgap) / cols, 0.1)
+    ph = max((height - top - bottom - rows * strip_h - (rows - 1) * vgap) / rows, 0.1)
+
+    grid, marks, frames, strips = [], [], [], []
+    texts: list[tuple[float, float, str, dict[str, Any]]] = []
+    tick_text = {"size": _TICK, "color": _TICK_TEXT}
+    for i in range(n):
+        r, c = divmod(i, cols)
+        x0 = left + c * (pw + hgap)
+        y0 = height - top - strip_h - r * (strip_h + ph + vgap) - ph
+        (xlo, xhi), (ylo, yhi) = xranges[i], yranges[i]
+
+        def fx(v, x0=x0, xlo=xlo, xhi=xhi):
+            return (x0 + (np.asarray(v, dtype=float) - xlo) / (xhi - xlo) * pw) / width
+
+        def fy(v, y0=y0, ylo=ylo, yhi=yhi):
+            return (y0 + (np.asarray(v, dtype=float) - ylo) / (yhi - ylo) * ph) / height
+
+        a, b, t, u = x0 / width, (x0 + pw) / width, y0 / height, (y0 + ph) / height
+        frames.append([(a, t), (b, t), (b, u), (a, u)])
+        if labels is not None:
+            s_top = (y0 + ph + strip_h) / height
+            strips.append([(a, u), (b, u), (b, s_top), (a, s_top)])
+            texts.append(((a + b) / 2, (u + s_top) / 2, labels[i],
+                          {"ha": "center", "va": "center", "size": _STRIP_SIZE, "color": _STRIP_TEXT}))
+        draw(i, fx, fy, fig)
+        ticks, labs = yticks[i]
+        for ty, lab in zip(fy(ticks), labs, strict=True):
+            grid.append([(a, ty), (b, ty)])
+            if free_y or c == 0:
+                marks.append([(a - tick_len / width, ty), (a, ty)])
+                texts.append((a - (tick_len + tick_pad) / width, ty, lab,
+                              {"ha": "right", "va": "center_baseline", **tick_text}))
+        xt, xl = xbreaks(xlo, xhi)
+        below = i + cols >= n  # no panel under this one: its x axis is labelled
+        for tx, lab in zip(fx(xt), xl, strict=True):
+            grid.append([(tx, t), (tx, u)])
+            if free_x or below:
+                marks.append([(tx, t - tick_len / height), (tx, t)])
+                texts.append((tx, t - (tick_len + tick_pad) / height, lab,
+                              {"ha": "center", "va": "top", **tick_text}))
+    on_fig = {"transform": fig.transFigure}
+    fig.add_artist(LineCollection(grid, colors=_GRID, linewidths=1.0, zorder=1, **on_fig))
+    fig.add_artist(PolyCollection(frames, facecolors="none", edgecolors=_BORDER, linewidths=1.0,
+                                  zorder=3, **on_fig))
+    if strips:
+        fig.add_artist(PolyCollection(strips, facecolors=_STRIP, edgecolors=_BORDER, linewidths=1.0,
+                                      zorder=3, **on_fig))
+    fig.add_artist(LineCollection(marks, colors=_TICKS, linewidths=0.8, zorder=3, **on_fig))
+    panels_w = cols * pw + (cols - 1) * hgap
+    panels_h = height - top - bottom
+    texts += [
+        ((left + panels_w / 2) / width, 1 - edge / height, title,
+         {"ha": "center", "va": "top", "size": _TITLE, "weight": "bold"}),
+        ((left + panels_w / 2) / width, edge / height, xlab,
+         {"ha": "center", "va": "bottom", "size": _AXIS_TITLE}),
+        (edge / width, (bottom + panels_h / 2) / height, ylab,
+         {"ha": "left", "va": "center", "rotation": 90, "size": _AXIS_TITLE}),
+    ]
+    for tx, ty, s, kw in texts:
+        fig.text(tx, ty, s, zorder=4, **kw)
+    return fig
+
+
+class _Chart:
+    """A chart drawn when :meth:`figure` (or :meth:`render`, :func:`save`) is called, at the size
+    asked for; in a notebook it shows itself (``_repr_png_``)."""
+
+    def figure(self, size: tuple[float, float] = SIZE, dpi: float = DPI) -> Figure:  # pragma: no cover
+        raise NotImplementedError
+
+    def render(self, fmt: str = "png", size: tuple[float, float] = SIZE, dpi: float = DPI) -> bytes:
+        """The chart as PNG or SVG bytes (no timestamp or software stamp: the same bytes each run)."""
+        buf = io.BytesIO()
+        meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+        self.figure(size, dpi).savefig(buf, format=fmt, dpi=dpi, metadata=meta)
+        return buf.getvalue()
+
+    def _repr_png_(self) -> bytes:
+        return self.render("png")
+
+
+def _date_breaks(span: float):
+    return lambda lo, hi: _day_breaks(lo, hi, span)
+
+
+@dataclass
+class FacetBars(_Chart):
+    """Part 1's faceted bars. ``panels``: ``(label, x, y)`` per panel in panel order, ``x`` in
+    days since 1970 (bar centres, width one day); ``free_x``/``free_y``: each panel its own x/y
+    scale (else one shared)."""
+
+    panels: list[tuple[str, np.ndarray, np.ndarray]]
+    free_x: bool
+    free_y: bool
+    title: str
+    xlab: str
+    ylab: str
+    colours: list[str]
+
+    @property
+    def labels(self) -> list[str]:
+        return [p[0] for p in self.panels]
+
+    def figure(self, size: tuple[float, float] = SIZE, dpi: float = DPI) -> Figure:
+        """The chart as a matplotlib ``Figure`` (Agg canvas, no pyplot) of ``size`` inches."""
+        from matplotlib.collections import PolyCollection
+
+        xs, ys = [p[1] for p in self.panels], [p[2] for p in self.panels]
+        all_x = _span(xs)
+        # bars reach half a day each side and start at 0; x expands 1 %, y 5 % (the old theme's)
+        xr = [_expand(_span([x] if self.free_x and len(x) else xs, half=0.5), 0.01) for x in xs]
+        yr = [_span([y] if self.free_y and len(y) else ys, 0.0, 0.0) for y in ys]
+
+        def draw(i, fx, fy, fig):
+            _, x, y = self.panels[i]
+            if len(x):  # width-1 bars from 0 as one polygon: the same pixels, one path
+                e = np.column_stack([x - 0.5, x + 0.5]).ravel()
+                h = np.repeat(y, 2)
+                verts = np.column_stack([fx(np.concatenate([e[:1], e, e[-1:]])),
+                                         fy(np.concatenate([[0.0], h, [0.0]]))])
+                fig.add_artist(PolyCollection([verts], facecolors=self.colours[i % len(self.colours)],
+                                              edgecolors="none", linewidths=0, zorder=2,
+                                              transform=fig.transFigure))
+
+        return _grid_figure(size, dpi, labels=self.labels, cols=wrap_dims(len(self.panels))[1],
+                            xranges=xr, ydata=yr, free_x=self.free_x, free_y=self.free_y,
+                            xbreaks=_date_breaks(all_x[1] - all_x[0] - 1), draw=draw,
+                            title=self.title, xlab=self.xlab, ylab=self.ylab)
+
+
+@dataclass
+class PortBox(_Chart):
+    """Part 2's box plot: one box per port (in rank order), ggplot2's statistics (type-7
+    quartiles, whiskers to the furthest value within 1.5 IQR, the values beyond as points)."""
+
+    ports: list[str]
+    values: list[np.ndarray]
+    title: str
+    xlab: str
+    ylab: str
+    fill: str = "lightsteelblue"
+
+    def stats(self) -> list[tuple[float, float, float, float, float, np.ndarray]]:
+        """Per port: lower whisker, Q1, median, Q3, upper whisker, outliers."""
+        out = []
+        for v in self.values:
+            if not len(v):
+                out.append((np.nan,) * 5 + (np.array([]),))
+                continue
+            q1, med, q3 = np.quantile(v, [0.25, 0.5, 0.75])
+            iqr = q3 - q1
+            inside = v[(v >= q1 - 1.5 * iqr) & (v <= q3 + 1.5 * iqr)]
+            out.append((float(inside.min()), q1, med, q3, float(inside.max()),
+                        v[(v < q1 - 1.5 * iqr) | (v > q3 + 1.5 * iqr)]))
+        return out
+
+    def figure(self, size: tuple[float, float] = SIZE, dpi: float = DPI) -> Figure:
+        from matplotlib.collections import LineCollection, PolyCollection
+        from matplotlib.lines import Line2D
+
+        stats = self.stats()
+        k = len(self.ports)
+        yr = _span(self.values)
+        xr = _expand((1.0, float(max(k, 1))), 0, 0.6)  # a discrete scale: 0.6 of a step each side
+
+        def draw(i, fx, fy, fig):
+            boxes, lines, out_x, out_y = [], [], [], []
+            for j, (lo, q1, med, q3, hi, outl) in enumerate(stats, 1):
+                if np.isnan(med):
+                    continue
+                a, b = fx(j - 0.45), fx(j + 0.45)
+                boxes.append([(a, fy(q1)), (b, fy(q1)), (b, fy(q3)), (a, fy(q3))])
+                lines += [[(fx(j), fy(q3)), (fx(j), fy(hi))], [(fx(j), fy(q1)), (fx(j), fy(lo))]]
+                lines.append([(a, fy(med)), (b, fy(med))])
+                out_x += [fx(j)] * len(outl)
+                out_y += list(fy(outl))
+            on_fig = {"transform": fig.transFigure, "zorder": 2}
+            fig.add_artist(LineCollection(lines, colors="#333333", linewidths=1.0, **on_fig))
+            fig.add_artist(PolyCollection(boxes, facecolors=self.fill, edgecolors="#333333",
+                                          linewidths=1.0, **on_fig))
+            fig.add_artist(LineCollection(lines[2::3], colors="#333333", linewidths=2.0,
+                                          transform=fig.transFigure, zorder=2.5))  # medians
+            if out_x:
+                fig.add_artist(Line2D(out_x, out_y, linestyle="none", marker="o", markersize=3.5,
+                                      color="#333333", alpha=0.7, markeredgewidth=0, **on_fig))
+
+        def xbreaks(lo, hi):
+            return np.arange(1, k + 1, dtype=float), list(self.ports)
+
+        return _grid_figure(size, dpi, labels=None, cols=1, xranges=[xr], ydata=[yr],
+                            free_x=True, free_y=True, xbreaks=xbreaks, draw=draw,
+                            title=self.title, xlab=self.xlab, ylab=self.ylab)
+
+
+@dataclass
+class PortTrend(_Chart):
+    """Part 2's faceted series: a panel per port (2 columns, free scales), the daily values as
+    jittered magenta points and, where a series has :data:`MIN_TREND_DAYS`, a loess trend (span
+    0.75, degree 2, as ggplot2's ``geom_smooth(method = "loess")``) with its band."""
+
+    panels: list[tuple[str, np.ndarray, np.ndarray]]
+    title: str
+    xlab: str
+    ylab: str
+    level: float = 0.99
+    method: str = "loess"
+    seed: int = 1
+
+    def trend(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """80 points of the smoothed trend over ``x``'s range: ``x, fit, low, high``."""
+        if len(x) < MIN_TREND_DAYS:
+            return None
+        grid = np.linspace(x.min(), x.max(), 80)
+        if self.method == "loess":
+            from skmisc.loess import loess
+
+            lo = loess(x, y, span=0.75)
+            lo.fit()
+            pred = lo.predict(grid, stderror=True)
+            ci = pred.confidence(alpha=1 - self.level)
+            return grid, np.asarray(pred.values), np.asarray(ci.lower), np.asarray(ci.upper)
+        from statsmodels.nonparametric.smoothers_lowess import lowess
+
+        fit = lowess(y, x, frac=2 / 3, return_sorted=True)
+        values = np.interp(grid, fit[:, 0], fit[:, 1])
+        return grid, values, values, values
+
+    def figure(self, size: tuple[float, float] = SIZE, dpi: float = DPI) -> Figure:
+        from matplotlib.collections import PolyCollection
+        from matplotlib.lines import Line2D
+
+        rng = np.random.default_rng(self.seed)
+        jitter = [x + rng.uniform(-0.3, 0.3, len(x)) for _, x, _ in self.panels]
+        trends = [self.trend(x, y) for _, x, y in self.panels]
+        xs = [p[1] for p in self.panels]
+        all_x = _span(xs)
+        xr = [_expand(_span([x]), 0.01) for x in xs]
+        yr = [_span([y] + ([t[2], t[3]] if t else []))
+              for (_, _, y), t in zip(self.panels, trends, strict=True)]
+
+        def draw(i, fx, fy, fig):
+            on_fig = {"transform": fig.transFigure}
+            t = trends[i]
+            if t is not None:
+                gx, fit, low, high = t
+                band = np.column_stack([fx(np.concatenate([gx, gx[::-1]])),
+                                        fy(np.concatenate([low, high[::-1]]))])
+                fig.add_artist(PolyCollection([band], facecolors="#999999", alpha=0.4,
+                                              edgecolors="none", zorder=2.2, **on_fig))
+                fig.add_artist(Line2D(fx(gx), fy(fit), color="#3366FF", linewidth=1.6, zorder=2.4,
+                                      **on_fig))
+            fig.add_artist(Line2D(fx(jitter[i]), fy(self.panels[i][2]), linestyle="none", marker="o",
+                                  markersize=3.2, markeredgewidth=0, color="magenta", alpha=0.5,
+                                  zorder=2.3, **on_fig))
+
+        return _grid_figure(size, dpi, labels=[p[0] for p in self.panels], cols=2, xranges=xr,
+                            ydata=yr, free_x=True, free_y=True,
+                            xbreaks=_date_breaks(all_x[1] - all_x[0]), draw=draw,
+                            title=self.title, xlab=self.xlab, ylab=self.ylab)
 
 
 def _theme(ncol_labels: bool = False):
+    """plotnine's theme_bw as the charts use it (no legend, small strips and tick labels)."""
+    from plotnine import element_blank, element_text, theme, theme_bw
+
     t = theme_bw()
     t += theme(
         legend_position="none",
@@ -81,39 +508,51 @@ def _theme(ncol_labels: bool = False):
     return t
 
 
+def _facet_labels(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    out = df.copy()
+    out[column] = out[column].map(_label)
+    return out
+
+
 def daily_chart(
     df: pd.DataFrame,
     scales: str = "free",
     title: str = "Packets per day",
     ylab: str = "packets",
-) -> ggplot:
+) -> FacetBars:
     """Part 1's bars: one panel per sensor (``facet_wrap(~host)``), width-1 bars, a colour each.
 
     ``df`` is :func:`honeyscope.analyse.explore.daily`'s frame (``day, host, value``; without
-    ``host`` a single panel). ``scales``: ``free`` (each panel its own y) or ``fixed``.
+    ``host`` a single panel). ``scales``: ``free`` (each panel its own x and y), ``fixed``,
+    ``free_x`` or ``free_y``.
+    Panels are in the sorted order of the (escaped) sensor names, as ``facet_wrap`` orders them.
     """
+    import pandas as pd
+
     if scales not in ("free", "fixed", "free_y", "free_x"):
         raise ValueError("scales must be free or fixed")
-    d = df.copy()
-    d["day"] = pd.to_datetime(d["day"])
-    if "host" not in d.columns:
-        d["host"] = "all sensors"
-    d = _facet_labels(d, "host")
-    p = ggplot(d, aes("day", "value", fill="host"))
-    p += [
-        geom_col(width=1.0, size=0, position="identity"),  # no stacking: one bar per x
-        facet_wrap("~host", scales=scales),
-        _date_axis(d["day"]),
-        _y_axis(),
-        labs(title=title, x="day (UTC)", y=ylab),
-        _theme(),
-    ]
-    return p
+    days = pd.to_datetime(df["day"]).to_numpy("datetime64[D]").astype(np.int64).astype(float)
+    hosts = (df["host"].map(_label).to_numpy(dtype=object) if "host" in df.columns
+             else np.full(len(df), "all sensors", dtype=object))
+    values = df["value"].to_numpy(dtype=float)
+    keep = ~np.isnan(values)
+    days, hosts, values = days[keep], hosts[keep], values[keep]
+    names, code = np.unique(hosts.astype(str), return_inverse=True) if len(hosts) else (
+        np.array(["all sensors"]), np.zeros(0, dtype=int))
+    order = np.lexsort((days, code))
+    bounds = np.searchsorted(code[order], np.arange(len(names) + 1))
+    panels = [(str(name), days[order][bounds[k]:bounds[k + 1]], values[order][bounds[k]:bounds[k + 1]])
+              for k, name in enumerate(names)]
+    return FacetBars(panels, free_x=scales in ("free", "free_x"), free_y=scales in ("free", "free_y"),
+                     title=title, xlab="day (UTC)", ylab=ylab,
+                     colours=hue_palette(len(panels)))
 
 
 def _port_levels(df: pd.DataFrame) -> pd.Categorical:
     """``df``'s ports as ordered categories: the rank order of ``df.attrs['ports']`` when given
     (:func:`honeyscope.analyse.explore.port_sources`), else the order of appearance."""
+    import pandas as pd
+
     order = [str(p) for p in (df.attrs.get("ports") or list(dict.fromkeys(df["port"])))]
     return pd.Categorical(df["port"].astype(str), categories=order, ordered=True)
 
@@ -123,19 +562,15 @@ def port_box_chart(
     title: str = "Average distinct sources per sensor per day, top TCP ports",
     xlab: str = "TCP Destination Port",
     ylab: str = "Average Unique Source Addresses per day",
-) -> ggplot:
+) -> PortBox:
     """Part 2's box plot of :func:`honeyscope.analyse.explore.port_sources` (fill lightsteelblue),
     ports in rank order."""
-    d = df.copy()
-    d["port"] = _port_levels(df)
-    p = ggplot(d, aes("port", "value"))
-    p += [
-        geom_boxplot(fill="lightsteelblue", outlier_size=1.2, outlier_alpha=0.7),
-        _y_axis(),
-        labs(title=title, x=xlab, y=ylab),
-        _theme(),
-    ]
-    return p
+    levels = _port_levels(df)
+    values = df["value"].to_numpy(dtype=float)
+    codes = np.asarray(levels.codes)
+    ports = [str(p) for p in levels.categories]
+    return PortBox(ports, [values[(codes == k) & ~np.isnan(values)] for k in range(len(ports))],
+                   title=title, xlab=xlab, ylab=ylab)
 
 
 def port_trend_chart(
@@ -144,10 +579,12 @@ def port_trend_chart(
     xlab: str = "day (UTC)",
     ylab: str = "Average Unique Source Addresses per day",
     method: str | None = None,
-) -> ggplot:
+) -> PortTrend:
     """Part 2's faceted series: one panel per port (2 columns, free scales), daily points jittered
     in magenta (alpha 0.5) and a smoothed trend with its 99% band. ``method``: ``loess`` (R's,
     needs scikit-misc) or ``lowess`` (statsmodels); default loess when available."""
+    import pandas as pd
+
     if method is None:
         try:
             import skmisc.loess  # noqa: F401
@@ -155,35 +592,31 @@ def port_trend_chart(
             method = "loess"
         except ImportError:  # pragma: no cover - depends on the installation
             method = "lowess"
-    d = df.copy()
-    d["day"] = pd.to_datetime(d["day"])
-    d["port"] = _port_levels(df)
-    # a trend needs days: loess fails on a handful of points, so short series get none
-    smooth = d[d.groupby("port", observed=True)["day"].transform("count") >= MIN_TREND_DAYS]
-    p = ggplot(d, aes("day", "value"))
-    p += [
-        facet_wrap("~port", ncol=2, scales="free"),
-        geom_jitter(size=1, alpha=0.5, color="magenta", width=0.3, height=0, random_state=1),
-    ]
-    if len(smooth):
-        p += geom_smooth(aes(group=1), data=smooth, method=method, level=0.99, se=True,
-                         color="#3366FF", fill="#999999", size=0.9)
-    p += [
-        _date_axis(d["day"]),
-        _y_axis(),
-        labs(title=title, x=xlab, y=ylab),
-        _theme(),
-    ]
-    return p
+    levels = _port_levels(df)
+    codes = np.asarray(levels.codes)
+    days = pd.to_datetime(df["day"]).to_numpy("datetime64[D]").astype(np.int64).astype(float)
+    values = df["value"].to_numpy(dtype=float)
+    panels = []
+    for k, port in enumerate(levels.categories):
+        sel = (codes == k) & ~np.isnan(values)
+        order = np.argsort(days[sel], kind="stable")
+        panels.append((chart_label(port), days[sel][order], values[sel][order]))
+    return PortTrend(panels, title=title, xlab=xlab, ylab=ylab, method=method)
 
 
-def save(plot: ggplot, path: str | Path, size: tuple[float, float] = SIZE, dpi: int = DPI) -> Path:
-    """Write ``plot`` to ``path``; the format follows the suffix (``.png`` or ``.svg``)."""
+def save(plot: Any, path: str | Path, size: tuple[float, float] = SIZE, dpi: int = DPI) -> Path:
+    """Write ``plot`` (a chart of this module or a plotnine ``ggplot``) to ``path``; the format
+    follows the suffix (``.png`` or ``.svg``)."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
         raise ValueError(f"plots are written as .png or .svg, not {path.suffix or 'no suffix'}")
-    plot.save(path, format=fmt, width=size[0], height=size[1], dpi=dpi, verbose=False)
+    if isinstance(plot, _Chart):
+        data = plot.render(fmt, size, dpi)  # drawn before the file is opened: no half-written file
+        with open(path, "wb") as f:
+            f.write(data)
+    else:
+        plot.save(path, format=fmt, width=size[0], height=size[1], dpi=dpi, verbose=False)
     return path
 
 

@@ -164,26 +164,31 @@ def key_values(pairs: Sequence[tuple[str, Any]]) -> str:
 
 
 def figure(plot: Any, *, title: str, width: float = 10, height: float = 6, dpi: int = 96) -> str:
-    """A plotnine plot (or matplotlib figure) inline as a PNG data URI inside <img>.
+    """A chart inline as a PNG data URI inside <img>: a :class:`honeyscope.render.charts.FacetBars`
+    (or any object with its ``render(fmt, size, dpi)``), a plotnine plot or a matplotlib figure.
 
     Drawn at twice ``dpi`` (sharp on high-density screens) and shown at ``dpi`` CSS pixels per
     inch through the ``width``/``height`` attributes. Measured on the marx report: the same time
     as the former inline SVG (text as paths) and about a third of its bytes; an image inside
-    <img> runs no script and loads nothing, whatever text it carries.
+    <img> runs no script and loads nothing, whatever text it carries. A chart that lays itself
+    out (``render``) is drawn once, at its size, without pyplot or a tight-bbox pass.
     """
-    import matplotlib.pyplot as plt
+    if hasattr(plot, "render"):
+        png = plot.render("png", (width, height), 2 * dpi)
+    else:
+        import matplotlib.pyplot as plt
 
-    if hasattr(plot, "draw") and hasattr(plot, "theme"):  # plotnine: lay out once, at the size
-        from plotnine import theme
+        if hasattr(plot, "draw") and hasattr(plot, "theme"):  # plotnine: lay out once, at the size
+            from plotnine import theme
 
-        fig = (plot + theme(figure_size=(width, height), dpi=2 * dpi)).draw()
-    else:  # a matplotlib figure
-        fig = plot
-        fig.set_size_inches(width, height)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=2 * dpi, metadata={"Software": None}, bbox_inches="tight")
-    plt.close(fig)
-    png = buf.getvalue()
+            fig = (plot + theme(figure_size=(width, height), dpi=2 * dpi)).draw()
+        else:  # a matplotlib figure
+            fig = plot
+            fig.set_size_inches(width, height)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=2 * dpi, metadata={"Software": None}, bbox_inches="tight")
+        plt.close(fig)
+        png = buf.getvalue()
     w, h = (int.from_bytes(png[i : i + 4], "big") // 2 for i in (16, 20))  # IHDR size
     data = base64.b64encode(png).decode("ascii")
     return (
