@@ -126,8 +126,8 @@ def export(store: str | Path, fmt: str = "csv", out: str | Path = "-", *, start:
            port: Ports = None, raw: bool = False) -> int:
     """Write the packets of the store at ``store`` to ``out`` (``-``: stdout) as ``fmt`` (marx,
     csv, parquet, jsonl, ecs, dshield), restricted to the selection as every analysis is; returns
-    the rows written; ``raw``: CSV cells as they are, without defusing formulas. An unknown sensor or an empty selection is a
-    :class:`~honeyscope.analyse.select.SelectionError`.
+    the rows written; ``raw``: CSV cells as they are, without defusing formulas. An unknown sensor
+    or an empty selection is a :class:`~honeyscope.analyse.select.SelectionError`.
 
     >>> honeyscope.export("store", "csv", "groucho-eu.csv", sensors="groucho-eu")   # doctest: +SKIP
     40386

@@ -620,10 +620,12 @@ def save(plot: Any, path: str | Path, size: tuple[float, float] = SIZE, dpi: int
     return path
 
 
-def ports_chart(df: pd.DataFrame, proto: str = "tcp") -> ggplot:
+def ports_chart(df: pd.DataFrame, proto: str = "tcp") -> Any:
     """The top ports as horizontal bars: :func:`honeyscope.analyse.explore.ports`'s frame
-    (``port, count``; with ``proto`` a ``PROTO/port`` label; with ``host`` one panel per sensor)."""
-    from plotnine import coord_flip
+    (``port, count``; with ``proto`` a ``PROTO/port`` label; with ``host`` one panel per sensor);
+    a plotnine plot."""
+    import pandas as pd
+    from plotnine import aes, coord_flip, facet_wrap, geom_col, ggplot, labs
 
     d = df.copy()
     key = "host" if "host" in d.columns else None
