@@ -721,7 +721,7 @@ def ip(source: Source, addr: str, *, top: int = 10, start: When = None, end: Whe
 
 def chart(result: pd.DataFrame, **options: Any):
     """The chart of an analysis result (``daily``, ``ports``, ``port_sources``): a plotnine plot,
-    drawn inline in a notebook (``_repr_mimebundle_``: PNG), saved with ``.save("x.png")``.
+    drawn inline in a notebook (``_repr_png_``), saved with ``.save("x.png")``.
 
     >>> honeyscope.chart(honeyscope.ports("store"))         # doctest: +SKIP
     """
