@@ -307,6 +307,10 @@ class _Chart:
         self.figure(size, dpi).savefig(buf, format=fmt, dpi=dpi, metadata=meta)
         return buf.getvalue()
 
+    def save(self, path: str | Path, size: tuple[float, float] = SIZE, dpi: int = DPI) -> Path:
+        """Write the chart to ``path`` (PNG or SVG by its suffix); see :func:`save`."""
+        return save(self, path, size=size, dpi=dpi)
+
     def _repr_png_(self) -> bytes:
         return self.render("png")
 
