@@ -291,6 +291,71 @@ def sources(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
     return j
 
 
+#: the AS name shown when the database has none
+UNKNOWN = "unknown"
+
+
+def _known(v: ir.StringValue) -> ir.BooleanValue:
+    return v.notnull() & (v != "")
+
+
+def _origin_rows(s: ibis.Table) -> ibis.Table:
+    """:func:`sources` rows with ``cc_used``/``country_used`` (the input's own country when it
+    carries one, else the database's; the code when the name is unknown) and ``_total``, the
+    packets of all rows."""
+    use_input = _known(s.input_cc)
+    s = s.mutate(
+        cc_used=ibis.cases((use_input, s.input_cc), else_=s.cc),
+        _cname=ibis.cases((use_input, s.input_country), else_=s.country),
+        _total=s.packets.sum().over(),
+    )
+    return s.mutate(country_used=ibis.cases((_known(s._cname), s._cname), else_=s.cc_used))
+
+
+def by_country(s: ibis.Table) -> ibis.Table:
+    """Countries by packets from :func:`sources` rows ``s``: ``cc``, ``country``, ``sources``,
+    ``packets``, ``share`` (of all packets). A source's country is the input's own (``input_cc``,
+    contemporaneous with the traffic) when it carries one, else the database's; sources with no
+    country are not ranked (see :func:`origin_unknown`)."""
+    o = _origin_rows(s)
+    o = o.filter(_known(o.cc_used))
+    g = o.group_by(cc=o.cc_used, country=o.country_used).aggregate(
+        sources=o.count(), packets=o.packets.sum(), _total=o._total.max())
+    return g.mutate(share=g.packets / g._total).drop("_total").order_by(
+        [ibis.desc("packets"), "cc"])
+
+
+def by_asn(s: ibis.Table) -> ibis.Table:
+    """Autonomous systems by packets from :func:`sources` rows ``s``: ``asn``, ``as_name``
+    (:data:`UNKNOWN` when the database has none), ``sources``, ``packets``, ``cc`` (the most
+    common database country of its sources, ties: the smallest code; :data:`UNKNOWN` when none)
+    and ``share`` (of all packets). Sources with no ASN are not ranked."""
+    o = _origin_rows(s)
+    o = o.filter(o.asn.notnull())
+    o = o.mutate(asn=o.asn.cast("int64"),
+                 as_name=ibis.cases((_known(o.as_name), o.as_name), else_=ibis.literal(UNKNOWN)))
+    g = o.group_by(["asn", "as_name"]).aggregate(
+        sources=o.count(), packets=o.packets.sum(), _total=o._total.max())
+    cc = _mode(o, "asn", "cc").rename(_casn="asn")
+    j = g.left_join(cc, g.asn == cc._casn)
+    return j.select(
+        "asn", "as_name", "sources", "packets", cc=j.cc.fill_null(UNKNOWN),
+        share=j.packets / j._total,
+    ).order_by([ibis.desc("packets"), "asn"])
+
+
+def origin_unknown(s: ibis.Table) -> ibis.Table:
+    """One row: the sources (and their packets) of :func:`sources` rows ``s`` with no country
+    (``no_cc_sources``, ``no_cc_packets``) and with no ASN (``no_asn_*``): private, bogon or
+    unallocated addresses, counted once, apart from the rankings."""
+    o = _origin_rows(s)
+    no_cc, no_asn = ~_known(o.cc_used), o.asn.isnull()
+    return o.aggregate(
+        no_cc_sources=no_cc.sum(), no_cc_packets=o.packets.sum(where=no_cc),
+        no_asn_sources=no_asn.sum(), no_asn_packets=o.packets.sum(where=no_asn),
+    )
+
+
 def source_origin(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
     """Per distinct source (``addr``): ``cc`` and ``country`` as the input carried them (the
     marx-geo CSV's contemporaneous columns) when it did, else from the shipped database

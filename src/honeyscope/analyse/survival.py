@@ -14,11 +14,13 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from honeyscope.analyse import base
 from honeyscope.analyse.engine import whole_seconds
 
 
 def sensor_spans_expr(t: ibis.Table) -> ibis.Table:
-    return t.group_by("host").aggregate(start=t.time.min(), end=t.time.max())
+    """Per sensor: ``start`` and ``end``, its first and last row with a time."""
+    return base.sensor_spans_expr(t).rename(start="first", end="last")
 
 
 def first_probe_expr(t: ibis.Table) -> ibis.Table:
@@ -153,7 +155,7 @@ def new_sources_fleet(t: ibis.Table) -> pd.DataFrame:
     """Fleet-wide never-seen-before sources per UTC day: a source counts once, on the day of
     its first packet at any sensor (the per-sensor counts of :func:`new_sources_daily` count a
     source again at every sensor it reaches): day, new."""
-    first = t.filter(t.time.notnull()).group_by("src").aggregate(first=ibis._.time.min())
+    first = base.timed(t).group_by("src").aggregate(first=ibis._.time.min())
     return (
         first.group_by(first.first.date().name("day")).aggregate(new=first.count())
         .order_by("day").execute()
@@ -164,7 +166,7 @@ def fleet_new_per_day(t: ibis.Table, days: int = 7) -> float:
     """Mean fleet-wide new sources per day over the last ``days`` x 24 h before the data's last
     packet (as the per-sensor "last week" of :func:`new_source_intervals`): sources whose first
     packet at any sensor falls in that span, divided by ``days``."""
-    t = t.filter(t.time.notnull())
+    t = base.timed(t)
     first = t.group_by("src").aggregate(first=ibis._.time.min())
     end = t.time.max()
     start = whole_seconds(end) - days * 86400
