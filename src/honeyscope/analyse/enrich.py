@@ -356,6 +356,18 @@ def origin_unknown(s: ibis.Table) -> ibis.Table:
     )
 
 
+def origin_rollup(s: ibis.Table, by: str = "source") -> ibis.Table:
+    """:func:`sources` rows ``s`` one per ``by``: ``source`` (busiest first), ``country``
+    (:func:`by_country`) or ``asn`` (:func:`by_asn`)."""
+    if by == "country":
+        return by_country(s)
+    if by == "asn":
+        return by_asn(s)
+    if by == "source":
+        return s.order_by([ibis.desc("packets"), "addr"])
+    raise ValueError(f"unknown rollup {by!r}: use source, country or asn")
+
+
 def source_origin(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
     """Per distinct source (``addr``): ``cc`` and ``country`` as the input carried them (the
     marx-geo CSV's contemporaneous columns) when it did, else from the shipped database

@@ -63,17 +63,7 @@ def _limit(t: ibis.Table, n: int) -> ibis.Table:
 def _enrich(args: argparse.Namespace) -> int:
     from honeyscope.analyse import enrich
 
-    s = enrich.sources(open_source(args))
-    if args.by == "country":
-        s = s.group_by(["cc", "country"]).aggregate(
-            sources=ibis._.count(), packets=ibis._.packets.sum()
-        ).order_by(ibis.desc("packets"))
-    elif args.by == "asn":
-        s = s.group_by(["asn", "as_name", "cc"]).aggregate(
-            sources=ibis._.count(), packets=ibis._.packets.sum()
-        ).order_by(ibis.desc("packets"))
-    else:
-        s = s.order_by([ibis.desc("packets"), "addr"])
+    s = enrich.origin_rollup(enrich.sources(open_source(args)), args.by)
     emit(_limit(s, args.top).execute(), args.format)
     return 0
 
