@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from honeyscope.analyse.engine import is_spark
+from honeyscope.analyse.engine import backend, memtable
 
 #: bits dropped from the key to make the bucket: /16 buckets for IPv4, /24 for IPv6 (48-bit keys)
 BUCKET_SHIFT = {4: 16, 6: 24}
@@ -81,40 +81,26 @@ def bucketed_ranges(ranges: pa.Table, shift: int) -> pa.Table:
     return out.append_column("bucket", pa.array(bucket, pa.int64()))
 
 
-@cache
-def _geo_memtable(family: int, signed: bool = False) -> ibis.Table:
-    t = bucketed_ranges(range_table(family), BUCKET_SHIFT[family])
-    # one chunk per column: Spark's Arrow path takes no chunked arrays (it would fall back to a
-    # slow pandas round trip that turns nullable integers into floats)
-    return ibis.memtable((_signed(t) if signed else t).combine_chunks())
+def _bucketed(family: int) -> pa.Table:
+    return bucketed_ranges(range_table(family), BUCKET_SHIFT[family])
 
 
-def _signed(t: pa.Table) -> pa.Table:
-    """``t`` with unsigned integer columns widened to signed ones (same values)."""
-    from honeyscope.analyse.spark import spark_safe
-
-    return spark_safe(t)
+def _bucketed4() -> pa.Table:
+    return _bucketed(4)
 
 
-def _no_unsigned(con: ibis.BaseBackend | None) -> bool:
-    """Whether ``con`` has no unsigned integer types (Spark), so in-memory tables must be signed."""
-    return is_spark(con)
+def _bucketed6() -> pa.Table:
+    return _bucketed(6)
 
 
 def _geo_table(con: ibis.BaseBackend, family: int) -> ibis.Table:
     """The bucketed range table of ``family``, as an Ibis in-memory table that the backend
-    registers on first use (built once per process; signed integers for Spark)."""
-    return _geo_memtable(family, _no_unsigned(con))
-
-
-@cache
-def _countries_memtable() -> ibis.Table:
-    return ibis.memtable(countries().combine_chunks())
+    registers on first use (built once per process, fit for the engine)."""
+    return memtable(con, _bucketed4 if family == 4 else _bucketed6)
 
 
 def _countries(con: ibis.BaseBackend) -> ibis.Table:
-    del con
-    return _countries_memtable()
+    return memtable(con, countries)
 
 
 def range_lookup(keys: ibis.Table, ranges: ibis.Table, *, key: str = "key", shift: int) -> ibis.Table:
@@ -249,7 +235,7 @@ def source_geo(packets: ibis.Table, col: str = "src") -> ibis.Table:
     ``country``, ``asn``, ``as_name``, ``geo_flags``, ``net``): one look-up that a report can
     materialise once (``.cache()``) and hand to :func:`sources` and
     :func:`honeyscope.analyse.fleet.source_prefixes`."""
-    con = packets._find_backend(use_default=True)
+    con = backend(packets)
     return enrich_addresses(con, packets, col, with_net=True)
 
 
@@ -270,7 +256,7 @@ def sources(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
     ``country``, ``asn``, ``as_name``, ``geo_flags``) and the geo the input carried (``input_cc``,
     ``input_country``: the marx-geo CSV's MaxMind 2014 columns; null when absent).
     ``geo``: a :func:`source_geo` (or :func:`enrich_addresses`) result of the same packets to reuse."""
-    con = packets._find_backend(use_default=True)
+    con = backend(packets)
     # one pass over the packets: per source, sensor and input geo; the rest reads these rows
     g = packets.group_by(["src", "host", "geo_cc", "geo_country"]).aggregate(
         n=ibis._.count(), first=ibis._.time.min(), last=ibis._.time.max()
@@ -373,7 +359,7 @@ def source_origin(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Ta
     marx-geo CSV's contemporaneous columns) when it did, else from the shipped database
     (``cc_from``: ``input`` or ``database``), and the database's ``asn`` and ``as_name``.
     ``geo``: a :func:`source_geo` result of the same packets, to reuse."""
-    con = packets._find_backend(use_default=True)
+    con = backend(packets)
     if geo is None:
         geo = enrich_addresses(con, packets, "src")
     # the input's country: its most frequent one per source (as :func:`sources`), per source
@@ -398,7 +384,7 @@ def source_origin(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Ta
 def enrich(packets: ibis.Table) -> ibis.Table:
     """``packets`` with ``src_cc``, ``src_country``, ``src_asn``, ``src_as_name`` added (left join
     on the distinct sources; rows keep their order only up to the engine's guarantees)."""
-    con = packets._find_backend(use_default=True)
+    con = backend(packets)
     geo = enrich_addresses(con, packets, "src")
     geo = geo.select(
         _addr=geo.addr, src_cc=geo.cc, src_country=geo.country,

@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from honeyscope.analyse import enrich
-from honeyscope.analyse.engine import whole_seconds
+from honeyscope.analyse.engine import backend, whole_seconds
 
 #: reach levels of :func:`source_profiles`
 REACH_LABELS = {
@@ -41,10 +41,10 @@ def source_prefixes(packets: ir.Table, geo: ir.Table | None = None) -> ir.Table:
     (cheap to join many times); ``geo``: an :func:`honeyscope.analyse.enrich.source_geo` result
     of the same packets (e.g. cached once per report), reused as it is."""
     if geo is None:
-        con = packets._find_backend(use_default=True)
+        con = backend(packets)
         geo = enrich.source_geo(packets)
         local = con.to_pyarrow(geo.select("addr", src_net="net", src_asn="asn"))
-        return ibis.memtable(local.combine_chunks())  # one chunk: see enrich._geo_memtable
+        return ibis.memtable(local.combine_chunks())  # one chunk: see engine.memtable
     return geo.select("addr", src_net="net", src_asn="asn")
 
 

@@ -33,13 +33,9 @@ class Shared:
 
     def _get(self, name: str, make: Callable[[], ibis.Table]) -> ibis.Table:
         if name not in self._tables:
-            expr = make()
-            # Ibis' pyspark cache() runs the SQL without registering the in-memory tables it
-            # reads (the range tables) first; every other execution path does this step
-            register = getattr(self.packets._find_backend(), "_run_pre_execute_hooks", None)
-            if register is not None:
-                register(expr)
-            self._tables[name] = expr.cache()
+            from honeyscope.analyse.engine import cache_table
+
+            self._tables[name] = cache_table(make())
         return self._tables[name]
 
     @property
