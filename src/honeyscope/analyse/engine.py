@@ -43,15 +43,6 @@ def backend(t: ibis.Expr) -> ibis.BaseBackend:
     return t._find_backend(use_default=True)
 
 
-def signed_ints(table: pa.Table) -> pa.Table:
-    """``table`` with unsigned integer columns widened to signed ones (same values), for engines
-    without unsigned types (Spark)."""
-    widen = {pa.uint8(): pa.int16(), pa.uint16(): pa.int32(), pa.uint32(): pa.int64(),
-             pa.uint64(): pa.decimal128(20, 0)}
-    fields = [pa.field(f.name, widen.get(f.type, f.type)) for f in table.schema]
-    return table.cast(pa.schema(fields))
-
-
 def memtable(con: ibis.BaseBackend | None, make: Callable[[], pa.Table]) -> ibis.Table:
     """An in-memory table of ``make()`` (a reference table: geo ranges, services) fit for
     ``con``: unsigned integers widened where the engine has none, one chunk per column (Spark's
@@ -62,7 +53,11 @@ def memtable(con: ibis.BaseBackend | None, make: Callable[[], pa.Table]) -> ibis
 @cache
 def _memtable(make: Callable[[], pa.Table], signed: bool) -> ibis.Table:
     t = make()
-    return ibis.memtable((signed_ints(t) if signed else t).combine_chunks())
+    if signed:
+        from honeyscope.analyse.spark import spark_safe
+
+        t = spark_safe(t)
+    return ibis.memtable(t.combine_chunks())
 
 
 def cache_table(expr: ibis.Table) -> ibis.Table:

@@ -17,20 +17,16 @@ bucketed by /24; the key of a distinct IPv6 address is computed on the client (f
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
-from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from honeyscope.analyse.engine import backend, memtable
+from honeyscope.geo import countries, geo_dir, geo_meta, range_table  # noqa: F401  (re-exported)
 
 #: bits dropped from the key to make the bucket: /16 buckets for IPv4, /24 for IPv6 (48-bit keys)
 BUCKET_SHIFT = {4: 16, 6: 24}
@@ -38,28 +34,6 @@ BUCKET_SHIFT = {4: 16, 6: 24}
 FLAG_BITS = {1: "anonymous-proxy", 2: "satellite", 4: "anycast", 8: "drop-list"}
 
 GEO_COLUMNS = ("cc", "country", "asn", "as_name", "geo_flags")
-
-
-def geo_dir() -> Path:
-    return Path(str(resources.files("honeyscope") / "data" / "geo"))
-
-
-@cache
-def geo_meta() -> dict[str, Any]:
-    """Name, licence, attribution and build date of the shipped database (``meta.json``)."""
-    return json.loads((geo_dir() / "meta.json").read_text())
-
-
-@cache
-def range_table(family: int = 4) -> pa.Table:
-    """The raw range table of one address family (``start_int``, ``end_int``, ``cc``, ``asn``,
-    ``as_name``, ``flags``), sorted by ``start_int``, ranges disjoint."""
-    return pq.read_table(geo_dir() / f"ipv{family}.parquet")
-
-
-@cache
-def countries() -> pa.Table:
-    return pq.read_table(geo_dir() / "countries.parquet")
 
 
 def bucketed_ranges(ranges: pa.Table, shift: int) -> pa.Table:

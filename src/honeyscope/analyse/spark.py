@@ -28,7 +28,6 @@ import pandas as pd
 import pyarrow as pa
 
 from honeyscope import schema
-from honeyscope.analyse.engine import is_spark, signed_ints  # noqa: F401  (re-exported)
 
 #: Spark settings for a 2-core, 24 GiB machine; override with ``connect(..., conf={...})``.
 DEFAULT_CONF: dict[str, str] = {
@@ -136,8 +135,12 @@ def _normalise_path(p: str | Path) -> str:
     return str(Path(s).absolute())
 
 
-#: ``table`` with unsigned integer columns widened to the signed types Spark uses
-spark_safe = signed_ints
+def spark_safe(table: pa.Table) -> pa.Table:
+    """``table`` with unsigned integer columns widened to the signed types Spark uses."""
+    widen = {pa.uint8(): pa.int16(), pa.uint16(): pa.int32(), pa.uint32(): pa.int64(),
+             pa.uint64(): pa.decimal128(20, 0)}
+    fields = [pa.field(f.name, widen.get(f.type, f.type)) for f in table.schema]
+    return table.cast(pa.schema(fields))
 
 
 def packets_from_arrow(con: ibis.BaseBackend, table: pa.Table, name: str = "packets") -> ibis.Table:

@@ -196,7 +196,7 @@ MIN_YEAR, MAX_YEAR = 1970, 2099
 
 
 def ingest(
-    inputs: Iterable[str],
+    inputs: Iterable[str | Path] | str | Path,
     store: str | Path | Store,
     *,
     year: int | None = None,
@@ -216,6 +216,7 @@ def ingest(
     ``live=False`` reads every line of every input, even the unterminated last line of a file
     being written (an analysis of files ingested on the fly: there is no next ingest)."""
     check_options(year, workers, sensor, tz)
+    inputs = [str(inputs)] if isinstance(inputs, str | Path) else [str(i) for i in inputs]
     store_path = store.path if isinstance(store, Store) else Path(store)
     resolved = sources.expand(inputs, skip=[store_path], include=include, exclude=exclude)
     st = store if isinstance(store, Store) else Store(store, create=True)
@@ -237,7 +238,7 @@ def ingest(
         with st.lock(wait=wait):
             # the offline enrichment database this honeyscope queries the store with, by name and
             # build date (written with the next commit)
-            from honeyscope.analyse.enrich import geo_meta
+            from honeyscope.geo import geo_meta
 
             st.meta["enrichment"] = geo_meta()
             for inp in resolved:

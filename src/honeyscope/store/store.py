@@ -247,7 +247,7 @@ class Store:
             self._sweep_manifest_tmp()
             missing = self.missing_parts()
             if missing:
-                from honeyscope.render.escape import plain_terminal
+                from honeyscope.text import plain_terminal
 
                 print(f"honeyscope: warning: {len(missing)} committed part(s) of {plain_terminal(self.path)} "
                       f"are missing (e.g. {plain_terminal(missing[0])}): run honeyscope verify --store "
