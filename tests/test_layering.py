@@ -150,3 +150,14 @@ def test_the_checks_see_violations(tmp_path):
     assert cycles(g) == [["honeyscope.ingest.a", "honeyscope.ingest.b"]]
     with pytest.raises(AssertionError, match="in no layer"):
         layer_of("elsewhere.x")
+
+
+def test_distributed_ingest_uses_the_local_ingests_public_steps():
+    """``ingest/distributed.py`` calls the local ingest (``run``) only through public names."""
+    path = SRC / "honeyscope" / "ingest" / "distributed.py"
+    private = sorted(
+        f"run.{n.attr}" for n in ast.walk(ast.parse(path.read_text()))
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "run"
+        and n.attr.startswith("_")
+    )
+    assert private == []
