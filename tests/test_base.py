@@ -67,3 +67,27 @@ def test_zero_fill_adds_the_silent_bins_of_each_group():
     assert out.host.tolist() == ["a"] * 4 + ["b"]
     assert out.rows.tolist() == [5, 0, 0, 2, 7]
     assert pd.to_datetime(out.bin).dt.hour.tolist() == [10, 11, 12, 13, 0]
+
+
+def test_the_report_data_and_heat_map_aggregates_count_by_hand():
+    """What the data section and the sensor x port heat map read, from rows written here."""
+    from honeyscope.analyse import explore
+
+    def rows(host, dpts, src="192.0.2.1", day="2024-01-01"):
+        n = len(dpts)
+        return schema.conform(pa.table({
+            "time": pa.array([pd.Timestamp(f"{day} 10:00", tz="UTC")] * n, pa.timestamp("us", tz="UTC")),
+            "host": pa.array([host] * n), "src": pa.array([src] * n),
+            "proto": pa.array(["TCP"] * n), "dpt": pa.array(dpts, pa.uint16()),
+        }))
+
+    t = _table(rows("a", [22, 22, 22, 23]), rows("a", [80], src="192.0.2.2", day="2024-01-03"),
+               rows("b", [23, 23]))
+    heat = explore.port_host_share_expr(t, [22, 23]).execute()
+    # a: 3 to 22 and 1 to 23 of its 4 packets to those ports (80 is not one); b: all to 23
+    assert heat[["host", "dpt", "count"]].values.tolist() == [["a", 22, 3], ["a", 23, 1], ["b", 23, 2]]
+    assert heat.share.tolist() == [0.75, 0.25, 1.0]
+    per = explore.sensors_expr(t).execute()
+    assert per[["host", "packets", "sources", "days"]].values.tolist() == [["a", 5, 2, 2], ["b", 2, 1, 1]]
+    o = explore.overview_expr(t).execute().iloc[0]
+    assert (o.packets, o.sensors, o.sources) == (7, 2, 2)
