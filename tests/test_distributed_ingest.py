@@ -118,9 +118,9 @@ def test_on_a_standalone_cluster(logs, tmp_path):
     """``honeyscope ingest --engine spark://...`` on a real master + worker."""
     import json
 
-    from honeyscope.analyse import spark as hs_spark
+    from honeyscope.ops.spark_cluster import StandaloneCluster
 
-    c = hs_spark.StandaloneCluster(cores=2, memory="4g", timeout=120)
+    c = StandaloneCluster(cores=2, memory="4g", timeout=120)
     try:
         c.start()
         r = subprocess.run(

@@ -191,3 +191,37 @@ def test_source_origin_prefers_the_inputs_country(con):
     assert o.loc["8.8.8.8", "asn"] == 15169  # Google's, from the database
     assert (o.loc["9.9.9.9", "cc_from"], o.loc["9.9.9.9", "asn"]) == ("database", 19281)
     assert o.loc["10.1.2.3"].isna()[["cc", "cc_from", "asn"]].all()  # private: unknown
+
+
+def test_origin_rollups_in_ibis_count_by_hand():
+    """Countries and ASNs by packets, from source rows written here (one function for the
+    report's origin section and ``enrich --by country|asn``)."""
+    import ibis
+    import pandas as pd
+
+    s = ibis.memtable(pd.DataFrame({
+        "addr": ["a", "b", "c", "d", "e", "f"],
+        "packets": [10, 20, 30, 40, 5, 95],
+        "cc": ["DE", "DE", "FR", "FR", None, "FR"],
+        "country": ["Germany", "Germany", "France", "France", None, "France"],
+        "input_cc": [None, "", None, "DE", None, None],
+        "input_country": [None, None, None, "Germany", None, None],
+        "asn": [1, 1, 1, 2, None, None],
+        "as_name": ["ONE", "ONE", "ONE", "", None, None],
+    }).astype({"asn": "Int64"}))
+    con = engine.connect()
+    cc = con.execute(enrich.origin_rollup(s, "country"))
+    # FR: c 30 + f 95 (d's input says DE); DE: a 10 + b 20 + d 40; e has no country: not ranked
+    assert cc[["cc", "country", "sources", "packets"]].values.tolist() == [
+        ["FR", "France", 2, 125], ["DE", "Germany", 3, 70]]
+    assert cc.share.tolist() == pytest.approx([125 / 200, 70 / 200])
+    asn = con.execute(enrich.origin_rollup(s, "asn"))
+    # AS1: a, b (DE), c (FR) -> DE, its sources' most common database country; AS2 has no name
+    assert asn[["asn", "as_name", "sources", "packets", "cc"]].values.tolist() == [
+        [1, "ONE", 3, 60, "DE"], [2, enrich.UNKNOWN, 1, 40, "FR"]]
+    unk = con.execute(enrich.origin_unknown(s)).iloc[0]
+    assert (unk.no_cc_sources, unk.no_cc_packets) == (1, 5)
+    assert (unk.no_asn_sources, unk.no_asn_packets) == (2, 100)
+    assert con.execute(enrich.origin_rollup(s, "source")).addr.tolist()[:2] == ["f", "d"]
+    with pytest.raises(ValueError, match="unknown rollup"):
+        enrich.origin_rollup(s, "city")

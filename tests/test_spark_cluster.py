@@ -16,6 +16,7 @@ import pytest
 from conftest import needs_spark
 from honeyscope.analyse import engine, explore
 from honeyscope.analyse import spark as hs_spark
+from honeyscope.ops.spark_cluster import StandaloneCluster
 
 pytestmark = [
     pytest.mark.slow,
@@ -49,7 +50,7 @@ con._session.stop()
 
 @pytest.fixture(scope="module")
 def cluster(request):
-    c = hs_spark.StandaloneCluster(cores=2, memory="2g", timeout=120)
+    c = StandaloneCluster(cores=2, memory="2g", timeout=120)
     request.addfinalizer(c.stop)  # always, even when start fails halfway
     c.start()
     return c
@@ -79,7 +80,7 @@ def test_cluster_results_identical_to_duckdb(cluster, marx_parquet, tmp_path):
 
 
 def test_cluster_stops(cluster):
-    c = hs_spark.StandaloneCluster(cores=1, memory="1g", timeout=120)
+    c = StandaloneCluster(cores=1, memory="1g", timeout=120)
     try:
         c.start()
         assert c._status()["aliveworkers"] == 1

@@ -186,3 +186,25 @@ def test_store_by_url_reads_only_committed_files(tmp_path):
     shutil.copy(Store(s).packet_files()[0], stray)  # moved in, never committed
     t = api.open_packets(s.resolve().as_uri())
     assert t.count().execute() == 12
+
+
+def test_manifest_records_are_typed_and_round_trip():
+    """A manifest entry read as :class:`InputRecord` and written back is the entry it was (keys,
+    order, keys the record does not know); its content key follows the store's history."""
+    from honeyscope.store.store import InputRecord
+
+    d = {"source": "kern.log", "kind": "log", "compression": None, "start_byte": 0,
+         "end_byte": 120, "sha256": "ab", "lines": 3, "options": {"year": None},
+         "id": "x1", "parts": ["packets/2024-01/x1-00001.parquet"], "reject_parts": [],
+         "rows": 2, "rejected": {"not a packet": 1}, "hosts": {"s1": 2},
+         "committed": "2024-01-02T00:00:00+00:00", "spool": {"segment": 4}}
+    r = InputRecord.from_dict(d)
+    assert (r.source, r.rows, r.rejected_total, r.extra) == ("kern.log", 2, 1, {"spool": {"segment": 4}})
+    assert r.files == ["packets/2024-01/x1-00001.parquet"]
+    assert r.to_dict() == d and list(r.to_dict()) == list(d)
+    # an older store's plain input: its raw bytes are its text
+    assert r.content_key() == (120, "ab")
+    # an older store's compressed input: no key; a newer one: the decompressed text's
+    assert InputRecord.from_dict({**d, "compression": "gzip"}).content_key() is None
+    newer = {**d, "compression": "gzip", "content_bytes": 400, "content_sha256": "cd"}
+    assert InputRecord.from_dict(newer).content_key() == (400, "cd")

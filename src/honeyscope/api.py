@@ -420,20 +420,11 @@ def enrich(source: Source, *, top: int = 0, by: Literal["source", "country", "as
     """
     from honeyscope.analyse import enrich as _enrich
 
+    if by not in ("source", "country", "asn"):
+        raise ValueError(f"by={by!r}: use 'source', 'country' or 'asn'")
+
     def compute(t: ibis.Table) -> ibis.Table:
-        s = _enrich.sources(t)
-        if by == "country":
-            s = s.group_by(["cc", "country"]).aggregate(sources=ibis._.count(), packets=ibis._.packets.sum())
-            s = s.order_by([ibis.desc("packets"), "cc"])
-        elif by == "asn":
-            s = s.group_by(["asn", "as_name", "cc"]).aggregate(sources=ibis._.count(),
-                                                               packets=ibis._.packets.sum())
-            s = s.order_by([ibis.desc("packets"), "asn"])
-        elif by == "source":
-            s = s.order_by([ibis.desc("packets"), "addr"])
-        else:
-            raise ValueError(f"by={by!r}: use 'source', 'country' or 'asn'")
-        return _limit(s, top)
+        return _limit(_enrich.origin_rollup(_enrich.sources(t), by), top)
 
     return _run("enrich", source, compute, engine=engine, to=to, start=start, end=end, sensors=sensors,
                 src=src, proto=proto, port=port)

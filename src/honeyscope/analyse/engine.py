@@ -7,7 +7,8 @@ Every analysis in :mod:`honeyscope.analyse` is an Ibis expression over the canon
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 
 import ibis
@@ -36,6 +37,39 @@ def connect(engine: str = DEFAULT_ENGINE) -> ibis.BaseBackend:
 def is_spark(con: ibis.BaseBackend | None) -> bool:
     """Whether ``con`` is Spark (no unsigned integer types, regex ``split``, ...)."""
     return getattr(con, "name", "") == "pyspark"
+
+
+def backend(t: ibis.Expr) -> ibis.BaseBackend:
+    """The backend an expression runs on (the default one for in-memory tables only)."""
+    return t._find_backend(use_default=True)
+
+
+def memtable(con: ibis.BaseBackend | None, make: Callable[[], pa.Table]) -> ibis.Table:
+    """An in-memory table of ``make()`` (a reference table: geo ranges, services) fit for
+    ``con``: unsigned integers widened where the engine has none, one chunk per column (Spark's
+    Arrow path takes no chunked arrays). Built once per process and kind of engine."""
+    return _memtable(make, is_spark(con))
+
+
+@cache
+def _memtable(make: Callable[[], pa.Table], signed: bool) -> ibis.Table:
+    t = make()
+    if signed:
+        from honeyscope.analyse.spark import spark_safe
+
+        t = spark_safe(t)
+    return ibis.memtable(t.combine_chunks())
+
+
+def cache_table(expr: ibis.Table) -> ibis.Table:
+    """``expr`` materialised on its engine (a temporary table on DuckDB, a persisted DataFrame on
+    Spark); ``.release()`` frees it."""
+    # Ibis' pyspark cache() runs the SQL without registering the in-memory tables it reads (the
+    # range tables) first; every other execution path does this step
+    register = getattr(backend(expr), "_run_pre_execute_hooks", None)
+    if register is not None:
+        register(expr)
+    return expr.cache()
 
 
 def _unique(name: str | None) -> str:

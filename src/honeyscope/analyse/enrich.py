@@ -17,20 +17,16 @@ bucketed by /24; the key of a distinct IPv6 address is computed on the client (f
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
-from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from honeyscope.analyse.engine import is_spark
+from honeyscope.analyse.engine import backend, memtable
+from honeyscope.geo import countries, geo_dir, geo_meta, range_table  # noqa: F401  (re-exported)
 
 #: bits dropped from the key to make the bucket: /16 buckets for IPv4, /24 for IPv6 (48-bit keys)
 BUCKET_SHIFT = {4: 16, 6: 24}
@@ -38,28 +34,6 @@ BUCKET_SHIFT = {4: 16, 6: 24}
 FLAG_BITS = {1: "anonymous-proxy", 2: "satellite", 4: "anycast", 8: "drop-list"}
 
 GEO_COLUMNS = ("cc", "country", "asn", "as_name", "geo_flags")
-
-
-def geo_dir() -> Path:
-    return Path(str(resources.files("honeyscope") / "data" / "geo"))
-
-
-@cache
-def geo_meta() -> dict[str, Any]:
-    """Name, licence, attribution and build date of the shipped database (``meta.json``)."""
-    return json.loads((geo_dir() / "meta.json").read_text())
-
-
-@cache
-def range_table(family: int = 4) -> pa.Table:
-    """The raw range table of one address family (``start_int``, ``end_int``, ``cc``, ``asn``,
-    ``as_name``, ``flags``), sorted by ``start_int``, ranges disjoint."""
-    return pq.read_table(geo_dir() / f"ipv{family}.parquet")
-
-
-@cache
-def countries() -> pa.Table:
-    return pq.read_table(geo_dir() / "countries.parquet")
 
 
 def bucketed_ranges(ranges: pa.Table, shift: int) -> pa.Table:
@@ -81,40 +55,26 @@ def bucketed_ranges(ranges: pa.Table, shift: int) -> pa.Table:
     return out.append_column("bucket", pa.array(bucket, pa.int64()))
 
 
-@cache
-def _geo_memtable(family: int, signed: bool = False) -> ibis.Table:
-    t = bucketed_ranges(range_table(family), BUCKET_SHIFT[family])
-    # one chunk per column: Spark's Arrow path takes no chunked arrays (it would fall back to a
-    # slow pandas round trip that turns nullable integers into floats)
-    return ibis.memtable((_signed(t) if signed else t).combine_chunks())
+def _bucketed(family: int) -> pa.Table:
+    return bucketed_ranges(range_table(family), BUCKET_SHIFT[family])
 
 
-def _signed(t: pa.Table) -> pa.Table:
-    """``t`` with unsigned integer columns widened to signed ones (same values)."""
-    from honeyscope.analyse.spark import spark_safe
-
-    return spark_safe(t)
+def _bucketed4() -> pa.Table:
+    return _bucketed(4)
 
 
-def _no_unsigned(con: ibis.BaseBackend | None) -> bool:
-    """Whether ``con`` has no unsigned integer types (Spark), so in-memory tables must be signed."""
-    return is_spark(con)
+def _bucketed6() -> pa.Table:
+    return _bucketed(6)
 
 
 def _geo_table(con: ibis.BaseBackend, family: int) -> ibis.Table:
     """The bucketed range table of ``family``, as an Ibis in-memory table that the backend
-    registers on first use (built once per process; signed integers for Spark)."""
-    return _geo_memtable(family, _no_unsigned(con))
-
-
-@cache
-def _countries_memtable() -> ibis.Table:
-    return ibis.memtable(countries().combine_chunks())
+    registers on first use (built once per process, fit for the engine)."""
+    return memtable(con, _bucketed4 if family == 4 else _bucketed6)
 
 
 def _countries(con: ibis.BaseBackend) -> ibis.Table:
-    del con
-    return _countries_memtable()
+    return memtable(con, countries)
 
 
 def range_lookup(keys: ibis.Table, ranges: ibis.Table, *, key: str = "key", shift: int) -> ibis.Table:
@@ -249,7 +209,7 @@ def source_geo(packets: ibis.Table, col: str = "src") -> ibis.Table:
     ``country``, ``asn``, ``as_name``, ``geo_flags``, ``net``): one look-up that a report can
     materialise once (``.cache()``) and hand to :func:`sources` and
     :func:`honeyscope.analyse.fleet.source_prefixes`."""
-    con = packets._find_backend(use_default=True)
+    con = backend(packets)
     return enrich_addresses(con, packets, col, with_net=True)
 
 
@@ -270,7 +230,7 @@ def sources(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
     ``country``, ``asn``, ``as_name``, ``geo_flags``) and the geo the input carried (``input_cc``,
     ``input_country``: the marx-geo CSV's MaxMind 2014 columns; null when absent).
     ``geo``: a :func:`source_geo` (or :func:`enrich_addresses`) result of the same packets to reuse."""
-    con = packets._find_backend(use_default=True)
+    con = backend(packets)
     # one pass over the packets: per source, sensor and input geo; the rest reads these rows
     g = packets.group_by(["src", "host", "geo_cc", "geo_country"]).aggregate(
         n=ibis._.count(), first=ibis._.time.min(), last=ibis._.time.max()
@@ -291,12 +251,89 @@ def sources(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
     return j
 
 
+#: the AS name shown when the database has none
+UNKNOWN = "unknown"
+
+
+def _known(v: ir.StringValue) -> ir.BooleanValue:
+    return v.notnull() & (v != "")
+
+
+def _origin_rows(s: ibis.Table) -> ibis.Table:
+    """:func:`sources` rows with ``cc_used``/``country_used`` (the input's own country when it
+    carries one, else the database's; the code when the name is unknown) and ``_total``, the
+    packets of all rows."""
+    use_input = _known(s.input_cc)
+    s = s.mutate(
+        cc_used=ibis.cases((use_input, s.input_cc), else_=s.cc),
+        _cname=ibis.cases((use_input, s.input_country), else_=s.country),
+        _total=s.packets.sum().over(),
+    )
+    return s.mutate(country_used=ibis.cases((_known(s._cname), s._cname), else_=s.cc_used))
+
+
+def by_country(s: ibis.Table) -> ibis.Table:
+    """Countries by packets from :func:`sources` rows ``s``: ``cc``, ``country``, ``sources``,
+    ``packets``, ``share`` (of all packets). A source's country is the input's own (``input_cc``,
+    contemporaneous with the traffic) when it carries one, else the database's; sources with no
+    country are not ranked (see :func:`origin_unknown`)."""
+    o = _origin_rows(s)
+    o = o.filter(_known(o.cc_used))
+    g = o.group_by(cc=o.cc_used, country=o.country_used).aggregate(
+        sources=o.count(), packets=o.packets.sum(), _total=o._total.max())
+    return g.mutate(share=g.packets / g._total).drop("_total").order_by(
+        [ibis.desc("packets"), "cc"])
+
+
+def by_asn(s: ibis.Table) -> ibis.Table:
+    """Autonomous systems by packets from :func:`sources` rows ``s``: ``asn``, ``as_name``
+    (:data:`UNKNOWN` when the database has none), ``sources``, ``packets``, ``cc`` (the most
+    common database country of its sources, ties: the smallest code; :data:`UNKNOWN` when none)
+    and ``share`` (of all packets). Sources with no ASN are not ranked."""
+    o = _origin_rows(s)
+    o = o.filter(o.asn.notnull())
+    o = o.mutate(asn=o.asn.cast("int64"),
+                 as_name=ibis.cases((_known(o.as_name), o.as_name), else_=ibis.literal(UNKNOWN)))
+    g = o.group_by(["asn", "as_name"]).aggregate(
+        sources=o.count(), packets=o.packets.sum(), _total=o._total.max())
+    cc = _mode(o, "asn", "cc").rename(_casn="asn")
+    j = g.left_join(cc, g.asn == cc._casn)
+    return j.select(
+        "asn", "as_name", "sources", "packets", cc=j.cc.fill_null(UNKNOWN),
+        share=j.packets / j._total,
+    ).order_by([ibis.desc("packets"), "asn"])
+
+
+def origin_unknown(s: ibis.Table) -> ibis.Table:
+    """One row: the sources (and their packets) of :func:`sources` rows ``s`` with no country
+    (``no_cc_sources``, ``no_cc_packets``) and with no ASN (``no_asn_*``): private, bogon or
+    unallocated addresses, counted once, apart from the rankings."""
+    o = _origin_rows(s)
+    no_cc, no_asn = ~_known(o.cc_used), o.asn.isnull()
+    return o.aggregate(
+        no_cc_sources=no_cc.sum(), no_cc_packets=o.packets.sum(where=no_cc),
+        no_asn_sources=no_asn.sum(), no_asn_packets=o.packets.sum(where=no_asn),
+    )
+
+
+def origin_rollup(s: ibis.Table, by: str = "source") -> ibis.Table:
+    """:func:`sources` rows ``s`` one per ``by``: ``source`` (busiest first), ``country``
+    (:func:`by_country`) or ``asn`` (:func:`by_asn`)."""
+    if by == "country":
+        return by_country(s)
+    if by == "asn":
+        return by_asn(s)
+    if by == "source":
+        return s.order_by([ibis.desc("packets"), "addr"])
+    raise ValueError(f"unknown rollup {by!r}: use source, country or asn")
+
+
 def source_origin(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Table:
     """Per distinct source (``addr``): ``cc`` and ``country`` as the input carried them (the
     marx-geo CSV's contemporaneous columns) when it did, else from the shipped database
     (``cc_from``: ``input`` or ``database``), and the database's ``asn`` and ``as_name``.
     ``geo``: a :func:`source_geo` result of the same packets, to reuse."""
-    con = packets._find_backend(use_default=True)
+    con = backend(packets)
     if geo is None:
         geo = enrich_addresses(con, packets, "src")
     # the input's country: its most frequent one per source (as :func:`sources`), per source
@@ -321,7 +358,7 @@ def source_origin(packets: ibis.Table, geo: ibis.Table | None = None) -> ibis.Ta
 def enrich(packets: ibis.Table) -> ibis.Table:
     """``packets`` with ``src_cc``, ``src_country``, ``src_asn``, ``src_as_name`` added (left join
     on the distinct sources; rows keep their order only up to the engine's guarantees)."""
-    con = packets._find_backend(use_default=True)
+    con = backend(packets)
     geo = enrich_addresses(con, packets, "src")
     geo = geo.select(
         _addr=geo.addr, src_cc=geo.cc, src_country=geo.country,

@@ -39,6 +39,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from honeyscope.analyse import enrich, scans
+from honeyscope.analyse.base import timed
 from honeyscope.analyse.engine import whole_seconds
 
 KINDS = ("flood", "sweep", "campaign", "backscatter", "rate-capped")
@@ -84,7 +85,7 @@ def base(packets: ir.Table, o: EventOptions | None = None) -> ir.Table:
     scan type and kind (:func:`honeyscope.analyse.scans.packet_types`), UTC day and window:
     packets (``n``), first and last time."""
     o = o or EventOptions()
-    t = scans.packet_types(packets.filter(packets.time.notnull()))
+    t = scans.packet_types(timed(packets))
     t = t.mutate(day=t.time.date(), win=scans.window_of(t.time, o.window_hours))
     b = t.group_by(["src", "host", "proto", "dpt", "scan_type", "kind", "day", "win"]).aggregate(
         n=t.count(), first=t.time.min(), last=t.time.max()
@@ -99,7 +100,7 @@ def _probes(b: ir.Table) -> ir.Table:
 
 def sensor_days(packets: ir.Table) -> ir.Table:
     """Packets per sensor and UTC day (``total``): the denominators of ``share``."""
-    t = packets.filter(packets.time.notnull())
+    t = timed(packets)
     return t.group_by(["host", t.time.date().name("day")]).aggregate(total=t.count())
 
 

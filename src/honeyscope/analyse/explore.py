@@ -27,6 +27,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from honeyscope.analyse import names
+from honeyscope.analyse.base import timed, zero_fill
 from honeyscope.store.frames import time_text
 
 # --- column roles for summary() ------------------------------------------------------------------
@@ -336,12 +337,39 @@ def count(t: ir.Table, by: Sequence[str] | str) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+# --- the data at a glance --------------------------------------------------------------------------
+
+
+def sensors_expr(t: ir.Table) -> ir.Table:
+    """Per sensor: ``packets``, distinct ``sources``, ``first``/``last`` packet and ``days`` with
+    packets (UTC), busiest first (ties by name)."""
+    return t.group_by("host").aggregate(
+        packets=t.count(), sources=t.src.nunique(), first=t.time.min(), last=t.time.max(),
+        days=t.time.date().nunique(),
+    ).order_by([ibis.desc("packets"), "host"])
+
+
+def overview_expr(t: ir.Table) -> ir.Table:
+    """One row: ``packets``, ``sensors``, distinct ``sources``, ``first`` and ``last`` packet."""
+    return t.aggregate(packets=t.count(), sensors=t.host.nunique(), sources=t.src.nunique(),
+                       first=t.time.min(), last=t.time.max())
+
+
+def top_pairs_expr(t: ir.Table, cols: Sequence[str], top: int = 10) -> ir.Table:
+    """The ``top`` most frequent value pairs of ``cols`` among rows where one of them is set
+    (e.g. log prefix and action, interfaces): ``*cols, packets``, most first."""
+    cols = list(cols)
+    seen = t.filter(ibis.or_(*(t[c].notnull() for c in cols)))
+    return seen.group_by(cols).aggregate(packets=seen.count()).order_by(
+        [ibis.desc("packets"), *cols]).limit(top)
+
+
 # --- daily ---------------------------------------------------------------------------------------
 
 
 def _with_day(t: ir.Table) -> ir.Table:
     """Rows with a wall-clock time (dmesg lines have none), with their UTC ``day``."""
-    t = t.filter(t.time.notnull())
+    t = timed(t)
     return t.mutate(day=t.time.date())
 
 
@@ -354,20 +382,13 @@ def daily_expr(
     N-day moving average like R's ``filter(x, rep(1/N, N), sides = 2)``, full windows only.
     Without ``by_host`` all sensors count together and there is no ``host`` column.
     """
-    d = _with_day(t.filter(t.time.notnull()))
-    keys = ["host", "day"] if by_host else ["day"]
+    d = _with_day(t)
+    span_keys = ["host"] if by_host else []
+    keys = [*span_keys, "day"]
     value = d.src.nunique() if unique else d.count()
     counts = d.group_by(keys).aggregate(value=value)
-
-    span_keys = ["host"] if by_host else []
-    bounds = {"first": d.day.min(), "last": d.day.max()}
-    spans = d.group_by(span_keys).aggregate(**bounds) if span_keys else d.aggregate(**bounds)
-    spans = spans.mutate(n=spans["last"].delta(spans["first"], unit="day"))
-    cal = spans.mutate(k=ibis.range(0, spans.n + 1).unnest())
-    cal = cal.mutate(day=cal["first"] + cal.k.as_interval("D")).select(*keys)
-
-    j = cal.left_join(counts, keys)
-    series = j.select(*keys, value=j.value.fill_null(0).cast("float64" if ma else "int64"))
+    series = zero_fill(counts, span_keys, "day", "D")
+    series = series.select(*keys, value=series.value.cast("float64" if ma else "int64"))
     if ma:
         if ma < 1:
             raise ValueError("--ma must be a positive number of days")
@@ -455,29 +476,48 @@ def _proto_name(proto: str) -> str:
     return PROTOS.get(proto.lower(), proto.upper())
 
 
+def port_host_share_expr(t: ir.Table, ports: Sequence[int], proto: str = "tcp") -> ir.Table:
+    """Per sensor and one of ``ports`` of ``proto``: ``count`` (packets) and ``share`` of the
+    sensor's packets to those ports (the sensor x port heat map), ordered by host and port."""
+    f, keep_proto = _proto_filter(t, proto)
+    if keep_proto:
+        raise ValueError("one protocol at a time: tcp or udp")
+    f = f.filter(f.dpt.isin([int(p) for p in ports]))
+    g = f.group_by(["host", "dpt"]).aggregate(count=f.count())
+    g = g.mutate(share=g["count"] / g["count"].sum().over(group_by=g.host))
+    return g.order_by(["host", "dpt"])
+
+
 # --- port sources (part 2) -----------------------------------------------------------------------
 
 
-def port_sources_expr(t: ir.Table, proto: str = "tcp", top: int = 10) -> ir.Table:
-    """Part 2's metric for the top ``top`` ports: ``rank, port, day, value``.
+def port_day_sources_expr(t: ir.Table) -> ir.Table:
+    """Part 2's metric for every (``proto``, ``port``): per UTC ``day``, the mean over the sensors
+    that saw the port that day (``sensors``) of the number of distinct sources that sent the
+    sensor a packet to the port that day (``value``; ``sources``: their sum, the distinct
+    (sensor, source) pairs of the port that day). Rows with a time and a port only."""
+    d = _with_day(t.filter(t.dpt.notnull()))
+    per_host = d.group_by(["proto", d.dpt.cast("int32").name("port"), "day", "host"]).aggregate(
+        sources=d.src.nunique())
+    return per_host.group_by(["proto", "port", "day"]).aggregate(
+        value=per_host.sources.mean(), sensors=per_host.count(), sources=per_host.sources.sum())
 
-    value = mean over the sensors that saw the port that day of the number of distinct sources
-    that sent the sensor a packet to the port that day. The ports are ranked by the number of
-    distinct (day, sensor, source, port) tuples, ties by port (R's ``summary(factor())`` order).
+
+def port_sources_expr(t: ir.Table, proto: str = "tcp", top: int = 10) -> ir.Table:
+    """Part 2's metric (:func:`port_day_sources_expr`) for the top ``top`` ports of one protocol:
+    ``rank, port, day, value``. The ports are ranked by the number of distinct (day, sensor,
+    source, port) tuples, ties by port (R's ``summary(factor())`` order).
     """
     f, keep_proto = _proto_filter(t, proto)
     if keep_proto:
         raise ValueError("port-sources counts one protocol at a time: --proto tcp or udp")
-    d = _with_day(f)
-    u = d.select("day", "host", "src", port=d.dpt.cast("int32")).distinct()
-    ranks = u.group_by("port").aggregate(tuples=u.count())
+    m = port_day_sources_expr(f)
+    ranks = m.group_by("port").aggregate(tuples=m.sources.sum())
     ranks = ranks.mutate(
         rank=ibis.row_number().over(order_by=[ibis.desc(ranks.tuples), ibis.asc(ranks.port)])
     )
     ranks = ranks.filter(ranks["rank"] < top).select("port", "rank")
-    per_host = u.group_by(["port", "day", "host"]).aggregate(sources=u.count())
-    avg = per_host.group_by(["port", "day"]).aggregate(value=per_host.sources.mean())
-    j = avg.join(ranks, "port")
+    j = m.join(ranks, "port")
     return j.select("rank", "port", "day", "value").order_by(["rank", "day"])
 
 

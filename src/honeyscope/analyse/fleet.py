@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from honeyscope.analyse import enrich
-from honeyscope.analyse.engine import whole_seconds
+from honeyscope.analyse.engine import backend, whole_seconds
 
 #: reach levels of :func:`source_profiles`
 REACH_LABELS = {
@@ -41,10 +41,10 @@ def source_prefixes(packets: ir.Table, geo: ir.Table | None = None) -> ir.Table:
     (cheap to join many times); ``geo``: an :func:`honeyscope.analyse.enrich.source_geo` result
     of the same packets (e.g. cached once per report), reused as it is."""
     if geo is None:
-        con = packets._find_backend(use_default=True)
+        con = backend(packets)
         geo = enrich.source_geo(packets)
         local = con.to_pyarrow(geo.select("addr", src_net="net", src_asn="asn"))
-        return ibis.memtable(local.combine_chunks())  # one chunk: see enrich._geo_memtable
+        return ibis.memtable(local.combine_chunks())  # one chunk: see engine.memtable
     return geo.select("addr", src_net="net", src_asn="asn")
 
 
@@ -120,10 +120,13 @@ def fair_daily(
     ).order_by("period")
 
 
-def compare_sensors(packets: ir.Table, prefixes: ir.Table | None = None) -> ir.Table:
+def compare_sensors(
+    packets: ir.Table, prefixes: ir.Table | None = None, by_sensor: ir.Table | None = None,
+) -> ir.Table:
     """Per sensor over the whole table: days reporting, packets per reporting day, mean daily
-    unique sources / prefixes / ASNs (the fair way to rank sensors with different uptimes)."""
-    s = fair_by_sensor(packets, "day", prefixes)
+    unique sources / prefixes / ASNs (the fair way to rank sensors with different uptimes).
+    ``by_sensor``: the daily :func:`fair_by_sensor` result of the same packets, to reuse."""
+    s = by_sensor if by_sensor is not None else fair_by_sensor(packets, "day", prefixes)
     return s.group_by("host").aggregate(
         days=ibis._.period.nunique(),
         packets=ibis._.packets.sum(),
@@ -131,7 +134,7 @@ def compare_sensors(packets: ir.Table, prefixes: ir.Table | None = None) -> ir.T
         sources_per_day=ibis._.sources.mean(),
         prefixes_per_day=ibis._.prefixes.mean(),
         asns_per_day=ibis._.asns.mean(),
-    ).order_by(ibis.desc("packets_per_day"))
+    ).order_by([ibis.desc("packets_per_day"), "host"])
 
 
 def source_profiles(packets: ir.Table, n_sensors: int | None = None) -> ir.Table:

@@ -27,6 +27,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from honeyscope.analyse.base import timed, zero_fill
 from honeyscope.analyse.engine import whole_seconds
 
 #: Bin units: Ibis truncate unit and length in seconds.
@@ -57,29 +58,22 @@ def _hours(seconds: float) -> str:
 def activity_expr(t: ibis.Table, freq: str = "hour") -> ibis.Table:
     """Rows per sensor and bin (``bin`` = start of the minute/hour/day, UTC); empty bins absent."""
     unit, _ = _unit(freq)
-    t = t.filter(t.time.notnull())  # dmesg rows have no wall clock, so no bin
+    t = timed(t)  # dmesg rows have no wall clock, so no bin
     return t.group_by(host=t.host, bin=t.time.truncate(unit)).aggregate(rows=t.count())
 
 
 def activity(t: ibis.Table, freq: str = "hour", fill: bool = True) -> pd.DataFrame:
     """Rows per sensor and bin; with ``fill`` the bins inside each sensor's span with no rows are 0."""
-    df = activity_expr(t, freq).order_by(["host", "bin"]).execute()
-    if not fill or df.empty:
-        return df
-    _, secs = _unit(freq)
-    step = pd.Timedelta(seconds=secs)
-    parts = []
-    for host, g in df.groupby("host", sort=True):
-        full = pd.date_range(g["bin"].min(), g["bin"].max(), freq=step)
-        s = g.set_index("bin")["rows"].reindex(full, fill_value=0)
-        parts.append(pd.DataFrame({"host": host, "bin": full, "rows": s.to_numpy()}))
-    return pd.concat(parts, ignore_index=True)
+    a = activity_expr(t, freq)
+    if fill:
+        a = zero_fill(a, ["host"], "bin", _unit(freq)[0], "rows")
+    return a.order_by(["host", "bin"]).execute()
 
 
 def completeness(t: ibis.Table) -> pd.DataFrame:
     """Per sensor: first/last packet, hours with data / hours in its span, days likewise, and how
     much later it started / earlier it stopped than the fleet as a whole (rows with a time)."""
-    t = t.filter(t.time.notnull())
+    t = timed(t)
     hour = t.time.truncate("h")
     df = (
         t.group_by("host")
@@ -116,7 +110,10 @@ def completeness(t: ibis.Table) -> pd.DataFrame:
 
 
 def gaps_expr(t: ibis.Table) -> ibis.Table:
-    """Every silence between consecutive packets of a sensor: host, start, end, gap (seconds)."""
+    """Every silence between consecutive packets of a sensor: host, start, end, gap (seconds).
+    Rows without a time are left out (they sort with the timed ones and would make a silence
+    that never was out of one)."""
+    t = timed(t)
     w = ibis.window(group_by=t.host, order_by=t.time)
     g = t.select(host=t.host, end=t.time, start=t.time.lag().over(w))
     g = g.filter(g.start.notnull())
@@ -150,6 +147,7 @@ class GapOptions:
 def empty_hour_profile(t: ibis.Table, comp: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per sensor and hour of day (0-23, UTC): days in its span, days with data in that hour,
     and ``q``, the share of its days on which that hour was empty (floored at 0.5/days)."""
+    t = timed(t)
     hrs = t.select(host=t.host, h=t.time.truncate("h")).distinct()
     prof = hrs.group_by(["host", hrs.h.hour().name("hod")]).aggregate(with_data=hrs.count())
     prof = prof.execute()
@@ -327,22 +325,15 @@ def health(
     if freq not in ("day", "hour"):
         raise ValueError("health is per day or per hour")
     unit, _ = _unit(freq)
+    t = timed(t)
     hour = t.time.truncate("h")
     expr = t.group_by(host=t.host, bin=t.time.truncate(unit)).aggregate(
         rows=t.count(), active_hours=hour.nunique()
     )
+    # silent periods inside each sensor's span are zeros
+    expr = zero_fill(expr, ["host"], "bin", unit, ["rows", "active_hours"])
     df = expr.order_by(["host", "bin"]).execute()
-    df["rows"] = df["rows"].astype("int64")
-    # fill silent periods inside each sensor's span with zeros
-    if not df.empty:
-        step = pd.Timedelta(days=1) if freq == "day" else pd.Timedelta(hours=1)
-        parts = []
-        for host, g in df.groupby("host", sort=True):
-            full = pd.date_range(g["bin"].min(), g["bin"].max(), freq=step)
-            parts.append(g.set_index("bin").reindex(full).rename_axis("bin").reset_index()
-                         .assign(host=host))
-        df = pd.concat(parts, ignore_index=True)
-        df[["rows", "active_hours"]] = df[["rows", "active_hours"]].fillna(0).astype("int64")
+    df[["rows", "active_hours"]] = df[["rows", "active_hours"]].astype("int64")
     if freq == "hour":
         df = df.drop(columns="active_hours")
     if rejects is not None and not rejects.empty:

@@ -247,3 +247,17 @@ def pattern_counts(found: ir.Table) -> ir.Table:
     return found.group_by(["pattern", "scan_type"]).aggregate(
         scans=ibis._.count(), sources=ibis._.src.nunique(), packets=ibis._.packets.sum()
     ).order_by(["pattern", ibis.desc("packets"), "scan_type"])
+
+
+def pattern_sources(found: ir.Table) -> ir.Table:
+    """Distinct sources per pattern of :func:`scans` rows (a source with scans of several types
+    counts once): ``pattern``, ``sources``, most first."""
+    return found.group_by("pattern").aggregate(sources=ibis._.src.nunique()).order_by(
+        [ibis.desc("sources"), "pattern"])
+
+
+def kind_counts(summary: ir.Table) -> ir.Table:
+    """Packets and distinct sources per kind (probe / backscatter / ...) of :func:`scan_summary`
+    rows: a source with several scan types counts once."""
+    return summary.group_by("kind").aggregate(
+        packets=summary.packets.sum(), sources=summary.src.nunique()).order_by("kind")

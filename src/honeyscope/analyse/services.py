@@ -19,7 +19,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from honeyscope.analyse.engine import is_spark
+from honeyscope.analyse.engine import backend, memtable
 
 
 def services_path() -> Path:
@@ -73,19 +73,10 @@ def service_name(port: int | None, proto: str = "TCP") -> str | None:
     return service_names().get((proto.upper(), int(port)))
 
 
-@cache
-def _memtable(signed: bool = False) -> ibis.Table:
-    t = service_table()
-    if signed:  # Spark has no unsigned integers
-        t = t.set_column(1, "port", t.column("port").cast(pa.int32()))
-    return ibis.memtable(t.combine_chunks())  # one chunk: see enrich._geo_memtable
-
-
 def with_service(t: ibis.Table, port: str = "dpt", proto: str = "proto",
                  name: str = "service") -> ibis.Table:
     """``t`` with a column ``name``: the IANA service of (``proto``, ``port``); null when unknown."""
-    con = t._find_backend(use_default=True)
-    s = _memtable(is_spark(con))
+    s = memtable(backend(t), service_table)
     s = s.select(_sp=s.proto, _sn=s.port.cast("int32"), **{name: s.service})
     j = t.left_join(s, (t[proto] == s._sp) & (t[port].cast("int32") == s._sn))
     return j.drop("_sp", "_sn")

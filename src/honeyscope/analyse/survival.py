@@ -14,23 +14,19 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from honeyscope.analyse import base
 from honeyscope.analyse.engine import whole_seconds
 
 
-def _timed(t: ibis.Table) -> ibis.Table:
-    """Rows with a wall-clock time (dmesg lines carry only the kernel uptime: no time to measure)."""
-    return t.filter(t.time.notnull())
-
-
 def sensor_spans_expr(t: ibis.Table) -> ibis.Table:
-    t = _timed(t)
-    return t.group_by("host").aggregate(start=t.time.min(), end=t.time.max())
+    """Per sensor: ``start`` and ``end``, its first and last row with a time."""
+    return base.sensor_spans_expr(t).rename(start="first", end="last")
 
 
 def first_probe_expr(t: ibis.Table) -> ibis.Table:
     """Per sensor, protocol and destination port: the first packet's time and seconds since the
     sensor's start."""
-    t = _timed(t)
+    t = base.timed(t)
     p = t.filter(t.dpt.notnull())
     first = p.group_by(["host", "proto", "dpt"]).aggregate(first=p.time.min(), packets=p.count())
     spans = sensor_spans_expr(t)
@@ -110,7 +106,7 @@ def survival_summary(fp: pd.DataFrame) -> pd.DataFrame:
 def new_sources_expr(t: ibis.Table) -> ibis.Table:
     """Each (sensor, source) pair's first packet, and seconds since the previous new source of
     that sensor (``interval``; null for the first)."""
-    t = _timed(t)
+    t = base.timed(t)
     first = t.group_by(["host", "src"]).aggregate(first=t.time.min())
     w = ibis.window(group_by=first.host, order_by=[first.first, first.src])
     prev = first.first.lag().over(w)
@@ -164,7 +160,7 @@ def new_sources_fleet(t: ibis.Table) -> pd.DataFrame:
     """Fleet-wide never-seen-before sources per UTC day: a source counts once, on the day of
     its first packet at any sensor (the per-sensor counts of :func:`new_sources_daily` count a
     source again at every sensor it reaches): day, new."""
-    first = t.filter(t.time.notnull()).group_by("src").aggregate(first=ibis._.time.min())
+    first = base.timed(t).group_by("src").aggregate(first=ibis._.time.min())
     return (
         first.group_by(first.first.date().name("day")).aggregate(new=first.count())
         .order_by("day").execute()
@@ -175,7 +171,7 @@ def fleet_new_per_day(t: ibis.Table, days: int = 7) -> float:
     """Mean fleet-wide new sources per day over the last ``days`` x 24 h before the data's last
     packet (as the per-sensor "last week" of :func:`new_source_intervals`): sources whose first
     packet at any sensor falls in that span, divided by ``days``."""
-    t = t.filter(t.time.notnull())
+    t = base.timed(t)
     first = t.group_by("src").aggregate(first=ibis._.time.min())
     end = t.time.max()
     start = whole_seconds(end) - days * 86400

@@ -38,6 +38,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from honeyscope.analyse.base import sensor_spans_expr, timed
+from honeyscope.analyse.explore import port_day_sources_expr
+
 METRICS = ("packets", "sources")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -50,13 +53,15 @@ def _day(t: ibis.Table) -> ibis.Value:
 # daily series
 
 
-def daily_expr(
+def group_daily_expr(
     t: ibis.Table, by: tuple[str, ...] = ("host",), metric: str = "packets"
 ) -> ibis.Table:
-    """Daily value per group: ``by`` columns, ``day`` (UTC date), ``value`` (rows or distinct src)."""
+    """Daily value per group, days without rows absent (the dense matrix is :func:`series`; the
+    zero-filled per-sensor counts of Part 1 are :func:`honeyscope.analyse.explore.daily_expr`):
+    ``by`` columns, ``day`` (UTC date), ``value`` (rows or distinct src)."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}")
-    t = t.filter(t.time.notnull())  # rows without a wall clock (dmesg) have no day
+    t = timed(t)  # rows without a wall clock (dmesg) have no day
     if "dpt" in by:
         t = t.filter(t.dpt.notnull())
     value = t.count() if metric == "packets" else t.src.nunique()
@@ -84,7 +89,7 @@ def series(
     """Daily series per group as a dense matrix (groups active on at least ``min_days`` days;
     with ``top`` only the ``top`` groups with the largest total). ``spans``: the result of
     :func:`sensor_spans` when already known."""
-    d = daily_expr(t, by, metric)
+    d = group_daily_expr(t, by, metric)
     keep = d.group_by(list(by)).aggregate(n_days=d.count(), total=d.value.sum())
     keep = keep.filter(keep.n_days >= min_days)
     if top:
@@ -98,7 +103,7 @@ def sensor_spans(t: ibis.Table) -> pd.DataFrame:
     """Per sensor, the first and last *whole* day it reported: its first (last) day counts only
     when its first (last) packet falls within an hour of that day's start (end); partial edge
     days would otherwise look like dips."""
-    sp = t.group_by("host").aggregate(first=t.time.min(), last=t.time.max()).execute()
+    sp = sensor_spans_expr(t).execute()
     first = pd.to_datetime(sp["first"], utc=True).dt.tz_localize(None)
     last = pd.to_datetime(sp["last"], utc=True).dt.tz_localize(None)
     f0, l0 = first.dt.floor("D"), last.dt.floor("D")
@@ -490,13 +495,13 @@ class _Emerging:
 
 def _emerging_data(t: ibis.Table, prior_days: int, surge_days: int, min_surge: int
                    ) -> _Emerging | None:
-    d = daily_expr(t, ("proto", "dpt"), "sources")
+    d = group_daily_expr(t, ("proto", "dpt"), "sources")
     keep = d.group_by(["proto", "dpt"]).aggregate(total=d.value.sum())
     keep = keep.filter(keep.total >= min_surge)
     df = d.semi_join(keep, ["proto", "dpt"]).execute()
     if df.empty:
         return None
-    hd = daily_expr(t, ("host", "proto", "dpt"), "packets").semi_join(keep, ["proto", "dpt"])
+    hd = group_daily_expr(t, ("host", "proto", "dpt"), "packets").semi_join(keep, ["proto", "dpt"])
     act = hd.group_by(["proto", "dpt", "day"]).aggregate(value=hd.count()).execute()
     spans = sensor_spans(t)
     fleet_span = pd.DataFrame({"host": ["fleet"], "first": [pd.to_datetime(spans["first"]).min()],
@@ -598,11 +603,11 @@ def emerging_ports(
 
 
 def port_metric_expr(t: ibis.Table, proto: str = "TCP", port: int = 23) -> ibis.Table:
-    """Part 2's metric for one port: per day, the mean over the sensors that saw the port that
-    day of their distinct sources on it (``day``, ``value``, ``sensors``)."""
-    p = t.filter((t.proto == proto) & (t.dpt == port) & t.time.notnull())
-    per = p.group_by([_day(p).name("day"), p.host]).aggregate(n=p.src.nunique())
-    return per.group_by("day").aggregate(value=per.n.mean(), sensors=per.count())
+    """Part 2's metric for one port (:func:`honeyscope.analyse.explore.port_day_sources_expr`):
+    per day, the mean over the sensors that saw the port that day of their distinct sources on
+    it (``day``, ``value``, ``sensors``)."""
+    m = port_day_sources_expr(t.filter((t.proto == proto) & (t.dpt == port)))
+    return m.select("day", "value", "sensors")
 
 
 def rise_test(

@@ -2,8 +2,9 @@
 (:mod:`.run`; on a Spark cluster :mod:`.distributed`).
 
 ``honeyscope.ingest(inputs, store, ...)`` is also the Python API's ingest function
-(:func:`honeyscope.api.ingest`): this package is callable, so the pipeline's folder and the API
-verb share one name without shadowing each other.
+(:func:`honeyscope.ingest.run.ingest`, which :func:`honeyscope.api.ingest` calls too): this
+package is callable, so the pipeline's folder and the API verb share one name without shadowing
+each other. It calls down into :mod:`.run`, never up into the API (no cycle).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 class _CallableModule(types.ModuleType):
     def __call__(self, *args: Any, **kwargs: Any):
-        from honeyscope.api import ingest
+        from honeyscope.ingest.run import ingest
 
         return ingest(*args, **kwargs)
 

@@ -72,7 +72,7 @@ def parse_file_task(task: dict[str, Any]) -> dict[str, Any]:
         )
         line = 1
         for block in reader.blocks(task["block_size"]):
-            res, n = run._parse_job(block, line, ctx)  # the same block parse as a local ingest
+            res, n = run.parse_block(block, line, ctx)  # the same block parse as a local ingest
             tx.add(res.rows, res.rejects)
             line += n
         return {
@@ -115,8 +115,8 @@ def ingest_distributed(
         entries: dict[str, run.InputLedger] = {}
         in_this_run: set[str] = set()
         keys: dict[int, set[str]] = {}
-        for e in st.inputs:
-            k = run.content_key(e)
+        for e in st.records:
+            k = e.content_key()
             if k is not None:
                 keys.setdefault(k[0], set()).add(k[1])
         for inp in resolved:
@@ -196,7 +196,7 @@ def _commit(st: Store, p: _Pending, res: dict[str, Any], options: dict) -> run.I
     })
     entry = run.InputLedger(p.inp.name, "added", kind=res["kind"],
                             compression=res["compression"], lines=res["lines"])
-    return run._counted(entry, tx, t0, end_byte)
+    return run.counted(entry, tx, t0, end_byte)
 
 
 def spark_mapper(master: str, conf: dict[str, str] | None = None) -> Mapper:

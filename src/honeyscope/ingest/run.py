@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from honeyscope.ingest import seed_csv, sources
 from honeyscope.parallel import process_pool
-from honeyscope.store.store import Store
+from honeyscope.store.store import InputRecord, Store
 
 if TYPE_CHECKING:
     from honeyscope.ingest.parse import ParseContext, ParseResult
@@ -196,7 +196,7 @@ MIN_YEAR, MAX_YEAR = 1970, 2099
 
 
 def ingest(
-    inputs: Iterable[str],
+    inputs: Iterable[str | Path] | str | Path,
     store: str | Path | Store,
     *,
     year: int | None = None,
@@ -216,6 +216,7 @@ def ingest(
     ``live=False`` reads every line of every input, even the unterminated last line of a file
     being written (an analysis of files ingested on the fly: there is no next ingest)."""
     check_options(year, workers, sensor, tz)
+    inputs = [str(inputs)] if isinstance(inputs, str | Path) else [str(i) for i in inputs]
     store_path = store.path if isinstance(store, Store) else Path(store)
     resolved = sources.expand(inputs, skip=[store_path], include=include, exclude=exclude)
     st = store if isinstance(store, Store) else Store(store, create=True)
@@ -237,7 +238,7 @@ def ingest(
         with st.lock(wait=wait):
             # the offline enrichment database this honeyscope queries the store with, by name and
             # build date (written with the next commit)
-            from honeyscope.analyse.enrich import geo_meta
+            from honeyscope.geo import geo_meta
 
             st.meta["enrichment"] = geo_meta()
             for inp in resolved:
@@ -255,16 +256,6 @@ def ingest(
             pool.shutdown(cancel_futures=True)
     ledger.seconds = time.perf_counter() - t0
     return ledger
-
-
-def content_key(record: dict[str, Any]) -> tuple[int, str] | None:
-    """(length, sha256) of the decompressed text a committed record covers from its start. Records
-    of older stores carry only the raw file's sha256: for a plain input that is the same thing."""
-    if "content_sha256" in record:
-        return record["content_bytes"], record["content_sha256"]
-    if record.get("compression") is None:
-        return record["end_byte"], record["sha256"]
-    return None
 
 
 def _damage_reject(inp: sources.Input, reader: sources.Reader, line: int, sensor: str) -> Any:
@@ -307,23 +298,24 @@ def _ingest_one(
         # content, not bytes on disk: the decompressed text, and the longest committed text it
         # starts with (a grown log, or a rotated one under another name and compression)
         keys: dict[int, set[str]] = {}
-        by_key: dict[tuple[int, str], dict[str, Any]] = {}
-        for e in st.inputs:
-            k = content_key(e)
+        by_key: dict[tuple[int, str], InputRecord] = {}
+        records = st.records
+        for e in records:
+            k = e.content_key()
             if k is not None:
                 keys.setdefault(k[0], set()).add(k[1])
                 by_key[k] = e
         scanned = sources.scan(inp, keys)
         if (not scanned.damaged and (scanned.size, scanned.sha256) in by_key) or any(
-            e.get("compression") is not None and "content_sha256" not in e
-            and e["sha256"] == scanned.raw_sha256 and e["end_byte"] == size for e in st.inputs
+            e.compression is not None and e.content_sha256 is None
+            and e.sha256 == scanned.raw_sha256 and e.end_byte == size for e in records
         ):
             tick(size, 0)
             return InputLedger(inp.name, "skipped: already ingested", bytes=0), pool
         if scanned.prefix:
             last = max((e for k, e in by_key.items() if k[0] == scanned.prefix),
-                       key=lambda e: e["end_line"])
-            start, start_line, prev_kind = scanned.prefix, last["end_line"] + 1, last["kind"]
+                       key=lambda e: e.end_line or 0)
+            start, start_line, prev_kind = scanned.prefix, (last.end_line or 0) + 1, last.kind
 
     plain = scanned is not None and scanned.compression is None
     reader = sources.Reader(inp, start=start if plain else 0, skip=0 if plain else start)
@@ -389,14 +381,14 @@ def _ingest_one(
         if reader.damage is not None:
             entry.error = f"{reader.damage.text(reader.compression)}; the lines before it are kept"
             if (end, sources.content_digest(inp, end) if scanned is None or end != scanned.size
-                    else scanned.sha256) in {content_key(e) for e in st.inputs}:
+                    else scanned.sha256) in {e.content_key() for e in st.records}:
                 # the readable part was committed before: said again, not added again
                 tx.abort()
                 entry.status, entry.lines = "skipped: already ingested (damaged)", 0
                 return _counted(entry, None, t0, 0), pool
         if scanned is None:  # stdin, a FIFO: the same text as a committed input adds nothing
             sha = reader.content_sha256 if not reader.held else None
-            if sha is not None and (end, sha) in {content_key(e) for e in st.inputs}:
+            if sha is not None and (end, sha) in {e.content_key() for e in st.records}:
                 tx.abort()
                 entry.status = "skipped: already ingested"
                 entry.lines = 0
@@ -499,6 +491,18 @@ def _counted(entry: InputLedger, tx: Any, t0: float, nbytes: int) -> InputLedger
     entry.bytes = nbytes
     entry.seconds = time.perf_counter() - t0
     return entry
+
+
+def parse_block(block: bytes, first_line: int, ctx: ParseContext) -> tuple[ParseResult, int]:
+    """One block of lines parsed as a local ingest parses it (rows, rejects; lines in the block):
+    the step a distributed ingest's workers run."""
+    return _parse_job(block, first_line, ctx)
+
+
+def counted(entry: InputLedger, tx: Any, t0: float, nbytes: int) -> InputLedger:
+    """``entry`` filled from the committed transaction ``tx`` (None: nothing was added), its
+    bytes and seconds: the ledger step after a commit, local or distributed."""
+    return _counted(entry, tx, t0, nbytes)
 
 
 def _parse_blocks(

@@ -18,7 +18,10 @@ from __future__ import annotations
 import html as _html
 import re
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+from honeyscope.text import CONTROL as _CONTROL
+from honeyscope.text import plain_terminal  # noqa: F401  (re-exported)
+from honeyscope.text import visible as _visible
+
 _VALUE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -44,11 +47,6 @@ def html_value(v: object) -> str:
     """One value (a table cell) for HTML: :func:`value_text`'s rule (newlines, tabs shown, names
     cut at :data:`MAX_NAME`), then :func:`html`."""
     return html(value_text(v))
-
-
-def _visible(m: re.Match[str]) -> str:
-    c = ord(m.group(0))
-    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
 
 def _visible_value(m: re.Match[str]) -> str:
@@ -79,11 +77,6 @@ def terminal(value: object) -> str:
     from rich.markup import escape as rich_escape  # escapes backslashes before brackets too
 
     return rich_escape(_CONTROL.sub(_visible, "" if value is None else str(value)))
-
-
-def plain_terminal(value: object) -> str:
-    """Like :func:`terminal` for plain ``print`` (no rich markup escaping)."""
-    return _CONTROL.sub(_visible, "" if value is None else str(value))
 
 
 def cell(value: object) -> object:

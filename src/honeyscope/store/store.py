@@ -57,6 +57,80 @@ class DamagedStoreError(RuntimeError):
     """A store that cannot be read as it is: no readable manifest, or a damaged part."""
 
 
+@dataclass
+class InputRecord:
+    """One committed input of the manifest (``manifest.json``'s ``inputs``), typed.
+
+    ``parts``/``reject_parts``: its files (relative to the store); ``rows``, ``rejected`` (lines
+    by reason), ``hosts`` (rows by sensor), ``lines``: its counts. ``start_byte``/``end_byte`` and
+    ``sha256``: the raw bytes read and their digest; ``content_*``: the decompressed text it
+    covers (``None`` in records of older stores). Keys this class does not know (``spool``, ...)
+    are kept in ``extra`` and written back as they were."""
+
+    id: str = ""
+    source: str = ""
+    kind: str | None = None
+    compression: str | None = None
+    parts: list[str] = field(default_factory=list)
+    reject_parts: list[str] = field(default_factory=list)
+    rows: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    hosts: dict[str, int] = field(default_factory=dict)
+    lines: int = 0
+    committed: str | None = None
+    start_byte: int | None = None
+    end_byte: int | None = None
+    sha256: str | None = None
+    content_start: int | None = None
+    content_bytes: int | None = None
+    content_sha256: str | None = None
+    start_line: int | None = None
+    end_line: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: the keys the record was read with (to_dict writes those, and every one it was given)
+    _keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> InputRecord:
+        known = {f for f in cls.__dataclass_fields__ if f not in ("extra", "_keys")}
+        kw = {k: v for k, v in d.items() if k in known}
+        return cls(**kw, extra={k: v for k, v in d.items() if k not in known}, _keys=tuple(d))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest's form: the keys the record came with, in their order, then the others
+        that are set."""
+        out: dict[str, Any] = {}
+        names = [f for f in self.__dataclass_fields__ if f not in ("extra", "_keys")]
+        for k in self._keys:
+            out[k] = getattr(self, k) if k in names else self.extra[k]
+        for k in names:
+            v = getattr(self, k)
+            if k not in out and v is not None and (v != "" or k in ("id", "source")):
+                out[k] = v
+        for k, v in self.extra.items():
+            out.setdefault(k, v)
+        return out
+
+    @property
+    def files(self) -> list[str]:
+        """Every file of the input: packet parts, then reject parts."""
+        return self.parts + self.reject_parts
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def content_key(self) -> tuple[int, str] | None:
+        """(length, sha256) of the decompressed text it covers from its start. Records of older
+        stores carry only the raw file's sha256: for a plain input that is the same thing."""
+        if self.content_sha256 is not None and self.content_bytes is not None:
+            return self.content_bytes, self.content_sha256
+        if self.compression is None and self.end_byte is not None and self.sha256 is not None:
+            return self.end_byte, self.sha256
+        return None
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -161,7 +235,13 @@ class Store:
 
     @property
     def inputs(self) -> list[dict[str, Any]]:
+        """The manifest's input records as stored (JSON objects); :attr:`records` types them."""
         return self.manifest["inputs"]
+
+    @property
+    def records(self) -> list[InputRecord]:
+        """The committed inputs, typed."""
+        return [InputRecord.from_dict(d) for d in self.inputs]
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -169,10 +249,10 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------------
     def packet_files(self) -> list[Path]:
-        return [self.path / p for i in self.inputs for p in i["parts"]]
+        return [self.path / p for r in self.records for p in r.parts]
 
     def reject_files(self) -> list[Path]:
-        return [self.path / p for i in self.inputs for p in i["reject_parts"]]
+        return [self.path / p for r in self.records for p in r.reject_parts]
 
     def table(self, columns: list[str] | None = None) -> pa.Table:
         """The whole packet table in memory (small stores; use :func:`packets` for big ones)."""
@@ -205,16 +285,17 @@ class Store:
         """Totals over every committed input (lines read, rows, rejects by reason, rows per sensor),
         and ``inputs``: one short record per input."""
         total: dict[str, Any] = {"inputs": [], "lines": 0, "rows": 0, "rejected": {}, "hosts": {}}
-        for i in self.inputs:
-            total["inputs"].append(
-                {k: i.get(k) for k in ("source", "kind", "compression", "lines", "rows", "committed")}
-                | {"rejected": sum(i["rejected"].values())}
-            )
-            total["lines"] += i["lines"]
-            total["rows"] += i["rows"]
-            for k, v in i["rejected"].items():
+        for r in self.records:
+            total["inputs"].append({
+                "source": r.source, "kind": r.kind, "compression": r.compression,
+                "lines": r.lines, "rows": r.rows, "committed": r.committed,
+                "rejected": r.rejected_total,
+            })
+            total["lines"] += r.lines
+            total["rows"] += r.rows
+            for k, v in r.rejected.items():
                 total["rejected"][k] = total["rejected"].get(k, 0) + v
-            for k, v in i["hosts"].items():
+            for k, v in r.hosts.items():
                 total["hosts"][k] = total["hosts"].get(k, 0) + v
         total["rejected_total"] = sum(total["rejected"].values())
         return total
@@ -247,10 +328,11 @@ class Store:
             self._sweep_manifest_tmp()
             missing = self.missing_parts()
             if missing:
-                # paths as Python literals: control characters escaped without importing render/
-                print(f"honeyscope: warning: {len(missing)} committed part(s) of {str(self.path)!r} "
-                      f"are missing (e.g. {str(missing[0])!r}): run honeyscope verify --store "
-                      f"{str(self.path)!r} --repair", file=sys.stderr)
+                from honeyscope.text import plain_terminal
+
+                print(f"honeyscope: warning: {len(missing)} committed part(s) of {plain_terminal(self.path)} "
+                      f"are missing (e.g. {plain_terminal(missing[0])}): run honeyscope verify --store "
+                      f"{plain_terminal(self.path)} --repair", file=sys.stderr)
             yield
         finally:
             os.close(fd)  # releases the flock
@@ -258,7 +340,7 @@ class Store:
     def _sweep_staging(self) -> None:
         """Remove what a killed ingest left: staging files and unreferenced data files."""
         shutil.rmtree(self.path / "staging", ignore_errors=True)
-        known = {str(self.path / p) for i in self.inputs for p in i["parts"] + i["reject_parts"]}
+        known = {str(self.path / p) for r in self.records for p in r.files}
         for sub in ("packets", "rejects"):
             base = self.path / sub
             if base.is_dir():

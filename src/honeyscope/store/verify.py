@@ -95,14 +95,15 @@ def verify(store: Store | str | Path) -> VerifyResult:
     of each input's parts equal to the manifest's counts."""
     st = store if isinstance(store, Store) else Store(store)
     res = VerifyResult(store=str(st.path), inputs=len(st.inputs))
-    for rec in st.inputs:
-        source, iid = str(rec.get("source", "?")), str(rec.get("id", "?"))
+    for rec in st.records:
+        source, iid = rec.source or "?", rec.id or "?"
         for key, want, expected in (
-            ("parts", schema.SCHEMA, rec.get("rows", 0)),
-            ("reject_parts", schema.REJECT_SCHEMA, sum(rec.get("rejected", {}).values())),
+            ("parts", schema.SCHEMA, rec.rows),
+            ("reject_parts", schema.REJECT_SCHEMA, rec.rejected_total),
         ):
             total, bad = 0, False
-            for rel in rec.get(key, []):
+            files: list[str] = getattr(rec, key)
+            for rel in files:
                 res.parts += 1
                 n, why = _check_part(st.path / rel, want)
                 total += n
@@ -115,7 +116,7 @@ def verify(store: Store | str | Path) -> VerifyResult:
                 res.rejects += total
             if not bad and total != expected:
                 what = "rows" if key == "parts" else "rejected lines"
-                where = rec[key][0] if rec.get(key) else f"(no {key})"
+                where = files[0] if files else f"(no {key})"
                 res.problems.append(Problem(
                     where, iid, source,
                     f"its input's {key.replace('_', ' ')} hold {total} {what}, the manifest says {expected}"))
@@ -134,23 +135,23 @@ def repair(store: Store | str | Path, *, wait: float | None = 30) -> VerifyResul
         if not bad_ids:
             return res
         keep = []
-        for rec in st.inputs:
-            if str(rec.get("id")) not in bad_ids:
-                keep.append(rec)
+        for stored, rec in zip(st.inputs, st.records, strict=True):
+            if (rec.id or "?") not in bad_ids:
+                keep.append(stored)
                 continue
-            dest = st.path / DAMAGED / str(rec["id"])
+            dest = st.path / DAMAGED / rec.id
             dest.mkdir(parents=True, exist_ok=True)
             with open(dest / "record.json", "w", encoding="utf-8") as f:
-                json.dump(rec, f, indent=1, sort_keys=True)
+                json.dump(stored, f, indent=1, sort_keys=True)  # the record as the manifest had it
             moved = []
-            for rel in rec.get("parts", []) + rec.get("reject_parts", []):
+            for rel in rec.files:
                 src = st.path / rel
                 if src.is_file():
                     (dest / rel).parent.mkdir(parents=True, exist_ok=True)
                     os.replace(src, dest / rel)
                     moved.append(rel)
-            res.repaired.append({"id": rec["id"], "source": rec.get("source"), "moved": moved,
-                                 "to": str(dest), "rows": rec.get("rows", 0)})
+            res.repaired.append({"id": rec.id, "source": stored.get("source"), "moved": moved,
+                                 "to": str(dest), "rows": rec.rows})
         manifest = dict(st.manifest)
         manifest["inputs"] = keep
         st._write_manifest(manifest)

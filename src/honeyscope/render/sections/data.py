@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ibis
 import pandas as pd
 
 from honeyscope.render.html import Section, key_values, para, table
@@ -10,22 +9,14 @@ from honeyscope.render.sections import ReportContext
 
 
 def build(ctx: ReportContext) -> list[Section]:
+    from honeyscope.analyse import explore
+
     t = ctx.packets
-    per_host = (
-        t.group_by("host")
-        .aggregate(
-            packets=t.count(),
-            sources=t.src.nunique(),
-            first=t.time.min(),
-            last=t.time.max(),
-            days=t.time.date().nunique(),
-        )
-        .order_by([ibis.desc("packets"), "host"])
-        .execute()
-    )
-    total = int(per_host["packets"].sum()) if len(per_host) else 0
-    first, last = (per_host["first"].min(), per_host["last"].max()) if len(per_host) else (None, None)
-    n_sources = int(t.src.nunique().execute()) if total else 0
+    per_host = explore.sensors_expr(t).execute()
+    o = explore.overview_expr(t).execute().iloc[0]
+    total = int(o.packets)
+    first, last = (o["first"], o["last"]) if total else (None, None)
+    n_sources = int(o.sources) if total else 0
     span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if total else "no packets"
     ctx.meta["span"] = f"{len(per_host)} sensors · {total:,} packets · {span}"
     body = [
@@ -43,11 +34,7 @@ def build(ctx: ReportContext) -> list[Section]:
     ]
     for cols, caption in ((["prefix", "action"], "log prefixes and the actions they map to"),
                           (["in_iface", "out_iface"], "interfaces the packets were logged on")):
-        seen = t.filter(t[cols[0]].notnull() | t[cols[1]].notnull())
-        parts = (
-            seen.group_by(cols).aggregate(packets=seen.count())
-            .order_by([ibis.desc("packets"), *cols]).limit(10).execute()
-        )
+        parts = explore.top_pairs_expr(t, cols, 10).execute()
         if len(parts):
             body.append(table(parts, caption=caption + " (top 10)"))
     timeless = ctx.options.get("timeless") or 0

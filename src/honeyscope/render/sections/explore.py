@@ -160,16 +160,10 @@ def _ports(t: ibis.Table) -> Section:
     heat = top["tcp"]
     if len(heat):
         ports = heat["port"].tolist()
-        per_host = (
-            t.filter((t.proto == "TCP") & t.dpt.isin(ports))
-            .group_by(["host", "dpt"])
-            .aggregate(count=lambda s: s.count())
-            .order_by(["host", "dpt"])  # the same drawing order, the same image, every run
-            .execute()
-        )
+        # ordered by host and port: the same drawing order, the same image, every run
+        per_host = explore.port_host_share_expr(t, ports, "tcp").execute()
         per_host["port"] = pd.Categorical(per_host["dpt"].astype(int).astype(str),
                                           categories=[str(p) for p in ports], ordered=True)
-        per_host["share"] = per_host["count"] / per_host.groupby("host")["count"].transform("sum")
         per_host["host"] = per_host["host"].map(chart_label)
         p = (
             ggplot(per_host, aes("port", "host", fill="share"))

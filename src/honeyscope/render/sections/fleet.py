@@ -15,8 +15,10 @@ import warnings
 from collections.abc import Callable
 
 import ibis
+import pandas as pd
 import plotnine as p9
 
+from honeyscope.analyse.enrich import UNKNOWN
 from honeyscope.render.html import Section, compact, figure, key_values, para, table
 from honeyscope.render.sections import ReportContext
 
@@ -31,13 +33,9 @@ class Shared:
 
     def _get(self, name: str, make: Callable[[], ibis.Table]) -> ibis.Table:
         if name not in self._tables:
-            expr = make()
-            # Ibis' pyspark cache() runs the SQL without registering the in-memory tables it
-            # reads (the range tables) first; every other execution path does this step
-            register = getattr(self.packets._find_backend(), "_run_pre_execute_hooks", None)
-            if register is not None:
-                register(expr)
-            self._tables[name] = expr.cache()
+            from honeyscope.analyse.engine import cache_table
+
+            self._tables[name] = cache_table(make())
         return self._tables[name]
 
     @property
@@ -60,6 +58,30 @@ class Shared:
         from honeyscope.analyse import scans
 
         return self._get("scan_summary", lambda: scans.scan_summary(self.packets))
+
+    @property
+    def sources(self) -> ibis.Table:
+        """One row per source with its origin (:func:`enrich.sources`)."""
+        from honeyscope.analyse import enrich
+
+        return self._get("sources", lambda: enrich.sources(self.packets, geo=self.geo))
+
+    @property
+    def profiles(self) -> ibis.Table:
+        """One row per source across the fleet (:func:`fleet.source_profiles`)."""
+        from honeyscope.analyse import fleet
+
+        # N, the fleet size, from the cached sensor-day counts rather than another pass
+        n_sensors = int(self.by_sensor_day.host.nunique().execute())
+        return self._get("profiles", lambda: fleet.source_profiles(self.packets, n_sensors))
+
+    @property
+    def scans(self) -> ibis.Table:
+        """The scans found (:func:`scans.scans`)."""
+        from honeyscope.analyse import scans
+
+        return self._get("scans", lambda: scans.scans(self.packets, summary=self.scan_summary,
+                                                      geo=self.geo))
 
     def release(self) -> None:
         for t in self._tables.values():
@@ -86,48 +108,21 @@ def build(ctx: ReportContext) -> list[Section]:
     return out
 
 
-UNKNOWN = "unknown"
 
 
-def origin_tables(s, total: int | None = None):
-    """Countries and ASNs by packets from :func:`enrich.sources` rows ``s``: each source's
-    country is the input's own (``input_cc``, contemporaneous with the traffic) when it carries
-    one, else the database's; sources without a country / ASN are counted apart, once, and not
-    ranked. Returns (by_cc, by_asn, unknown_cc, unknown_asn) with (sources, packets) pairs."""
-    s = s.copy()
-    total = total if total is not None else int(s.packets.sum())
-    use_input = s.input_cc.notna() & (s.input_cc != "")
-    s["cc_used"] = s.input_cc.where(use_input, s.cc)
-    s["country_used"] = s.input_country.where(use_input, s.country)
-    s["country_used"] = s.country_used.where(s.country_used.notna() & (s.country_used != ""),
-                                             s.cc_used)
-    known_cc = s[s.cc_used.notna() & (s.cc_used != "")]
-    by_cc = (
-        known_cc.groupby(["cc_used", "country_used"], dropna=False)
-        .agg(sources=("addr", "size"), packets=("packets", "sum"))
-        .reset_index().rename(columns={"cc_used": "cc", "country_used": "country"})
-        .sort_values(["packets", "cc"], ascending=[False, True])
-    )
-    by_cc["share"] = by_cc.packets / total
-    known_asn = s[s.asn.notna()].copy()
-    known_asn["as_name"] = known_asn.as_name.where(
-        known_asn.as_name.notna() & (known_asn.as_name != ""), UNKNOWN)
-    by_asn = (
-        known_asn.groupby(["asn", "as_name"], dropna=False)
-        .agg(sources=("addr", "size"), packets=("packets", "sum"))
-        .reset_index().sort_values(["packets", "asn"], ascending=[False, True])
-    )
-    by_asn["asn"] = by_asn.asn.astype("int64")
-    # the country of an AS: its sources' most common database country
-    cc_of = (known_asn.dropna(subset=["cc"]).groupby(["asn", "cc"]).size().reset_index(name="n")
-             .sort_values(["asn", "n", "cc"], ascending=[True, False, True])
-             .drop_duplicates("asn").set_index("asn")["cc"])
-    by_asn["cc"] = by_asn.asn.map(cc_of).fillna(UNKNOWN)
-    by_asn["share"] = by_asn.packets / total
-    no_cc = s[~(s.cc_used.notna() & (s.cc_used != ""))]
-    no_asn = s[s.asn.isna()]
-    return (by_cc, by_asn, (len(no_cc), int(no_cc.packets.sum())),
-            (len(no_asn), int(no_asn.packets.sum())))
+def origin_tables(s: ibis.Table | pd.DataFrame):
+    """Countries and ASNs by packets from :func:`enrich.sources` rows ``s`` (an Ibis table, or
+    a DataFrame of such rows), executed: (by_cc, by_asn, unknown_cc, unknown_asn) with the last
+    two (sources, packets) pairs. The rules are :func:`enrich.by_country` / :func:`enrich.by_asn`
+    / :func:`enrich.origin_unknown`'s."""
+    from honeyscope.analyse import enrich
+
+    t = ibis.memtable(s) if isinstance(s, pd.DataFrame) else s
+    by_cc = enrich.by_country(t).execute()
+    by_asn = enrich.by_asn(t).execute()
+    u = enrich.origin_unknown(t).execute().fillna(0).iloc[0]
+    return (by_cc, by_asn, (int(u.no_cc_sources), int(u.no_cc_packets)),
+            (int(u.no_asn_sources), int(u.no_asn_packets)))
 
 
 def _origin(ctx: ReportContext, shared: Shared) -> Section:
@@ -135,11 +130,11 @@ def _origin(ctx: ReportContext, shared: Shared) -> Section:
 
     meta = enrich.geo_meta()
     ctx.meta.setdefault("enrichment", meta)
-    s = enrich.sources(ctx.packets, geo=shared.geo).execute()
+    s = shared.sources.execute()
     if s.empty:
         return Section("origin", "Where the sources are", para("No packets."))
     total = int(s.packets.sum())
-    by_cc, by_asn, no_cc, no_asn = origin_tables(s, total)
+    by_cc, by_asn, no_cc, no_asn = origin_tables(shared.sources)
     has_input = s.input_cc.notna() & (s.input_cc != "")
     body = [
         key_values([
@@ -201,14 +196,7 @@ def _compare(ctx: ReportContext, shared: Shared) -> Section:
     prefixes = fleet.source_prefixes(ctx.packets, geo=shared.geo)
     per_t = shared.by_sensor_day
     daily = fleet.fair_daily(ctx.packets, prefixes=prefixes, by_sensor=per_t).execute()
-    per = per_t.execute()
-    sensors = (
-        per.groupby("host")
-        .agg(days=("period", "nunique"), packets=("packets", "sum"),
-             packets_per_day=("packets", "mean"), sources_per_day=("sources", "mean"),
-             prefixes_per_day=("prefixes", "mean"), asns_per_day=("asns", "mean"))
-        .reset_index().sort_values("packets_per_day", ascending=False)
-    )
+    sensors = fleet.compare_sensors(ctx.packets, by_sensor=per_t).execute()
     if daily.empty:
         return Section("compare", "Fair comparison", para("No packets."))
     long = daily.melt(
@@ -247,21 +235,12 @@ def _compare(ctx: ReportContext, shared: Shared) -> Section:
 def _sources(ctx: ReportContext, shared: Shared) -> Section:
     from honeyscope.analyse import fleet
 
-    # N, the fleet size, from the cached sensor-day counts rather than another pass
-    n_sensors = int(shared.by_sensor_day.host.nunique().execute())
-    prof = fleet.source_profiles(ctx.packets, n_sensors).execute()  # summaries in pandas
-    if prof.empty:
+    prof = shared.profiles
+    reach = fleet.reach_summary(prof).execute()
+    if reach.empty:
         return Section("sources", "Sources across the fleet", para("No packets."))
-    reach = (
-        prof.groupby(["reach", "reach_label"])
-        .agg(sources=("src", "size"), packets=("packets", "sum"))
-        .reset_index().sort_values("reach")
-    )
-    k = (
-        prof.groupby("sensors").agg(sources=("src", "size"), packets=("packets", "sum"))
-        .reset_index()
-    )
-    top = prof.sort_values(["sensors", "packets", "src"], ascending=[False, False, True]).head(15)
+    k = fleet.sensors_reached(prof).execute()
+    top = prof.order_by([ibis.desc("sensors"), ibis.desc("packets"), "src"]).limit(15).execute()
     n = int(top.fleet.iloc[0]) if len(top) else 0
     plot = (
         p9.ggplot(k, p9.aes("factor(sensors)", "sources"))
@@ -313,22 +292,16 @@ def _scans(ctx: ReportContext, shared: Shared) -> Section:
 
     summary = shared.scan_summary
     types = scans.type_counts(ctx.packets, summary=summary).execute()
-    found = scans.scans(ctx.packets, summary=summary, geo=shared.geo).execute()  # counts in pandas
-    counts = (
-        found.groupby(["pattern", "scan_type"])
-        .agg(scans=("src", "size"), sources=("src", "nunique"), packets=("packets", "sum"))
-        .reset_index().sort_values(["pattern", "packets"], ascending=[True, False])
-    )
-    top = found.head(20).copy()
+    counts = scans.pattern_counts(shared.scans).execute()
+    # the largest first, as :func:`scans.scans` orders them (a cached table keeps no order)
+    top = shared.scans.order_by([ibis.desc("packets"), "src", "scan_type"]).limit(20).execute()
     if types.empty:
         return Section("scans", "Scans and backscatter", para("No packets."))
     top["asn"] = top["asn"].map(lambda v: "unknown" if v != v or v is None else f"AS{int(v)}")
     top["as_name"] = top["as_name"].where(top["as_name"].notna() & (top["as_name"] != ""),
                                           "unknown")
     # distinct sources per kind: a source with several scan types counts once
-    kinds = summary.group_by("kind").aggregate(
-        packets=summary.packets.sum(), sources=summary.src.nunique()).execute()
-    kinds = kinds.set_index("kind")
+    kinds = scans.kind_counts(summary).execute().set_index("kind")
     h = scans.WINDOW_HOURS
     body = [
         para("Scan types follow psad: TCP flags (SYN, FIN, NULL, XMAS, ACK), UDP, ping and other "
@@ -358,9 +331,9 @@ def _scans(ctx: ReportContext, shared: Shared) -> Section:
         findings.append(f)
         refs[f] = ("scans-types", "Scans and backscatter: packets per scan type")
     if len(counts):
-        by = found.groupby("pattern").src.nunique()
+        by = scans.pattern_sources(shared.scans).execute()
         f = ("Scans found (distinct sources): " + ", ".join(
-            f"{int(v):,} {k}" for k, v in by.sort_values(ascending=False).items()) + ".")
+            f"{int(r.sources):,} {r.pattern}" for r in by.itertuples()) + ".")
         findings.append(f)
         refs[f] = ("scans-top", "Scans and backscatter: largest scans")
     return Section("scans", "Scans and backscatter", "".join(body), findings, refs)

@@ -150,7 +150,9 @@ def _rise_params(ctx: ReportContext, t: Any) -> tuple[str, int, str]:
         split = split_o or split
     elif isinstance(opt, tuple | list) and len(opt) == 3:
         proto, port, split = str(opt[0]).upper(), int(opt[1]), str(opt[2])
-    span = t.aggregate(first=t.time.min(), last=t.time.max()).execute()
+    from honeyscope.analyse.base import sensor_spans_expr
+
+    span = sensor_spans_expr(t, by=()).execute()
     first, last = span["first"].iloc[0], span["last"].iloc[0]
     s = pd.Timestamp(split, tz="UTC")
     if pd.isna(first) or not (first < s < last):

@@ -1,0 +1,1 @@
+"""Test and operations tooling (a local Spark cluster, ...): not imported by the pipeline."""
