@@ -104,6 +104,6 @@ def test_api_pandas_ports_are_integers(tmp_path):
     assert str(df["dpt"].dtype) == "UInt16"  # was float64 (22.0) with the ICMP row's null
     assert df["dpt"].tolist()[0] == 22 and pd.isna(df["dpt"].tolist()[1])
     assert df["icmp_type"].tolist()[1] == 8
-    tl = honeyscope.source_timeline(str(tmp_path / "s"), ["1.2.3.1", "1.2.3.9"])
+    tl = honeyscope.source(str(tmp_path / "s"), ["1.2.3.1", "1.2.3.9"])
     assert tl["dpt"].dtype.kind in "iu" or str(tl["dpt"].dtype) == "Int64"
     assert sorted(tl["dpt"].dropna().tolist()) == [22]
