@@ -212,7 +212,10 @@ def remote_packet_files(url: str) -> list[str]:
     with filesystem.open_input_stream(f"{root}/manifest.json") as f:
         manifest = json.loads(f.read())
     base = url.rstrip("/")
-    return [f"{base}/{p}" for i in manifest["inputs"] for p in i["parts"]]
+    from honeyscope.store.store import InputRecord
+
+    records = [InputRecord.from_dict(d) for d in manifest["inputs"]]
+    return [f"{base}/{p}" for r in records for p in r.parts]
 
 
 def open_packets(

@@ -201,15 +201,15 @@ class Follower:
         """Start after the last batch committed from this file's current content, if any."""
         size = os.fstat(g.fd).st_size
         best = None
-        mine = [e for e in st.inputs
-                if e.get("source") == f.name and e.get("compression") is None and 0 < e["end_byte"] <= size]
-        for e in sorted(mine, key=lambda e: -e["end_byte"]):
-            if sources.file_digest(f.path, e["end_byte"]) == e["sha256"]:
+        mine = [e for e in st.records
+                if e.source == f.name and e.compression is None and 0 < (e.end_byte or 0) <= size]
+        for e in sorted(mine, key=lambda e: -(e.end_byte or 0)):
+            if sources.file_digest(f.path, e.end_byte) == e.sha256:
                 best = e
                 break
-        if best is None:
+        if best is None or best.end_byte is None or best.end_line is None:
             return
-        end = best["end_byte"]
+        end = best.end_byte
         pos = 0
         while pos < end:
             chunk = os.pread(g.fd, min(sources.HASH_CHUNK, end - pos), pos)
@@ -220,24 +220,25 @@ class Follower:
                 g.head += chunk[: HEAD - len(g.head)]
             pos += len(chunk)
         g.offset = g.committed = end
-        g.line = g.committed_line = best["end_line"] + 1
+        g.line = g.committed_line = best.end_line + 1
 
     def _catch_up_rotated(self, st: Store, f: _File) -> None:
         """The file was rotated while nothing followed it: the rest of the generation last committed
         is in a rotated sibling (the newest two are looked at), read from where the commit ended."""
-        recs = sorted((e for e in st.inputs if e.get("source") == f.name and e.get("compression") is None
-                       and e.get("end_byte", 0) > 0), key=lambda e: -e["end_byte"])
+        recs = sorted((e for e in st.records if e.source == f.name and e.compression is None
+                       and (e.end_byte or 0) > 0 and e.end_line is not None),
+                      key=lambda e: -(e.end_byte or 0))
         if not recs:
             return
         for cand in _siblings(f.path)[:2]:
             for e in recs:
-                rest = _rest_of(cand, e["end_byte"], _Digest(e["sha256"]))
+                end, line = int(e.end_byte or 0), int(e.end_line or 0) + 1
+                rest = _rest_of(cand, end, _Digest(e.sha256))
                 if rest is None:
                     continue
                 if rest:
-                    g = _Gen(fd=-1, ino=-1, offset=e["end_byte"], committed=e["end_byte"],
-                             line=e["end_line"] + 1, committed_line=e["end_line"] + 1)
-                    g.hash = _prefix_hash(cand, e["end_byte"])
+                    g = _Gen(fd=-1, ino=-1, offset=end, committed=end, line=line, committed_line=line)
+                    g.hash = _prefix_hash(cand, end)
                     self._take(g, rest, final=True)
                     self._commit_gen(st, f, g)
                     self.stats.rotations += 1
@@ -379,8 +380,8 @@ class Follower:
 class _Digest:
     """A recorded sha256, compared like a hash object."""
 
-    def __init__(self, hexdigest: str) -> None:
-        self._hex = hexdigest
+    def __init__(self, hexdigest: str | None) -> None:
+        self._hex = hexdigest or ""
 
     def hexdigest(self) -> str:
         return self._hex

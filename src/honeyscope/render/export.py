@@ -180,7 +180,7 @@ def export(store: Store, fmt: str, out: str, *, start: date | None = None, end: 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # nothing but the export on stdout
-    order = {str(store.path / p): n for n, i in enumerate(store.inputs) for p in i["parts"]}
+    order = {str(store.path / p): n for n, i in enumerate(store.records) for p in i.parts}
     if order:
         con.execute("CREATE TEMP TABLE part_order(filename VARCHAR, n INTEGER)")
         con.executemany("INSERT INTO part_order VALUES (?, ?)", list(order.items()))

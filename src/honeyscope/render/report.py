@@ -17,7 +17,7 @@ from typing import Any
 import ibis
 
 from honeyscope import __version__
-from honeyscope.analyse import select
+from honeyscope.analyse import base, engine, select
 from honeyscope.analyse.registry import SECTIONS
 from honeyscope.render.escape import html as esc
 from honeyscope.render.html import Section
@@ -90,8 +90,7 @@ def restrict(t: ibis.Table, opts: ReportOptions, *, check: bool = True) -> ibis.
     selection is an error (:class:`~honeyscope.analyse.select.SelectionError`)."""
     if check:
         select.apply(t, opts.selection)
-    t = select.filter_table(t, opts.selection)
-    return t.filter(t.time.notnull())
+    return base.timed(select.filter_table(t, opts.selection))
 
 
 def build_sections(ctx: ReportContext, modules: Sequence[str] = SECTIONS) -> list[Section]:
@@ -146,7 +145,7 @@ def _context(packets: ibis.Table, opts: ReportOptions, ledger: dict[str, Any] | 
     timeless = int(packets.filter(packets.time.isnull()).count().execute())
     sel = opts.selection
     return ReportContext(
-        packets=t, con=t._find_backend(), ledger=ledger, meta=dict(meta or {}),
+        packets=t, con=engine.backend(t), ledger=ledger, meta=dict(meta or {}),
         options={"start": sel.start, "end": sel.end, "sensors": sel.sensors, "selection": sel,
                  **opts.extra, "timeless": timeless},
         progress=progress,
