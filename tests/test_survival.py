@@ -82,7 +82,8 @@ def test_new_source_intervals(t):
     assert ns.loc["a", "sources"] == 3
     assert ns.loc["a", "median_s"] == 5400
     assert ns.loc["a", "max_s"] == 7200
-    assert ns.loc["a", "first_week_per_day"] == pytest.approx(3 / 7)
+    # a reported for 10 h, not a week: its 3 new sources over its 10 h, per day (not 3 / 7)
+    assert ns.loc["a", "first_week_per_day"] == pytest.approx(3 / (10 / 24))
     # b: .9 at 0, .8 at 2 h, .7 at 5 h -> 7200, 10800
     assert ns.loc["b", "mean_s"] == 9000
     # c: one source, no interval
