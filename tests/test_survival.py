@@ -120,7 +120,8 @@ def test_fleet_new_sources_count_a_source_once(t):
     assert d["new"].tolist() == [7]
     per_sensor = survival.new_sources_daily(t)["new"].sum()
     assert per_sensor == 3 + 3 + 1  # a: .1 .2 .3; b: .9 .8 .7; c: .5 — no overlap here
-    assert survival.fleet_new_per_day(t, days=7) == pytest.approx(7 / 7)
+    # the data span 10 h, not a week: 7 new sources over 10 h, per day
+    assert survival.fleet_new_per_day(t, days=7) == pytest.approx(7 / (10 / 24))
 
 
 def test_marx_fleet_new_per_day_is_not_the_sum_over_sensors(marx_arrow, marx):

@@ -186,10 +186,14 @@ def new_sources_fleet(t: ibis.Table) -> pd.DataFrame:
 def fleet_new_per_day(t: ibis.Table, days: int = 7) -> float:
     """Mean fleet-wide new sources per day over the last ``days`` x 24 h before the data's last
     packet (as the per-sensor "last week" of :func:`new_source_intervals`): sources whose first
-    packet at any sensor falls in that span, divided by ``days``."""
+    packet at any sensor falls in that span, divided by ``days`` — or, when the data span less
+    than ``days``, by their span in days (two days' new sources are not spread over a week); NaN
+    when the data span no time at all."""
     t = base.timed(t)
     first = t.group_by("src").aggregate(first=ibis._.time.min())
     end = t.time.max()
     start = whole_seconds(end) - days * 86400
     n = first.filter(whole_seconds(first.first) > start.as_scalar()).count().execute()
-    return float(n) / days
+    span = t.aggregate(s=whole_seconds(t.time.max()) - whole_seconds(t.time.min())).execute()
+    span_days = min(float(days), float(span["s"].iloc[0] or 0) / 86400.0) if len(span) else 0.0
+    return float(n) / span_days if span_days > 0 else float("nan")
