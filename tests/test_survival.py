@@ -82,7 +82,8 @@ def test_new_source_intervals(t):
     assert ns.loc["a", "sources"] == 3
     assert ns.loc["a", "median_s"] == 5400
     assert ns.loc["a", "max_s"] == 7200
-    assert ns.loc["a", "first_week_per_day"] == pytest.approx(3 / 7)
+    # a reported for 10 h, not a week: its 3 new sources over its 10 h, per day (not 3 / 7)
+    assert ns.loc["a", "first_week_per_day"] == pytest.approx(3 / (10 / 24))
     # b: .9 at 0, .8 at 2 h, .7 at 5 h -> 7200, 10800
     assert ns.loc["b", "mean_s"] == 9000
     # c: one source, no interval
@@ -119,7 +120,8 @@ def test_fleet_new_sources_count_a_source_once(t):
     assert d["new"].tolist() == [7]
     per_sensor = survival.new_sources_daily(t)["new"].sum()
     assert per_sensor == 3 + 3 + 1  # a: .1 .2 .3; b: .9 .8 .7; c: .5 — no overlap here
-    assert survival.fleet_new_per_day(t, days=7) == pytest.approx(7 / 7)
+    # the data span 10 h, not a week: 7 new sources over 10 h, per day
+    assert survival.fleet_new_per_day(t, days=7) == pytest.approx(7 / (10 / 24))
 
 
 def test_marx_fleet_new_per_day_is_not_the_sum_over_sensors(marx_arrow, marx):

@@ -532,7 +532,8 @@ def compare(source: Source, *, by: Literal["sensor", "day", "hour", "week", "sen
     day/hour/week normalised by the sensors reporting.
 
     >>> honeyscope.compare("store").columns.tolist()      # doctest: +SKIP
-    ['host', 'days', 'packets', 'packets_per_day', 'sources_per_day', 'prefixes_per_day', 'asns_per_day']
+    ['host', 'days', 'packets', 'packets_per_day', 'sources_per_day', 'prefixes_per_day', 'asns_per_day',
+     'untimed']
     """
     from honeyscope.analyse import fleet
 

@@ -125,15 +125,22 @@ def compare_sensors(
 ) -> ir.Table:
     """Per sensor over the whole table: days reporting, packets per reporting day, mean daily
     unique sources / prefixes / ASNs (the fair way to rank sensors with different uptimes).
-    ``by_sensor``: the daily :func:`fair_by_sensor` result of the same packets, to reuse."""
+    ``by_sensor``: the daily :func:`fair_by_sensor` result of the same packets, to reuse.
+
+    A packet without a wall-clock time (a dmesg line: only the kernel's uptime) has no day: it
+    counts in ``packets`` and in ``untimed`` but in no per-day rate, and a sensor with no day at
+    all has ``days`` 0 and null (NA) rates, not its packet count as "per day"
+    (``packets = days × packets_per_day + untimed``)."""
     s = by_sensor if by_sensor is not None else fair_by_sensor(packets, "day", prefixes)
+    timed = ibis._.period.notnull()
     return s.group_by("host").aggregate(
         days=ibis._.period.nunique(),
         packets=ibis._.packets.sum(),
-        packets_per_day=ibis._.packets.mean(),
-        sources_per_day=ibis._.sources.mean(),
-        prefixes_per_day=ibis._.prefixes.mean(),
-        asns_per_day=ibis._.asns.mean(),
+        packets_per_day=ibis._.packets.mean(where=timed),
+        sources_per_day=ibis._.sources.mean(where=timed),
+        prefixes_per_day=ibis._.prefixes.mean(where=timed),
+        asns_per_day=ibis._.asns.mean(where=timed),
+        untimed=ibis.coalesce(ibis._.packets.sum(where=ibis._.period.isnull()), 0),
     ).order_by([ibis.desc("packets_per_day"), "host"])
 
 

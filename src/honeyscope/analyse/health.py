@@ -72,7 +72,13 @@ def activity(t: ibis.Table, freq: str = "hour", fill: bool = True) -> pd.DataFra
 
 def completeness(t: ibis.Table) -> pd.DataFrame:
     """Per sensor: first/last packet, hours with data / hours in its span, days likewise, and how
-    much later it started / earlier it stopped than the fleet as a whole (rows with a time)."""
+    much later it started / earlier it stopped than the fleet as a whole (rows with a time).
+
+    A sensor whose rows all lack a wall-clock time (dmesg lines: only the kernel's uptime) has no
+    span: it is listed with its ``rows``, 0 hours and days with data and null (NA) span,
+    completeness and start/stop offsets, not left out; with no timed row at all the result is
+    empty with a note saying so."""
+    untimed = t.filter(t.time.isnull()).group_by("host").aggregate(rows=ibis._.count())
     t = timed(t)
     hour = t.time.truncate("h")
     df = (
@@ -88,6 +94,8 @@ def completeness(t: ibis.Table) -> pd.DataFrame:
         .execute()
     )
     if df.empty:
+        df.attrs["note"] = ("no packet has a wall-clock time (dmesg lines carry only the kernel "
+                            "uptime): there are no hours to count")
         return df
     first_h = df["first"].dt.floor("h")
     last_h = df["last"].dt.floor("h")
@@ -102,7 +110,17 @@ def completeness(t: ibis.Table) -> pd.DataFrame:
         "host", "rows", "first", "last", "hours_with_data", "hours_in_span", "completeness",
         "days_with_data", "days_in_span", "started_after_fleet_h", "stopped_before_fleet_h",
     ]
-    return df[cols]
+    df = df[cols]
+    un = untimed.filter(~untimed.host.isin(list(df["host"]))).execute()
+    if len(un):  # sensors without a single timed row: listed, their time columns NA
+        un = un.assign(hours_with_data=0, days_with_data=0)
+        df = pd.concat([df, un], ignore_index=True)
+        for c in ("rows", "hours_with_data", "days_with_data", "hours_in_span", "days_in_span"):
+            df[c] = df[c].astype("Int64")
+        for c in ("first", "last"):
+            df[c] = pd.to_datetime(df[c], utc=True)
+        df = df.sort_values("host").reset_index(drop=True)[cols]
+    return df
 
 
 # ----------------------------------------------------------------------------------------------
@@ -153,7 +171,7 @@ def empty_hour_profile(t: ibis.Table, comp: pd.DataFrame | None = None) -> pd.Da
     prof = prof.execute()
     comp = completeness(t) if comp is None else comp
     parts = []
-    for r in comp.itertuples():
+    for r in comp.dropna(subset=["first"]).itertuples():
         hours = pd.date_range(r.first.floor("h"), r.last.floor("h"), freq="h")
         days = np.bincount(hours.hour, minlength=24)
         parts.append(pd.DataFrame({"host": r.host, "hod": np.arange(24), "days": days}))

@@ -62,7 +62,15 @@ def first_probe(t: ibis.Table, top: int = 20,
     order = {(p, int(d)): i for i, (p, d) in enumerate(chosen_df.itertuples(index=False))}
     df["_o"] = [order[(p, int(d))] for p, d in zip(df["proto"], df["dpt"], strict=True)]
     df = df.sort_values(["_o", "host"]).drop(columns=["_o", "seconds", "end"])
-    return df[["host", "proto", "dpt", "start", "first", "hours", "seen"]].reset_index(drop=True)
+    df = df[["host", "proto", "dpt", "start", "first", "hours", "seen"]].reset_index(drop=True)
+    if df.empty:
+        df.attrs["note"] = _NO_PROBE_TIME
+    return df
+
+
+#: why a survival result is empty
+_NO_PROBE_TIME = ("no packet to a port has a wall-clock time (dmesg lines carry only the kernel "
+                  "uptime): there is no time to first probe")
 
 
 def kaplan_meier(hours: np.ndarray, seen: np.ndarray) -> pd.DataFrame:
@@ -95,8 +103,11 @@ def survival_summary(fp: pd.DataFrame) -> pd.DataFrame:
             "median_hours": _km_quantile(km, 0.5),
             "max_hours": float(seen.max()) if len(seen) else float("nan"),
         })
-    return pd.DataFrame(rows, columns=["proto", "dpt", "sensors", "probed", "min_hours",
-                                       "median_hours", "max_hours"])
+    out = pd.DataFrame(rows, columns=["proto", "dpt", "sensors", "probed", "min_hours",
+                                      "median_hours", "max_hours"])
+    if out.empty:
+        out.attrs["note"] = fp.attrs.get("note") or _NO_PROBE_TIME
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -134,10 +145,15 @@ def new_source_intervals(t: ibis.Table) -> pd.DataFrame:
         sources=j.count(),
         first_week=(sec < week).cast("int64").sum(),  # an int, never a DECIMAL sum
         last_week=(left < week).cast("int64").sum(),
+        span_s=(whole_seconds(j.end) - whole_seconds(j.start)).max(),
     )
     df = counts.join(stats, "host", how="left").order_by("host").execute()
-    df["first_week_per_day"] = df.pop("first_week") / 7.0
-    df["last_week_per_day"] = df.pop("last_week") / 7.0
+    # a sensor that reported for less than a week: its "week" is its span (one day's new sources
+    # are not spread over seven days); no span at all (one instant): no rate
+    days = np.minimum(df.pop("span_s").astype(float) / 86400.0, 7.0)
+    days = days.where(days > 0)
+    df["first_week_per_day"] = df.pop("first_week") / days
+    df["last_week_per_day"] = df.pop("last_week") / days
     if df.empty:
         df.attrs["note"] = ("no packet has a wall-clock time (dmesg lines carry only the kernel "
                             "uptime): there are no times between new sources")
@@ -170,10 +186,14 @@ def new_sources_fleet(t: ibis.Table) -> pd.DataFrame:
 def fleet_new_per_day(t: ibis.Table, days: int = 7) -> float:
     """Mean fleet-wide new sources per day over the last ``days`` x 24 h before the data's last
     packet (as the per-sensor "last week" of :func:`new_source_intervals`): sources whose first
-    packet at any sensor falls in that span, divided by ``days``."""
+    packet at any sensor falls in that span, divided by ``days`` — or, when the data span less
+    than ``days``, by their span in days (two days' new sources are not spread over a week); NaN
+    when the data span no time at all."""
     t = base.timed(t)
     first = t.group_by("src").aggregate(first=ibis._.time.min())
     end = t.time.max()
     start = whole_seconds(end) - days * 86400
     n = first.filter(whole_seconds(first.first) > start.as_scalar()).count().execute()
-    return float(n) / days
+    span = t.aggregate(s=whole_seconds(t.time.max()) - whole_seconds(t.time.min())).execute()
+    span_days = min(float(days), float(span["s"].iloc[0] or 0) / 86400.0) if len(span) else 0.0
+    return float(n) / span_days if span_days > 0 else float("nan")

@@ -242,7 +242,7 @@ def baseline(s: Series, o: AnomalyOptions | None = None) -> Baseline:
         .T
     )
     dev = logv - level
-    wd = np.asarray(s.days.dayofweek)
+    wd = np.asarray(s.days.day_of_week)
     effect = np.zeros((n_s, 7))
     for k in range(7):
         cols = dev[:, wd == k]
@@ -330,7 +330,7 @@ def spikes(s: Series, o: AnomalyOptions | None = None, metric: str = "packets",
             when = ("expected for that weekday" if b.weekday_p[i] < o.weekday_alpha
                     else "expected (no weekday pattern)")
             why = (
-                f"{_label(s.keys, i)} on {WEEKDAYS[day.dayofweek]} {day.date()}: {v:,.0f} {unit} "
+                f"{_label(s.keys, i)} on {WEEKDAYS[day.day_of_week]} {day.date()}: {v:,.0f} {unit} "
                 f"vs {e:,.1f} {when} ({ratio[i, d]:.2g}x), robust z {b.z[i, d]:+.1f}; negative "
                 f"binomial (dispersion {b.nb_a[i]:.2g}) {fmt_p(padj)} after {_family_text(m)}"
             )
@@ -423,7 +423,7 @@ def changepoints(s: Series, o: AnomalyOptions | None = None, metric: str = "pack
         return pd.DataFrame(columns=cols)
     m = changepoint_tests(s, o) if family is None else family
     b = baseline(s, o) if base is None else base
-    wd = np.asarray(s.days.dayofweek)
+    wd = np.asarray(s.days.day_of_week)
     adj = np.log1p(s.values) - b.weekday[:, wd]
     found: list[dict] = []
     for i in range(adj.shape[0]):
@@ -644,6 +644,8 @@ def rise_test(
         f"{hl:+.2f}); one-sided Mann-Whitney U {u.statistic:,.0f}, p {u.pvalue:.2g}; a day after "
         f"beats a day before with probability {cles:.2f}"
     )
+    if "glm_why" in res:
+        res["why"] += f"; {res['glm_why']}"
     if "rate_ratio" in res:
         res["why"] += (
             f"; quasi-Poisson GLM on sensor-days with sensor and weekday terms: rate ratio "
@@ -654,7 +656,14 @@ def rise_test(
 
 
 def _glm_rise(t: ibis.Table, proto: str, port: int, split: date) -> dict:
-    """Quasi-Poisson GLM: distinct sources per sensor-day ~ after + sensor + weekday."""
+    """Quasi-Poisson GLM: distinct sources per sensor-day ~ after + sensor + weekday.
+
+    Defined on every input: sensors that never saw the port carry no information on the rate
+    ratio (their own term would run off to -inf) and are left out; weekday terms are dropped
+    when they cannot be told apart from the split (too few days); the dispersion is Pearson's
+    X²/df but never below 1 (Poisson): under-dispersed or constant counts (30 a day, every day)
+    are no reason for a confidence interval narrower than Poisson's, and X² = 0 would make it
+    0/0. No rate ratio (``glm_why`` says why) when one side of the split holds no source at all."""
     import statsmodels.api as sm
 
     # each sensor's own span (not the port's first/last packet): zero days count
@@ -671,18 +680,33 @@ def _glm_rise(t: ibis.Table, proto: str, port: int, split: date) -> dict:
         "day": s.days[days[ok]],
     })
     df["after"] = (df["day"].dt.date >= split).astype(float)
-    df["wd"] = df["day"].dt.dayofweek
+    df = df[df.groupby("host")["y"].transform("sum") > 0]  # a sensor that never saw the port
+    if df["after"].nunique() < 2:
+        return {}
+    side = df.groupby("after")["y"].sum()
+    if (side <= 0).any():
+        return {"glm_why": "no rate ratio: no source on the port on one side of the split"}
+    df["wd"] = df["day"].dt.day_of_week
     x = pd.get_dummies(df[["host", "wd"]].astype(str), drop_first=True, dtype=float)
     x.insert(0, "after", df["after"])
     x = sm.add_constant(x)
-    if df["after"].nunique() < 2:
-        return {}
-    fit = sm.GLM(df["y"].to_numpy(), x, family=sm.families.Poisson()).fit(scale="X2")
+    if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:  # weekday terms confounded with the split
+        x = x.drop(columns=[c for c in x.columns if c.startswith("wd_")])
+        if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:
+            return {"glm_why": "no rate ratio: the split cannot be told apart from the sensors"}
+    y = df["y"].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.GLM(y, x, family=sm.families.Poisson()).fit()
+        df_resid = max(float(fit.df_resid), 1.0)
+        scale = max(1.0, float(fit.pearson_chi2) / df_resid)
+        if scale > 1.0:  # the quasi-Poisson refit: same estimates, wider standard errors
+            fit = sm.GLM(y, x, family=sm.families.Poisson()).fit(scale=scale)
     b, se = float(fit.params["after"]), float(fit.bse["after"])
     return {
         "rate_ratio": float(np.exp(b)), "rr_low": float(np.exp(b - 1.96 * se)),
         "rr_high": float(np.exp(b + 1.96 * se)), "glm_p": float(fit.pvalues["after"]),
-        "dispersion": float(fit.scale), "sensor_days": len(df),
+        "dispersion": scale, "sensor_days": len(df),
     }
 
 

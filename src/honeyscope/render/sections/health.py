@@ -27,7 +27,7 @@ def build(ctx: ReportContext) -> list[Section]:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+    return "n/a" if pd.isna(x) else f"{100 * x:.1f}%"  # n/a: a sensor without a wall-clock time
 
 
 def _health(ctx: ReportContext) -> Section:
