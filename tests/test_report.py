@@ -31,7 +31,7 @@ def _small_count(d: int, h: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def small_report(tmp_path_factory) -> Path:
+def small_report(tmp_path_factory) -> tuple[Path, dict]:
     """A report of about 1,100 packets written here (3 sensors x 14 days, 20-30 a day): the
     structure tests run on it in seconds. Sources 1.1.1.0-1.1.1.59 (a source reaches every
     sensor), TCP to ports 22/80/443/23, every tenth packet an ICMP echo request."""
@@ -49,8 +49,10 @@ def small_report(tmp_path_factory) -> Path:
     src = tmp / "small.csv"
     src.write_text("datetime,host,src,proto,type,spt,dpt\n" + "".join(rows))
     out = tmp / "report.html"
-    assert cli(["report", str(src), "-o", str(out)]) == 0
-    return out
+    from honeyscope.cli.report import run_report  # what `honeyscope report` runs
+
+    res = run_report([str(src)], str(out))
+    return out, res
 
 
 def _check_structure(html: str) -> None:
@@ -76,7 +78,9 @@ def _check_structure(html: str) -> None:
 
 
 def test_report_structure_on_small_data(small_report):
-    html = small_report.read_text()
+    path, res = small_report
+    assert res["processes"] == 1  # a small store: a second process would cost more than it saves
+    html = path.read_text()
     _check_structure(html)
     total = sum(_small_count(d, h) for d in range(SMALL_DAYS) for h in range(len(SMALL_HOSTS)))
     m = re.search(r"<th>packets</th><td>([\d,]+)</td>", html)
@@ -235,7 +239,8 @@ def test_two_process_report_equals_one_process_report(tmp_path):
     one, two = tmp_path / "one.html", tmp_path / "two.html"
     kw = {"ledger": st.ledger(), "meta": dict(Store(st.path).meta)}
     build_report(api.open_packets([str(st.path)]), one, **kw)
-    res = build_report(api.open_packets([str(st.path)]), two, files=files, **kw)
+    res = build_report(api.open_packets([str(st.path)]), two, files=files, two_processes_from=0, **kw)
+    assert res["processes"] == 2  # 8 rows: on two processes only because asked to
     made = re.compile(r"on \d{4}-\d\d-\d\d \d\d:\d\d UTC")
     assert made.sub("", one.read_text()) == made.sub("", two.read_text())
     assert "health" in res["timings"]  # built on the second process, timed there
