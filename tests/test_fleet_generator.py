@@ -135,12 +135,19 @@ def test_store_output(tmp_path, table):
     assert st.meta["fleet"]["spec"]["seed"] == 7
 
 
-def test_logs_parse_back(tmp_path, table):
+#: The fleet of SPEC at a tenth of its rows: the fast tier's logs-parse-back (the whole SPEC: slow).
+SMALL_SPEC = fleet.FleetSpec(sensors=6, rows=6_000, seed=7, days=14)
+
+
+@pytest.mark.parametrize("spec", [SMALL_SPEC, pytest.param(SPEC, marks=pytest.mark.slow)],
+                         ids=["6k", "60k"])
+def test_logs_parse_back(tmp_path, spec):
     """Raw logs written per sensor ingest back to the same packets (rfc3164 loses sub-seconds)."""
     api = pytest.importorskip("honeyscope.api")
-    files = fleet.write_logs(SPEC, tmp_path / "logs")
+    table = pa.concat_tables(fleet.generate(spec))
+    files = fleet.write_logs(spec, tmp_path / "logs")
     assert len(files) == 6
-    assert sum(len(f.read_bytes().splitlines()) for f in files) == 60_000
+    assert sum(len(f.read_bytes().splitlines()) for f in files) == spec.rows
     api.ingest([str(tmp_path / "logs")], tmp_path / "store")
     got = pl.from_arrow(api.open_store(tmp_path / "store").table())
     want = pl.from_arrow(table)

@@ -179,11 +179,19 @@ def test_garbage_binary_and_huge_lines_never_crash() -> None:
     assert "line too long" in rej.column("reason").to_pylist()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=400))
 def test_random_bytes_become_rows_or_rejects(data: bytes) -> None:
+    """15 examples in the fast tier; the slow twin below runs 60."""
     text = data.decode("utf-8", errors="replace")
     run([text, "IN=eth0 OUT= " + text, BODY + text])
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400))
+def test_random_bytes_become_rows_or_rejects_many(data: bytes) -> None:
+    test_random_bytes_become_rows_or_rejects.hypothesis.inner_test(data)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -267,9 +275,10 @@ LOST = {  # what each framing does not carry
 }
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(packets(), st.sampled_from(FRAMINGS))
 def test_round_trip(p: dict, framing: str) -> None:
+    """20 examples in the fast tier; the slow twin below runs 80."""
     line = format_line(p, framing)
     ctx = ParseContext(source="t", reference_time=REF, year=p["time"].year)
     rows, rej = run([line], ctx=ctx)
@@ -298,6 +307,13 @@ def test_round_trip(p: dict, framing: str) -> None:
         assert r["tcp_flags"] == ""
     if ":" not in p["src"]:
         assert r["src_int"] == int(ipaddress.IPv4Address(p["src"]))
+
+
+@pytest.mark.slow
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(packets(), st.sampled_from(FRAMINGS))
+def test_round_trip_many(p: dict, framing: str) -> None:
+    test_round_trip.hypothesis.inner_test(p, framing)
 
 
 def test_generate_lines_is_deterministic_and_parses() -> None:

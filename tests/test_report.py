@@ -31,7 +31,7 @@ def _small_count(d: int, h: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def small_report(tmp_path_factory) -> Path:
+def small_report(tmp_path_factory) -> tuple[Path, dict]:
     """A report of about 1,100 packets written here (3 sensors x 14 days, 20-30 a day): the
     structure tests run on it in seconds. Sources 1.1.1.0-1.1.1.59 (a source reaches every
     sensor), TCP to ports 22/80/443/23, every tenth packet an ICMP echo request."""
@@ -49,8 +49,10 @@ def small_report(tmp_path_factory) -> Path:
     src = tmp / "small.csv"
     src.write_text("datetime,host,src,proto,type,spt,dpt\n" + "".join(rows))
     out = tmp / "report.html"
-    assert cli(["report", str(src), "-o", str(out)]) == 0
-    return out
+    from honeyscope.cli.report import run_report  # what `honeyscope report` runs
+
+    res = run_report([str(src)], str(out))
+    return out, res
 
 
 def _check_structure(html: str) -> None:
@@ -76,7 +78,9 @@ def _check_structure(html: str) -> None:
 
 
 def test_report_structure_on_small_data(small_report):
-    html = small_report.read_text()
+    path, res = small_report
+    assert res["processes"] == 1  # a small store: a second process would cost more than it saves
+    html = path.read_text()
     _check_structure(html)
     total = sum(_small_count(d, h) for d in range(SMALL_DAYS) for h in range(len(SMALL_HOSTS)))
     m = re.search(r"<th>packets</th><td>([\d,]+)</td>", html)
@@ -112,11 +116,35 @@ def _hostile_csv(tmp_path: Path) -> Path:
     return f
 
 
-@pytest.mark.filterwarnings("error:Glyph")  # a control character drawn in a chart label
-def test_hostile_sensor_name_is_shown_as_text(tmp_path):
-    out = tmp_path / "r.html"
-    assert cli(["report", str(_hostile_csv(tmp_path)), "-o", str(out)]) == 0
-    html = out.read_text()
+def _hostile_log(tmp_path: Path) -> Path:
+    """A raw log whose prefix and interface carry markup and an escape sequence."""
+    line = (
+        "Mar {d:2d} 10:00:00 s1 kernel: <img src=x onerror=alert(1)>\x1b[2J IN=\"><svg/onload=1> "
+        "OUT= SRC=1.2.3.{d} DST=5.6.7.8 LEN=40 TTL=41 ID=1 PROTO=TCP SPT=1 DPT=22 WINDOW=1 RES=0x00 "
+        "SYN URGP=0\n"
+    )
+    f = tmp_path / "k.log"
+    f.write_text("".join(line.format(d=d) for d in range(1, 9)))
+    return f
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory) -> str:
+    """One report (the costly part) of both hostile inputs: a CSV whose sensor name is markup
+    with an escape sequence, and a raw log whose prefix and interface are; its HTML."""
+    import warnings
+
+    tmp = tmp_path_factory.mktemp("hostile")
+    out = tmp / "r.html"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Glyph")  # a control character drawn in a chart label
+        assert cli(["report", str(_hostile_csv(tmp)), str(_hostile_log(tmp)), "-o", str(out),
+                    "--year", "2013"]) == 0
+    return out.read_text()
+
+
+def test_hostile_sensor_name_is_shown_as_text(hostile_report):
+    html = hostile_report
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "\x1b" not in html
@@ -204,20 +232,12 @@ def _layout(browser, url: str, width: int):
     return doc, over, tables, rows
 
 
-def test_hostile_prefix_and_interface_in_a_raw_log(tmp_path, capsys):
-    line = (
-        "Mar {d:2d} 10:00:00 s1 kernel: <img src=x onerror=alert(1)>\x1b[2J IN=\"><svg/onload=1> "
-        "OUT= SRC=1.2.3.{d} DST=5.6.7.8 LEN=40 TTL=41 ID=1 PROTO=TCP SPT=1 DPT=22 WINDOW=1 RES=0x00 "
-        "SYN URGP=0\n"
-    )
-    f = tmp_path / "k.log"
-    f.write_text("".join(line.format(d=d) for d in range(1, 9)))
-    out = tmp_path / "r.html"
-    assert cli(["report", str(f), "-o", str(out), "--year", "2013"]) == 0
-    html = out.read_text()
+def test_hostile_prefix_and_interface_in_a_raw_log(hostile_report, tmp_path, capsys):
+    html = hostile_report
     assert "<img src=x" not in html and "<svg" not in html and "\x1b" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html  # the prefix, shown as text
     assert "&quot;&gt;&lt;svg/onload=1&gt;" in html  # the interface, shown as text
+    f = _hostile_log(tmp_path)
     assert cli(["count", str(f), "--by", "prefix", "--year", "2013"]) == 0
     text = capsys.readouterr().out
     assert "\x1b" not in text and "<img src=x" in text  # plain text on a terminal, ESC made visible
@@ -235,7 +255,8 @@ def test_two_process_report_equals_one_process_report(tmp_path):
     one, two = tmp_path / "one.html", tmp_path / "two.html"
     kw = {"ledger": st.ledger(), "meta": dict(Store(st.path).meta)}
     build_report(api.open_packets([str(st.path)]), one, **kw)
-    res = build_report(api.open_packets([str(st.path)]), two, files=files, **kw)
+    res = build_report(api.open_packets([str(st.path)]), two, files=files, two_processes_from=0, **kw)
+    assert res["processes"] == 2  # 8 rows: on two processes only because asked to
     made = re.compile(r"on \d{4}-\d\d-\d\d \d\d:\d\d UTC")
     assert made.sub("", one.read_text()) == made.sub("", two.read_text())
     assert "health" in res["timings"]  # built on the second process, timed there
