@@ -243,7 +243,9 @@ def gaps(
     ]
     out = cand[is_gap]
     if include_quiet:
-        quiet = cand[~is_gap].sort_values("gap", ascending=False).groupby("host").head(1)
+        # the longest normal silence per sensor; of equally long ones the first (a stable answer)
+        quiet = (cand[~is_gap].sort_values(["gap", "start"], ascending=[False, True], kind="stable")
+                 .groupby("host").head(1))
         out = pd.concat([out, quiet])
     return out[cols].sort_values(["host", "start"]).reset_index(drop=True)
 
