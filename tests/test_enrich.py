@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import ibis
 import numpy as np
 import pyarrow as pa
@@ -78,13 +76,10 @@ def test_range_lookup_matches_searchsorted(con):
 
 
 @pytest.mark.slow
-def test_million_addresses_in_seconds(con):
+def test_million_addresses(con):  # its speed is a benchmark's (bench_scale), not a test's
     keys = np.random.default_rng(1).integers(0, 2**32, 1_000_000)
-    enrich.enrich_keys(con, keys[:10])  # register the range table
-    t0 = time.perf_counter()
     out = enrich.enrich_keys(con, keys)
     assert out.num_rows == len(np.unique(keys))
-    assert time.perf_counter() - t0 < 10
 
 
 def test_sources_on_marx(marx):

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from honeyscope.analyse import engine
 from honeyscope.render.sections import ReportContext
 from honeyscope.render.sections.fleet import build
 
 
 @pytest.mark.slow  # ~8-11 s on the shared 2-core machine
 def test_sections_on_marx(marx):
-    ctx = ReportContext(packets=marx, con=marx._find_backend())
-    t0 = time.perf_counter()
-    secs = build(ctx)
-    elapsed = time.perf_counter() - t0
+    ctx = ReportContext(packets=marx, con=engine.backend(marx))
+    secs = build(ctx)  # its time is benchmarks/bench_fleet_sections.py's, not a test's
     assert [s.id for s in secs] == ["origin", "compare", "sources", "scans"]
     html = "".join(s.body for s in secs)
     assert "IPFire" in html and "2022-10-29" in html
@@ -27,7 +24,6 @@ def test_sections_on_marx(marx):
     assert ctx.meta["enrichment"]["license"] == "CC BY-SA 4.0"
     f = " ".join(ctx.findings)
     assert "China" in f and "backscatter" in f
-    assert elapsed < 30
 
 
 def _small(con):

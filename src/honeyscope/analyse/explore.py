@@ -199,8 +199,10 @@ def summary_expr(
         order = [ibis.desc(g.n), ibis.asc(g.level)]
         ranked = g.mutate(rank=ibis.row_number().over(order_by=order))
         top = ranked.filter(ranked["rank"] < MAXSUM)
+        # RFC 3339 built from a space-separated format: Spark's date_format has no literal T or Z
         stat = (
-            top.level.as_timestamp("s").strftime("%Y-%m-%dT%H:%M:%SZ") if is_time else top.level
+            top.level.as_timestamp("s").strftime("%Y-%m-%d %H:%M:%S").replace(" ", "T") + "Z"
+            if is_time else top.level
         )
         parts.append(top.select(**_row(c, "category", stat, top["rank"], top.n)))
         lv = ranked.aggregate(levels=ranked.count())
