@@ -205,6 +205,7 @@ def test_store_on_two_workers_equals_one(tmp_path, table):
     assert st.table().sort_by(key).equals(table.sort_by(key))
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores (CI runs it)
 def test_logs_on_two_workers_are_byte_identical(tmp_path):
     one = fleet.write_logs(SPEC, tmp_path / "one")
     two = fleet.write_logs(SPEC, tmp_path / "two", workers=2)

@@ -47,6 +47,7 @@ def _small(con):
     return con.create_table("fleet_small", schema.conform(pa.table(rows)), overwrite=True)
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores (CI runs it)
 def test_sections_small_unresolved_and_cache_released():
     from honeyscope.analyse import engine
 

@@ -151,6 +151,7 @@ def _run_rotations(tmp_path: Path, mode: str, rotations: int, lines_between: int
     assert fo.stats.lost == 0
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores (CI runs it)
 @pytest.mark.parametrize("mode", ["create", "create+compress", "copytruncate", "copytruncate+compress"])
 def test_one_rotation(tmp_path, mode):
     _run_rotations(tmp_path, mode, rotations=1, lines_between=0, pause=0.3)

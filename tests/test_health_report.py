@@ -58,6 +58,7 @@ def _hostile_table() -> Path:
     return path
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores (CI runs it)
 def test_sections_escape_hostile_sensor_names():
     t = engine.packets_from_files(engine.connect(), [_hostile_table()])
     ctx = ReportContext(packets=t, con=t._find_backend())

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import honeyscope
 from honeyscope.cli import main as cli
 
@@ -19,6 +21,7 @@ LINES = (
 )
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores (CI runs it)
 def test_stdin_json_ledger_and_rejects(tmp_path):
     store = tmp_path / "s"
     proc = subprocess.run(

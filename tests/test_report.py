@@ -143,6 +143,7 @@ def hostile_report(tmp_path_factory) -> str:
     return out.read_text()
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores (CI runs it)
 def test_hostile_sensor_name_is_shown_as_text(hostile_report):
     html = hostile_report
     assert "<script>alert" not in html
@@ -150,6 +151,7 @@ def test_hostile_sensor_name_is_shown_as_text(hostile_report):
     assert "\x1b" not in html
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores (CI runs it)
 def test_report_restricts_to_dates_and_sensors(tmp_path):
     src = tmp_path / "a.csv"
     src.write_text(
@@ -232,6 +234,7 @@ def _layout(browser, url: str, width: int):
     return doc, over, tables, rows
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores (CI runs it)
 def test_hostile_prefix_and_interface_in_a_raw_log(hostile_report, tmp_path, capsys):
     html = hostile_report
     assert "<img src=x" not in html and "<svg" not in html and "\x1b" not in html

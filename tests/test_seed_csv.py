@@ -1,5 +1,7 @@
 import gzip
 
+import pytest
+
 from conftest import DATA, bundled
 from honeyscope.ingest.seed_csv import read_seed_csv, sniff
 
@@ -13,6 +15,7 @@ def test_marx_counts(marx_arrow):
     assert t.column("src").null_count == 0
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores (CI runs it)
 def test_geo_and_kaggle_agree_with_seed():
     seed = read_seed_csv(gzip.open(bundled("marx.csv.gz")).read(), source="a").rows
     geo = read_seed_csv(gzip.open(bundled("marx-geo.csv.gz")).read(), source="b").rows

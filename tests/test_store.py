@@ -62,6 +62,7 @@ def test_compressed_inputs_recognised_by_content(tmp_path):
     assert sorted(i.compression for i in led.inputs) == ["bzip2", "gzip", "xz", "zstd"]
 
 
+@pytest.mark.slow  # more than 3 s on 2 cores (CI runs it)
 def test_marx_roundtrip_is_byte_identical(tmp_path):
     src = bundled("marx.csv.gz")
     s = tmp_path / "s"
