@@ -147,15 +147,21 @@ def test_frames_split_at_every_byte(octet):
     msgs = [line3164(i) for i in range(3)] + ["x", "a message\nwith a newline" if octet else "y"]
     data = _octets(msgs) if octet else ("\n".join(msgs) + "\n").encode()
     for cut in range(1, len(data)):
-        p = _TCP(_FakeCollector())  # type: ignore[arg-type]
-        p.prefix = b"192.0.2.1\t"
-        p.data_received(data[:cut])
-        p.data_received(data[cut:])
-        p.flush_rest()
-        got = b"".join(p.col.out).decode().split("\n")[:-1]
+        p, got = _received_in_two(data, cut)
         want = [f"192.0.2.1\t{m}".replace("\nwith", " with") for m in msgs]
         assert got == want, cut
         assert p.col.n == len(msgs)
+
+
+def _received_in_two(data: bytes, cut: int) -> tuple[_TCP, list[str]]:
+    """A connection from 192.0.2.1 that receives ``data`` in two segments cut at ``cut``: the
+    protocol and the spool lines it wrote."""
+    p = _TCP(_FakeCollector())  # type: ignore[arg-type]
+    p.prefix = b"192.0.2.1\t"
+    p.data_received(data[:cut])
+    p.data_received(data[cut:])
+    p.flush_rest()
+    return p, b"".join(p.col.out).decode().split("\n")[:-1]
 
 
 @pytest.mark.parametrize("trailer", [b"\n", b"\r\n"])
@@ -165,12 +171,8 @@ def test_octet_frames_with_a_trailer_split_at_every_byte(trailer):
     msgs = [line3164(i) for i in range(3)] + ["x"]
     data = b"".join(str(len(m)).encode() + b" " + m.encode() + trailer for m in msgs)
     for cut in range(1, len(data)):
-        p = _TCP(_FakeCollector())  # type: ignore[arg-type]
-        p.prefix = b"192.0.2.1\t"
-        p.data_received(data[:cut])
-        p.data_received(data[cut:])
-        p.flush_rest()
-        assert b"".join(p.col.out).decode().split("\n")[:-1] == [f"192.0.2.1\t{m}" for m in msgs], cut
+        p, got = _received_in_two(data, cut)
+        assert got == [f"192.0.2.1\t{m}" for m in msgs], cut
         assert p.octets, cut
 
 
