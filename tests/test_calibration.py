@@ -60,6 +60,7 @@ def _edges(hosts, n_days):
 # spikes: negative binomial tails
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_dispersion_fit_recovers_the_simulated_dispersion_and_ignores_spikes():
     rng = np.random.default_rng(1)
     y = _nb(rng, 30.0, 0.2, (40, 200)).astype(float)
@@ -75,6 +76,7 @@ def test_dispersion_fit_recovers_the_simulated_dispersion_and_ignores_spikes():
     assert np.median(trends.fit_dispersion(poisson, mu)) < 0.01
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_spike_p_values_are_calibrated_on_overdispersed_null_series():
     rng = np.random.default_rng(2)
     s = _series(_nb(rng, 30.0, 0.1, (60, 150)))
@@ -154,6 +156,7 @@ def test_the_family_is_every_test_of_the_run():
     assert both.attrs["family"] == 2 * (280 + 280 + 6) + 2 * 36
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_report_trends_table_names_the_test_and_the_family():
     from honeyscope.render.sections import ReportContext
     from honeyscope.render.sections import health as health_section

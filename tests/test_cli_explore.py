@@ -39,6 +39,7 @@ def test_daily_csv_and_ports_text_and_plot(capsys, marx_csv, tmp_path):
     assert png.stat().st_size > 1000
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_port_sources_json_and_summary(capsys, marx_csv):
     rows = json.loads(run(capsys, "port-sources", "--top", "2", "--format", "json", marx_csv))
     assert {r["port"] for r in rows} == {1433, 3389} and rows[0]["day"] == "2013-03-03"

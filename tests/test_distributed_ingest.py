@@ -61,6 +61,7 @@ def _python_map(fn, tasks):
     return list(map(fn, tasks))
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_same_store_as_local_ingest(logs, tmp_path):
     local = api.ingest([str(logs)], tmp_path / "local")
     dist = distributed.ingest_distributed([str(logs)], tmp_path / "dist", _python_map)
@@ -75,6 +76,7 @@ def test_same_store_as_local_ingest(logs, tmp_path):
     assert Store(tmp_path / "dist").ledger()["rows"] == 20_001
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_grown_file_goes_the_local_way(logs, tmp_path):
     d = tmp_path / "in"
     shutil.copytree(logs, d)

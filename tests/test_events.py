@@ -98,6 +98,7 @@ def test_campaign_against_baseline():
     assert events.events(t, events.EventOptions(campaign_ratio=50), kinds=("campaign",)).empty
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_backscatter_events_are_replies_not_floods_or_sweeps():
     day = D0 + timedelta(days=2)
     dns = [{"time": day + timedelta(seconds=i), "src": "1.1.1.1", "proto": "UDP", "spt": 53,

@@ -90,6 +90,7 @@ def test_timeline(sweep):
     assert t.gap_seconds.tolist()[1:] == [60, 120, 20]
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_marx_reach(marx):
     p = fleet.source_profiles(marx)
     k = fleet.sensors_reached(p).execute().set_index("sensors")
@@ -102,6 +103,7 @@ def test_marx_reach(marx):
     assert top.fleet == 9
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_marx_fair_daily(marx):
     d = fleet.fair_daily(marx).execute()
     assert len(d) == 190

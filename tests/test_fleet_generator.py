@@ -164,6 +164,7 @@ def test_logs_parse_back(tmp_path, spec):
     assert ((a["time"] - b["time"]).dt.total_microseconds().abs() < 1_000_000).all()
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_cli_generate(tmp_path, capsys):
     from honeyscope.cli import main
 
@@ -192,6 +193,7 @@ def test_generate_a_range_of_days_is_the_same_rows(table):
     assert pa.concat_tables(parts).equals(table)  # line numbers go on across the ranges
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_store_on_two_workers_equals_one(tmp_path, table):
     from honeyscope.store.store import Store
 

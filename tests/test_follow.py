@@ -177,6 +177,7 @@ def test_cli_follow_until_sigterm(tmp_path):
     assert "10 rows, 1 rejected" in err, err
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_cli_follow_refuses_stdin(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     p = subprocess.run([sys.executable, "-m", "honeyscope", "ingest", "--follow", "-", "--store",

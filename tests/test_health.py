@@ -200,6 +200,7 @@ def test_marx_completeness(marx):
     assert (c["days_with_data"] == 190).all()
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_marx_has_no_gaps_and_no_capping(marx):
     s = health.gap_stats(marx).set_index("host")
     assert s.loc["groucho-sydney", "max"] == 13000  # its longest silence, 3.6 h

@@ -98,6 +98,7 @@ def test_blocks_are_read_lazily(tmp_path, monkeypatch):
     assert read["at_first_add"] <= 2
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_parallel_ingest_from_a_plain_script(tmp_path):
     """Worker processes are spawned (fork deadlocks with polars' threads) and do not re-run the
     caller's script, so a script without an ``if __name__ == "__main__"`` guard works."""

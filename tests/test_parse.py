@@ -437,6 +437,7 @@ def _cuts(line: str) -> list[int]:
                                             or (lenient and line[k:].startswith(LENIENT_TAILS))))]
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores; every prefix of these lines: the slow test above
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(0, len(FULL) - 1), st.floats(0, 1)), min_size=1, max_size=12))
 def test_random_cuts_are_rejected_or_the_same_row(cuts: list[tuple[int, float]]) -> None:

@@ -374,6 +374,7 @@ def test_psad_rfc3339_and_fwknop() -> None:
     assert (r["proto"], r["dpt"], r["len"], r["prefix"]) == ("UDP", 62201, 189, None)
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_every_psad_capture_accounts_for_every_line() -> None:
     for path in sorted(PSAD.glob("*.log")):
         lines = read(path)

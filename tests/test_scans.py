@@ -154,6 +154,7 @@ def _sql(parquet, query: str) -> list:
     return list(con.execute(query.format(t=f"read_parquet('{parquet}')")).fetchone())
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_marx(marx, marx_parquet):
     c = scans.type_counts(marx).execute().set_index("scan_type")
     # marx has no TCP flags: a TCP packet from a service port to a client port is a reply
@@ -205,6 +206,7 @@ def test_backscatter_rule_on_constructed_packets():
                                  "other", "other"]
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_scan_window():
     """Five targets on one port in one day is horizontal; the same five spread over five days
     is not (24 h window), unless the window is widened to cover them."""
@@ -221,6 +223,7 @@ def test_scan_window():
         run(table(rows), window_hours=0)
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_summary_reuse_gives_the_same():
     rows = (
         [{"src": "9.9.9.1", "proto": "TCP", "tcp_flags": "SYN", "dpt": p} for p in range(100, 120)]

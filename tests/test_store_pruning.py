@@ -18,6 +18,7 @@ from honeyscope.store.store import ROW_GROUP, Store
 from honeyscope.synth import fleet
 
 SPEC = fleet.FleetSpec(sensors=8, rows=900_000, seed=5, days=3, start=date(2024, 3, 30))
+pytestmark = pytest.mark.slow  # a 900k-row store for its row groups: more than 2 s (CI runs it)
 
 
 @pytest.fixture(scope="module")

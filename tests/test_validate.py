@@ -115,6 +115,7 @@ def test_store_that_is_a_file(tmp_path, capsys):
     assert "is a file" in _err_line(capsys)
 
 
+@pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_read_only_store_is_one_line_error(store, tmp_path, capsys, monkeypatch):
     """A read-only store (EROFS at the lock, as a read-only mount gives it): exit 1, one line."""
     import honeyscope.store.store as st
