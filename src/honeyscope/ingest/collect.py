@@ -469,15 +469,7 @@ class Collector:
         self._committed_lines[seg] = rec["end_line"]
         with self._plock:
             self._backlog -= end - start
-        s = self.stats
-        s.lines += rec["lines"]
-        s.rows += rec["rows"]
-        for k, v in rec["rejected"].items():
-            s.rejected[k] = s.rejected.get(k, 0) + v
-        for k, v in rec["hosts"].items():
-            s.hosts[k] = s.hosts.get(k, 0) + v
-        s.commits += 1
-        s.last_commit = rec["committed"]
+        self.stats.add_commit(rec, rec["lines"])
         self._flow_threadsafe()
 
 

@@ -366,15 +366,7 @@ class Follower:
         }, sensor=self.sensor or f.path.name, tz=self.tz, year=self.year)
         with self._lock:
             g.committed, g.committed_line = end, first + lines
-        s = self.stats
-        s.lines += lines
-        s.rows += rec["rows"]
-        for k, v in rec["rejected"].items():
-            s.rejected[k] = s.rejected.get(k, 0) + v
-        for k, v in rec["hosts"].items():
-            s.hosts[k] = s.hosts.get(k, 0) + v
-        s.commits += 1
-        s.last_commit = rec["committed"]
+        self.stats.add_commit(rec, lines)
 
 
 class _Digest:

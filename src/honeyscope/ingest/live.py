@@ -27,9 +27,26 @@ from honeyscope.store.store import Store, Transaction
 
 
 class LiveTotals:
-    """What collect's and follow's stats dataclasses share: the reject total, and their JSON form."""
+    """What collect's and follow's stats dataclasses share: the counts a commit adds, the reject
+    total, and their JSON form."""
 
+    lines: int
+    rows: int
     rejected: dict[str, int]
+    hosts: dict[str, int]
+    commits: int
+    last_commit: str | None
+
+    def add_commit(self, rec: dict[str, Any], lines: int) -> None:
+        """Count one committed batch: its manifest record ``rec`` and the ``lines`` it covered."""
+        self.lines += lines
+        self.rows += rec["rows"]
+        for k, v in rec["rejected"].items():
+            self.rejected[k] = self.rejected.get(k, 0) + v
+        for k, v in rec["hosts"].items():
+            self.hosts[k] = self.hosts.get(k, 0) + v
+        self.commits += 1
+        self.last_commit = rec["committed"]
 
     @property
     def rejected_total(self) -> int:
