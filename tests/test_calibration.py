@@ -56,6 +56,18 @@ def _edges(hosts, n_days):
     return out
 
 
+def _two_sensors(n_days, spike=None):
+    """Sensors a and b over ``n_days``: Poisson(20) a day on port 22 and Poisson(8) on 445
+    (seeded); ``spike``: (host, day) with 400 on port 22 instead."""
+    rows = _edges(("a", "b"), n_days)
+    rng = np.random.default_rng(6)
+    for h in ("a", "b"):
+        for d in range(n_days):
+            rows.append((h, 22, d, 400 if (h, d) == spike else int(rng.poisson(20))))
+            rows.append((h, 445, d, int(rng.poisson(8))))
+    return rows
+
+
 # ----------------------------------------------------------------------------------------------
 # spikes: negative binomial tails
 
@@ -139,12 +151,7 @@ def test_changepoints_count_one_test_per_series_and_flag_no_null_series():
 
 def test_the_family_is_every_test_of_the_run():
     n_days = 70
-    rows = _edges(("a", "b"), n_days)
-    rng = np.random.default_rng(6)
-    for h in ("a", "b"):
-        for d in range(n_days):
-            rows.append((h, 22, d, int(rng.poisson(20))))
-            rows.append((h, 445, d, int(rng.poisson(8))))
+    rows = _two_sensors(n_days)
     con = engine.connect()
     t = engine.packets_from_arrow(con, _table(rows))
     a = trends.anomalies(t, top_ports=30)
@@ -162,12 +169,7 @@ def test_report_trends_table_names_the_test_and_the_family():
     from honeyscope.render.sections import health as health_section
 
     n_days = 70
-    rows = _edges(("a", "b"), n_days)
-    rng = np.random.default_rng(6)
-    for h in ("a", "b"):
-        for d in range(n_days):
-            rows.append((h, 22, d, 400 if (h, d) == ("a", 40) else int(rng.poisson(20))))
-            rows.append((h, 445, d, int(rng.poisson(8))))
+    rows = _two_sensors(n_days, spike=("a", 40))
     con = engine.connect()
     sec = health_section._trends(ReportContext(packets=engine.packets_from_arrow(con, _table(rows)),
                                                con=con))
@@ -304,12 +306,7 @@ def test_cli_anomalies_both_metrics_in_one_family(tmp_path):
     from honeyscope.cli import main
 
     n_days = 70
-    rows = _edges(("a", "b"), n_days)
-    rng = np.random.default_rng(6)
-    for h in ("a", "b"):
-        for d in range(n_days):
-            rows.append((h, 22, d, 400 if (h, d) == ("a", 40) else int(rng.poisson(20))))
-            rows.append((h, 445, d, int(rng.poisson(8))))
+    rows = _two_sensors(n_days, spike=("a", 40))
     df = _table(rows).select(["time", "host", "dpt"]).to_pandas()
     lines = ["datetime,host,src,proto,type,spt,dpt"]  # a marx CSV, every source its own address
     for i, r in enumerate(df.itertuples()):
