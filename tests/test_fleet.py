@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import ibis
 import pyarrow as pa
@@ -14,8 +15,8 @@ from honeyscope.analyse import engine, fleet
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def packets(rows: list[tuple[int, str, str, str, int | None]]) -> ibis.Table:
-    """rows: (seconds after T0, host, src, proto, dpt)."""
+def packets(rows: list[tuple[int, str, str, str, int | None]], where: Path) -> ibis.Table:
+    """rows: (seconds after T0, host, src, proto, dpt), read from a Parquet file in ``where``."""
     t = pa.table({
         "time": pa.array([T0 + timedelta(seconds=r[0]) for r in rows], schema.TIME_TYPE),
         "host": [r[1] for r in rows],
@@ -24,21 +25,19 @@ def packets(rows: list[tuple[int, str, str, str, int | None]]) -> ibis.Table:
         "dpt": pa.array([r[4] for r in rows], pa.uint16()),
     })
     con = engine.connect()
-    return con.read_parquet(_write(schema.conform(t)), table_name="p")
+    return con.read_parquet(_write(schema.conform(t), where), table_name="p")
 
 
-def _write(t: pa.Table) -> str:
-    import tempfile
-
+def _write(t: pa.Table, where: Path) -> str:
     import pyarrow.parquet as pq
 
-    path = tempfile.NamedTemporaryFile(suffix=".parquet", delete=False).name
+    path = where / f"p{len(list(where.glob('*.parquet')))}.parquet"
     pq.write_table(t, path)
-    return path
+    return str(path)
 
 
 @pytest.fixture()
-def sweep() -> ibis.Table:
+def sweep(tmp_path) -> ibis.Table:
     # N = 3 sensors. 1.2.3.4 sweeps all three (a, then c 60 s later, then b 120 s later);
     # 1.2.3.5 (same /24) hits a twice; 5.6.7.8 hits b once; 2001:db8::1 and 2001:db8::2 (same /64)
     # hit c on day 2.
@@ -48,7 +47,7 @@ def sweep() -> ibis.Table:
         (10, "a", "1.2.3.5", "TCP", 80), (20, "a", "1.2.3.5", "TCP", 80),
         (30, "b", "5.6.7.8", "TCP", 445),
         (86_400, "c", "2001:db8::1", "TCP", 22), (86_500, "c", "2001:db8::2", "TCP", 22),
-    ])
+    ], tmp_path)
 
 
 def test_source_profiles(sweep):
@@ -128,29 +127,29 @@ def test_reuse_gives_the_same(sweep):
     assert a.equals(b)
 
 
-def test_order_and_lags_in_whole_seconds():
+def test_order_and_lags_in_whole_seconds(tmp_path):
     """Sub-second stamps: the sensor order follows the exact times; gaps are in whole seconds
     (the same on every engine)."""
     t = packets([(0, "b", "7.7.7.7", "TCP", 1), (0, "a", "7.7.7.7", "TCP", 1),
-                 (3, "c", "7.7.7.7", "TCP", 1)])
+                 (3, "c", "7.7.7.7", "TCP", 1)], tmp_path)
     p = fleet.source_profiles(t).execute().iloc[0]
     assert p.order == "a>b>c"  # same second: by sensor name
     assert (p.sweep_seconds, p.median_lag_seconds) == (3, 1.5)  # lags 0 and 3
-    d = packets_at([0.9, 1.2], ["x", "y"])
+    d = packets_at([0.9, 1.2], ["x", "y"], tmp_path)
     p = fleet.source_profiles(d).execute().iloc[0]
     assert p.order == "x>y"
     assert (p.sweep_seconds, p.median_lag_seconds) == (1, 1)
 
 
-def packets_at(seconds: list[float], hosts: list[str]) -> ibis.Table:
+def packets_at(seconds: list[float], hosts: list[str], where: Path) -> ibis.Table:
     t = pa.table({
         "time": pa.array([T0 + timedelta(seconds=s) for s in seconds], schema.TIME_TYPE),
         "host": hosts, "src": ["7.7.7.8"] * len(hosts), "proto": ["TCP"] * len(hosts),
     })
-    return engine.connect().read_parquet(_write(schema.conform(t)), table_name="q")
+    return engine.connect().read_parquet(_write(schema.conform(t), where), table_name="q")
 
 
-def test_order_survives_awkward_sensor_names():
+def test_order_survives_awkward_sensor_names(tmp_path):
     t = packets([(0, "z>1", "6.6.6.6", "UDP", 1), (5, "0000000001", "6.6.6.6", "UDP", 1),
-                 (9, "ä b", "6.6.6.6", "UDP", 1)])
+                 (9, "ä b", "6.6.6.6", "UDP", 1)], tmp_path)
     assert fleet.source_profiles(t).execute().iloc[0].order == "z>1>0000000001>ä b"

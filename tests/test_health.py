@@ -31,13 +31,11 @@ def packets(times: np.ndarray, host: str, src: list[str] | np.ndarray | None = N
     }))
 
 
-def ibis_table(*tables: pa.Table):
-    """The rows as an Ibis table on a fresh DuckDB, read from Parquet like a store's."""
-    import tempfile
-
+def ibis_table(where: Path, *tables: pa.Table):
+    """The rows as an Ibis table on a fresh DuckDB, read from Parquet (in ``where``) like a store's."""
     import pyarrow.parquet as pq
 
-    path = Path(tempfile.mkdtemp(prefix="hs-health-")) / "p.parquet"
+    path = where / "p.parquet"
     pq.write_table(pa.concat_tables(tables), path)
     return engine.packets_from_files(engine.connect(), [path])
 
@@ -48,7 +46,7 @@ def poisson_times(rng: np.random.Generator, rate_per_s: float, seconds: float) -
 
 
 @pytest.fixture(scope="module")
-def planted_gap():
+def planted_gap(tmp_path_factory):
     """Sensor a: ~1 packet/min for 10 days with a planted 12-hour outage from day 4 12:00;
     sensor b: the same traffic and no outage; sensor c: bursty (long quiet nights) but no outage."""
     rng = np.random.default_rng(7)
@@ -61,7 +59,7 @@ def planted_gap():
     c = poisson_times(rng, 1 / 30, span)
     c = c[(c % 86400) < 8 * 3600]
     before, after = a[a < gap_lo].max(), a[a >= gap_hi].min()
-    t = ibis_table(packets(a, "a"), packets(b, "b"), packets(c, "c"))
+    t = ibis_table(tmp_path_factory.mktemp("gap"), packets(a, "a"), packets(b, "b"), packets(c, "c"))
     return t, before, after
 
 
@@ -131,7 +129,7 @@ def token_bucket(arrivals: np.ndarray, rate_per_s: float, burst: int) -> np.ndar
 
 
 @pytest.fixture(scope="module")
-def capped():
+def capped(tmp_path_factory):
     """Sensor capped: ~12 packets/min offered, logged through --limit 5/minute --limit-burst 5;
     sensor hourly: 3/hour burst 5 (iptables' default) under steady load; sensor free: Poisson
     3/min without a limit; sensor heavy: Pareto-bursty traffic without a limit."""
@@ -144,8 +142,8 @@ def capped():
     bursts = np.sort(np.concatenate(
         [s + rng.uniform(0, 60, int(k)) for s, k in
          zip(rng.uniform(0, span, 3000), rng.pareto(1.2, 3000) + 1, strict=True)]))
-    t = ibis_table(packets(cap, "capped"), packets(hourly, "hourly"), packets(free, "free"),
-                   packets(bursts, "heavy"))
+    t = ibis_table(tmp_path_factory.mktemp("capped"), packets(cap, "capped"), packets(hourly, "hourly"),
+                   packets(free, "free"), packets(bursts, "heavy"))
     return t, len(offered), len(cap)
 
 
@@ -171,11 +169,11 @@ def test_capped_days_are_marked_lower_bounds(capped):
     assert h.loc[h["host"] == "capped", "capped_bins"].sum() > 1000
 
 
-def test_health_with_rejects_and_zero_days():
+def test_health_with_rejects_and_zero_days(tmp_path):
     rng = np.random.default_rng(3)
     times = np.concatenate([poisson_times(rng, 1 / 600, 86400),  # day 0
                             2 * 86400 + poisson_times(rng, 1 / 600, 86400)])  # day 2 (day 1 silent)
-    t = ibis_table(packets(times, "s1"))
+    t = ibis_table(tmp_path, packets(times, "s1"))
     rej = pd.DataFrame({"host": ["s1", "s1"], "day": ["2024-01-01", "2024-01-02"],
                         "rejects": [5, 7]})
     h = health.health(t, rejects=rej)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -38,7 +37,7 @@ def test_sections_on_marx(marx):
     assert all(s.findings for s in secs)
 
 
-def _hostile_table() -> Path:
+def _hostile_table(where: Path) -> Path:
     """Two sensors, one named like an HTML/terminal attack, 40 days of traffic on port 23."""
     rng = np.random.default_rng(5)
     t0 = pd.Timestamp("2024-01-01", tz="UTC").value // 1000
@@ -53,14 +52,14 @@ def _hostile_table() -> Path:
             "proto": pa.array(["TCP"] * len(secs)),
             "dpt": pa.array(rng.choice([23, 22, 445], len(secs)).astype("uint16"), pa.uint16()),
         }))
-    path = Path(tempfile.mkdtemp(prefix="hs-hostile-")) / "p.parquet"
+    path = where / "p.parquet"
     pq.write_table(schema.conform(pa.concat_tables(rows)), path)
     return path
 
 
 @pytest.mark.slow  # more than 3 s on 2 cores (CI runs it)
-def test_sections_escape_hostile_sensor_names():
-    t = engine.packets_from_files(engine.connect(), [_hostile_table()])
+def test_sections_escape_hostile_sensor_names(tmp_path):
+    t = engine.packets_from_files(engine.connect(), [_hostile_table(tmp_path)])
     ctx = ReportContext(packets=t, con=t._find_backend())
     secs = section.build(ctx)
     for s in secs:

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import needs_spark
 from honeyscope.analyse import engine, health, survival, trends
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs_spark]
 
 
 @pytest.fixture(scope="module")
-def engines():
-    spark = pytest.importorskip("honeyscope.analyse.spark")
-    pytest.importorskip("pyspark")
-    if not spark.java_available():
-        pytest.skip("no Java for Spark")
+def engines(tmp_path_factory):
+    from honeyscope.analyse import spark
     from test_trends import _build  # the planted spike / changepoint / emerging-port data
 
-    path = Path(tempfile.mkdtemp(prefix="hs-spark-")) / "p.parquet"
+    path = tmp_path_factory.mktemp("spark") / "p.parquet"
     pq.write_table(_build(), path)
     con = spark.connect("local[1]")
     return spark, engine.packets_from_files(engine.connect(), [path]), \

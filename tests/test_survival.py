@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -33,7 +30,7 @@ ROWS = [
 
 
 @pytest.fixture()
-def t():
+def t(tmp_path):
     us = [T0.value // 1000 + int(s * 1e6) for _, s, _, _ in ROWS]
     tab = schema.conform(pa.table({
         "time": pa.array(us, pa.timestamp("us", tz="UTC")),
@@ -42,7 +39,7 @@ def t():
         "proto": pa.array(["TCP"] * len(ROWS)),
         "dpt": pa.array([p for *_, p in ROWS], pa.uint16()),
     }))
-    path = Path(tempfile.mkdtemp(prefix="hs-surv-")) / "p.parquet"
+    path = tmp_path / "p.parquet"
     pq.write_table(tab, path)
     return engine.packets_from_files(engine.connect(), [path])
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -61,8 +58,8 @@ def _build() -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def planted():
-    path = Path(tempfile.mkdtemp(prefix="hs-trends-")) / "p.parquet"
+def planted(tmp_path_factory):
+    path = tmp_path_factory.mktemp("trends") / "p.parquet"
     pq.write_table(_build(), path)
     return path
 
