@@ -265,24 +265,31 @@ def test_two_process_report_equals_one_process_report(tmp_path):
     assert "health" in res["timings"]  # built on the second process, timed there
 
 
-def test_findings_point_to_their_tables():
+def test_findings_point_to_their_tables(monkeypatch):
+    """Through build_sections itself: a section module written here gives two findings, one
+    pointing to a table of its own, the other to no table (so to the section)."""
+    import sys
+    import types
+
     from honeyscope.render.html import Section
     from honeyscope.render.report import build_sections
     from honeyscope.render.sections import ReportContext
-    from honeyscope.render.sections import findings as findings_section
 
+    alpha = types.ModuleType("honeyscope.render.sections.alpha_here")
+
+    def build(ctx):
+        ctx.findings.append("x <1>")  # a builder that records a finding itself too: listed once
+        return [Section("a", "Alpha", "", ["x <1>", "y"], {"x <1>": ("a-table", "Alpha: a table")})]
+
+    alpha.build = build
+    monkeypatch.setitem(sys.modules, alpha.__name__, alpha)
     ctx = ReportContext(packets=None, con=None)
-    secs = [Section("a", "Alpha", "", ["x <1>", "y"], {"x <1>": ("a-table", "Alpha: a table")})]
-    ctx.meta["finding_refs"] = {}
-    for s in secs:  # as build_sections records them
-        ctx.findings.extend(s.findings)
-        for f in s.findings:
-            ctx.meta["finding_refs"].setdefault(f, s.refs.get(f, (s.id, s.title)))
-    body = findings_section.build(ctx)[0].body
+    body = build_sections(ctx, ["alpha_here", "findings"])[-1].body
+    assert ctx.findings == ["x <1>", "y"]
+    assert body.count("<li>x &lt;1&gt;") == 1
     assert '<li>x &lt;1&gt;<sup class="ref"><a href="#a-table" title="Alpha: a table">[1]</a>' in body
     assert '<li>y<sup class="ref"><a href="#a" title="Alpha">[2]</a>' in body
     assert '<ol class="refs"><li><a href="#a-table">Alpha: a table</a></li>' in body
-    assert callable(build_sections)
 
 
 def test_compact_long_chain_and_links_escape():

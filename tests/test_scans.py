@@ -31,18 +31,19 @@ def run(t: ibis.Table, **kw):
 
 
 @pytest.mark.parametrize(
-    ("flags", "expected"),
-    [("SYN", "SYN"), ("FIN", "FIN"), ("", "NULL"), ("URG PSH FIN", "XMAS"), ("ACK", "ACK"),
-     ("SYN FIN", "SYN-FIN"), ("ACK SYN", "SYN-ACK"), ("RST", "RST"), ("ACK RST", "RST"),
-     ("ACK PSH", "TCP"), (None, "TCP")],
+    ("flags", "expected", "kind"),
+    # a SYN-ACK or a RST is what a spoofed probe's victim sends back (backscatter); the rest
+    # are probes (ACK: nmap's ACK scan)
+    [("SYN", "SYN", "probe"), ("FIN", "FIN", "probe"), ("", "NULL", "probe"),
+     ("URG PSH FIN", "XMAS", "probe"), ("ACK", "ACK", "probe"), ("SYN FIN", "SYN-FIN", "probe"),
+     ("ACK SYN", "SYN-ACK", "backscatter"), ("RST", "RST", "backscatter"),
+     ("ACK RST", "RST", "backscatter"), ("ACK PSH", "TCP", "probe"), (None, "TCP", "probe")],
 )
-def test_tcp_flag_types(flags, expected):
+def test_tcp_flag_types(flags, expected, kind):
     t = table([{"src": "1.1.1.1", "proto": "TCP", "dpt": 80, "tcp_flags": flags}])
     got = engine.connect().execute(scans.packet_types(t))
     assert got.scan_type.tolist() == [expected]
-    assert got.kind.tolist() == [
-        "backscatter" if expected in scans.BACKSCATTER_TYPES else "probe"
-    ]
+    assert got.kind.tolist() == [kind]
 
 
 def test_icmp_and_other_types():
