@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 import honeyscope
+from honeyscope.analyse import registry
 from honeyscope.analyse.select import SelectionError
 
 #: five packets: a and b twice, c once (hand-written; counts below are read off it)
@@ -116,12 +117,32 @@ def test_inline_chart_in_a_notebook():
 
 
 def test_help_shows_a_result():
-    import inspect
+    """help(honeyscope.daily) shows a call and its result: the first days of groucho-eu as Part 1
+    of the posts counts them (6, 104 and 99 packets from 2013-03-03)."""
+    import re
 
-    sig = inspect.signature(honeyscope.daily)
-    assert list(sig.parameters)[:4] == ["source", "unique", "ma", "by"]
-    assert sig.parameters["by"].default == "host"
-    assert "groucho-eu 2013-03-03" in honeyscope.daily.__doc__
+    shown = re.findall(r"groucho-eu (\d{4}-\d\d-\d\d) +(\d+)", honeyscope.daily.__doc__)
+    assert shown[:3] == [("2013-03-03", "6"), ("2013-03-04", "104"), ("2013-03-05", "99")]
+
+
+def test_defaults_per_sensor_and_pandas():
+    """Without ``by`` and ``to``: one row per sensor and day (as the CLI's daily), as pandas."""
+    got = honeyscope.daily(FRAME)
+    assert isinstance(got, pd.DataFrame)
+    assert got[["host", "value"]].values.tolist() == [["a", 2], ["b", 1], ["b", 1], ["c", 1]]
+    assert isinstance(honeyscope.count(FRAME, "host"), pd.DataFrame)
+
+
+@pytest.mark.slow  # every analysis once: ~8 s of Ibis compiling
+@pytest.mark.parametrize("name", [a.name for a in registry.ANALYSES])
+def test_every_analysis_gives_pandas_by_default(name):
+    """README: results come back as pandas by default (``ip`` gives a card of pandas tables)."""
+    need = {"count": {"by": "host"}, "source": {"ip": "1.1.1.1"}, "ip": {"addr": "1.1.1.1"}}
+    got = getattr(honeyscope, name)(FRAME, **need.get(name, {}))
+    if name == "ip":
+        assert got.packets == 1 and isinstance(got.ports, pd.DataFrame)
+    else:
+        assert isinstance(got, pd.DataFrame), type(got)
 
 
 def test_export_takes_the_selection(tmp_path):
