@@ -29,10 +29,22 @@ def test_ingest_progress_bar_is_one_line_of_the_terminal(width):
     assert "12,345,678" in lines[0]
 
 
-def test_ingest_progress_goes_to_stderr():
+def test_ingest_progress_goes_to_stderr(monkeypatch):
+    """Drawn on the terminal's stderr; nothing reaches stdout (results only)."""
+    import sys
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out, err = Tty(), Tty()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
     p = _progress(10, True)
-    p.__enter__()
+    update = p.__enter__()
     try:
-        assert p._bar.console.stderr
+        update(5, 1234)
+        p._bar.refresh()
     finally:
         p.__exit__(None, None, None)
+    assert out.getvalue() == "" and "1,234" in err.getvalue()
