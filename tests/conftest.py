@@ -69,3 +69,37 @@ def marx(marx_parquet):
 
     con = engine.connect()
     return engine.packets_from_files(con, [marx_parquet])
+
+
+# -- helpers shared by several test files ------------------------------------------------------
+
+
+def run_cli(capsys, argv: list[str]) -> tuple[int, str, str]:
+    """``honeyscope.cli.main(argv)``: its exit code, stdout and stderr."""
+    from honeyscope.cli import main
+
+    code = main(argv)
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def wait_until(cond, timeout: float = 10, step: float = 0.02) -> None:
+    """Poll ``cond()`` until it is true or ``timeout`` seconds have passed."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(step)
+
+
+def canonical(rows: list[dict], **defaults) -> pa.Table:
+    """Packets written as dicts (a key missing from a row: ``defaults``, else null) as a table of
+    the canonical schema."""
+    from honeyscope import schema
+
+    cols: dict[str, list] = {}
+    for i, r in enumerate(rows):
+        r = {**defaults, **r}
+        for k in set(cols) | set(r):
+            cols.setdefault(k, [None] * i).append(r.get(k))
+    return schema.conform(pa.table({k: pa.array(v, schema.SCHEMA.field(k).type) for k, v in cols.items()}))

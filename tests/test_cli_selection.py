@@ -9,8 +9,8 @@ import warnings
 import pandas as pd
 import pytest
 
+from conftest import run_cli as _run
 from honeyscope import api
-from honeyscope.cli import main as cli
 
 # src as integers: 16843009 = 1.1.1.1, 16843010 = 1.1.1.2, 33686018 = 2.2.2.2, 50529027 = 3.3.3.3
 ROWS = (
@@ -35,12 +35,6 @@ def store(csv, tmp_path_factory):
     s = tmp_path_factory.mktemp("sel-store") / "store"
     api.ingest([csv], s)
     return str(s)
-
-
-def _run(capsys, argv):
-    code = cli(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _hosts(out: str) -> dict[str, int]:

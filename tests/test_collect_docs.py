@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_until
 from honeyscope.store.store import Store
 from test_collect import Running
 
@@ -27,12 +28,6 @@ def _block(marker: str) -> str:
     m = re.search(r"```\n(.*?)```", text[at:], re.S)
     assert m, marker
     return m.group(1)
-
-
-def _wait(cond, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond() and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 @pytest.mark.slow
@@ -52,7 +47,7 @@ def test_rsyslog_snippet_forwards_into_collect(tmp_path):
         rs = subprocess.Popen(["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "pid")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _wait(sock.exists, 10)
+            wait_until(sock.exists, 10)
             if not sock.exists():
                 pytest.skip("rsyslogd did not start here: " + rs.stderr.read1(2000).decode(errors="replace"))
             # what the kernel's log reaches rsyslog as (logger cannot send the kern facility)
@@ -60,7 +55,7 @@ def test_rsyslog_snippet_forwards_into_collect(tmp_path):
                 for i in range(3):
                     u.sendto(f"<4>Jun  1 12:00:0{i} kernel: {MSG.format(i=i)}".encode(), str(sock))
                 u.sendto(b"<14>Jun  1 12:00:00 app: not forwarded", str(sock))
-            _wait(lambda: r.col.stats.received >= 3)
+            wait_until(lambda: r.col.stats.received >= 3, 20)
             time.sleep(0.3)
         finally:
             rs.send_signal(signal.SIGTERM)
@@ -84,7 +79,7 @@ def test_logger_framings_into_collect(tmp_path, flags):
         for i in range(3):
             subprocess.run(["logger", *flags, "--server", "127.0.0.1", "--port", str(r.port(proto)),
                             "-p", "kern.warning", "-t", "kernel", MSG.format(i=i)], check=True)
-        _wait(lambda: r.col.stats.received >= 3)
+        wait_until(lambda: r.col.stats.received >= 3, 20)
     led = Store(tmp_path / "st").ledger()
     assert led["rows"] == 3 and led["rejected_total"] == 0
 

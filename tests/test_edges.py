@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from honeyscope.cli import main as cli
+from conftest import run_cli as _run
 
 TCP = ("Mar {d:2d} 10:{m:02d}:00 {host} kernel: DROP IN=eth0 OUT= SRC=1.2.3.{k} DST=5.6.7.8 LEN=40 "
        "TOS=0x00 PREC=0x00 TTL=50 ID=1 PROTO=TCP SPT=40000 DPT=22 WINDOW=1024 RES=0x00 SYN URGP=0 ")
@@ -41,12 +41,6 @@ def files(tmp_path_factory):
         paths[name] = d / f"{name}.log"
         paths[name].write_text(text)
     return {k: str(v) for k, v in paths.items()}
-
-
-def _run(capsys, argv):
-    code = cli(argv)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def _one_line(err: str) -> str:

@@ -7,25 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import ibis
 import pandas as pd
-import pyarrow as pa
 import pytest
 
-from honeyscope import schema
+from conftest import canonical
 from honeyscope.analyse import events
 
 D0 = datetime(2024, 3, 1, tzinfo=UTC)
 
 
 def _table(rows: list[dict]) -> ibis.Table:
-    cols: dict[str, list] = {}
-    for i, r in enumerate(rows):
-        r = {"host": "s1", "dst": "10.0.0.1", **r}
-        for k in set(cols) | set(r):
-            cols.setdefault(k, [None] * i).append(r.get(k))
-    t = schema.conform(pa.table({k: pa.array(v, schema.SCHEMA.field(k).type) for k, v in cols.items()}))
     from honeyscope.analyse import engine
 
-    return engine.packets_from_arrow(engine.connect(), t)
+    return engine.packets_from_arrow(engine.connect(), canonical(rows, host="s1", dst="10.0.0.1"))
 
 
 def _background(day: datetime, host: str, n: int, port: int = 22) -> list[dict]:

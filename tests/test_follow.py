@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_until
 from honeyscope.ingest.follow import Follower
 from honeyscope.store.store import Store
 
@@ -58,12 +59,6 @@ class Following:
             raise self.error
 
 
-def _wait(cond, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond() and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
 def _ids(store: Path) -> list[int]:
     t = Store(store).table(["ip_id", "spt"])
     return [a + 65536 * (b - 1) for a, b in zip(t.column("ip_id").to_pylist(), t.column("spt").to_pylist(),
@@ -74,17 +69,17 @@ def test_follow_appends_waits_for_half_lines_and_resumes(tmp_path):
     log, store = tmp_path / "kern.log", tmp_path / "st"
     log.write_bytes(line(0) + line(1, host=None))
     with Following(store, [log]) as fo:
-        _wait(lambda: fo.f.stats.rows == 2)
+        wait_until(lambda: fo.f.stats.rows == 2)
         with open(log, "ab") as f:
             f.write(line(2) + line(3)[:30])  # a line being written
-        _wait(lambda: fo.f.stats.rows == 3)
+        wait_until(lambda: fo.f.stats.rows == 3)
         time.sleep(0.3)
         assert fo.f.stats.rows == 3
     assert Store(store).ledger()["hosts"] == {"fw1": 2, "kern.log": 1}  # host-less: the file's name
     with open(log, "ab") as f:
         f.write(line(3)[30:] + line(4))
     with Following(store, [log]) as fo:  # a restart goes on from the last commit
-        _wait(lambda: fo.f.stats.rows == 2)
+        wait_until(lambda: fo.f.stats.rows == 2)
     assert sorted(_ids(store)) == [0, 1, 2, 3, 4]
     lines = Store(store).table(["line"]).column("line").to_pylist()
     assert sorted(lines) == [1, 2, 3, 4, 5]
@@ -143,7 +138,7 @@ def _run_rotations(tmp_path: Path, mode: str, rotations: int, lines_between: int
         time.sleep(pause)
         stop.set()
         w.join()
-        _wait(lambda: fo.f.stats.lines >= written, timeout=20)
+        wait_until(lambda: fo.f.stats.lines >= written, timeout=20)
     ids = _ids(store)
     assert len(ids) == written, (mode, len(ids), written)
     assert sorted(ids) == list(range(written))
@@ -170,7 +165,7 @@ def test_cli_follow_until_sigterm(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     p = subprocess.Popen([sys.executable, "-m", "honeyscope", "ingest", "--follow", str(log), "--store",
                           str(store), "--commit-every", "0.2"], env=env, stderr=subprocess.PIPE, text=True)
-    _wait(lambda: (store / "manifest.json").exists() and Store(store).ledger()["rows"] == 10, timeout=30)
+    wait_until(lambda: (store / "manifest.json").exists() and Store(store).ledger()["rows"] == 10, timeout=30)
     p.send_signal(signal.SIGTERM)
     assert p.wait(30) == 0
     err = p.stderr.read()
@@ -192,7 +187,7 @@ def test_rotated_while_not_followed(tmp_path, compress):
     log, store = tmp_path / "fw.log", tmp_path / "st"
     log.write_bytes(b"".join(line(i) for i in range(5)))
     with Following(store, [log]) as fo:
-        _wait(lambda: fo.f.stats.rows == 5)
+        wait_until(lambda: fo.f.stats.rows == 5)
     with open(log, "ab") as f:
         f.write(b"".join(line(i) for i in range(5, 9)))
     rotated = log.with_name("fw.log.1")
@@ -203,7 +198,7 @@ def test_rotated_while_not_followed(tmp_path, compress):
         rotated.unlink()
     log.write_bytes(b"".join(line(i) for i in range(9, 12)))
     with Following(store, [log]) as fo:
-        _wait(lambda: fo.f.stats.rows == 7)
+        wait_until(lambda: fo.f.stats.rows == 7)
     assert sorted(_ids(store)) == list(range(12))
     with Following(store, [log]) as fo:  # and a third run adds nothing
         time.sleep(0.5)

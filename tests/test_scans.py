@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import ibis
-import pyarrow as pa
 import pytest
 
-from conftest import SHARED_CORPUS
-from honeyscope import schema
+from conftest import SHARED_CORPUS, canonical
 from honeyscope.analyse import engine, scans
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -17,13 +15,9 @@ PSAD_DIRS = [SHARED_CORPUS / "iptables" / "psad"]
 
 
 def table(rows: list[dict]) -> ibis.Table:
-    cols: dict[str, list] = {}
-    for i, r in enumerate(rows):
-        r = {"time": T0 + timedelta(seconds=i), "host": "s1", "dst": "10.0.0.1", **r}
-        for k in set(cols) | set(r):
-            cols.setdefault(k, [None] * i).append(r.get(k))
-    t = schema.conform(pa.table({k: pa.array(v, schema.SCHEMA.field(k).type) for k, v in cols.items()}))
-    return ibis.memtable(t)
+    """The rows a second apart from T0 (unless they say when), on sensor s1, to 10.0.0.1."""
+    timed = [{"time": T0 + timedelta(seconds=i), **r} for i, r in enumerate(rows)]
+    return ibis.memtable(canonical(timed, host="s1", dst="10.0.0.1"))
 
 
 def run(t: ibis.Table, **kw):

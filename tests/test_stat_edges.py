@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import run_cli as _run
 from honeyscope.analyse import trends
-from honeyscope.cli import main as cli
 
 LINE = ("{ts} {host} kernel: DROP IN=eth0 OUT= SRC=1.2.{a}.{b} DST=5.6.7.8 LEN=40 TOS=0x00 "
         "PREC=0x00 TTL=50 ID=1 PROTO=TCP SPT=40000 DPT={dpt} WINDOW=1024 RES=0x00 SYN URGP=0 ")
@@ -59,12 +59,6 @@ def logs(tmp_path_factory):
     paths["dmesg"] = d / "dmesg.log"
     paths["dmesg"].write_text("\n".join(DMESG.format(n=n) for n in range(1, 6)) + "\n")
     return {k: str(v) for k, v in paths.items()}
-
-
-def _run(capsys, argv):
-    code = cli(argv)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def _clean(err: str) -> None:
