@@ -120,11 +120,24 @@ def test_a_missing_module_is_an_error(monkeypatch, capsys):
         build_sections(None, ["no_such_section"])
 
 
-def test_report_sections_are_the_registry_s():
-    from honeyscope.render import report
-    from honeyscope.render.sections import SECTION_MODULES
+def test_report_sections_are_the_registry_s(monkeypatch):
+    """A report built without naming its sections builds the registry's, in its order."""
+    import types
 
-    assert inspect.signature(report.build_sections).parameters["modules"].default == registry.SECTIONS
+    from honeyscope.render import report
+    from honeyscope.render.sections import SECTION_MODULES, ReportContext
+
+    built: list[str] = []
+    real = importlib.import_module
+
+    def fake(name):
+        if not name.startswith("honeyscope.render.sections."):
+            return real(name)
+        return types.SimpleNamespace(build=lambda ctx: built.append(name.rsplit(".", 1)[1]) or [])
+
+    monkeypatch.setattr(report.importlib, "import_module", fake)
+    report.build_sections(ReportContext(packets=None, con=None))
+    assert built == list(registry.SECTIONS)
     assert list(SECTION_MODULES) == list(registry.SECTIONS)
 
 
