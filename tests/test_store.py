@@ -81,15 +81,24 @@ def test_export_formats_carry_every_column(tmp_path, fmt):
     api.ingest([str(f)], s)
     out = tmp_path / f"out.{fmt}"
     export(Store(s), fmt, str(out))
-    from honeyscope import schema
-
+    documented = _readme_columns()  # the README's schema table: names and Arrow types
     if fmt == "parquet":
-        names = pq.read_schema(out).names
-    elif fmt == "csv":
+        assert [(f.name, str(f.type)) for f in pq.read_schema(out)] == documented
+        return
+    if fmt == "csv":
         names = out.read_text().splitlines()[0].split(",")
     else:
         names = list(json.loads(out.read_text().splitlines()[0]))
-    assert names == schema.COLUMN_NAMES
+    assert names == [n for n, _ in documented]
+
+
+def _readme_columns() -> list[tuple[str, str]]:
+    """(column, Arrow type) rows of the README's table of the store's columns."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = text[text.index("| column | type | meaning |"):].split("\n\n")[0]
+    return re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", table, re.M)
 
 
 def test_csv_export_defuses_formulas(tmp_path):
