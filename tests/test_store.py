@@ -180,9 +180,8 @@ def test_open_store_gives_arrow_polars_pandas(tmp_path):
     h = api.open_store(s)
     assert h.arrow().num_rows == 7 and h.polars().height == 7 and len(h.pandas()) == 7
     assert h.packets().count().execute() == 7
-    from honeyscope import schema
-
-    assert h.packets().columns == tuple(schema.COLUMN_NAMES)  # no partition column sneaks in
+    # the documented columns only: no partition column sneaks in
+    assert h.packets().columns == tuple(n for n, _ in _readme_columns())
     assert h.meta["enrichment"]["built"]  # the offline database's build date, recorded
     assert os.path.exists(s / "manifest.json")
 
