@@ -9,8 +9,6 @@ import pytest
 
 from honeyscope import cli
 
-pytest.importorskip("honeyscope.api")
-
 
 @pytest.fixture(scope="module")
 def marx_csv() -> str:

@@ -104,7 +104,7 @@ def test_floods_make_spikes(df):
 
 
 def test_format_lines_matches_format_line(table):
-    lines = pytest.importorskip("honeyscope.synth.lines")
+    from honeyscope.synth import lines
     sample = table.take(np.arange(0, table.num_rows, 97))
     rows = sample.to_pylist()
     for framing in fleet.FRAMINGS:
@@ -143,7 +143,7 @@ SMALL_SPEC = fleet.FleetSpec(sensors=6, rows=6_000, seed=7, days=14)
                          ids=["6k", "60k"])
 def test_logs_parse_back(tmp_path, spec):
     """Raw logs written per sensor ingest back to the same packets (rfc3164 loses sub-seconds)."""
-    api = pytest.importorskip("honeyscope.api")
+    from honeyscope import api
     table = pa.concat_tables(fleet.generate(spec))
     files = fleet.write_logs(spec, tmp_path / "logs")
     assert len(files) == 6
