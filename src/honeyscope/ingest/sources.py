@@ -26,8 +26,6 @@ from typing import IO
 import numpy as np
 import pyarrow as pa
 
-from honeyscope.ingest import seed_csv
-
 BLOCK = 8 * 1024 * 1024  # bytes of decompressed text per parse block (measured: 8 MiB is faster
 # and leaner than 32 or 64 MiB, and 4 MiB no better)
 HASH_CHUNK = 8 * 1024 * 1024
@@ -637,6 +635,10 @@ def scan(inp: Input, prefixes: dict[int, set[str]]) -> Scan:
 
 def kind_of(head: bytes) -> str:
     """``marx`` / ``marx-geo`` for the data set's CSV layouts, else ``log``."""
+    if b"," not in head.split(b"\n", 1)[0]:  # no CSV header (the CSV reader loads polars: not needed)
+        return "log"
+    from honeyscope.ingest import seed_csv
+
     return seed_csv.sniff(head) or "log"
 
 
