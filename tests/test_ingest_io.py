@@ -361,3 +361,41 @@ def test_distributed_ingest_identifies_content_too(tmp_path):
     assert [(i.status, i.rows) for i in led.inputs] == [("skipped: already ingested", 0),
                                                          ("grown", 3)]
     assert len(rows(tmp_path / "s")) == 13
+
+
+# ---- 12. a block as lines, an input's digests -------------------------------------------------------
+
+@pytest.mark.parametrize("block, expected", [
+    (b"ab\ncd\n", ["ab", "cd"]),
+    (b"ab\ncd", ["ab", "cd"]),  # an unterminated last line is a line
+    (b"\n\nx\n", ["", "", "x"]),  # empty lines kept
+    (b"ab\r\ncd\r\n", ["ab", "cd"]),  # CR-LF's CR removed
+    ("é€\n".encode(), ["é€"]),  # UTF-8 as it is
+    (b"a\xffb\n\xc3\n", ["a\ufffdb", "\ufffd"]),  # invalid UTF-8 replaced
+    (b"", []),
+])
+def test_lines_array_splits_a_block_into_its_lines(block, expected):
+    from honeyscope.ingest import sources
+
+    arr = sources.lines_array(block)
+    arr.validate(full=True)
+    assert arr.to_pylist() == expected
+    assert sources.count_lines(block) == len(expected)
+
+
+@pytest.mark.parametrize("compress", [None, gzip.compress])
+def test_an_input_is_recorded_with_the_digests_of_its_bytes_and_text(tmp_path, compress):
+    """The manifest's sha256 is the file's bytes' and content_sha256 its text's (both hashlib's
+    sha256), whether the scan hashed a plain file once or a compressed one twice."""
+    import hashlib
+
+    text = lines(0, 50).encode()
+    raw = text if compress is None else compress(text)
+    f = write(tmp_path / "k.log", raw)
+    honeyscope.ingest([str(f)], tmp_path / "s", year=2024)
+    (rec,) = honeyscope.open_store(tmp_path / "s").records
+    assert rec.sha256 == hashlib.sha256(raw).hexdigest()
+    assert rec.content_sha256 == hashlib.sha256(text).hexdigest()
+    assert (rec.end_byte, rec.content_bytes) == (len(raw), len(text))
+    led = honeyscope.ingest([str(f)], tmp_path / "s")
+    assert led.inputs[0].status == "skipped: already ingested"

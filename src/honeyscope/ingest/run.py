@@ -321,7 +321,9 @@ def _ingest_one(
             start, start_line, prev_kind = scanned.prefix, (last.end_line or 0) + 1, last.kind
 
     plain = scanned is not None and scanned.compression is None
-    reader = sources.Reader(inp, start=start if plain else 0, skip=0 if plain else start)
+    # a plain file was hashed by the scan: its bytes are not hashed again while parsed
+    reader = sources.Reader(inp, start=start if plain else 0, skip=0 if plain else start,
+                            hash_raw=not plain)
     tx = st.begin()
     entry = InputLedger(inp.name, "grown" if start else "added")
     entry.compression = reader.compression
@@ -586,7 +588,7 @@ def _parse_blocks(
     try:
         for block in itertools.chain((first, second), blocks):  # lazily: never the whole input
             # line numbers of a block are known before it is parsed: count its newlines
-            n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            n = sources.count_lines(block)
             # each block parses with the context as it is now (its own copy: no state shared)
             job_ctx = dataclasses.replace(ctx, state=copy.deepcopy(ctx.state))
             in_flight.append(pool.submit(_stage_job, tx.block(next(seq)), block, next_line, job_ctx))
