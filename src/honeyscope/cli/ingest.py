@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: the year putting each stamp nearest to, not after, the file's mtime)")
     p.add_argument("--tz", default="UTC", help="zone of stamps without an offset (default UTC)")
     p.add_argument("--sensor", help="sensor name for lines without a syslog host")
-    p.add_argument("--workers", type=int, help="parser processes (default: 2)")
+    p.add_argument("--workers", type=int, help="parser threads (default: 2)")
     p.add_argument("--wait", action="store_true",
                    help="wait for another ingest into the same store instead of refusing")
     p.add_argument("--include", action="append", default=[], metavar="GLOB",
