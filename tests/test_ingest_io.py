@@ -399,3 +399,20 @@ def test_an_input_is_recorded_with_the_digests_of_its_bytes_and_text(tmp_path, c
     assert (rec.end_byte, rec.content_bytes) == (len(raw), len(text))
     led = honeyscope.ingest([str(f)], tmp_path / "s")
     assert led.inputs[0].status == "skipped: already ingested"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 16, 4096])
+def test_blocks_are_whole_lines_whatever_the_block_size(tmp_path, size):
+    """Blocks end at a line end (but the unterminated last line), CR-LF and a lone CR end a line as
+    LF does, also when a block boundary falls between CR and LF, and nothing is lost or repeated."""
+    from honeyscope.ingest import sources
+
+    text = b"ab\r\ncd\rlonger line here\n\nx\r\n\r\nlast"
+    f = write(tmp_path / "k.log", text)
+    r = sources.Reader(sources.Input(str(f), f))
+    try:
+        blocks = list(r.blocks(size))
+    finally:
+        r.close()
+    assert b"".join(blocks) == b"ab\ncd\nlonger line here\n\nx\n\nlast"
+    assert all(b.endswith(b"\n") for b in blocks[:-1]) and blocks[-1].endswith(b"last")

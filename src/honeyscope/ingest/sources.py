@@ -477,22 +477,24 @@ class Reader:
         return chunk
 
     def _read(self, n: int) -> bytes:
-        """About ``n`` decompressed bytes (b"" at the end)."""
-        parts, got = [], 0
-        if self._pending:
-            parts.append(self._pending)
-            got = len(self._pending)
-            self._pending = b""
+        """The next ``n`` decompressed bytes (fewer at the end, b"" after it); copied once: only
+        the last piece read is cut, its rest kept for the next read."""
+        pending = self._pending
+        if len(pending) >= n:
+            self._pending = pending[n:]
+            return pending[:n]
+        parts, got = [pending], len(pending)
+        self._pending = b""
         while got < n:
             chunk = self._next_chunk()
             if not chunk:
                 break
+            if got + len(chunk) > n:
+                k = n - got
+                chunk, self._pending = chunk[:k], chunk[k:]
             parts.append(chunk)
             got += len(chunk)
-        data = b"".join(parts)
-        if len(data) > n:
-            data, self._pending = data[:n], data[n:]
-        return data
+        return b"".join(parts)
 
     def head(self, n: int = 65536) -> bytes:
         """The first ``n`` decompressed bytes, kept for the following reads."""
@@ -535,8 +537,8 @@ class Reader:
                 if tail or cr:
                     yield tail + (b"\n" if cr else b"")
                 return
-            chunk = cr + chunk
-            cr = b""
+            if cr:
+                chunk, cr = cr + chunk, b""
             if chunk.endswith(b"\r"):
                 chunk, cr = chunk[:-1], b"\r"
             if b"\r" in chunk:
@@ -548,14 +550,15 @@ class Reader:
                     continue
                 chunk = chunk[nl:]  # its newline ends the cut line
                 skipping = False
-            data = carry + chunk
-            cut = data.rfind(b"\n")
+            cut = chunk.rfind(b"\n")  # (the carry holds no newline)
             if cut < 0:
                 carry_len += len(chunk)
-                carry = data
+                carry += chunk
             else:
-                yield data[: cut + 1]
-                carry = data[cut + 1:]
+                # the block is copied once: the carry and the chunk up to its last newline
+                yield b"".join((carry, memoryview(chunk)[: cut + 1])) if carry or cut + 1 < len(chunk) \
+                    else chunk
+                carry = chunk[cut + 1:]
                 carry_len = len(carry)
             if len(carry) > cut_at:
                 carry = carry[:cut_at]
