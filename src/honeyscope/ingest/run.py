@@ -585,8 +585,10 @@ def _parse_blocks(
         pool = ThreadPoolExecutor(workers, thread_name_prefix="honeyscope-parse")
     in_flight: list[Future[_Staged]] = []
     next_line = first_line
+    todo = itertools.chain((first, second), blocks)  # lazily: never the whole input
+    first = second = None  # (a block is held by its job only)
     try:
-        for block in itertools.chain((first, second), blocks):  # lazily: never the whole input
+        for block in todo:
             # line numbers of a block are known before it is parsed: count its newlines
             n = sources.count_lines(block)
             # each block parses with the context as it is now (its own copy: no state shared)
