@@ -416,3 +416,23 @@ def test_blocks_are_whole_lines_whatever_the_block_size(tmp_path, size):
         r.close()
     assert b"".join(blocks) == b"ab\ncd\nlonger line here\n\nx\n\nlast"
     assert all(b.endswith(b"\n") for b in blocks[:-1]) and blocks[-1].endswith(b"last")
+
+
+def test_a_new_plain_input_is_read_once_and_still_deduplicated(tmp_path, monkeypatch):
+    """A plain file that no committed text can be (or start) is hashed while it is parsed, without a
+    pass of its own before; once committed, the same bytes again are found by that pass and skipped,
+    and the file grown adds only its new lines."""
+    from honeyscope.ingest import sources
+
+    scans = []
+    original = sources.scan
+    monkeypatch.setattr(sources, "scan", lambda inp, keys: scans.append(inp.name) or original(inp, keys))
+    f = write(tmp_path / "k.log", lines(0, 20))
+    assert honeyscope.ingest([str(f)], tmp_path / "s", year=2024).rows == 20
+    assert scans == []  # a new store: nothing to compare with
+    led = honeyscope.ingest([str(f), str(write(tmp_path / "copy.log", lines(0, 20)))], tmp_path / "s")
+    assert [i.status for i in led.inputs] == ["skipped: already ingested"] * 2 and len(scans) == 2
+    led = honeyscope.ingest([str(write(f, lines(0, 25)))], tmp_path / "s", year=2024)
+    assert (led.inputs[0].status, led.rows) == ("grown", 5)
+    led = honeyscope.ingest([str(write(tmp_path / "short.log", lines(0, 3)))], tmp_path / "s", year=2024)
+    assert (led.inputs[0].status, led.rows, len(scans)) == ("added", 3, 3)  # shorter than any: no scan

@@ -308,20 +308,23 @@ def _ingest_one(
             if k is not None:
                 keys.setdefault(k[0], set()).add(k[1])
                 by_key[k] = e
-        scanned = sources.scan(inp, keys)
-        if (not scanned.damaged and (scanned.size, scanned.sha256) in by_key) or any(
-            e.compression is not None and e.content_sha256 is None
-            and e.sha256 == scanned.raw_sha256 and e.end_byte == size for e in records
-        ):
-            tick(size, 0)
-            return InputLedger(inp.name, "skipped: already ingested", bytes=0), pool
-        if scanned.prefix:
-            last = max((e for k, e in by_key.items() if k[0] == scanned.prefix),
-                       key=lambda e: e.end_line or 0)
-            start, start_line, prev_kind = scanned.prefix, (last.end_line or 0) + 1, last.kind
+        # (nothing committed can be the text of an unseen plain file or its start: it is hashed as
+        # it is read for parsing, not by a pass of its own before)
+        if not _unseen_plain(inp.path, size, records):
+            scanned = sources.scan(inp, keys)
+            if (not scanned.damaged and (scanned.size, scanned.sha256) in by_key) or any(
+                e.compression is not None and e.content_sha256 is None
+                and e.sha256 == scanned.raw_sha256 and e.end_byte == size for e in records
+            ):
+                tick(size, 0)
+                return InputLedger(inp.name, "skipped: already ingested", bytes=0), pool
+            if scanned.prefix:
+                last = max((e for k, e in by_key.items() if k[0] == scanned.prefix),
+                           key=lambda e: e.end_line or 0)
+                start, start_line, prev_kind = scanned.prefix, (last.end_line or 0) + 1, last.kind
 
     plain = scanned is not None and scanned.compression is None
-    # a plain file was hashed by the scan: its bytes are not hashed again while parsed
+    # a plain file hashed by the scan is not hashed again while parsed
     reader = sources.Reader(inp, start=start if plain else 0, skip=0 if plain else start,
                             hash_raw=not plain)
     tx = st.begin()
@@ -439,6 +442,14 @@ def _ingest_one(
         raise
     finally:
         reader.close()
+
+
+def _unseen_plain(path: Path, size: int, records: list[InputRecord]) -> bool:
+    """Whether a plain (uncompressed) file of ``size`` bytes can be neither a committed text nor a
+    committed text grown: every committed text is longer (a new store has none)."""
+    if sources.compression_of(sources.raw_head(path)) is not None:
+        return False
+    return all((k := e.content_key()) is not None and k[0] > size for e in records)
 
 
 def _empty_rows() -> Any:

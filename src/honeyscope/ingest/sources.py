@@ -572,7 +572,7 @@ class Reader:
 
 def content_digest(inp: Input, upto: int | None = None) -> str:
     """sha256 of the first ``upto`` bytes of an input's decompressed text (all of it by default)."""
-    if inp.path is not None and upto is not None and compression_of(_head_raw(inp.path)) is None:
+    if inp.path is not None and upto is not None and compression_of(raw_head(inp.path)) is None:
         return file_digest(inp.path, upto)
     r = Reader(inp)
     h = hashlib.sha256()
@@ -591,7 +591,8 @@ def content_digest(inp: Input, upto: int | None = None) -> str:
     return h.hexdigest()
 
 
-def _head_raw(path: Path, n: int = 16) -> bytes:
+def raw_head(path: Path, n: int = 16) -> bytes:
+    """The first ``n`` bytes of a file as stored (its compression's magic number)."""
     with open(path, "rb") as f:
         return f.read(n)
 
