@@ -100,15 +100,15 @@ def test_blocks_are_read_lazily(tmp_path, monkeypatch):
 
 @pytest.mark.slow  # more than 2 s on 2 cores (CI runs it)
 def test_parallel_ingest_from_a_plain_script(tmp_path):
-    """Worker processes are spawned (fork deadlocks with polars' threads) and do not re-run the
-    caller's script, so a script without an ``if __name__ == "__main__"`` guard works."""
+    """Ingest runs no worker process that would re-run the caller's script, so a script without an
+    ``if __name__ == "__main__"`` guard works."""
     f = tmp_path / "k.log"
     f.write_text(LINES * 2000)
     script = tmp_path / "plain.py"
     script.write_text(
         "import honeyscope\n"
         f"led = honeyscope.ingest([{str(f)!r}], {str(tmp_path / 's')!r}, workers=2, "
-        "block_size=64 * 1024, year=2013)\n"
+        "block_size=64 * 1024)\n"
         "print(led.lines, led.rows)\n"
     )
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
@@ -125,3 +125,51 @@ def test_split_size_uses_every_worker_on_mid_sized_inputs():
     assert split_size(MIN_SPLIT, 2, block) == block  # small: one block, no pool
     assert split_size(5 << 20, 1, block) == block
     assert split_size(None, 2, block) == block  # stdin: size unknown
+
+
+#: What the ingest command must not load (written by hand): the analysis engines and their
+#: statistics and chart libraries, the API module that imports them, the distributed engine.
+ANALYSIS_STACK = ("ibis", "duckdb", "scipy", "statsmodels", "plotnine", "matplotlib", "pyspark",
+                  "sqlglot", "honeyscope.api", "honeyscope.analyse.select", "honeyscope.render.charts")
+
+
+@pytest.mark.slow  # a fresh interpreter: about 2 s on 2 cores (CI runs it)
+def test_ingest_command_loads_no_analysis_stack(tmp_path):
+    """``honeyscope ingest`` (a good run, and one ending in an error) imports none of the analysis
+    stack: what a small ingest costs is the ingest's own work."""
+    f = tmp_path / "k.log"
+    f.write_text(LINES * 20)
+    script = (
+        "import sys\n"
+        "from honeyscope.cli import main\n"
+        f"ok = main(['ingest', {str(f)!r}, '--store', {str(tmp_path / 's')!r}, '--workers', '2'])\n"
+        f"bad = main(['ingest', {str(tmp_path / 'missing.log')!r}, '--store', {str(tmp_path / 's')!r}])\n"
+        f"print(ok, bad, *[m for m in {ANALYSIS_STACK!r} if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    # both ran (2: a missing input), and nothing of the list was loaded
+    assert out.stdout.splitlines()[-1].split() == ["0", "2"]
+
+
+@pytest.mark.slow  # two ingests of ten blocks: more than 2 s on 2 cores (CI runs it)
+def test_parallel_blocks_are_staged_and_committed_in_order(tmp_path):
+    """Blocks parsed on two worker threads give the store one serial parse gives: the same rows in
+    the same parts, in the same order (blocks are numbered and added in input order)."""
+    f = tmp_path / "k.log"
+    f.write_text(LINES * 100)  # 300 lines of ~120 bytes, ~10 blocks of 4 KiB
+    stores = {}
+    for workers in (1, 2):
+        led = honeyscope.ingest([str(f)], tmp_path / f"s{workers}", workers=workers, block_size=4096)
+        # the sshd line is no packet, the port 99999 line a damaged one: one row per 3 lines
+        assert (led.lines, led.rows, sum(led.rejected().values())) == (300, 100, 200)
+        stores[workers] = honeyscope.open_store(tmp_path / f"s{workers}")
+    (one,), (two,) = stores[1].records, stores[2].records
+    assert len(one.parts) >= 8
+    for attr in ("parts", "reject_parts"):  # the same files (but for the transaction's id)
+        assert [p.replace(two.id, "") for p in getattr(two, attr)] == [
+            p.replace(one.id, "") for p in getattr(one, attr)]
+    assert stores[2].table().equals(stores[1].table())
+    assert stores[2].rejects().equals(stores[1].rejects())
+    # every packet line, in input order
+    assert stores[2].table(["line"]).column("line").to_pylist() == list(range(1, 301, 3))

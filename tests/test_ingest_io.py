@@ -292,7 +292,7 @@ def test_symlink_loop_is_a_clear_error(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"honeyscope: error: {loop}: symbolic link loop"
 
 
-# ---- 11. workers die with their parent -------------------------------------------------------------
+# ---- 11. nothing outlives a killed ingest -------------------------------------------------------------
 
 def _children(pid: int) -> set[int]:
     out = set()
@@ -315,7 +315,9 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_workers_die_when_the_ingest_is_killed(tmp_path):
+def test_a_killed_ingest_leaves_no_worker_running(tmp_path):
+    """The blocks of a big input are parsed in parallel by threads of the ingest itself: while it
+    stages its blocks it has no child process, so a kill -9 leaves nothing holding memory."""
     big = tmp_path / "big.log"
     with open(big, "w") as f:
         chunk = lines(0, 2000)
@@ -324,19 +326,20 @@ def test_workers_die_when_the_ingest_is_killed(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "honeyscope", "ingest", str(big), "--store",
                           str(tmp_path / "s"), "--workers", "2"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    workers: set[int] = set()
+    staging = tmp_path / "s" / "staging"
+    seen: set[int] = set()
+    staged = False
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(workers) < 2 and p.poll() is None:
-        workers = {c for c in _children(p.pid)
-                   if b"multiprocessing" in Path(f"/proc/{c}/cmdline").read_bytes()}
-        time.sleep(0.1)
-    assert len(workers) >= 1, "the ingest started no worker"
+    while time.monotonic() < deadline and p.poll() is None and not staged:
+        seen |= _children(p.pid)
+        staged = staging.is_dir() and any(staging.rglob("*.parquet"))
+        time.sleep(0.05)
+    assert staged, "the ingest staged no block before it ended"
+    seen |= _children(p.pid)
     p.kill()
     p.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(w) for w in workers):
-        time.sleep(0.2)
-    assert not [w for w in workers if _alive(w)]
+    assert seen == set()  # no worker process: parsing ran in the ingest's own threads
+    assert not [w for w in seen if _alive(w)]
 
 
 def test_distributed_ingest_identifies_content_too(tmp_path):
@@ -358,3 +361,78 @@ def test_distributed_ingest_identifies_content_too(tmp_path):
     assert [(i.status, i.rows) for i in led.inputs] == [("skipped: already ingested", 0),
                                                          ("grown", 3)]
     assert len(rows(tmp_path / "s")) == 13
+
+
+# ---- 12. a block as lines, an input's digests -------------------------------------------------------
+
+@pytest.mark.parametrize("block, expected", [
+    (b"ab\ncd\n", ["ab", "cd"]),
+    (b"ab\ncd", ["ab", "cd"]),  # an unterminated last line is a line
+    (b"\n\nx\n", ["", "", "x"]),  # empty lines kept
+    (b"ab\r\ncd\r\n", ["ab", "cd"]),  # CR-LF's CR removed
+    ("é€\n".encode(), ["é€"]),  # UTF-8 as it is
+    (b"a\xffb\n\xc3\n", ["a\ufffdb", "\ufffd"]),  # invalid UTF-8 replaced
+    (b"", []),
+])
+def test_lines_array_splits_a_block_into_its_lines(block, expected):
+    from honeyscope.ingest import sources
+
+    arr = sources.lines_array(block)
+    arr.validate(full=True)
+    assert arr.to_pylist() == expected
+    assert sources.count_lines(block) == len(expected)
+
+
+@pytest.mark.parametrize("compress", [None, gzip.compress])
+def test_an_input_is_recorded_with_the_digests_of_its_bytes_and_text(tmp_path, compress):
+    """The manifest's sha256 is the file's bytes' and content_sha256 its text's (both hashlib's
+    sha256), whether the scan hashed a plain file once or a compressed one twice."""
+    import hashlib
+
+    text = lines(0, 50).encode()
+    raw = text if compress is None else compress(text)
+    f = write(tmp_path / "k.log", raw)
+    honeyscope.ingest([str(f)], tmp_path / "s", year=2024)
+    (rec,) = honeyscope.open_store(tmp_path / "s").records
+    assert rec.sha256 == hashlib.sha256(raw).hexdigest()
+    assert rec.content_sha256 == hashlib.sha256(text).hexdigest()
+    assert (rec.end_byte, rec.content_bytes) == (len(raw), len(text))
+    led = honeyscope.ingest([str(f)], tmp_path / "s")
+    assert led.inputs[0].status == "skipped: already ingested"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 16, 4096])
+def test_blocks_are_whole_lines_whatever_the_block_size(tmp_path, size):
+    """Blocks end at a line end (but the unterminated last line), CR-LF and a lone CR end a line as
+    LF does, also when a block boundary falls between CR and LF, and nothing is lost or repeated."""
+    from honeyscope.ingest import sources
+
+    text = b"ab\r\ncd\rlonger line here\n\nx\r\n\r\nlast"
+    f = write(tmp_path / "k.log", text)
+    r = sources.Reader(sources.Input(str(f), f))
+    try:
+        blocks = list(r.blocks(size))
+    finally:
+        r.close()
+    assert b"".join(blocks) == b"ab\ncd\nlonger line here\n\nx\n\nlast"
+    assert all(b.endswith(b"\n") for b in blocks[:-1]) and blocks[-1].endswith(b"last")
+
+
+def test_a_new_plain_input_is_read_once_and_still_deduplicated(tmp_path, monkeypatch):
+    """A plain file that no committed text can be (or start) is hashed while it is parsed, without a
+    pass of its own before; once committed, the same bytes again are found by that pass and skipped,
+    and the file grown adds only its new lines."""
+    from honeyscope.ingest import sources
+
+    scans = []
+    original = sources.scan
+    monkeypatch.setattr(sources, "scan", lambda inp, keys: scans.append(inp.name) or original(inp, keys))
+    f = write(tmp_path / "k.log", lines(0, 20))
+    assert honeyscope.ingest([str(f)], tmp_path / "s", year=2024).rows == 20
+    assert scans == []  # a new store: nothing to compare with
+    led = honeyscope.ingest([str(f), str(write(tmp_path / "copy.log", lines(0, 20)))], tmp_path / "s")
+    assert [i.status for i in led.inputs] == ["skipped: already ingested"] * 2 and len(scans) == 2
+    led = honeyscope.ingest([str(write(f, lines(0, 25)))], tmp_path / "s", year=2024)
+    assert (led.inputs[0].status, led.rows) == ("grown", 5)
+    led = honeyscope.ingest([str(write(tmp_path / "short.log", lines(0, 3)))], tmp_path / "s", year=2024)
+    assert (led.inputs[0].status, led.rows, len(scans)) == ("added", 3, 3)  # shorter than any: no scan

@@ -217,3 +217,33 @@ def test_manifest_records_are_typed_and_round_trip():
     assert InputRecord.from_dict({**d, "compression": "gzip"}).content_key() is None
     newer = {**d, "compression": "gzip", "content_bytes": 400, "content_sha256": "cd"}
     assert InputRecord.from_dict(newer).content_key() == (400, "cd")
+
+
+def test_a_block_is_staged_one_file_per_month_sorted_by_host_then_time(tmp_path):
+    """Each month of a block's rows is one file, sorted by (host, time); rows without a time go to
+    ``unknown``, a row without a host after the named ones; rows are counted per host."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from honeyscope import schema
+
+    def t(*a: int) -> datetime:
+        return datetime(*a, tzinfo=UTC)
+
+    rows = pa.table({
+        "line": pa.array([1, 2, 3, 4, 5, 6, 7], pa.uint32()),
+        "host": ["b", "a", None, "a", "b", "a", "a"],
+        "time": pa.array([t(2024, 2, 10), t(2024, 1, 5, 10), t(2024, 1, 1), t(2024, 1, 5, 9), None, None,
+                          t(2024, 2, 1)], schema.TIME_TYPE),
+    })
+    st = Store(tmp_path / "s", create=True)
+    with st.lock():
+        tx = st.begin()
+        tx.add(rows, schema.REJECT_SCHEMA.empty_table())
+        rec = tx.commit({"source": "x"})
+    assert [p.split("/")[1] for p in rec["parts"]] == ["2024-01", "2024-02", "unknown"]
+    lines = [pq.read_table(tmp_path / "s" / p, columns=["line"]).column("line").to_pylist()
+             for p in rec["parts"]]
+    assert lines == [[4, 2, 3], [7, 1], [6, 5]]
+    assert rec["hosts"] == {"a": 4, "b": 2, "(none)": 1} and rec["rows"] == 7

@@ -49,19 +49,33 @@ def one_line(e: object, limit: int = 1000) -> str:
     return shorten(plain_terminal(text), limit)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command``, only the commands of the module of that name
+    when it registers ``command`` (``ingest``: the ingest path then loads no analysis module), else
+    the whole command line."""
+    from honeyscope.analyse.registry import cli_modules
+
+    names = cli_modules()
+    if command is not None and command in names:
+        parser, sub = _parser()
+        importlib.import_module(f"honeyscope.cli.{command}").register(sub)
+        if command in sub.choices:
+            _describe(sub)
+            return parser
+    parser, sub = _parser()
+    for name in names:  # a module that is missing raises: never a silently dropped command
+        importlib.import_module(f"honeyscope.cli.{name}").register(sub)
+    _describe(sub)
+    return parser
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = Parser(
         prog="honeyscope",
         description="Netfilter LOG lines of many sensors → one table → answers.",
     )
     parser.add_argument("--version", action="version", version=f"honeyscope {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from honeyscope.analyse.registry import cli_modules
-
-    for name in cli_modules():  # a module that is missing raises: never a silently dropped command
-        importlib.import_module(f"honeyscope.cli.{name}").register(sub)
-    _describe(sub)
-    return parser
+    return parser, parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
 
 def _describe(sub: argparse._SubParsersAction) -> None:
@@ -70,6 +84,8 @@ def _describe(sub: argparse._SubParsersAction) -> None:
     from honeyscope.analyse.registry import ANALYSES
 
     for a in ANALYSES:
+        if a.cli not in sub.choices:
+            continue
         p = sub.choices[a.cli]
         p.description = p.description or a.summary[:1].upper() + a.summary[1:] + "."
         columns = "; ".join(f"{c}: {m}" for c, m in a.returns)
@@ -96,8 +112,9 @@ QUIET_LIBRARIES = r"(statsmodels|scipy|numpy|pandas|ibis|pyarrow|duckdb|sqlglot|
 
 
 def _main(argv: list[str] | None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
     try:
-        parser = build_parser()
+        parser = build_parser(args_list[0] if args_list and not args_list[0].startswith("-") else None)
     except ImportError as e:  # a command module of the registry missing: a broken install
         if os.environ.get("HONEYSCOPE_DEBUG"):
             raise
@@ -105,7 +122,7 @@ def _main(argv: list[str] | None) -> int:
               file=sys.stderr)
         return 1
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(args_list)
     except SystemExit as e:  # --help (0) or a usage error already printed (2)
         return e.code if isinstance(e.code, int) else 2
     from honeyscope.cli.common import start_spinner, stop_spinner
@@ -135,16 +152,12 @@ def _classify(e: Exception) -> tuple[int, str]:
     from honeyscope.store.store import DamagedStoreError, NotAStoreError
     from honeyscope.store.verify import engine_error_message
 
+    # an engine's error can only come from an engine that was loaded: none is imported for this
     engine_errors: tuple[type[BaseException], ...] = ()
-    try:
-        import duckdb
-
+    if (duckdb := sys.modules.get("duckdb")) is not None:
         engine_errors += (duckdb.Error,)
-    except ImportError:  # pragma: no cover
-        pass
-    import pyarrow as pa
-
-    engine_errors += (pa.ArrowException,)
+    if (pa := sys.modules.get("pyarrow")) is not None:
+        engine_errors += (pa.ArrowException,)
     if isinstance(e, engine_errors):
         return 1, engine_error_message(e) or f"{e.__class__.__name__}: {str(e).strip()}"
     if isinstance(e, DamagedStoreError):

@@ -8,11 +8,12 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from honeyscope.analyse.select import KNOWN_PROTOS
 from honeyscope.render.escape import cell, needs_crlf, plain_terminal, value_text
+
+if TYPE_CHECKING:  # pandas and the analysis stack load when a command uses them, not to parse options
+    import pandas as pd
 
 FORMATS = ("text", "csv", "json")
 
@@ -63,17 +64,23 @@ def probability(text: str) -> float:
 
 
 
-def protocol(text: str, *, allow_all: bool = False, choices: tuple[str, ...] = KNOWN_PROTOS) -> str:
-    """A protocol name the kernel logs (case-insensitive), a protocol number 0-255, or ``all``."""
+def protocol(text: str, *, allow_all: bool = False, choices: tuple[str, ...] | None = None) -> str:
+    """A protocol name the kernel logs (case-insensitive), a protocol number 0-255, or ``all``;
+    ``choices``: only these names (no numbers)."""
+    known = choices is None
+    if choices is None:
+        from honeyscope.analyse.select import KNOWN_PROTOS
+
+        choices = KNOWN_PROTOS
     t = text.strip().lower()
     if (allow_all and t == "all") or t in choices:
         return t
-    if choices is KNOWN_PROTOS and t.isdigit() and int(t) <= 255:
+    if known and t.isdigit() and int(t) <= 255:
         return t
     extra = ", all" if allow_all else ""
     raise argparse.ArgumentTypeError(
         f"unknown protocol {text!r}: use {', '.join(choices)}{extra}"
-        + (" or a number 0-255" if choices is KNOWN_PROTOS else ""))
+        + (" or a number 0-255" if known else ""))
 
 
 def port_spec(text: str) -> tuple[str, int]:
@@ -138,15 +145,18 @@ def sensor_name(text: str) -> str:
     return text
 
 
-def _option_type(parse: Callable[[str], object]) -> Callable[[str], object]:
-    """An argparse type from a parser of :mod:`honeyscope.analyse.select` (ValueError → exit 2)."""
+def _option_type(parser: str) -> Callable[[str], object]:
+    """An argparse type from the parser ``parser`` of :mod:`honeyscope.analyse.select` (ValueError →
+    exit 2), imported when an option is given (building the parser loads no analysis stack)."""
     def convert(text: str) -> object:
+        from honeyscope.analyse import select
+
         try:
-            parse(text)
+            getattr(select, parser)(text)
         except ValueError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
         return text  # kept as written: the API parses it (one parser), messages quote it
-    convert.__name__ = parse.__name__.removeprefix("parse_")
+    convert.__name__ = parser.removeprefix("parse_")
     return convert
 
 
@@ -154,22 +164,20 @@ def add_selection_args(p: argparse.ArgumentParser, *, own: tuple[str, ...] = ())
     """The selection every analysis, ``export`` and ``report`` take (see
     :mod:`honeyscope.analyse.select`); ``own``: options the command defines itself with that
     meaning (``ports --proto``)."""
-    from honeyscope.analyse import select
-
     g = p.add_argument_group("selection (every analysis, export and report)")
-    g.add_argument("--from", dest="start", metavar="WHEN", type=_option_type(select.parse_time),
+    g.add_argument("--from", dest="start", metavar="WHEN", type=_option_type("parse_time"),
                    help="first day (UTC, YYYY-MM-DD) or time (RFC 3339: 2013-04-01T06:00:00Z), inclusive")
-    g.add_argument("--to", dest="end", metavar="WHEN", type=_option_type(select.parse_time),
+    g.add_argument("--to", dest="end", metavar="WHEN", type=_option_type("parse_time"),
                    help="last day (UTC), or time, inclusive")
-    g.add_argument("--sensors", metavar="A,B", type=_option_type(select.parse_sensors),
+    g.add_argument("--sensors", metavar="A,B", type=_option_type("parse_sensors"),
                    help="only these sensors (an unknown one is an error naming those there are)")
-    g.add_argument("--src", metavar="CIDR[,CIDR]", type=_option_type(select.parse_src),
+    g.add_argument("--src", metavar="CIDR[,CIDR]", type=_option_type("parse_src"),
                    help="only sources in these blocks (an address, 192.0.2.0/24, 2001:db8::/32)")
     if "proto" not in own:
-        g.add_argument("--proto", metavar="P[,P]", type=_option_type(select.parse_proto),
+        g.add_argument("--proto", metavar="P[,P]", type=_option_type("parse_proto"),
                        help="only these protocols (tcp, udp, icmp, ... or a number)")
     if "port" not in own:
-        g.add_argument("--port", metavar="N[,N]", type=_option_type(select.parse_port),
+        g.add_argument("--port", metavar="N[,N]", type=_option_type("parse_port"),
                        help="only these destination ports")
 
 
@@ -268,6 +276,8 @@ def stop_spinner() -> None:
 
 
 def _string_columns(df: pd.DataFrame) -> list:
+    import pandas as pd
+
     return [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
 
 

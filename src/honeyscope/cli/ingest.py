@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: the year putting each stamp nearest to, not after, the file's mtime)")
     p.add_argument("--tz", default="UTC", help="zone of stamps without an offset (default UTC)")
     p.add_argument("--sensor", help="sensor name for lines without a syslog host")
-    p.add_argument("--workers", type=int, help="parser processes (default: 2)")
+    p.add_argument("--workers", type=int, help="parser threads (default: 2)")
     p.add_argument("--wait", action="store_true",
                    help="wait for another ingest into the same store instead of refusing")
     p.add_argument("--include", action="append", default=[], metavar="GLOB",
@@ -59,7 +59,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from honeyscope import api
     from honeyscope.ingest import sources
 
     if args.follow:
@@ -74,14 +73,15 @@ def _ingest(args: argparse.Namespace) -> int:
                                  sensor=args.sensor, wait=wait, include=args.include,
                                  exclude=args.exclude)
     else:
-        from honeyscope.ingest.run import check_options
+        # the API's ingest is this function (honeyscope.api loads the analysis stack: not needed here)
+        from honeyscope.ingest.run import check_options, ingest
 
         check_options(args.year, args.workers, args.sensor, args.tz)
         inputs = sources.expand(args.inputs, skip=[args.store], include=args.include,
                                 exclude=args.exclude)
         total = sum(i.path.stat().st_size for i in inputs if i.seekable) or None  # type: ignore[union-attr]
         with _progress(total, enabled=sys.stderr.isatty() and not args.json) as progress:
-            ledger = api.ingest(
+            ledger = ingest(
                 args.inputs, args.store, year=args.year, tz=args.tz, sensor=args.sensor,
                 workers=args.workers, wait=wait, progress=progress, include=args.include,
                 exclude=args.exclude,

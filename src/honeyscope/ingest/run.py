@@ -2,25 +2,28 @@
 
 * An input whose bytes were ingested before (same sha256) adds nothing; a file that has grown since
   (its committed prefix is unchanged) adds only its new lines, numbered on from where it stopped.
-* Raw log lines are parsed in blocks by :func:`honeyscope.ingest.parse.parse_block`, on a pool of worker
-  processes when the input is large, so that ingest uses every core; memory is bounded by the block
-  size times the blocks in flight.
+* Raw log lines are parsed in blocks by :func:`honeyscope.ingest.parse.parse_block` and each block's
+  Parquet files staged, on a pool of worker threads when the input is large, so that ingest uses
+  every core (the parser's compiled and columnar steps and the Parquet writer release the GIL; a
+  thread costs no process start and no re-import, and cannot outlive the ingest); memory is bounded
+  by the block size times the blocks in flight. Blocks are numbered, staged and counted in order.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from honeyscope.ingest import seed_csv, sources
-from honeyscope.parallel import process_pool
-from honeyscope.store.store import InputRecord, Store
+from honeyscope.ingest import sources
+from honeyscope.store.store import InputRecord, Store, Transaction
 
 if TYPE_CHECKING:
     from honeyscope.ingest.parse import ParseContext, ParseResult
@@ -233,7 +236,7 @@ def ingest(
         if progress:
             progress(done_bytes, done_lines)
 
-    pool: ProcessPoolExecutor | None = None
+    pool: ThreadPoolExecutor | None = None
     try:
         with st.lock(wait=wait):
             # the offline enrichment database this honeyscope queries the store with, by name and
@@ -282,11 +285,11 @@ def _ingest_one(
     tz: str,
     sensor: str | None,
     workers: int,
-    pool: ProcessPoolExecutor | None,
+    pool: ThreadPoolExecutor | None,
     block_size: int,
     tick: Callable[[int, int], None],
     live: bool = True,
-) -> tuple[InputLedger, ProcessPoolExecutor | None]:
+) -> tuple[InputLedger, ThreadPoolExecutor | None]:
     t0 = time.perf_counter()
     start, start_line = 0, 1
     prev_kind = None
@@ -305,20 +308,25 @@ def _ingest_one(
             if k is not None:
                 keys.setdefault(k[0], set()).add(k[1])
                 by_key[k] = e
-        scanned = sources.scan(inp, keys)
-        if (not scanned.damaged and (scanned.size, scanned.sha256) in by_key) or any(
-            e.compression is not None and e.content_sha256 is None
-            and e.sha256 == scanned.raw_sha256 and e.end_byte == size for e in records
-        ):
-            tick(size, 0)
-            return InputLedger(inp.name, "skipped: already ingested", bytes=0), pool
-        if scanned.prefix:
-            last = max((e for k, e in by_key.items() if k[0] == scanned.prefix),
-                       key=lambda e: e.end_line or 0)
-            start, start_line, prev_kind = scanned.prefix, (last.end_line or 0) + 1, last.kind
+        # (nothing committed can be the text of an unseen plain file or its start: it is hashed as
+        # it is read for parsing, not by a pass of its own before)
+        if not _unseen_plain(inp.path, size, records):
+            scanned = sources.scan(inp, keys)
+            if (not scanned.damaged and (scanned.size, scanned.sha256) in by_key) or any(
+                e.compression is not None and e.content_sha256 is None
+                and e.sha256 == scanned.raw_sha256 and e.end_byte == size for e in records
+            ):
+                tick(size, 0)
+                return InputLedger(inp.name, "skipped: already ingested", bytes=0), pool
+            if scanned.prefix:
+                last = max((e for k, e in by_key.items() if k[0] == scanned.prefix),
+                           key=lambda e: e.end_line or 0)
+                start, start_line, prev_kind = scanned.prefix, (last.end_line or 0) + 1, last.kind
 
     plain = scanned is not None and scanned.compression is None
-    reader = sources.Reader(inp, start=start if plain else 0, skip=0 if plain else start)
+    # a plain file hashed by the scan is not hashed again while parsed
+    reader = sources.Reader(inp, start=start if plain else 0, skip=0 if plain else start,
+                            hash_raw=not plain)
     tx = st.begin()
     entry = InputLedger(inp.name, "grown" if start else "added")
     entry.compression = reader.compression
@@ -348,6 +356,8 @@ def _ingest_one(
                 data = h[: h.find(b"\n") + 1] + data
             else:
                 line_no = 2  # the header is line 1
+            from honeyscope.ingest import seed_csv
+
             res = seed_csv.read_seed_csv(
                 data, source=inp.name, tz=tz, sensor=sensor, first_line=line_no
             )
@@ -434,6 +444,14 @@ def _ingest_one(
         reader.close()
 
 
+def _unseen_plain(path: Path, size: int, records: list[InputRecord]) -> bool:
+    """Whether a plain (uncompressed) file of ``size`` bytes can be neither a committed text nor a
+    committed text grown: every committed text is longer (a new store has none)."""
+    if sources.compression_of(sources.raw_head(path)) is not None:
+        return False
+    return all((k := e.content_key()) is not None and k[0] > size for e in records)
+
+
 def _empty_rows() -> Any:
     from honeyscope import schema
 
@@ -467,6 +485,13 @@ class _Stats:
                            strict=True):
             if y is not None:
                 self.counts[(h, y)] = self.counts.get((h, y), 0) + n
+
+    def merge(self, other: _Stats) -> None:
+        for k, n in other.counts.items():
+            self.counts[k] = self.counts.get(k, 0) + n
+        if other.first is not None:
+            self.first = other.first if self.first is None else min(self.first, other.first)
+            self.last = other.last if self.last is None else max(self.last, other.last)
 
     def fill(self, entry: InputLedger) -> None:
         years: dict[str, int] = {}
@@ -505,21 +530,41 @@ def counted(entry: InputLedger, tx: Any, t0: float, nbytes: int) -> InputLedger:
     return _counted(entry, tx, t0, nbytes)
 
 
+@dataclass
+class _Staged:
+    """One block parsed and its files staged (by :func:`_stage_job`): what it adds, in block order."""
+
+    tx: Transaction  # the block's transaction: its files and counts
+    warnings: dict[str, int]
+    stats: _Stats
+    lines: int
+
+
+def _stage_job(tx: Transaction, block: bytes, first_line: int, ctx: ParseContext) -> _Staged:
+    """Parse a block and stage its rows and rejects as Parquet in ``tx`` (a worker thread's job)."""
+    res, n = _parse_job(block, first_line, ctx)
+    tx.add(res.rows, res.rejects)
+    stats = _Stats()
+    stats.add(res.rows)
+    return _Staged(tx, res.warnings, stats, n)
+
+
 def _parse_blocks(
     reader: sources.Reader,
     ctx: ParseContext,
     first_line: int,
-    tx: Any,
+    tx: Transaction,
     workers: int,
-    pool: ProcessPoolExecutor | None,
+    pool: ThreadPoolExecutor | None,
     block_size: int,
     tick: Callable[[int, int], None],
     hold_tail: bool = False,
     stats: _Stats | None = None,
-) -> tuple[ProcessPoolExecutor | None, int]:
-    """Parse every block of ``reader`` into ``tx``; returns the pool (kept for the next input) and
-    the number of lines. Blocks run on worker processes when there are several and the parse is
-    stateless (no ``--year``, whose December→January rollover needs the blocks in order)."""
+) -> tuple[ThreadPoolExecutor | None, int]:
+    """Parse and stage every block of ``reader`` into ``tx``; returns the pool (kept for the next
+    input) and the number of lines. Blocks run on worker threads when there are several and the
+    parse is stateless (no ``--year``, whose December→January rollover needs the blocks in order);
+    each worker parses a block and writes its files, the blocks are added to ``tx`` in order."""
     blocks = reader.blocks(block_size, hold_tail=hold_tail)
     first = next(blocks, None)
     if first is None:
@@ -527,37 +572,48 @@ def _parse_blocks(
     second = next(blocks, None)
     line = first_line
     last_raw = 0
+    seq = itertools.count(1)
 
-    def account(res: ParseResult, n: int) -> None:
+    def account(done: _Staged) -> None:
         nonlocal line, last_raw
-        tx.add(res.rows, res.rejects)
+        tx.merge(done.tx)
         warn = ctx.state.setdefault("warnings", {})
-        for k, v in res.warnings.items():
+        for k, v in done.warnings.items():
             warn[k] = warn.get(k, 0) + v
         if stats is not None:
-            stats.add(res.rows)
-        line += n
+            stats.merge(done.stats)
+        line += done.lines
         raw = reader.raw_bytes_read
-        tick(raw - last_raw, n)
+        tick(raw - last_raw, done.lines)
         last_raw = raw
 
     if second is None or workers <= 1 or ctx.year is not None:
         for block in itertools.chain((first,), () if second is None else (second,), blocks):
-            account(*_parse_job(block, line, ctx))
+            account(_stage_job(tx.block(next(seq)), block, line, ctx))
         return pool, line - first_line
 
     if pool is None:
-        pool = process_pool(workers)
-    in_flight: list[Future[tuple[ParseResult, int]]] = []
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="honeyscope-parse")
+    in_flight: list[Future[_Staged]] = []
     next_line = first_line
-    for block in itertools.chain((first, second), blocks):  # lazily: never the whole input
-        # line numbers of a block are known before it is parsed: count its newlines
-        n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-        in_flight.append(pool.submit(_parse_job, block, next_line, ctx))
-        next_line += n
-        while len(in_flight) > workers:
-            account(*in_flight.pop(0).result())
-    for fut in in_flight:
-        account(*fut.result())
+    todo = itertools.chain((first, second), blocks)  # lazily: never the whole input
+    first = second = None  # (a block is held by its job only)
+    try:
+        for block in todo:
+            # line numbers of a block are known before it is parsed: count its newlines
+            n = sources.count_lines(block)
+            # each block parses with the context as it is now (its own copy: no state shared)
+            job_ctx = dataclasses.replace(ctx, state=copy.deepcopy(ctx.state))
+            in_flight.append(pool.submit(_stage_job, tx.block(next(seq)), block, next_line, job_ctx))
+            next_line += n
+            while len(in_flight) > workers:
+                account(in_flight.pop(0).result())
+        while in_flight:
+            account(in_flight.pop(0).result())
+    except BaseException:
+        # no block still writing into the staging directory the caller is about to remove
+        for fut in in_flight:
+            fut.cancel()
+        wait(in_flight)
+        raise
     return pool, line - first_line
-

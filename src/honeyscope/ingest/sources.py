@@ -26,8 +26,6 @@ from typing import IO
 import numpy as np
 import pyarrow as pa
 
-from honeyscope.ingest import seed_csv
-
 BLOCK = 8 * 1024 * 1024  # bytes of decompressed text per parse block (measured: 8 MiB is faster
 # and leaner than 32 or 64 MiB, and 4 MiB no better)
 HASH_CHUNK = 8 * 1024 * 1024
@@ -349,8 +347,11 @@ class Reader:
     damaged_tail: bytes = b""  # (the start of) the line a damage cut, not yielded
     unread_tail: int = 0  # its length
 
-    def __init__(self, inp: Input, start: int = 0, skip: int = 0) -> None:
+    def __init__(self, inp: Input, start: int = 0, skip: int = 0, *, hash_raw: bool = True) -> None:
+        """``hash_raw=False``: the raw bytes are not hashed (:attr:`sha256` and, for a plain input,
+        :attr:`content_sha256` are then unknown): for a caller that has their digest already."""
         self.input = inp
+        self.hash_raw = hash_raw
         raw: IO[bytes]
         if inp.path is None:
             raw = sys.stdin.buffer
@@ -399,7 +400,8 @@ class Reader:
             data, self._peeked = self._peeked + self._raw.read(RAW_CHUNK), b""
         else:
             data = self._raw.read(RAW_CHUNK)
-        self._hash.update(data)
+        if self.hash_raw:
+            self._hash.update(data)
         self._count += len(data)
         return data
 
@@ -415,7 +417,7 @@ class Reader:
     def content_sha256(self) -> str | None:
         """sha256 of the decompressed text produced so far (from its start), if read from it."""
         if self.compression is None:
-            return self._hash.hexdigest() if self.start == 0 else None
+            return self._hash.hexdigest() if self.start == 0 and self.hash_raw else None
         return None if self._content is None else self._content.hexdigest()
 
     # -- decompressed side ------------------------------------------------------------------
@@ -475,22 +477,24 @@ class Reader:
         return chunk
 
     def _read(self, n: int) -> bytes:
-        """About ``n`` decompressed bytes (b"" at the end)."""
-        parts, got = [], 0
-        if self._pending:
-            parts.append(self._pending)
-            got = len(self._pending)
-            self._pending = b""
+        """The next ``n`` decompressed bytes (fewer at the end, b"" after it); copied once: only
+        the last piece read is cut, its rest kept for the next read."""
+        pending = self._pending
+        if len(pending) >= n:
+            self._pending = pending[n:]
+            return pending[:n]
+        parts, got = [pending], len(pending)
+        self._pending = b""
         while got < n:
             chunk = self._next_chunk()
             if not chunk:
                 break
+            if got + len(chunk) > n:
+                k = n - got
+                chunk, self._pending = chunk[:k], chunk[k:]
             parts.append(chunk)
             got += len(chunk)
-        data = b"".join(parts)
-        if len(data) > n:
-            data, self._pending = data[:n], data[n:]
-        return data
+        return b"".join(parts)
 
     def head(self, n: int = 65536) -> bytes:
         """The first ``n`` decompressed bytes, kept for the following reads."""
@@ -533,8 +537,8 @@ class Reader:
                 if tail or cr:
                     yield tail + (b"\n" if cr else b"")
                 return
-            chunk = cr + chunk
-            cr = b""
+            if cr:
+                chunk, cr = cr + chunk, b""
             if chunk.endswith(b"\r"):
                 chunk, cr = chunk[:-1], b"\r"
             if b"\r" in chunk:
@@ -546,14 +550,15 @@ class Reader:
                     continue
                 chunk = chunk[nl:]  # its newline ends the cut line
                 skipping = False
-            data = carry + chunk
-            cut = data.rfind(b"\n")
+            cut = chunk.rfind(b"\n")  # (the carry holds no newline)
             if cut < 0:
                 carry_len += len(chunk)
-                carry = data
+                carry += chunk
             else:
-                yield data[: cut + 1]
-                carry = data[cut + 1:]
+                # the block is copied once: the carry and the chunk up to its last newline
+                yield b"".join((carry, memoryview(chunk)[: cut + 1])) if carry or cut + 1 < len(chunk) \
+                    else chunk
+                carry = chunk[cut + 1:]
                 carry_len = len(carry)
             if len(carry) > cut_at:
                 carry = carry[:cut_at]
@@ -567,7 +572,7 @@ class Reader:
 
 def content_digest(inp: Input, upto: int | None = None) -> str:
     """sha256 of the first ``upto`` bytes of an input's decompressed text (all of it by default)."""
-    if inp.path is not None and upto is not None and compression_of(_head_raw(inp.path)) is None:
+    if inp.path is not None and upto is not None and compression_of(raw_head(inp.path)) is None:
         return file_digest(inp.path, upto)
     r = Reader(inp)
     h = hashlib.sha256()
@@ -586,7 +591,8 @@ def content_digest(inp: Input, upto: int | None = None) -> str:
     return h.hexdigest()
 
 
-def _head_raw(path: Path, n: int = 16) -> bytes:
+def raw_head(path: Path, n: int = 16) -> bytes:
+    """The first ``n`` bytes of a file as stored (its compression's magic number)."""
     with open(path, "rb") as f:
         return f.read(n)
 
@@ -608,6 +614,8 @@ def scan(inp: Input, prefixes: dict[int, set[str]]) -> Scan:
     ``prefixes`` (length → digests of committed texts of that length) that it starts with, on a
     line boundary. Streams: memory is one chunk."""
     r = Reader(inp)
+    # a plain file's text is its bytes: one digest serves for both (the file is hashed once)
+    r.hash_raw = r.compression is not None
     lengths = sorted(n for n in prefixes if n > 0)
     h = hashlib.sha256()
     pos = 0
@@ -632,12 +640,26 @@ def scan(inp: Input, prefixes: dict[int, set[str]]) -> Scan:
             pos = end
     finally:
         r.close()
-    return Scan(pos, h.hexdigest(), best, r.damage is not None, r.sha256.hexdigest(), r.compression)
+    digest = h.hexdigest()
+    return Scan(pos, digest, best, r.damage is not None, r.sha256.hexdigest() if r.hash_raw else digest,
+                r.compression)
 
 
 def kind_of(head: bytes) -> str:
     """``marx`` / ``marx-geo`` for the data set's CSV layouts, else ``log``."""
+    if b"," not in head.split(b"\n", 1)[0]:  # no CSV header (the CSV reader loads polars: not needed)
+        return "log"
+    from honeyscope.ingest import seed_csv
+
     return seed_csv.sniff(head) or "log"
+
+
+def count_lines(block: bytes) -> int:
+    """The lines of a block: its newlines, and an unterminated last line (``bytes.count`` is three
+    times slower than numpy on a block)."""
+    if not block:
+        return 0
+    return int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10)) + (not block.endswith(b"\n"))
 
 
 def lines_array(block: bytes) -> pa.LargeStringArray:
@@ -645,15 +667,22 @@ def lines_array(block: bytes) -> pa.LargeStringArray:
 
     Invalid UTF-8 is replaced (U+FFFD) so that no input byte sequence can break the parser.
     """
-    text = block.decode("utf-8", "replace").encode("utf-8").replace(b"\r\n", b"\n")
+    # (ASCII text, the usual log, is valid UTF-8 as it is: no decoding; a CR is rare: looked for first)
+    text = block if block.isascii() else block.decode("utf-8", "replace").encode("utf-8")
+    if b"\r" in text:
+        text = text.replace(b"\r\n", b"\n")
     if not text:
         return pa.array([], pa.large_string())
     nl = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 10)
-    ends = nl if text.endswith(b"\n") else np.append(nl, len(text))
-    starts = np.concatenate(([0], nl + 1))[: len(ends)]
-    offsets = np.concatenate(([0], np.cumsum(ends - starts))).astype(np.int64)
+    n = len(nl) + (not text.endswith(b"\n"))
+    # line i ends at its newline nl[i], less the i newlines before it that the data leaves out
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0] = 0
+    offsets[1: len(nl) + 1] = nl - np.arange(len(nl))
+    if n > len(nl):
+        offsets[n] = len(text) - len(nl)
     data = text.replace(b"\n", b"")
-    return pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def default_workers() -> int:

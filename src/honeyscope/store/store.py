@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import json
 import os
 import shutil
@@ -30,19 +31,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from honeyscope import schema
 
+if TYPE_CHECKING:  # loaded by the reader that needs it (an ingest does not)
+    import pandas as pd
+
 MANIFEST = "manifest.json"
 FORMAT = "honeyscope-store"
 VERSION = 1
 ROW_GROUP = 128 * 1024
+#: Columns written with Parquet's dictionary encoding: text whose values repeat (sensors, protocols,
+#: prefixes, interfaces, the input's name...). The others, addresses and numbers, are written plain:
+#: measured on 21k realistic rows, 18% less CPU to write and 11% smaller files than a dictionary
+#: tried on every column (it is abandoned, after its cost, where values do not repeat).
+DICTIONARY_COLUMNS = ["host", "proto", "action", "prefix", "in_iface", "out_iface", "physin", "physout",
+                      "mac_dst", "tcp_flags", "inner_proto", "geo_cc", "geo_country", "geo_locale",
+                      "source", "reason"]
+#: Staged file numbers one block may use (one per month of its rows, one for its rejects): the
+#: transaction of block ``seq`` (:meth:`Transaction.block`) numbers its files from ``seq`` times this,
+#: so that blocks staged at once never clash.
+FILES_PER_BLOCK = 10_000
 
 
 class StoreBusyError(RuntimeError):
@@ -270,6 +284,8 @@ class Store:
     def rejects_by_host_day(self) -> pd.DataFrame:
         """Rejected lines per sensor and UTC day (``host, day, rejects``), for those whose header
         named a sensor and a readable time; read without loading the rejects' text."""
+        import pandas as pd
+
         files = self.reject_files()
         if not files:
             return pd.DataFrame(columns=["host", "day", "rejects"])
@@ -375,32 +391,25 @@ class Transaction:
     def staging(self) -> Path:
         return self.store.path / "staging" / self.id
 
-    def _stage(self, final_rel: str, table: pa.Table, sort: bool) -> None:
+    def _stage(self, final_rel: str, table: pa.Table) -> None:
         self._n += 1
         tmp = self.staging / final_rel
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        if sort and table.num_rows:
-            table = table.sort_by([("host", "ascending"), ("time", "ascending")])
-        pq.write_table(
-            table, tmp, row_group_size=ROW_GROUP, compression="zstd", write_statistics=True
-        )
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd", write_statistics=True,
+                       use_dictionary=[c for c in DICTIONARY_COLUMNS if c in table.column_names])
 
     def add(self, rows: pa.Table, rejects: pa.Table) -> None:
-        """Stage a block's rows (canonical schema) and rejects (REJECT_SCHEMA)."""
+        """Stage a block's rows (canonical schema) and rejects (REJECT_SCHEMA): one file per month
+        of the rows' times (``unknown`` for rows without one, last), each sorted by (host, time)."""
         if rows.num_rows:
             rows = schema.conform(rows)
             self.rows += rows.num_rows
-            counts = rows.group_by("host").aggregate([("host", "count")])
-            for h, c in zip(counts.column("host").to_pylist(), counts.column("host_count").to_pylist(),
-                            strict=True):
-                key = "(none)" if h is None else h
-                self.hosts[key] = self.hosts.get(key, 0) + c
-            month = pc.strftime(rows.column("time"), format="%Y-%m")
-            month = pc.fill_null(month, "unknown")
-            for m in pc.unique(month).to_pylist():
-                part = rows.filter(pc.equal(month, m))
+            rows, months, hosts = _by_month_host_time(rows)
+            for h, c in hosts.items():
+                self.hosts[h] = self.hosts.get(h, 0) + c
+            for m, a, b in months:
                 rel = f"packets/{m}/{self.id}-{self._n:05d}.parquet"  # not hive-style: no column added
-                self._stage(rel, part, sort=True)
+                self._stage(rel, rows.slice(a, b - a))
                 self.parts.append(rel)
         if rejects.num_rows:
             rejects = rejects.cast(schema.REJECT_SCHEMA)
@@ -409,8 +418,23 @@ class Transaction:
                             counts.column("reason_count").to_pylist(), strict=True):
                 self.rejected[r] = self.rejected.get(r, 0) + c
             rel = f"rejects/{self.id}-{self._n:05d}.parquet"
-            self._stage(rel, rejects, sort=False)
+            self._stage(rel, rejects)
             self.reject_parts.append(rel)
+
+    def block(self, seq: int) -> Transaction:
+        """A transaction staging the files of block ``seq`` of this one (in a worker thread: it
+        touches nothing of this one; its files are numbered from ``seq`` × :data:`FILES_PER_BLOCK`);
+        :meth:`merge` adds it back, in block order."""
+        return Transaction(self.store, id=self.id, _n=seq * FILES_PER_BLOCK)
+
+    def merge(self, other: Transaction) -> None:
+        """Add what the block transaction ``other`` staged (its files and counts) to this one."""
+        self.parts += other.parts
+        self.reject_parts += other.reject_parts
+        self.rows += other.rows
+        for total, counts in ((self.rejected, other.rejected), (self.hosts, other.hosts)):
+            for k, v in counts.items():
+                total[k] = total.get(k, 0) + v
 
     def commit(self, record: dict[str, Any]) -> dict[str, Any]:
         """Move the staged files into place and add ``record`` (plus counts and files) to the
@@ -441,3 +465,40 @@ class Transaction:
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _by_month_host_time(rows: pa.Table) -> tuple[pa.Table, list[tuple[str, int, int]], dict[str, int]]:
+    """``rows`` sorted by (month of ``time``, host, time), nulls last (a stable sort: rows equal in
+    all three keep their order); the months as (``YYYY-MM`` or ``unknown``, first row, end row) of
+    the sorted table; rows per host (``(none)`` for null). One sort and one copy of the table: the
+    months are slices of it."""
+    import numpy as np
+
+    n = rows.num_rows
+    t = pc.cast(rows.column("time"), pa.int64()).combine_chunks()
+    known = t.is_valid().to_numpy(zero_copy_only=False)
+    us = pc.fill_null(t, 0).to_numpy()
+    month = us.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+    month[~known] = np.iinfo(np.int64).max  # no time: the "unknown" part, last
+    host = rows.column("host").combine_chunks().dictionary_encode()
+    names = host.dictionary
+    # a host's rank in byte order (Arrow's, as a sort of the strings); null last
+    rank = np.empty(len(names) + 1, np.int64)
+    rank[pc.sort_indices(names).to_numpy()] = np.arange(len(names))
+    rank[len(names)] = len(names)
+    codes = pc.fill_null(host.indices, len(names)).to_numpy(zero_copy_only=False).astype(np.int64)
+    counts = np.bincount(codes, minlength=len(names) + 1)
+    hosts = {("(none)" if i == len(names) else names[i].as_py()): int(c)
+             for i, c in enumerate(counts) if c}
+    time_key = np.where(known, us, np.iinfo(np.int64).max)  # a null time after the others
+    order = np.lexsort((time_key, rank[codes], month))
+    if not (np.diff(order) == 1).all():
+        rows = rows.take(pa.array(order))
+    month = month[order]
+    cuts = [0, *(np.flatnonzero(month[1:] != month[:-1]) + 1).tolist(), n]
+    parts = []
+    for a, b in itertools.pairwise(cuts):
+        m = int(month[a])
+        name = "unknown" if m == np.iinfo(np.int64).max else f"{1970 + m // 12:04d}-{m % 12 + 1:02d}"
+        parts.append((name, a, b))
+    return rows, parts, hosts
