@@ -33,6 +33,14 @@ PING = ("IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=84 TOS=0x00 PREC=0x00 TTL=64
 V6 = ("IN=eth0 OUT= SRC=2001:0db8:0000:0000:0001:0000:0000:0001 "
       "DST=fe80:0000:0000:0000:0000:0000:0000:00FF LEN=104 TC=0 HOPLIMIT=64 FLOWLBL=12345 "
       "PROTO=ICMPv6 TYPE=128 CODE=0 ID=4660 SEQ=7 ")
+ICMP_ERR = ("IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=576 TOS=0x00 PREC=0xC0 TTL=64 ID=1 "
+            "PROTO=ICMP TYPE=3 CODE=4 [SRC=10.0.0.2 DST=10.0.0.1 LEN=48 TOS=0x00 PREC=0x00 TTL=63 "
+            "ID=2 DF PROTO=UDP SPT=53 DPT=4444 LEN=28 ] MTU=1400 ")
+V6_ERR = ("IN=eth0 OUT= SRC=2001:0db8:0000:0000:0000:0000:0000:0002 "
+          "DST=2001:0db8:0000:0000:0000:0000:0000:0003 LEN=120 TC=0 HOPLIMIT=64 FLOWLBL=0 PROTO=ICMPv6 "
+          "TYPE=1 CODE=4 [SRC=2001:0db8:0000:0000:0000:0000:0000:0003 "
+          "DST=2001:0db8:0000:0000:0000:0000:0000:0009 LEN=72 TC=0 HOPLIMIT=63 FLOWLBL=0 PROTO=icmpv6 "
+          "TYPE=128 CODE=0 ID=1 SEQ=2 ] ")
 V6_UDP = ("IN=eth0 OUT= SRC=0000:0000:0000:0000:0000:0000:0000:0001 "
           "DST=2001:0db8:0000:0001:0000:0000:0000:0000 LEN=60 TC=0 HOPLIMIT=1 FLOWLBL=0 "
           "PROTO=UDP SPT=5353 DPT=5353 LEN=20 ")
@@ -51,6 +59,10 @@ def _ordinary() -> list[str]:
             f"2025-04-28 04:26:10Z hp3 kernel: ACCEPT {PING}",
             f"Feb 29 10:00:00 hp4 kernel: {TCP_OPT}",  # (no Feb 29 in 2025: the latest leap year)
             f"Jan  1 00:00:00 kernel: REJECT {V6_UDP}",
+            f'{{"__REALTIME_TIMESTAMP":"171427600000000{i}","_HOSTNAME":"jh","PRIORITY":"4",'
+            f'"MESSAGE":"kernel: [1.0] DROP {UDP}"}}',
+            f"Mar  4 00:00:0{i} hp5 kernel: {ICMP_ERR}",
+            f"2025-03-04T00:00:0{i}Z hp5 kernel: {V6_ERR}",
         ]
     return out
 
@@ -90,7 +102,7 @@ def test_fast_path_claims_ordinary_lines_and_gives_the_general_paths_table(monke
 
 
 def test_fast_rows_hold_the_values_of_the_kernels_format() -> None:
-    lines = _ordinary()[:7]
+    lines = _ordinary()[:10]
     got = parse_fast.claim(pa.array(lines, pa.string()), 1, _ctx())
     assert got is not None and got[1].all()
     r = got[0].to_pylist()
@@ -112,6 +124,19 @@ def test_fast_rows_hold_the_values_of_the_kernels_format() -> None:
         datetime(2024, 2, 29, 10, tzinfo=UTC), 2**32 - 1, 0, "ACK PSH", "020405B4", 31, 0)
     assert (r[6]["host"], r[6]["src"], r[6]["dst"], r[6]["time"]) == (
         "sensorX", "::1", "2001:db8:0:1::", datetime(2025, 1, 1, tzinfo=UTC))
+    assert (r[7]["host"], r[7]["time"], r[7]["uptime"], r[7]["prefix"], r[7]["l4_len"]) == (
+        "jh", datetime(2024, 4, 28, 3, 46, 40, tzinfo=UTC), 1.0, "DROP", 13)
+    assert {k: r[8][k] for k in ("icmp_type", "icmp_code", "mtu", "inner_src", "inner_dst", "inner_proto",
+                                 "inner_spt", "inner_dpt", "inner_len", "inner_ttl", "inner_ip_id",
+                                 "spt", "l4_len", "prec")} == dict(
+        icmp_type=3, icmp_code=4, mtu=1400, inner_src="10.0.0.2", inner_dst="10.0.0.1",
+        inner_proto="UDP", inner_spt=53, inner_dpt=4444, inner_len=48, inner_ttl=63, inner_ip_id=2,
+        spt=None, l4_len=None, prec=0xC0)
+    assert {k: r[9][k] for k in ("src", "inner_src", "inner_dst", "inner_proto", "inner_ttl",
+                                 "inner_icmp_type", "inner_icmp_code", "icmp_id", "time")} == dict(
+        src="2001:db8::2", inner_src="2001:db8::3", inner_dst="2001:db8::9", inner_proto="ICMPv6",
+        inner_ttl=63, inner_icmp_type=128, inner_icmp_code=0, icmp_id=None,
+        time=datetime(2025, 3, 4, tzinfo=UTC))
 
 
 def test_lines_the_fast_path_leaves_keep_their_place_and_reason(monkeypatch) -> None:
@@ -162,12 +187,20 @@ _VALUES = {"LEN=60": ["LEN=65536", "LEN=65575", "LEN=0"], "TTL=51": ["TTL=256", 
            "URGP=0 ": ["URGP=0 OPT (0204) ", "URGP=0 OPT ( ", "URGP=0 UID=1 ", "URGP=0 MARK=0x ",
                        "URGP=0 [SRC=1.1.1.1] ", "URGP=0 SEQ=5 ", "URGP=01 "],
            "MAC=00:11:22:33:44:55:66:77:88:99:AA:bb:08:00": ["MAC=", "MAC=00:11", "MAC=é"],
-           "ID=54321": ["ID=65536", "ID=1 FRAG=8"], "DPT=22": ["DPT=22 DPT=22", "DPT=22 DPT=23"]}
+           "ID=54321": ["ID=65536", "ID=1 FRAG=8"], "DPT=22": ["DPT=22 DPT=22", "DPT=22 DPT=23"],
+           "CODE=4 [": ["CODE=3 [", "CODE=4 ", "CODE=4 [[", "CODE=4 [ "],
+           "DPT=4444 LEN=28 ]": ["DPT=70000 LEN=28 ]", "DPT=4444 LEN=28]", "DPT=4444]", "DPT=4444",
+                                 "DPT=4444 HOPLIMITS ]", "DPT=4444 ] ] "],
+           "MTU=1400 ": ["", "MTU=01 ", "MTU=1400 UID=0 GID=0 ", "MTU=1400 MTU=1 ", "MTU=1400 SPT=1 "],
+           "SRC=10.0.0.2": ["SRC=10.0.0.02", "SRC=::1", "SRC="], "TTL=63": ["TTL=63 HOPLIMIT=5", "TTL=300"],
+           "PROTO=icmpv6": ["PROTO=ICMPv6", "PROTO=", "PROTO=58"],
+           "TYPE=1 ": ["TYPE=2 ", "TYPE=4 ", "TYPE=3 "]}
 
 
 @st.composite
 def _line(draw) -> str:
-    body = draw(st.sampled_from([TCP.format(mac=MAC, spt=40000), UDP, PING, V6, V6_UDP, TCP_OPT]))
+    body = draw(st.sampled_from([TCP.format(mac=MAC, spt=40000), UDP, PING, V6, V6_UDP, TCP_OPT, ICMP_ERR,
+                                 V6_ERR]))
     for old, news in _VALUES.items():
         if old in body and draw(st.integers(0, 5)) == 0:
             body = body.replace(old, draw(st.sampled_from(news)), 1)
@@ -180,14 +213,28 @@ def _line(draw) -> str:
     return line
 
 
+@st.composite
+def _record(draw) -> str:
+    body = draw(_line())
+    msg = body.split(" ", 3)[-1] if draw(st.booleans()) else body
+    fields = [("__REALTIME_TIMESTAMP", draw(st.sampled_from(
+        ["1714276000000001", "01714276000000001", "0", "", "99999999999999999999", "17142760000x"]))),
+        ("_HOSTNAME", draw(st.sampled_from(["jh", "", "a b"]))), ("PRIORITY", "4"),
+        ("MESSAGE", msg.replace("\\", "\\\\").replace('"', '\\"'))]
+    fields = draw(st.permutations(fields))[: draw(st.integers(2, 4))]
+    sep = draw(st.sampled_from([",", ", "]))
+    return "{" + sep.join(f'"{k}":"{v}"' for k, v in fields) + "}"
+
+
 def _agree(lines: list[str], tz: str, monkeypatch) -> None:
     fast, slow = _both(lines, monkeypatch, tz=tz)
     _same(fast, slow)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(_line(), min_size=1, max_size=40), tz=st.sampled_from(["UTC", "Europe/Paris"]))
+@given(lines=st.lists(st.one_of(_line(), _record()), min_size=1, max_size=30),
+       tz=st.sampled_from(["UTC", "Europe/Paris"]))
 def test_fast_and_general_paths_agree_on_drawn_lines(lines, tz, monkeypatch) -> None:
     _agree(lines, tz, monkeypatch)
 
@@ -195,7 +242,7 @@ def test_fast_and_general_paths_agree_on_drawn_lines(lines, tz, monkeypatch) -> 
 @pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                     HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(_line(), min_size=1, max_size=80), tz=st.sampled_from(["UTC", "Europe/Paris"]),
-       seed=st.integers(0, 2**31))
+@given(lines=st.lists(st.one_of(_line(), _line(), _record()), min_size=1, max_size=80),
+       tz=st.sampled_from(["UTC", "Europe/Paris"]), seed=st.integers(0, 2**31))
 def test_fast_and_general_paths_agree_on_drawn_and_generated_lines(lines, tz, seed, monkeypatch) -> None:
     _agree(lines + list(generate_lines(150, seed)), tz, monkeypatch)

@@ -61,24 +61,26 @@ static void sb_put(sbuf *b, const char *s, size_t n) {
 /* string columns (Arrow utf8: int32 offsets) */
 enum {
     S_HOST, S_SRC, S_DST, S_PROTO, S_FLAGS, S_TCPOPT, S_PREFIX, S_IN, S_OUT, S_PHYSIN, S_PHYSOUT,
-    S_MAC, S_MACDST, S_MACSRC, NS
+    S_MAC, S_MACDST, S_MACSRC, S_ISRC, S_IDST, S_IPROTO, NS
 };
 static const char *S_NAMES[NS] = {
     "host", "src", "dst", "proto", "tcp_flags", "tcp_opt", "prefix", "in_iface", "out_iface",
-    "physin", "physout", "mac", "mac_dst", "mac_src"};
+    "physin", "physout", "mac", "mac_dst", "mac_src", "inner_src", "inner_dst", "inner_proto"};
 
 /* fixed-width columns */
 enum {
     N_TIME, N_UPTIME, N_SRCINT, N_DSTINT, N_FAMILY, N_SPT, N_DPT, N_ICMPTYPE, N_ICMPCODE, N_ICMPID,
     N_ICMPSEQ, N_LEN, N_L4LEN, N_TTL, N_TOS, N_PREC, N_IPID, N_FLOWLBL, N_WINDOW, N_RES, N_URGP,
-    N_TCPSEQ, N_TCPACK, N_MARK, N_UID, N_GID, N_ETHERTYPE, NN
+    N_TCPSEQ, N_TCPACK, N_MARK, N_UID, N_GID, N_ETHERTYPE, N_MTU, N_ISPT, N_IDPT, N_ILEN, N_ITTL, N_IIPID,
+    N_ITYPE, N_ICODE, NN
 };
 static const char *N_NAMES[NN] = {
     "time", "uptime", "src_int", "dst_int", "family", "spt", "dpt", "icmp_type", "icmp_code",
     "icmp_id", "icmp_seq", "len", "l4_len", "ttl", "tos", "prec", "ip_id", "flowlbl", "window",
-    "res", "urgp", "tcp_seq", "tcp_ack", "mark", "uid", "gid", "ethertype"};
+    "res", "urgp", "tcp_seq", "tcp_ack", "mark", "uid", "gid", "ethertype", "mtu", "inner_spt",
+    "inner_dpt", "inner_len", "inner_ttl", "inner_ip_id", "inner_icmp_type", "inner_icmp_code"};
 static const int N_SIZE[NN] = {8, 8, 4, 4, 1, 2, 2, 1, 1, 2, 2, 4, 4, 1, 1, 1, 4, 4, 2, 1, 2,
-                               4, 4, 4, 4, 4, 2};
+                               4, 4, 4, 4, 4, 2, 4, 2, 2, 4, 1, 4, 1, 1};
 
 /* boolean columns (Arrow bit-packed, never null) */
 enum { B_DF, B_MF, B_CE, NB };
@@ -233,14 +235,30 @@ enum {
     K_OUT, K_PHYSIN, K_PHYSOUT, K_MAC, K_SRC, K_DST, K_LEN, K_TOS, K_PREC, K_TTL, K_ID, K_TC,
     K_HOP, K_FLOW, /* segment 0 */
     K_PROTO, K_SPT, K_DPT, K_L4LEN, K_WINDOW, K_RES, K_URGP, K_SEQ, K_ACK, K_TYPE, K_CODE,
-    K_ICMPID, K_UID, K_GID, K_MARK, /* segment 1 */
+    K_ICMPID, K_UID, K_GID, K_MARK, K_MTU, /* segment 1 (UID, GID, MARK, MTU also after the brackets) */
+    K_ISRC, K_IDST, K_ILEN, K_ITTL, K_IHOP, K_IID, /* the embedded header, before its PROTO= */
+    K_IPROTO, K_ISPT, K_IDPT, K_ITYPE, K_ICODE,     /* the embedded header, from its PROTO= */
     NK
 };
+#define SEG2_FIRST K_ISRC
+#define SEG3_FIRST K_IPROTO
 static const char *K_KEY[NK] = {
     "OUT=", "PHYSIN=", "PHYSOUT=", "MAC=", "SRC=", "DST=", "LEN=", "TOS=", "PREC=", "TTL=", "ID=",
     "TC=", "HOPLIMIT=", "FLOWLBL=", "PROTO=", "SPT=", "DPT=", "LEN=", "WINDOW=", "RES=", "URGP=",
-    "SEQ=", "ACK=", "TYPE=", "CODE=", "ID=", "UID=", "GID=", "MARK="};
+    "SEQ=", "ACK=", "TYPE=", "CODE=", "ID=", "UID=", "GID=", "MARK=", "MTU=",
+    "SRC=", "DST=", "LEN=", "TTL=", "HOPLIMIT=", "ID=", "PROTO=", "SPT=", "DPT=", "TYPE=", "CODE="};
 static int K_LEN_[NK];
+static uint64_t K_C8[NK]; /* a key's first 8 bytes (little-endian, zero-padded) */
+
+static inline uint64_t code8(const unsigned char *s, Py_ssize_t n) {
+    uint64_t c = 0;
+    if (n >= 8) {
+        memcpy(&c, s, 8);
+        return c;
+    }
+    for (Py_ssize_t j = 0; j < n; j++) c |= (uint64_t)s[j] << (8 * j);
+    return c;
+}
 #define SEG1_FIRST K_PROTO
 
 static const char *FLAG_WORDS[8] = {"CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"};
@@ -253,6 +271,28 @@ typedef struct { int32_t s, l; } span; /* relative to line start; l < 0: absent 
 
 enum { P_TCP, P_UDP, P_ICMP, P_ICMP6 };
 static const char *PROTO_TEXT[4] = {"TCP", "UDP", "ICMP", "ICMPv6"};
+
+/* whether t[0:n] is ASCII, and printable ASCII (0x20-0x7e), eight bytes at a time */
+static void classify(const unsigned char *t, Py_ssize_t n, int *ascii, int *printable) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t hi = 0, ctl = 0;
+    Py_ssize_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        uint64_t w;
+        memcpy(&w, t + j, 8);
+        hi |= w;
+        /* a byte < 0x20, or == 0x7f (bytes >= 0x80 are caught by `hi`) */
+        uint64_t x = w ^ (ones * 0x7f);
+        ctl |= ((w - ones * 0x20) & ~w) | ((x - ones) & ~x);
+    }
+    for (; j < n; j++) {
+        unsigned char c = t[j];
+        hi |= c;
+        if (c < 0x20 || c == 0x7f) ctl |= 0x80;
+    }
+    *ascii = (hi & highs) == 0;
+    *printable = *ascii && (ctl & highs) == 0;
+}
 
 /* the kernel's "IN=%s OUT=" anchor at or after `from`: its position, or -1 (\s and [^\s=] as
  * the general path's regular expression reads them, for ASCII text) */
@@ -289,8 +329,10 @@ typedef struct {
     double uptime;
     int has_uptime;
     span host, prefix, in, out, physin, physout, mac, flags, tcpopt, src, dst;
-    char src6[48], dst6[48];
+    char src6[48], dst6[48], isrc6[48], idst6[48];
     int src6len, dst6len; /* > 0: canonical IPv6 text in src6 / dst6 */
+    int isrc6len, idst6len; /* the embedded header's: -1 absent, 0 IPv4 (its span), > 0 IPv6 */
+    int brk;
     uint32_t src_int, dst_int;
     int fam, proto;
     int has[NK];
@@ -299,6 +341,8 @@ typedef struct {
     int df, mf, ce;
     int mac14;
 } row_t;
+
+static int head_rest(const unsigned char *t, Py_ssize_t p, Py_ssize_t at, row_t *r, int stamped);
 
 /* the stamp and header; returns 1 if the line's head is one we read */
 static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp, row_t *r) {
@@ -389,9 +433,14 @@ static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp,
         return 0;
     }
     while (p < at && t[p] == ' ') p++;
+    return head_rest(t, p, at, r, 1);
+}
+
+/* the header after the stamp (from p): host (if `stamped`), kernel tag, uptime, prefix */
+static int head_rest(const unsigned char *t, Py_ssize_t p, Py_ssize_t at, row_t *r, int stamped) {
     /* host: the first token, unless it starts with "[" or ends with ":" */
-    r->host.l = -1;
-    if (p < at && t[p] != '[') {
+    if (stamped) r->host.l = -1;
+    if (stamped && p < at && t[p] != '[') {
         Py_ssize_t q = p;
         while (q < at && t[q] != ' ') q++;
         if (q < at && t[q - 1] != ':') {
@@ -444,10 +493,87 @@ static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp,
     return 1;
 }
 
+/* A journal record (journalctl -o json) as the general path reads it: a flat object of string
+ * values without escapes; MESSAGE is the line's text, __REALTIME_TIMESTAMP its time (decimal
+ * microseconds), _HOSTNAME its host. Returns 1 with the message's span, else 0. */
+static int parse_record(const unsigned char *t, Py_ssize_t L, span *msg, row_t *r) {
+    Py_ssize_t i = 1;
+    int got_msg = 0, got_ts = 0, got_host = 0;
+    r->host.l = -1;
+    if (L < 2 || t[0] != '{' || t[L - 1] != '}') return 0;
+    for (Py_ssize_t j = 0; j < L; j++)
+        if (t[j] == '\\') return 0;
+    while (i < L - 1) {
+        if (t[i] != '"') return 0;
+        Py_ssize_t ks = ++i;
+        while (i < L && t[i] != '"') i++;
+        Py_ssize_t ke = i++;
+        if (i >= L || t[i] != ':') return 0;
+        i++;
+        if (i >= L || t[i] != '"') return 0;
+        Py_ssize_t vs = ++i;
+        while (i < L && t[i] != '"') i++;
+        if (i >= L) return 0;
+        Py_ssize_t ve = i++;
+        Py_ssize_t kl = ke - ks;
+        if (kl == 7 && memcmp(t + ks, "MESSAGE", 7) == 0) {
+            if (got_msg++) return 0;
+            msg->s = (int32_t)vs;
+            msg->l = (int32_t)(ve - vs);
+        } else if (kl == 20 && memcmp(t + ks, "__REALTIME_TIMESTAMP", 20) == 0) {
+            int64_t v = 0; /* decimal, no sign, no leading zero, < 10**18 */
+            if (got_ts++ || ve - vs < 1 || ve - vs > 18 || (ve - vs > 1 && t[vs] == '0')) return 0;
+            for (Py_ssize_t j = vs; j < ve; j++) {
+                if (!is_digit(t[j])) return 0;
+                v = v * 10 + (t[j] - '0');
+            }
+            r->time_us = v;
+        } else if (kl == 9 && memcmp(t + ks, "_HOSTNAME", 9) == 0) {
+            if (got_host++) return 0;
+            r->host.s = (int32_t)vs;
+            r->host.l = (int32_t)(ve - vs);
+        }
+        if (i < L - 1) {
+            if (t[i] != ',') return 0;
+            i++;
+        }
+    }
+    if (i != L - 1 || !got_msg || !got_ts) return 0;
+    r->naive = 0;
+    return 1;
+}
+
+/* the head of a journal record's MESSAGE: no stamp may be read in it (those lines take the
+ * general path), then the kernel tag, uptime and prefix */
+static int record_head(const unsigned char *t, Py_ssize_t at, row_t *r) {
+    Py_ssize_t p = 0;
+    if (at > 0 && t[0] == '<') {
+        Py_ssize_t q = 1;
+        while (q < at && q < 4 && is_digit(t[q])) q++;
+        if (q > 1 && q < at && t[q] == '>') p = q + 1;
+    }
+    /* where a stamp could start: after the <PRI>, or after a grep artefact "name:" */
+    Py_ssize_t c[2] = {p, -1};
+    {
+        Py_ssize_t q = p;
+        while (q < at && !is_ws(t[q]) && t[q] != ':' && t[q] != '[' && t[q] != '<') q++;
+        if (q < at && t[q] == ':') c[1] = q + 1;
+    }
+    for (int k = 0; k < 2; k++) {
+        Py_ssize_t x = c[k];
+        if (x < 0 || x >= at) continue;
+        if (is_digit(t[x])) return 0;
+        if (t[x] >= 'A' && t[x] <= 'Z' && x + 2 < at && t[x + 1] >= 'a' && t[x + 1] <= 'z' &&
+            t[x + 2] >= 'a' && t[x + 2] <= 'z')
+            return 0;
+    }
+    return head_rest(t, p, at, r, 0);
+}
+
 /* the netfilter body from `at` to `L`; returns 1 if claimed */
 static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t *r) {
     Py_ssize_t i = at;
-    int seg = 0, first = 1, nflags = 0, pend_opt = 0, opt_seen = 0;
+    int seg = 0, first = 1, nflags = 0, pend_opt = 0, opt_seen = 0, n_open = 0, n_close = 0;
     Py_ssize_t fl_st = -1, fl_en = -1, last_st = -1, last_en = -1;
     for (int k = 0; k < NK; k++) r->has[k] = 0;
     r->df = r->mf = r->ce = 0;
@@ -456,9 +582,9 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
         while (i < L && t[i] == ' ') i++;
         if (i >= L) break;
         Py_ssize_t st = i;
-        while (i < L && t[i] != ' ') i++;
+        const unsigned char *sp = memchr(t + i, ' ', (size_t)(L - i));
+        i = sp ? sp - t : L;
         Py_ssize_t en = i, tl = en - st;
-        if (t[st] == '[' || t[en - 1] == ']') return 0; /* an embedded header's brackets */
         last_st = st;
         last_en = en;
         if (pend_opt) { /* "(HEX)" after OPT */
@@ -470,6 +596,53 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
             pend_opt = 0;
             continue;
         }
+        int opened = t[st] == '[', closed = t[en - 1] == ']';
+        if (opened || closed || seg == 2 || seg == 3) {
+            /* the embedded header of an ICMP error: "[SRC=.. PROTO=.. ]", once, after PROTO= */
+            if (opened) {
+                if (seg != 1 || n_open) return 0;
+                n_open = 1;
+                seg = 2;
+            }
+            if (seg < 2 || seg == 4) return 0;
+            for (Py_ssize_t j = st + 1; j < en - 1; j++)
+                if (t[j] == '[' || t[j] == ']') return 0;
+            if (tl == 1 && opened) return 0;
+            Py_ssize_t kst = st + opened, ktl = en - kst;
+            const unsigned char *eqp = memchr(t + kst, '=', (size_t)(ktl < 10 ? ktl : 10));
+            if (eqp) {
+                Py_ssize_t klen = eqp - (t + kst) + 1;
+                int kk = -1;
+                if (seg == 2 && klen == 6 && memcmp(t + kst, "PROTO=", 6) == 0) {
+                    seg = 3;
+                    kk = K_IPROTO;
+                } else {
+                    uint64_t code = code8(t + kst, klen);
+                    int lo = seg == 2 ? SEG2_FIRST : SEG3_FIRST, hi = seg == 2 ? SEG3_FIRST : NK;
+                    for (int k = lo; k < hi; k++)
+                        if (K_C8[k] == code && K_LEN_[k] == klen &&
+                            (klen <= 8 || memcmp(t + kst + 8, K_KEY[k] + 8, (size_t)klen - 8) == 0)) {
+                            kk = k;
+                            break;
+                        }
+                }
+                if (kk >= 0) { /* (other keys of the embedded header are not read) */
+                    if (r->has[kk]) return 0;
+                    Py_ssize_t vl = en - (kst + klen);
+                    if (closed && vl > 0) vl--;
+                    r->has[kk] = 1;
+                    r->kv[kk].s = (int32_t)(kst + klen);
+                    r->kv[kk].l = (int32_t)vl;
+                }
+            } else if (ktl == 9 + closed && memcmp(t + kst, "HOPLIMIT", 8) == 0) {
+                return 0; /* (read as HOPLIMIT= by the general path's 8-byte key codes) */
+            }
+            if (closed) {
+                n_close = 1;
+                seg = 4;
+            }
+            continue;
+        }
         if (first) { /* IN= */
             if (tl < 3 || memcmp(t + st, "IN=", 3) != 0) return 0;
             r->in.s = (int32_t)(st + 3);
@@ -477,12 +650,12 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
             first = 0;
             continue;
         }
-        Py_ssize_t eq = -1;
-        for (Py_ssize_t j = 0; j < tl && j < 10; j++)
-            if (t[st + j] == '=') { eq = j; break; }
+        const unsigned char *eqp = memchr(t + st, '=', (size_t)(tl < 10 ? tl : 10));
+        Py_ssize_t eq = eqp ? eqp - (t + st) : -1;
         if (eq < 0) { /* a bare word */
             for (Py_ssize_t j = 0; j < tl && j < 8; j++)
                 if (t[st + j] == ':') return 0;
+            if (seg == 4) return 0;
             if (seg == 0) {
                 int *w = NULL;
                 if (tl == 2 && t[st] == 'D' && t[st + 1] == 'F') w = &r->df;
@@ -510,20 +683,26 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
         }
         Py_ssize_t klen = eq + 1;
         int kk = -1;
-        int lo = seg == 0 ? 0 : SEG1_FIRST, hi = seg == 0 ? SEG1_FIRST : NK;
+        int lo = seg == 0 ? 0 : SEG1_FIRST, hi = seg == 0 ? SEG1_FIRST : seg == 1 ? SEG2_FIRST : NK;
+        if (seg == 4) lo = K_UID, hi = K_MTU + 1;
         if (seg == 0 && klen == 6 && memcmp(t + st, "PROTO=", 6) == 0) {
             seg = 1;
             kk = K_PROTO;
         } else {
+            uint64_t code = code8(t + st, klen);
             for (int k = lo; k < hi; k++)
-                if (K_LEN_[k] == klen && memcmp(t + st, K_KEY[k], (size_t)klen) == 0) { kk = k; break; }
+                if (K_C8[k] == code && K_LEN_[k] == klen &&
+                    (klen <= 8 || memcmp(t + st + 8, K_KEY[k] + 8, (size_t)klen - 8) == 0)) {
+                    kk = k;
+                    break;
+                }
         }
         if (kk < 0 || r->has[kk]) return 0;
         r->has[kk] = 1;
         r->kv[kk].s = (int32_t)(st + klen);
         r->kv[kk].l = (int32_t)(tl - klen);
     }
-    if (pend_opt || last_st < 0) return 0;
+    if (pend_opt || last_st < 0 || n_open != n_close) return 0;
     /* the last token: "OPT", an unclosed "(", or "KEY=" / "KEY=0x" is a line cut short */
     {
         Py_ssize_t ll = last_en - last_st;
@@ -532,7 +711,7 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
         if (lt[0] == '(' && lt[ll - 1] != ')') return 0;
         for (Py_ssize_t j = 0; j < ll; j++)
             if (lt[j] == '=') {
-                Py_ssize_t vl = ll - j - 1;
+                Py_ssize_t vl = ll - j - 1 - (lt[ll - 1] == ']');
                 if (vl == 0 || (vl == 2 && lt[j + 1] == '0' && lt[j + 2] == 'x')) return 0;
                 break;
             }
@@ -592,9 +771,15 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
         [K_TC] = 255, [K_HOP] = 255, [K_FLOW] = (1 << 20) - 1, [K_SPT] = 65535, [K_DPT] = 65535,
         [K_L4LEN] = 65535, [K_WINDOW] = 65535, [K_RES] = 255, [K_URGP] = 65535,
         [K_SEQ] = 4294967295LL, [K_ACK] = 4294967295LL, [K_TYPE] = 255, [K_CODE] = 255,
-        [K_ICMPID] = 65535, [K_UID] = 4294967295LL, [K_GID] = 4294967295LL, [K_MARK] = 4294967295LL};
+        [K_ICMPID] = 65535, [K_UID] = 4294967295LL, [K_GID] = 4294967295LL, [K_MARK] = 4294967295LL,
+        [K_MTU] = 4294967295LL, [K_ILEN] = 65535 + 40, [K_ITTL] = 255, [K_IHOP] = 255, [K_IID] = 65535,
+        [K_ISPT] = 65535, [K_IDPT] = 65535, [K_ITYPE] = 255, [K_ICODE] = 255};
+    r->brk = n_open;
+    if (n_open && !icmp) return 0;
+    if (r->has[K_MTU] && !icmp) return 0;
+    if (r->has[K_ITTL] && r->has[K_IHOP]) return 0;
     for (int k = K_LEN; k < NK; k++) {
-        if (k == K_PROTO || !r->has[k]) continue;
+        if (k == K_PROTO || k == K_ISRC || k == K_IDST || k == K_IPROTO || !r->has[k]) continue;
         int64_t v;
         if (!int_of(t + r->kv[k].s, r->kv[k].l, HEXA[k], &v)) return 0;
         int64_t mx = MAXV[k];
@@ -611,10 +796,32 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
         if (echo) {
             if (!r->has[K_ICMPID] || !r->has[K_SEQ]) return 0;
         } else if (r->proto == P_ICMP) {
-            if (ty == 3 || ty == 4 || ty == 5 || ty == 11 || ty == 12) return 0;
-        } else if (ty == 1 || ty == 2 || ty == 3 || ty == 4) {
-            return 0;
+            if (ty == 12) return 0;
+            if ((ty == 3 || ty == 4 || ty == 11) && !n_open) return 0;
+            if (ty == 3 && r->val[K_CODE] == 4 && !r->has[K_MTU]) return 0;
+        } else {
+            if (ty == 4) return 0;
+            if (ty == 2 && !r->has[K_MTU]) return 0;
         }
+    }
+    /* the embedded header's addresses and protocol */
+    r->isrc6len = r->idst6len = -1;
+    if (r->has[K_ISRC]) {
+        uint32_t v;
+        const unsigned char *a = t + r->kv[K_ISRC].s;
+        if (ipv4_of(a, r->kv[K_ISRC].l, &v)) r->isrc6len = 0;
+        else if (!ipv6_canon(a, r->kv[K_ISRC].l, r->isrc6, &r->isrc6len)) return 0;
+    }
+    if (r->has[K_IDST]) {
+        uint32_t v;
+        const unsigned char *a = t + r->kv[K_IDST].s;
+        if (ipv4_of(a, r->kv[K_IDST].l, &v)) r->idst6len = 0;
+        else if (!ipv6_canon(a, r->kv[K_IDST].l, r->idst6, &r->idst6len)) return 0;
+    }
+    if (r->has[K_IPROTO]) {
+        if (r->kv[K_IPROTO].l > 16) return 0;
+        for (int j = 0; j < r->kv[K_IPROTO].l; j++)
+            if (!is_word(t[r->kv[K_IPROTO].s + j])) return 0;
     }
     r->flags.l = -1;
     if (tcp) {
@@ -757,6 +964,32 @@ static void write_row(out_t *o, const unsigned char *t, const row_t *r) {
     put_key(o, N_MARK, r, K_MARK);
     put_key(o, N_UID, r, K_UID);
     put_key(o, N_GID, r, K_GID);
+    put_key(o, N_MTU, r, K_MTU);
+    put_key(o, N_ISPT, r, K_ISPT);
+    put_key(o, N_IDPT, r, K_IDPT);
+    put_key(o, N_ILEN, r, K_ILEN);
+    put_key(o, N_ITTL, r, r->has[K_ITTL] ? K_ITTL : K_IHOP);
+    put_key(o, N_IIPID, r, K_IID);
+    put_key(o, N_ITYPE, r, K_ITYPE);
+    put_key(o, N_ICODE, r, K_ICODE);
+    if (r->isrc6len == 0) put_str(o, S_ISRC, t, r->kv[K_ISRC]);
+    else if (r->isrc6len > 0) put_text(o, S_ISRC, r->isrc6, (size_t)r->isrc6len);
+    else put_null_str(o, S_ISRC);
+    if (r->idst6len == 0) put_str(o, S_IDST, t, r->kv[K_IDST]);
+    else if (r->idst6len > 0) put_text(o, S_IDST, r->idst6, (size_t)r->idst6len);
+    else put_null_str(o, S_IDST);
+    if (r->has[K_IPROTO]) {
+        char up[20];
+        int ul = r->kv[K_IPROTO].l;
+        for (int j = 0; j < ul; j++) {
+            unsigned char c = t[r->kv[K_IPROTO].s + j];
+            up[j] = (char)((c >= 'a' && c <= 'z') ? c - 32 : c);
+        }
+        if (ul == 6 && memcmp(up, "ICMPV6", 6) == 0) up[4] = 'v';
+        put_text(o, S_IPROTO, up, (size_t)ul);
+    } else {
+        put_null_str(o, S_IPROTO);
+    }
     if (r->df) bit_set(o->bdata[B_DF], m);
     if (r->mf) bit_set(o->bdata[B_MF], m);
     if (r->ce) bit_set(o->bdata[B_CE], m);
@@ -850,15 +1083,25 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         while (L > 0 && (t[L - 1] == '\r' || t[L - 1] == '\n' || t[L - 1] == 0)) L--;
         if (raw > MAX_LINE_BYTES) continue; /* no body, no vote */
         tail[r] = L > 0 && t[L - 1] == ' ';
-        int ascii = 1, printable = 1;
-        for (Py_ssize_t j = 0; j < raw; j++) {
-            unsigned char c = t[j];
-            if (c >= 0x80) { ascii = 0; break; }
-            if (c < 0x20 || c == 0x7f) printable = 0;
-        }
+        int ascii, printable;
+        classify(t, raw, &ascii, &printable);
         if (raw > 0 && t[0] == '{') { /* a journal record: the caller reads its MESSAGE */
             body[r] = 3;
             njson++;
+            if (L != raw) continue;
+            int printable = 1;
+            for (Py_ssize_t j = 0; j < raw && printable; j++)
+                if (t[j] < 0x20 || t[j] >= 0x7f) printable = 0;
+            row_t row;
+            span msg = {0, 0};
+            if (!printable || !parse_record(t, L, &msg, &row)) continue;
+            const unsigned char *mt = t + msg.s;
+            Py_ssize_t at = find_anchor(mt, msg.l);
+            if (at < 0) continue;
+            row.host.s -= msg.s; /* (spans relative to the message) */
+            if (!record_head(mt, at, &row) || !parse_body(mt, at, msg.l, &row)) continue;
+            claimed[r] = 1;
+            write_row(&o, mt, &row);
             continue;
         }
         if (!ascii) {
@@ -935,6 +1178,9 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastparse",
                                     "Compiled fast path of the LOG line parser.", -1, methods};
 
 PyMODINIT_FUNC PyInit__fastparse(void) {
-    for (int k = 0; k < NK; k++) K_LEN_[k] = (int)strlen(K_KEY[k]);
+    for (int k = 0; k < NK; k++) {
+        K_LEN_[k] = (int)strlen(K_KEY[k]);
+        K_C8[k] = code8((const unsigned char *)K_KEY[k], K_LEN_[k]);
+    }
     return PyModule_Create(&module);
 }

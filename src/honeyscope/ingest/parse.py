@@ -46,15 +46,20 @@ from honeyscope.ingest.parse_tokens import tokenise
 #: Blocks of fewer lines take the numpy path (same results): starting numba's compiled code in a
 #: process (importing it, loading the cached machine code) costs more than such a block's parse.
 KERNEL_MIN_LINES = 4096
+#: The lines the compiled fast path (:mod:`parse_fast`) leaves to the general path take the numpy
+#: path below this many lines a block (so that an ingest where the fast path claims nearly every
+#: line never starts numba).
+FALLBACK_KERNEL_MIN_LINES = 65536
 #: The compiled kernel module once imported; None where numba is missing (False: not tried yet).
 _kernel: Any = False
 
 
-def _kernel_for(n: int) -> Any:
+def _kernel_for(n: int, least: int | None = None) -> Any:
     """The compiled kernel (:mod:`parse_kernel`) for a block of ``n`` lines, or None for the
-    numpy path: small blocks, or numba missing."""
+    numpy path: blocks under ``least`` lines (default :data:`KERNEL_MIN_LINES`), or numba
+    missing."""
     global _kernel
-    if _kernel is None or n < KERNEL_MIN_LINES:
+    if _kernel is None or n < (KERNEL_MIN_LINES if least is None else least):
         return None
     if _kernel is False:
         try:
@@ -403,7 +408,8 @@ def _merge(lines: pa.Array, first_line: int, ctx: ParseContext, rows: pa.Table, 
     rest = np.flatnonzero(~claimed)
     if not len(rest):
         return ParseResult(rows, schema.REJECT_SCHEMA.empty_table(), {})
-    sub = _parse(lines.take(pa.array(rest)), first_line, ctx, rest + first_line, spaced)
+    sub = _parse(lines.take(pa.array(rest)), first_line, ctx, rest + first_line, spaced,
+                 max(KERNEL_MIN_LINES, FALLBACK_KERNEL_MIN_LINES))
     if not rows.num_rows:
         return sub
     both = pa.concat_tables([rows, sub.rows])
@@ -431,12 +437,13 @@ def _all_rejected(lines: pa.Array, first_line: int, ctx: ParseContext, reason: s
 
 
 def _parse(lines: pa.Array, first_line: int, ctx: ParseContext, numbers: np.ndarray | None = None,
-           spaced: bool | None = None) -> ParseResult:
+           spaced: bool | None = None, kernel_min: int | None = None) -> ParseResult:
     """The general path over ``lines``: numbered from ``first_line`` on, or by ``numbers``; the
     trailing-space vote of :func:`_cut_tail` taken over these lines unless ``spaced`` is given
-    (the vote of the whole block they were taken from)."""
+    (the vote of the whole block they were taken from); numba's kernel from ``kernel_min`` lines
+    on (see :func:`_kernel_for`)."""
     c = pl.col
-    _kernel = _kernel_for(len(lines))
+    _kernel = _kernel_for(len(lines), kernel_min)
     raw = pl.Series("raw", lines)
     if raw.dtype != pl.String:
         raw = raw.cast(pl.String)

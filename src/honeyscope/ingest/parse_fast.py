@@ -2,11 +2,12 @@
 
 :mod:`honeyscope.ingest._fastparse` (C, built on install where a compiler is available) reads a
 block's line bytes once and *claims* the lines it is certain become rows -- the kernel's own
-``IN=.. OUT=..`` body after an RFC 3164 or RFC 3339 stamp, IPv4 or IPv6, TCP, UDP, ICMP echo and
-other ICMP / ICMPv6 messages without an embedded header -- writing every column of their rows
-straight from the bytes (integers, addresses, microsecond times). Every other line (anything
-rejected, warned about, bracketed, fragmented, non-ASCII, ...) is left to the general path,
-which parses it exactly as before; :func:`parse_block` merges both in line order.
+``IN=.. OUT=..`` body after an RFC 3164 or RFC 3339 stamp or in a ``journalctl -o json`` record,
+IPv4 or IPv6, TCP, UDP, ICMP and ICMPv6 (errors with their embedded header too) -- writing every
+column of their rows straight from the bytes (integers, addresses, microsecond times). Every other
+line (anything rejected or warned about, fragments, IP options, non-ASCII text, unknown keys, ...)
+is left to the general path, which parses it exactly as before; :func:`parse_block` merges both
+in line order.
 
 Inputs that depend on the whole block are computed over the whole block, as the general path
 does: the "most netfilter lines end with a space" vote of the truncation rule (see
@@ -40,10 +41,11 @@ FALLBACK_ENV = "HONEYSCOPE_PARSE_FALLBACK"
 _END_US = 4_102_444_800_000_000
 
 _STR_COLS = ("host", "src", "dst", "proto", "tcp_flags", "tcp_opt", "prefix", "in_iface", "out_iface",
-             "physin", "physout", "mac", "mac_dst", "mac_src")
+             "physin", "physout", "mac", "mac_dst", "mac_src", "inner_src", "inner_dst", "inner_proto")
 _NUM_COLS = ("time", "uptime", "src_int", "dst_int", "family", "spt", "dpt", "icmp_type", "icmp_code",
              "icmp_id", "icmp_seq", "len", "l4_len", "ttl", "tos", "prec", "ip_id", "flowlbl", "window",
-             "res", "urgp", "tcp_seq", "tcp_ack", "mark", "uid", "gid", "ethertype")
+             "res", "urgp", "tcp_seq", "tcp_ack", "mark", "uid", "gid", "ethertype", "mtu", "inner_spt",
+             "inner_dpt", "inner_len", "inner_ttl", "inner_ip_id", "inner_icmp_type", "inner_icmp_code")
 _BOOL_COLS = ("df", "mf", "ce")
 
 
