@@ -93,9 +93,9 @@ def test_fast_path_claims_ordinary_lines_and_gives_the_general_paths_table(monke
     lines = _ordinary()
     got = parse_fast.claim(pa.array(lines, pa.string()), 1, _ctx())
     assert got is not None
-    rows, claimed, spaced = got
+    rows, rejects, claimed, spaced = got
     assert claimed.mean() >= 0.9, [ln for ln, c in zip(lines, claimed, strict=True) if not c]
-    assert spaced and rows.num_rows == int(claimed.sum())
+    assert spaced and rows.num_rows == int(claimed.sum()) and rejects.num_rows == 0
     fast, slow = _both(lines, monkeypatch)
     _same(fast, slow)
     assert fast.rows.num_rows == len(lines) and fast.rejects.num_rows == 0
@@ -104,7 +104,7 @@ def test_fast_path_claims_ordinary_lines_and_gives_the_general_paths_table(monke
 def test_fast_rows_hold_the_values_of_the_kernels_format() -> None:
     lines = _ordinary()[:10]
     got = parse_fast.claim(pa.array(lines, pa.string()), 1, _ctx())
-    assert got is not None and got[1].all()
+    assert got is not None and got[2].all()
     r = got[0].to_pylist()
     # (values from the lines above, the kernel's format and a calendar)
     assert (r[0]["time"], r[0]["uptime"], r[0]["host"], r[0]["prefix"], r[0]["action"]) == (
@@ -154,6 +154,12 @@ def test_lines_the_fast_path_leaves_keep_their_place_and_reason(monkeypatch) -> 
     _same(fast, slow)
     assert fast.rejects.column("line").to_pylist() == [8, 10, 12, 14, 18]  # (first line: 7)
     assert fast.warnings == {"bad icmp_id": 1}
+    # the line without a netfilter body is claimed as a reject, with its header's host and time
+    got = parse_fast.claim(pa.array(lines, pa.string()), 7, _ctx())
+    assert got is not None
+    assert got[1].select(["line", "reason", "host", "time"]).to_pylist() == [dict(
+        line=14, reason="not a netfilter line", host="hp1",
+        time=datetime(2025, 3, 3, 21, 53, 59, tzinfo=UTC))]
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Paris", "America/New_York"])
@@ -200,7 +206,8 @@ _VALUES = {"LEN=60": ["LEN=65536", "LEN=65575", "LEN=0"], "TTL=51": ["TTL=256", 
 @st.composite
 def _line(draw) -> str:
     body = draw(st.sampled_from([TCP.format(mac=MAC, spt=40000), UDP, PING, V6, V6_UDP, TCP_OPT, ICMP_ERR,
-                                 V6_ERR]))
+                                 V6_ERR, "sshd[1]: Invalid user admin", "LOGIN=x OUT=", "a IN=b", " ",
+                                 "ADMIN=x " * 600]))
     for old, news in _VALUES.items():
         if old in body and draw(st.integers(0, 5)) == 0:
             body = body.replace(old, draw(st.sampled_from(news)), 1)

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #define MAX_LINE_BYTES 16384
+#define MAX_REJECT_TEXT 4096
 
 /* ---------------------------------------------------------------------------------------- */
 /* growing byte buffers and output columns                                                   */
@@ -99,6 +100,41 @@ typedef struct {
 } out_t;
 
 static inline void bit_set(uint8_t *bm, Py_ssize_t i) { bm[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+
+/* the claimed rejects: lines without a netfilter body in a framing the fast path reads ("not a
+ * netfilter line", with the host and time of their header) */
+typedef struct {
+    Py_ssize_t m;
+    uint32_t *idx;
+    int64_t *time;
+    uint8_t *tvalid, *naive, *hvalid;
+    int32_t *hoff, *toff;
+    sbuf host, text;
+} rej_t;
+
+static int rej_alloc(rej_t *q, Py_ssize_t n) {
+    size_t bm = (size_t)(n + 8) / 8;
+    q->idx = calloc((size_t)n + 1, 4);
+    q->time = calloc((size_t)n + 1, 8);
+    q->tvalid = calloc(bm, 1);
+    q->hvalid = calloc(bm, 1);
+    q->naive = calloc((size_t)n + 1, 1);
+    q->hoff = calloc((size_t)n + 1, 4);
+    q->toff = calloc((size_t)n + 1, 4);
+    return q->idx && q->time && q->tvalid && q->hvalid && q->naive && q->hoff && q->toff;
+}
+
+static void rej_free(rej_t *q) {
+    free(q->idx);
+    free(q->time);
+    free(q->tvalid);
+    free(q->hvalid);
+    free(q->naive);
+    free(q->hoff);
+    free(q->toff);
+    free(q->host.p);
+    free(q->text.p);
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* small readers                                                                             */
@@ -343,6 +379,8 @@ typedef struct {
 } row_t;
 
 static int head_rest(const unsigned char *t, Py_ssize_t p, Py_ssize_t at, row_t *r, int stamped);
+
+static void put_reject(rej_t *q, Py_ssize_t r, const unsigned char *t, Py_ssize_t raw, const row_t *row);
 
 /* the stamp and header; returns 1 if the line's head is one we read */
 static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp, row_t *r) {
@@ -996,6 +1034,22 @@ static void write_row(out_t *o, const unsigned char *t, const row_t *r) {
     o->m = m + 1;
 }
 
+static void put_reject(rej_t *q, Py_ssize_t r, const unsigned char *t, Py_ssize_t raw, const row_t *row) {
+    Py_ssize_t k = q->m;
+    q->idx[k] = (uint32_t)r;
+    q->time[k] = row->time_us;
+    bit_set(q->tvalid, k);
+    q->naive[k] = (uint8_t)row->naive;
+    if (row->host.l >= 0) {
+        sb_put(&q->host, (const char *)t + row->host.s, (size_t)row->host.l);
+        bit_set(q->hvalid, k);
+    }
+    q->hoff[k + 1] = (int32_t)q->host.len;
+    sb_put(&q->text, (const char *)t, (size_t)raw);
+    q->toff[k + 1] = (int32_t)q->text.len;
+    q->m = k + 1;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* the block                                                                                 */
 /* ---------------------------------------------------------------------------------------- */
@@ -1050,7 +1104,9 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     PyObject *res = NULL;
     uint8_t *claimed = NULL, *body = NULL, *tail = NULL;
     out_t o;
+    rej_t rj;
     memset(&o, 0, sizeof o);
+    memset(&rj, 0, sizeof rj);
     int alloc_ok = 0;
     Py_ssize_t njson = 0;
     size_t osz = off64 ? 8 : 4;
@@ -1061,7 +1117,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     claimed = calloc((size_t)n + 1, 1);
     body = calloc((size_t)n + 1, 1);
     tail = calloc((size_t)n + 1, 1);
-    alloc_ok = out_alloc(&o, n) && claimed && body && tail;
+    alloc_ok = out_alloc(&o, n) && rej_alloc(&rj, n) && claimed && body && tail;
     if (!alloc_ok) {
         PyErr_NoMemory();
         goto done;
@@ -1097,7 +1153,13 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             if (!printable || !parse_record(t, L, &msg, &row)) continue;
             const unsigned char *mt = t + msg.s;
             Py_ssize_t at = find_anchor(mt, msg.l);
-            if (at < 0) continue;
+            if (at < 0) {
+                if (!has_loose(mt, msg.l) && raw <= MAX_REJECT_TEXT) { /* "not a netfilter line" */
+                    put_reject(&rj, r, t, raw, &row);
+                    claimed[r] = 2;
+                }
+                continue;
+            }
             row.host.s -= msg.s; /* (spans relative to the message) */
             if (!record_head(mt, at, &row) || !parse_body(mt, at, msg.l, &row)) continue;
             claimed[r] = 1;
@@ -1110,6 +1172,16 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         }
         Py_ssize_t at = find_anchor(t, L);
         body[r] = at >= 0 || has_loose(t, L);
+        if (at < 0 && !body[r] && printable && L == raw && raw <= MAX_REJECT_TEXT && raw > 0) {
+            /* no body: "not a netfilter line" unless blank; host and time from the first 256 bytes */
+            Py_ssize_t j = 0;
+            while (j < raw && t[j] == ' ') j++;
+            row_t row;
+            if (j == raw || !parse_head(t, raw < 256 ? raw : 256, &pp, &row)) continue;
+            put_reject(&rj, r, t, raw, &row);
+            claimed[r] = 2;
+            continue;
+        }
         if (at < 0 || !printable || L != raw || t[0] == '{') continue;
         row_t row;
         if (!parse_head(t, at, &pp, &row)) continue;
@@ -1120,6 +1192,10 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     if (bad) {
         PyErr_SetString(PyExc_ValueError, "bad offsets");
+        goto done;
+    }
+    if (rj.host.fail || rj.text.fail) {
+        PyErr_NoMemory();
         goto done;
     }
     for (int c = 0; c < NS; c++)
@@ -1157,10 +1233,21 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             SET(N_NAMES[c], Py_BuildValue("(NN)", bytes_of(o.nvalid[c], bm),
                                           bytes_of(o.ndata[c], (size_t)m * (size_t)N_SIZE[c])));
         for (int c = 0; c < NB; c++) SET(B_NAMES[c], bytes_of(o.bdata[c], bm));
+        Py_ssize_t k = rj.m;
+        size_t rbm = (size_t)(k + 7) / 8;
+        SET("rej_m", PyLong_FromSsize_t(k));
+        SET("rej_idx", bytes_of(rj.idx, (size_t)k * 4));
+        SET("rej_time", Py_BuildValue("(NN)", bytes_of(rj.tvalid, rbm), bytes_of(rj.time, (size_t)k * 8)));
+        SET("rej_naive", bytes_of(rj.naive, (size_t)k));
+        SET("rej_host", Py_BuildValue("(NNN)", bytes_of(rj.hvalid, rbm), bytes_of(rj.hoff, ((size_t)k + 1) * 4),
+                                      bytes_of(rj.host.p ? rj.host.p : "", rj.host.len)));
+        SET("rej_text", Py_BuildValue("(ONN)", Py_None, bytes_of(rj.toff, ((size_t)k + 1) * 4),
+                                      bytes_of(rj.text.p ? rj.text.p : "", rj.text.len)));
 #undef SET
     }
 done:
     out_free(&o);
+    rej_free(&rj);
     free(claimed);
     free(body);
     free(tail);

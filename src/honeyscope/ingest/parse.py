@@ -401,20 +401,25 @@ def parse_block(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseRes
         )
 
 
-def _merge(lines: pa.Array, first_line: int, ctx: ParseContext, rows: pa.Table, claimed: np.ndarray,
-           spaced: bool) -> ParseResult:
-    """The block's result from the compiled path's rows and the general path's parse of the lines
-    it did not claim (rows of both in line order)."""
+def _merge(lines: pa.Array, first_line: int, ctx: ParseContext, rows: pa.Table, rejects: pa.Table,
+           claimed: np.ndarray, spaced: bool) -> ParseResult:
+    """The block's result from the compiled path's rows and rejects and the general path's parse
+    of the lines it did not claim (both in line order)."""
     rest = np.flatnonzero(~claimed)
     if not len(rest):
-        return ParseResult(rows, schema.REJECT_SCHEMA.empty_table(), {})
+        return ParseResult(rows, rejects, {})
     sub = _parse(lines.take(pa.array(rest)), first_line, ctx, rest + first_line, spaced,
                  max(KERNEL_MIN_LINES, FALLBACK_KERNEL_MIN_LINES))
-    if not rows.num_rows:
-        return sub
-    both = pa.concat_tables([rows, sub.rows])
-    order = np.argsort(both.column("line").to_numpy(), kind="stable")
-    return ParseResult(both.take(pa.array(order)), sub.rejects, sub.warnings)
+    return ParseResult(_in_line_order(rows, sub.rows), _in_line_order(rejects, sub.rejects), sub.warnings)
+
+
+def _in_line_order(a: pa.Table, b: pa.Table) -> pa.Table:
+    if not b.num_rows:
+        return a
+    if not a.num_rows:
+        return b
+    both = pa.concat_tables([a, b])
+    return both.take(pa.array(np.argsort(both.column("line").to_numpy(), kind="stable")))
 
 
 def _all_rejected(lines: pa.Array, first_line: int, ctx: ParseContext, reason: str) -> ParseResult:

@@ -78,10 +78,57 @@ def _anchored(text: pa.Array, records: bool) -> tuple[np.ndarray, np.ndarray]:
     return df.to_series(0).to_numpy(), df.to_series(1).to_numpy()
 
 
-def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, np.ndarray, bool] | None:
-    """Run the compiled pass over a block: (rows of the claimed lines in line order, claimed mask,
-    the block's trailing-space vote), or None when the block must take the general path whole."""
-    from honeyscope.ingest.parse import _actions, _ref_key, _to_utc
+def _utc(t: np.ndarray, naive: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
+    """(UTC microseconds, known?) of times of which those flagged ``naive`` are wall-clock times
+    in ``tz``, converted as the general path converts them (a clock that does not exist: unknown)."""
+    from honeyscope.ingest.parse import _to_utc
+
+    ok = np.ones(len(t), np.bool_)
+    if tz.upper() == "UTC" or not naive.any():
+        return t, ok
+    conv = pl.select(_to_utc(pl.lit(pl.Series("t", t[naive])), tz)).to_series()
+    t = t.copy()
+    t[naive] = conv.cast(pl.Int64).fill_null(0).to_numpy()
+    ok[naive] = conv.is_not_null().to_numpy()
+    return t, ok
+
+
+def _strings(m: int, parts: tuple[Any, Any, Any]) -> pa.Array:
+    valid, offsets, data = parts
+    return pa.Array.from_buffers(pa.string(), m, [None if valid is None else pa.py_buffer(valid),
+                                                  pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _repeat(text: str | None, m: int) -> pa.Array:
+    if text is None:
+        return pa.nulls(m, pa.string())
+    b = text.encode()
+    return pa.Array.from_buffers(pa.string(), m, [
+        None, pa.py_buffer((np.arange(m + 1, dtype=np.int32) * len(b)).tobytes()), pa.py_buffer(b * m)])
+
+
+def _rejects(d: dict, first_line: int, ctx: Any) -> tuple[pa.Table, np.ndarray]:
+    """The claimed rejects (lines without a netfilter body) and their line indexes."""
+    m = int(d["rej_m"])
+    idx = np.frombuffer(d["rej_idx"], np.uint32)
+    _, b = d["rej_time"]
+    t, ok = _utc(np.frombuffer(b, np.int64), np.frombuffer(d["rej_naive"], np.bool_), ctx.tz)
+    ok &= (t >= 0) & (t < _END_US)  # (parse.YEARS: a time outside is left null)
+    host = _strings(m, d["rej_host"])
+    if ctx.sensor is not None:
+        host = pc.fill_null(host, pa.scalar(ctx.sensor, pa.string()))
+    table = pa.Table.from_arrays([
+        _repeat(ctx.source, m), pa.array((idx + first_line).astype(np.uint32)),
+        _repeat("not a netfilter line", m), _strings(m, d["rej_text"]), host,
+        pa.array(t, schema.TIME_TYPE, mask=~ok)], schema=schema.REJECT_SCHEMA)
+    return table, idx
+
+
+def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, pa.Table, np.ndarray, bool] | None:
+    """Run the compiled pass over a block: (rows of the lines it claims, in line order; the rejects
+    it claims; claimed mask; the block's trailing-space vote), or None when the block must take
+    the general path whole."""
+    from honeyscope.ingest.parse import _actions, _ref_key
 
     if ctx.year is not None or lines.null_count:
         return None
@@ -91,7 +138,7 @@ def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, np.ndar
     data, offs, large = _buffers(lines)
     ry, rkey = _ref_key(ctx)
     d = _fastparse.parse(data, offs, n, large, ry, rkey)
-    claimed = np.frombuffer(d["claimed"], np.bool_).copy()
+    kind = np.frombuffer(d["claimed"], np.uint8)
     body = np.frombuffer(d["has_body"], np.uint8)
     tail = np.frombuffer(d["tail_sp"], np.bool_).copy()
     nf = body == 1
@@ -101,13 +148,11 @@ def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, np.ndar
             nf[undecided], tail[undecided] = _anchored(lines.take(pa.array(undecided)), code == 3)
     # (the truncation rule: where most netfilter lines end with a space, one without it was cut)
     spaced = int(np.count_nonzero(tail & nf)) * 2 > int(np.count_nonzero(nf))
+    claimed = kind != 0
+    rejects, _ = _rejects(d, first_line, ctx)
     m = int(d["m"])
-    at = np.flatnonzero(claimed)
-    cols: dict[str, pa.Array] = {}
-    for name in _STR_COLS:
-        valid, o, b = d[name]
-        cols[name] = pa.Array.from_buffers(pa.string(), m, [pa.py_buffer(valid), pa.py_buffer(o),
-                                                             pa.py_buffer(b)])
+    at = np.flatnonzero(kind == 1)
+    cols: dict[str, pa.Array] = {name: _strings(m, d[name]) for name in _STR_COLS}
     types = {f.name: f.type for f in schema.SCHEMA}
     for name in _NUM_COLS:
         valid, b = d[name]
@@ -115,28 +160,16 @@ def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, np.ndar
     for name in _BOOL_COLS:
         cols[name] = pa.Array.from_buffers(pa.bool_(), m, [None, pa.py_buffer(d[name])])
     keep = tail[at] if spaced else np.ones(m, np.bool_)
-    us = np.frombuffer(d["naive"], np.bool_)
-    t = np.frombuffer(cols["time"].buffers()[1], np.int64)[:m]
-    if ctx.tz.upper() != "UTC" and us.any():  # wall-clock stamps: to UTC as the general path does
-        local = pl.Series("t", t[us])
-        conv = pl.select(_to_utc(pl.lit(local), ctx.tz)).to_series()
-        t = t.copy()
-        ok = conv.is_not_null().to_numpy()
-        t[us] = conv.cast(pl.Int64).fill_null(0).to_numpy()
-        k = keep[us]
-        k &= ok
-        keep[us] = k
-        cols["time"] = pa.array(t, schema.TIME_TYPE)
-    keep &= (t >= 0) & (t < _END_US)  # the years a time may have (parse.YEARS)
+    t, ok = _utc(np.frombuffer(cols["time"].buffers()[1], np.int64)[:m],
+                 np.frombuffer(d["naive"], np.bool_), ctx.tz)
+    keep &= ok & (t >= 0) & (t < _END_US)  # (a time outside parse.YEARS: "bad timestamp")
+    cols["time"] = pa.array(t, schema.TIME_TYPE)
     if ctx.sensor is not None:
         cols["host"] = pc.fill_null(cols["host"], pa.scalar(ctx.sensor, pa.string()))
     enc = pc.dictionary_encode(pc.fill_null(cols["prefix"], ""))
     action = _actions(pl.Series("p", enc.dictionary)).to_arrow().cast(pa.string())
     cols["action"] = action.take(enc.indices)
-    src = ctx.source.encode()
-    cols["source"] = pa.Array.from_buffers(pa.string(), m, [
-        None, pa.py_buffer((np.arange(m + 1, dtype=np.int32) * len(src)).tobytes()),
-        pa.py_buffer(src * m)])
+    cols["source"] = _repeat(ctx.source, m)
     cols["line"] = pa.array((at + first_line).astype(np.uint32))
     table = pa.Table.from_arrays(
         [cols[f.name] if f.name in cols else pa.nulls(m, f.type) for f in schema.SCHEMA],
@@ -144,4 +177,4 @@ def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, np.ndar
     if not keep.all():
         table = table.filter(pa.array(keep))
         claimed[at[~keep]] = False
-    return table, claimed, spaced
+    return table, rejects, claimed, spaced
