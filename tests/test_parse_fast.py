@@ -217,6 +217,8 @@ def _line(draw) -> str:
         line = line[: draw(st.integers(0, len(line)))]
     if draw(st.integers(0, 9)) == 0:
         line = line.rstrip(" ") + draw(st.sampled_from(["", "\r", "  ", "\x00"]))
+    if draw(st.integers(0, 4)) == 0:  # (lines given with their newline)
+        line += draw(st.sampled_from(["\n", "\r\n", "\x00\n", "\n\r"]))
     return line
 
 
@@ -230,7 +232,7 @@ def _record(draw) -> str:
         ("MESSAGE", msg.replace("\\", "\\\\").replace('"', '\\"'))]
     fields = draw(st.permutations(fields))[: draw(st.integers(2, 4))]
     sep = draw(st.sampled_from([",", ", "]))
-    return "{" + sep.join(f'"{k}":"{v}"' for k, v in fields) + "}"
+    return "{" + sep.join(f'"{k}":"{v}"' for k, v in fields) + "}" + draw(st.sampled_from(["", "\n"]))
 
 
 def _agree(lines: list[str], tz: str, monkeypatch) -> None:

@@ -1140,14 +1140,10 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         if (raw > MAX_LINE_BYTES) continue; /* no body, no vote */
         tail[r] = L > 0 && t[L - 1] == ' ';
         int ascii, printable;
-        classify(t, raw, &ascii, &printable);
+        classify(t, L, &ascii, &printable); /* (the text: without its trailing CR, LF, NUL) */
         if (raw > 0 && t[0] == '{') { /* a journal record: the caller reads its MESSAGE */
             body[r] = 3;
             njson++;
-            if (L != raw) continue;
-            int printable = 1;
-            for (Py_ssize_t j = 0; j < raw && printable; j++)
-                if (t[j] < 0x20 || t[j] >= 0x7f) printable = 0;
             row_t row;
             span msg = {0, 0};
             if (!printable || !parse_record(t, L, &msg, &row)) continue;
@@ -1182,7 +1178,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             claimed[r] = 2;
             continue;
         }
-        if (at < 0 || !printable || L != raw || t[0] == '{') continue;
+        if (at < 0 || !printable) continue;
         row_t row;
         if (!parse_head(t, at, &pp, &row)) continue;
         if (!parse_body(t, at, L, &row)) continue;

@@ -24,6 +24,11 @@ least :data:`KERNEL_MIN_LINES` lines are scanned by the compiled kernel (:mod:`p
 also decodes every numeric field straight from the line bytes; smaller blocks (and every block
 where numba is missing) take the numpy tokeniser and polars' string parsing, so that a small
 ingest never pays numba's start-up.
+
+Before both, where the C extension is built, :mod:`parse_fast` claims the ordinary lines of a block
+and writes their rows (and the rejects of lines without a netfilter body) straight from the bytes;
+only the lines it leaves take the path above, with the block's own trailing-space vote, and the two
+are merged in line order (``tests/test_parse_fast.py``).
 """
 
 from __future__ import annotations
