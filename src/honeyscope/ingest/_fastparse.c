@@ -1149,8 +1149,12 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             if (!printable || !parse_record(t, L, &msg, &row)) continue;
             const unsigned char *mt = t + msg.s;
             Py_ssize_t at = find_anchor(mt, msg.l);
+            /* (the vote's inputs, from the MESSAGE: the general path reads the record's text so) */
+            int loose = at < 0 && has_loose(mt, msg.l);
+            body[r] = at >= 0 || loose;
+            tail[r] = msg.l > 0 && mt[msg.l - 1] == ' ';
             if (at < 0) {
-                if (!has_loose(mt, msg.l) && raw <= MAX_REJECT_TEXT) { /* "not a netfilter line" */
+                if (!loose && raw <= MAX_REJECT_TEXT) { /* "not a netfilter line" */
                     put_reject(&rj, r, t, raw, &row);
                     claimed[r] = 2;
                 }

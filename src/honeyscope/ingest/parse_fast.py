@@ -124,11 +124,29 @@ def _rejects(d: dict, first_line: int, ctx: Any) -> tuple[pa.Table, np.ndarray]:
     return table, idx
 
 
+#: prefix → action, as parse._actions reads them (a sensor logs a handful of prefixes)
+_ACTIONS: dict[str, str] = {}
+
+
+def _action_of(prefix: pa.Array) -> pa.Array:
+    """The action of each log prefix (null: none), by parse._actions, once per distinct prefix."""
+    from honeyscope.ingest.parse import _actions
+
+    enc = pc.dictionary_encode(pc.fill_null(prefix, ""))
+    values = enc.dictionary.to_pylist()
+    new = [v for v in values if v not in _ACTIONS]
+    if new:
+        if len(_ACTIONS) > 100_000:
+            _ACTIONS.clear()
+        _ACTIONS.update(zip(new, _actions(pl.Series("p", new, pl.String)).to_list(), strict=True))
+    return pa.array([_ACTIONS[v] for v in values], pa.string()).take(enc.indices)
+
+
 def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, pa.Table, np.ndarray, bool] | None:
     """Run the compiled pass over a block: (rows of the lines it claims, in line order; the rejects
     it claims; claimed mask; the block's trailing-space vote), or None when the block must take
     the general path whole."""
-    from honeyscope.ingest.parse import _actions, _ref_key
+    from honeyscope.ingest.parse import _ref_key
 
     if ctx.year is not None or lines.null_count:
         return None
@@ -166,9 +184,7 @@ def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, pa.Tabl
     cols["time"] = pa.array(t, schema.TIME_TYPE)
     if ctx.sensor is not None:
         cols["host"] = pc.fill_null(cols["host"], pa.scalar(ctx.sensor, pa.string()))
-    enc = pc.dictionary_encode(pc.fill_null(cols["prefix"], ""))
-    action = _actions(pl.Series("p", enc.dictionary)).to_arrow().cast(pa.string())
-    cols["action"] = action.take(enc.indices)
+    cols["action"] = _action_of(cols["prefix"])
     cols["source"] = _repeat(ctx.source, m)
     cols["line"] = pa.array((at + first_line).astype(np.uint32))
     table = pa.Table.from_arrays(
