@@ -255,3 +255,33 @@ def test_fast_and_general_paths_agree_on_drawn_lines(lines, tz, monkeypatch) -> 
        tz=st.sampled_from(["UTC", "Europe/Paris"]), seed=st.integers(0, 2**31))
 def test_fast_and_general_paths_agree_on_drawn_and_generated_lines(lines, tz, seed, monkeypatch) -> None:
     _agree(lines + list(generate_lines(150, seed)), tz, monkeypatch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fast_and_general_paths_agree_on_mutated_lines(seed: int, monkeypatch) -> None:
+    """Generated lines with tokens inserted, spans cut out, token soup and random characters
+    (control characters, brackets, quotes, backslashes, non-ASCII)."""
+    import random
+
+    rng = random.Random(seed)
+    base = list(generate_lines(500, seed))
+    toks = ["IN=", "OUT=", "SRC=1.2.3.4", "DST=::1", "PROTO=TCP", "PROTO=ICMP", "[", "]", "[SRC=1", "DPT=2]",
+            "OPT", "(", "(0204)", "SYN", "URGP=0", "MTU=5", "ID:5", "FRAG:1", "HOPLIMIT=3", "HOPLIMITX",
+            "TYPE=3", "CODE=4", "{", "}", '"MESSAGE":"', "\\", "\x00", "\r", "\t", "é", "  ", "<4>",
+            "Mar  1 00:00:00", "kernel:", "[1.5]", "2025-01-01T00:00:00Z"]
+    for _ in range(10):
+        lines = []
+        for _ in range(60):
+            s, k = rng.choice(base), rng.random()
+            i = rng.randrange(len(s) + 1)
+            if k < 0.3:
+                s = s[:i] + rng.choice(toks) + s[i:]
+            elif k < 0.45:
+                s = s[:i] + s[rng.randrange(i, len(s) + 1):]
+            elif k < 0.55:
+                s = " ".join(rng.choice(toks) for _ in range(rng.randrange(30)))
+            elif k < 0.6:
+                s = "".join(chr(rng.randrange(1, 256)) for _ in range(rng.randrange(100)))
+            lines.append(s)
+        _agree(lines, rng.choice(["UTC", "Europe/Paris"]), monkeypatch)
