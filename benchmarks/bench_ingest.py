@@ -181,12 +181,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:12} {a.lines / r['wall']:12,.0f} {mb / r['wall']:8.1f} "
                   f"{r['wall']:8.2f} {r['cpu']:8.2f} {r['rss_kb'] / 1024:8.0f} MB"
                   + ("" if r["rc"] == 0 else f"  (exit {r['rc']})"))
-        for base in ("one regex", "naive re"):
-            if base not in res:
-                continue
-            ratio = res[base]["wall"] / res["honeyscope"]["wall"]
-            cpu_ratio = res[base]["cpu"] / res["honeyscope"]["cpu"]
-            print(f"honeyscope / {base}: {ratio:.2f}x (wall), {cpu_ratio:.2f}x (cpu)")
+        for name in ("honeyscope", "parse_block"):
+            for base in ("one regex", "naive re"):
+                if base not in res or name not in res:
+                    continue
+                ratio = res[base]["wall"] / res[name]["wall"]
+                cpu_ratio = res[base]["cpu"] / res[name]["cpu"]
+                print(f"{name} / {base}: {ratio:.2f}x (wall), {cpu_ratio:.2f}x (cpu)")
     return 0
 
 

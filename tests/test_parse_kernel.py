@@ -122,6 +122,7 @@ def test_parse_block_same_without_the_kernel(monkeypatch: pytest.MonkeyPatch) ->
               BODY.replace("TOS=0x00", "TOS=0x0X1f").replace("SRC=1.2.3.4", "SRC=fe80::1")]
     arr = pa.array(lines, pa.string())
     ctx = parse.ParseContext(source="t", reference_time=datetime(2025, 6, 1, tzinfo=UTC))
+    monkeypatch.setenv("HONEYSCOPE_PARSE_FALLBACK", "1")  # (every line through numba or numpy)
     fast = parse.parse_block(arr, 1, ctx)
     monkeypatch.setattr(parse, "_kernel", None)
     monkeypatch.setattr(parse, "tokenise", parse_tokens.tokenise)

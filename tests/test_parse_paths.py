@@ -87,9 +87,14 @@ REJECTS = [
 ]
 
 
-@pytest.fixture(params=["compiled", "numpy"])
+@pytest.fixture(params=["compiled", "numpy", "fast"])
 def path(request, monkeypatch) -> str:
+    if request.param == "fast":  # the C fast path where built (see test_parse_fast.py), numba after it
+        monkeypatch.setattr(parse, "FALLBACK_KERNEL_MIN_LINES", 0)
+        monkeypatch.setattr(parse, "KERNEL_MIN_LINES", 0)
+        return request.param
     monkeypatch.setattr(parse, "KERNEL_MIN_LINES", 0 if request.param == "compiled" else 10**9)
+    monkeypatch.setenv("HONEYSCOPE_PARSE_FALLBACK", "1")
     return request.param
 
 
@@ -143,6 +148,7 @@ def test_scan_decodes_numbers_as_the_kernel_prints_them() -> None:
                                                  max_size=20),
        year=st.sampled_from([None, 2024]))
 def test_both_paths_agree_on_generated_and_mangled_lines(seed, cuts, year, monkeypatch) -> None:
+    monkeypatch.setenv("HONEYSCOPE_PARSE_FALLBACK", "1")
     lines = list(generate_lines(200, seed))
     for i, f in cuts:  # cut lines anywhere: truncation rules, dangling values
         lines[i] = lines[i][: int(len(lines[i]) * f)]

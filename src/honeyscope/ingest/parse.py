@@ -24,6 +24,11 @@ least :data:`KERNEL_MIN_LINES` lines are scanned by the compiled kernel (:mod:`p
 also decodes every numeric field straight from the line bytes; smaller blocks (and every block
 where numba is missing) take the numpy tokeniser and polars' string parsing, so that a small
 ingest never pays numba's start-up.
+
+Before both, where the C extension is built, :mod:`parse_fast` claims the ordinary lines of a block
+and writes their rows (and the rejects of lines without a netfilter body) straight from the bytes;
+only the lines it leaves take the path above, with the block's own trailing-space vote, and the two
+are merged in line order (``tests/test_parse_fast.py``).
 """
 
 from __future__ import annotations
@@ -40,20 +45,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from honeyscope import schema
+from honeyscope.ingest import parse_fast
 from honeyscope.ingest.parse_tokens import tokenise
 
 #: Blocks of fewer lines take the numpy path (same results): starting numba's compiled code in a
 #: process (importing it, loading the cached machine code) costs more than such a block's parse.
 KERNEL_MIN_LINES = 4096
+#: The lines the compiled fast path (:mod:`parse_fast`) leaves to the general path take the numpy
+#: path below this many lines a block (so that an ingest where the fast path claims nearly every
+#: line never starts numba).
+FALLBACK_KERNEL_MIN_LINES = 65536
 #: The compiled kernel module once imported; None where numba is missing (False: not tried yet).
 _kernel: Any = False
 
 
-def _kernel_for(n: int) -> Any:
+def _kernel_for(n: int, least: int | None = None) -> Any:
     """The compiled kernel (:mod:`parse_kernel`) for a block of ``n`` lines, or None for the
-    numpy path: small blocks, or numba missing."""
+    numpy path: blocks under ``least`` lines (default :data:`KERNEL_MIN_LINES`), or numba
+    missing."""
     global _kernel
-    if _kernel is None or n < KERNEL_MIN_LINES:
+    if _kernel is None or n < (KERNEL_MIN_LINES if least is None else least):
         return None
     if _kernel is False:
         try:
@@ -371,6 +382,13 @@ def parse_block(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseRes
     """
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks() if lines.num_chunks != 1 else lines.chunk(0)
+    if len(lines) and parse_fast.available():
+        try:
+            fast = parse_fast.claim(lines, first_line, ctx)
+            if fast is not None:
+                return _merge(lines, first_line, ctx, *fast)
+        except Exception:  # the general path alone gives the block's answer
+            pass
     try:
         return _parse(lines, first_line, ctx)
     except Exception:
@@ -386,6 +404,27 @@ def parse_block(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseRes
         return ParseResult(
             pa.concat_tables([a.rows, b.rows]), pa.concat_tables([a.rejects, b.rejects]), warn
         )
+
+
+def _merge(lines: pa.Array, first_line: int, ctx: ParseContext, rows: pa.Table, rejects: pa.Table,
+           claimed: np.ndarray, spaced: bool) -> ParseResult:
+    """The block's result from the compiled path's rows and rejects and the general path's parse
+    of the lines it did not claim (both in line order)."""
+    rest = np.flatnonzero(~claimed)
+    if not len(rest):
+        return ParseResult(rows, rejects, {})
+    sub = _parse(lines.take(pa.array(rest)), first_line, ctx, rest + first_line, spaced,
+                 max(KERNEL_MIN_LINES, FALLBACK_KERNEL_MIN_LINES))
+    return ParseResult(_in_line_order(rows, sub.rows), _in_line_order(rejects, sub.rejects), sub.warnings)
+
+
+def _in_line_order(a: pa.Table, b: pa.Table) -> pa.Table:
+    if not b.num_rows:
+        return a
+    if not a.num_rows:
+        return b
+    both = pa.concat_tables([a, b])
+    return both.take(pa.array(np.argsort(both.column("line").to_numpy(), kind="stable")))
 
 
 def _all_rejected(lines: pa.Array, first_line: int, ctx: ParseContext, reason: str) -> ParseResult:
@@ -407,9 +446,14 @@ def _all_rejected(lines: pa.Array, first_line: int, ctx: ParseContext, reason: s
     return ParseResult(schema.empty(), rej)
 
 
-def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
+def _parse(lines: pa.Array, first_line: int, ctx: ParseContext, numbers: np.ndarray | None = None,
+           spaced: bool | None = None, kernel_min: int | None = None) -> ParseResult:
+    """The general path over ``lines``: numbered from ``first_line`` on, or by ``numbers``; the
+    trailing-space vote of :func:`_cut_tail` taken over these lines unless ``spaced`` is given
+    (the vote of the whole block they were taken from); numba's kernel from ``kernel_min`` lines
+    on (see :func:`_kernel_for`)."""
     c = pl.col
-    _kernel = _kernel_for(len(lines))
+    _kernel = _kernel_for(len(lines), kernel_min)
     raw = pl.Series("raw", lines)
     if raw.dtype != pl.String:
         raw = raw.cast(pl.String)
@@ -496,13 +540,16 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
     ).drop("_head", "_rest", "_rest3")
 
     # ---- stage 4: typed values ----------------------------------------------------------------
-    df = _typed(df, ctx, _kernel)
+    df = _typed(df, ctx, _kernel, spaced)
 
     # ---- stage 5: reasons ---------------------------------------------------------------------
     df = _reasons(df)
 
-    rows = _rows(df, first_line, ctx)
-    rejects = _rejects(df, first_line, ctx)
+    line = (pl.int_range(pl.len(), dtype=pl.Int64) + first_line if numbers is None
+            else pl.Series(numbers, dtype=pl.Int64)).cast(pl.UInt32).alias("_line")
+    df = df.with_columns(line)
+    rows = _rows(df, ctx)
+    rejects = _rejects(df, ctx)
     return ParseResult(rows, rejects, _warnings(df))
 
 
@@ -605,7 +652,7 @@ def _num_checks() -> list[tuple[str, str, bool, int, str]]:
     ]
 
 
-def _cut_tail(df: pl.DataFrame) -> pl.Expr:
+def _cut_tail(df: pl.DataFrame, spaced: bool | None = None) -> pl.Expr:
     """True where the line lacks the fixed tail nf_log always prints for its protocol, or was
     cut inside its last token (see the README's Ingest section)."""
     c = pl.col
@@ -648,14 +695,15 @@ def _cut_tail(df: pl.DataFrame) -> pl.Expr:
     # Where the log keeps the kernel's trailing space (most netfilter lines of the block end with
     # one), a line without it was cut. (Where a syslog daemon strips it, a cut inside the last
     # value cannot be told from a whole line.)
-    nf = df.get_column("_has_body")
-    spaced = int((df.get_column("_tail_sp") & nf).sum()) * 2 > int(nf.sum())
+    if spaced is None:
+        nf = df.get_column("_has_body")
+        spaced = int((df.get_column("_tail_sp") & nf).sum()) * 2 > int(nf.sum())
     maybe_cut = pl.lit(spaced) & ~c._tail_sp & c._has_body
     uid_gid = has("t_uid") & ~has("t_gid")  # "UID=%u GID=%u " come together
     return (~tail | uid_gid | c._unbal | dangling | maybe_cut).fill_null(False)
 
 
-def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any) -> pl.DataFrame:
+def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any, spaced: bool | None = None) -> pl.DataFrame:
     c = pl.col
     # protocol name: upper case, except ICMPv6
     pu = c.t_proto.str.to_uppercase()
@@ -739,7 +787,7 @@ def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any) -> pl.DataFrame:
         ip_id=pl.coalesce(c._id4, c._id6),
         tcp_flags=pl.when(c.proto == "TCP").then(flags),
     )
-    df = df.with_columns(_cut=_cut_tail(df))
+    df = df.with_columns(_cut=_cut_tail(df, spaced))
     keep = {"t_src", "t_dst", "t_proto"}  # (read by _reasons)
     df = df.drop([n for n in df.columns if n.startswith("t_") and n not in keep])
     df = _times(df, ctx)
@@ -903,9 +951,9 @@ _TYPES: dict[str, pl.DataType] = {
 }
 
 
-def _rows(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
+def _rows(df: pl.DataFrame, ctx: ParseContext) -> pa.Table:
     c = pl.col
-    ok = df.with_row_index("_i")
+    ok = df
     present = set(ok.columns)
     exprs = []
     for f in schema.SCHEMA:
@@ -913,7 +961,7 @@ def _rows(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
         if name == "source":
             exprs.append(pl.lit(ctx.source, pl.String).alias("source"))
         elif name == "line":
-            exprs.append((c._i + first_line).cast(pl.UInt32).alias("line"))
+            exprs.append(c._line.alias("line"))
         elif name == "time":
             exprs.append(c.time.alias("time"))
         elif name in present:
@@ -925,16 +973,16 @@ def _rows(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
     return schema.conform(out)
 
 
-def _rejects(df: pl.DataFrame, first_line: int, ctx: ParseContext) -> pa.Table:
+def _rejects(df: pl.DataFrame, ctx: ParseContext) -> pa.Table:
     c = pl.col
-    cols = ["raw", "_reason", *(k for k in ("host", "time") if k in df.columns)]
-    bad = df.select(cols).with_row_index("_i").filter(c._reason.is_not_null())
+    cols = ["raw", "_reason", "_line", *(k for k in ("host", "time") if k in df.columns)]
+    bad = df.select(cols).filter(c._reason.is_not_null())
     txt = c.raw.fill_null("").str.head(MAX_REJECT_TEXT)
     txt = pl.when(txt.str.len_bytes() > MAX_REJECT_TEXT).then(
         txt.str.head(MAX_REJECT_TEXT // 4)).otherwise(txt)
     out = bad.select(
         pl.lit(ctx.source, pl.String).alias("source"),
-        (c._i + first_line).cast(pl.UInt32).alias("line"),
+        c._line.alias("line"),
         c._reason.alias("reason"),
         txt.alias("text"),
         (c.host if "host" in bad.columns else pl.lit(ctx.sensor, pl.String)).alias("host"),

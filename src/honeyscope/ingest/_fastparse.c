@@ -1,0 +1,1273 @@
+/* The compiled fast path of the LOG line parser (honeyscope.ingest.parse).
+ *
+ * One pass over a block's line bytes (an Arrow string array's offsets and data). Each line is
+ * either *claimed* -- it is certain to become a row, and every column of that row is written
+ * here, typed, in Arrow layout -- or left to the general (polars) path, which then parses it
+ * exactly as before. A line is claimed only when it is printable ASCII, has one of the framings
+ * below, and carries nothing the general path treats specially (brackets, fragments, options of
+ * the IP header, a key twice, an unknown key, a value the general path would reject or warn
+ * about). Whenever in doubt: not claimed.
+ *
+ *   [<PRI>]STAMP host [kernel[:]...] [[uptime]] prefix IN=.. OUT=.. ... PROTO=TCP|UDP|ICMP|ICMPv6 ...
+ *
+ * STAMP: RFC 3164 "Mmm dd hh:mm:ss" (the year from the reference time, as the general path) or
+ * RFC 3339 "YYYY-MM-DD[T ]hh:mm:ss[.f{1,6}][Z|+hh:mm|-hh:mm]". Stamps without an offset come
+ * out as local wall-clock microseconds (flag "naive") for the caller to convert.
+ *
+ * Besides, for every line (claimed or not), the two inputs of the block's "trailing space" vote:
+ * whether the line has a netfilter body (the kernel's "IN=.. OUT=" anchor, or "IN=" at a word
+ * boundary) -- 2 where the line is not ASCII, 3 for a journal record (the caller decides those) --
+ * and whether it ends
+ * with a space. The work runs without the GIL.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LINE_BYTES 16384
+#define MAX_REJECT_TEXT 4096
+
+/* ---------------------------------------------------------------------------------------- */
+/* growing byte buffers and output columns                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int fail;
+} sbuf;
+
+static int sb_reserve(sbuf *b, size_t extra) {
+    if (b->len + extra <= b->cap) return 1;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra) cap *= 2;
+    char *q = realloc(b->p, cap);
+    if (!q) {
+        b->fail = 1;
+        return 0;
+    }
+    b->p = q;
+    b->cap = cap;
+    return 1;
+}
+
+static void sb_put(sbuf *b, const char *s, size_t n) {
+    if (!sb_reserve(b, n)) return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+/* string columns (Arrow utf8: int32 offsets) */
+enum {
+    S_HOST, S_SRC, S_DST, S_PROTO, S_FLAGS, S_TCPOPT, S_PREFIX, S_IN, S_OUT, S_PHYSIN, S_PHYSOUT,
+    S_MAC, S_MACDST, S_MACSRC, S_ISRC, S_IDST, S_IPROTO, NS
+};
+static const char *S_NAMES[NS] = {
+    "host", "src", "dst", "proto", "tcp_flags", "tcp_opt", "prefix", "in_iface", "out_iface",
+    "physin", "physout", "mac", "mac_dst", "mac_src", "inner_src", "inner_dst", "inner_proto"};
+
+/* fixed-width columns */
+enum {
+    N_TIME, N_UPTIME, N_SRCINT, N_DSTINT, N_FAMILY, N_SPT, N_DPT, N_ICMPTYPE, N_ICMPCODE, N_ICMPID,
+    N_ICMPSEQ, N_LEN, N_L4LEN, N_TTL, N_TOS, N_PREC, N_IPID, N_FLOWLBL, N_WINDOW, N_RES, N_URGP,
+    N_TCPSEQ, N_TCPACK, N_MARK, N_UID, N_GID, N_ETHERTYPE, N_MTU, N_ISPT, N_IDPT, N_ILEN, N_ITTL, N_IIPID,
+    N_ITYPE, N_ICODE, NN
+};
+static const char *N_NAMES[NN] = {
+    "time", "uptime", "src_int", "dst_int", "family", "spt", "dpt", "icmp_type", "icmp_code",
+    "icmp_id", "icmp_seq", "len", "l4_len", "ttl", "tos", "prec", "ip_id", "flowlbl", "window",
+    "res", "urgp", "tcp_seq", "tcp_ack", "mark", "uid", "gid", "ethertype", "mtu", "inner_spt",
+    "inner_dpt", "inner_len", "inner_ttl", "inner_ip_id", "inner_icmp_type", "inner_icmp_code"};
+static const int N_SIZE[NN] = {8, 8, 4, 4, 1, 2, 2, 1, 1, 2, 2, 4, 4, 1, 1, 1, 4, 4, 2, 1, 2,
+                               4, 4, 4, 4, 4, 2, 4, 2, 2, 4, 1, 4, 1, 1};
+
+/* boolean columns (Arrow bit-packed, never null) */
+enum { B_DF, B_MF, B_CE, NB };
+static const char *B_NAMES[NB] = {"df", "mf", "ce"};
+
+typedef struct {
+    Py_ssize_t n;        /* rows allocated */
+    Py_ssize_t m;        /* rows written */
+    int32_t *soff[NS];   /* n + 1 each */
+    sbuf sdata[NS];
+    uint8_t *svalid[NS]; /* bitmaps */
+    uint8_t *ndata[NN];
+    uint8_t *nvalid[NN];
+    uint8_t *bdata[NB];
+    uint8_t *naive;      /* one byte per claimed row: time is local wall clock */
+} out_t;
+
+static inline void bit_set(uint8_t *bm, Py_ssize_t i) { bm[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+
+/* the claimed rejects: lines without a netfilter body in a framing the fast path reads ("not a
+ * netfilter line", with the host and time of their header) */
+typedef struct {
+    Py_ssize_t m;
+    uint32_t *idx;
+    int64_t *time;
+    uint8_t *tvalid, *naive, *hvalid;
+    int32_t *hoff, *toff;
+    sbuf host, text;
+} rej_t;
+
+static int rej_alloc(rej_t *q, Py_ssize_t n) {
+    size_t bm = (size_t)(n + 8) / 8;
+    q->idx = calloc((size_t)n + 1, 4);
+    q->time = calloc((size_t)n + 1, 8);
+    q->tvalid = calloc(bm, 1);
+    q->hvalid = calloc(bm, 1);
+    q->naive = calloc((size_t)n + 1, 1);
+    q->hoff = calloc((size_t)n + 1, 4);
+    q->toff = calloc((size_t)n + 1, 4);
+    return q->idx && q->time && q->tvalid && q->hvalid && q->naive && q->hoff && q->toff;
+}
+
+static void rej_free(rej_t *q) {
+    free(q->idx);
+    free(q->time);
+    free(q->tvalid);
+    free(q->hvalid);
+    free(q->naive);
+    free(q->hoff);
+    free(q->toff);
+    free(q->host.p);
+    free(q->text.p);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* small readers                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static inline int is_hex(unsigned char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+static inline int hexval(unsigned char c) {
+    if (is_digit(c)) return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return c - 'A' + 10;
+}
+static inline int is_ws(unsigned char c) { return c == ' ' || (c >= 9 && c <= 13); }
+static inline int is_word(unsigned char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+/* A number as the kernel prints it (the general path's rule): decimal without sign or leading
+ * zero ("0" itself is fine), or hex digits after an optional 0x/0X. Saturates at 2**40. */
+static int int_of(const unsigned char *s, Py_ssize_t len, int hexa, int64_t *out) {
+    Py_ssize_t i = 0;
+    int64_t v = 0;
+    if (hexa) {
+        if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) i = 2;
+    } else if (len >= 2 && s[0] == '0') {
+        return 0;
+    }
+    if (i >= len) return 0;
+    for (; i < len; i++) {
+        unsigned char c = s[i];
+        int d;
+        if (is_digit(c))
+            d = c - '0';
+        else if (hexa && is_hex(c))
+            d = hexval(c);
+        else
+            return 0;
+        if (v < 1099511627776LL) v = v * (hexa ? 16 : 10) + d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* canonical dotted quad (no leading zeros) */
+static int ipv4_of(const unsigned char *s, Py_ssize_t len, uint32_t *out) {
+    Py_ssize_t i = 0;
+    uint32_t v = 0;
+    for (int g = 0; g < 4; g++) {
+        if (g > 0) {
+            if (i >= len || s[i] != '.') return 0;
+            i++;
+        }
+        Py_ssize_t st = i;
+        int x = 0;
+        while (i < len && i - st < 4 && is_digit(s[i])) x = x * 10 + (s[i++] - '0');
+        Py_ssize_t ln = i - st;
+        if (ln == 0 || ln > 3 || x > 255 || (ln > 1 && s[st] == '0')) return 0;
+        v = v * 256 + (uint32_t)x;
+    }
+    if (i != len) return 0;
+    *out = v;
+    return 1;
+}
+
+/* full 8-group IPv6 text (each group 1-4 hex digits) → RFC 5952 text as the general path prints
+ * it (lower case, leading zeros dropped, the leftmost longest run of >= 2 zero groups as "::") */
+static int ipv6_canon(const unsigned char *s, Py_ssize_t len, char *out, int *outlen) {
+    unsigned int g[8];
+    Py_ssize_t i = 0;
+    for (int k = 0; k < 8; k++) {
+        if (k > 0) {
+            if (i >= len || s[i] != ':') return 0;
+            i++;
+        }
+        Py_ssize_t st = i;
+        unsigned int x = 0;
+        while (i < len && i - st < 5 && is_hex(s[i])) x = x * 16 + (unsigned)hexval(s[i++]);
+        if (i - st == 0 || i - st > 4) return 0;
+        g[k] = x;
+    }
+    if (i != len) return 0;
+    int best = 0, bstart = 8;
+    for (int k = 0; k < 8; k++) {
+        int r = 0;
+        while (k + r < 8 && g[k + r] == 0) r++;
+        if (r > best) {
+            best = r;
+            bstart = k;
+        }
+    }
+    int p = 0;
+    if (best < 2) bstart = 8;
+    for (int k = 0; k < 8; k++) {
+        if (k == bstart) {
+            out[p++] = ':';
+            out[p++] = ':';
+            k += best - 1;
+            continue;
+        }
+        if (k > 0 && k != bstart + best) out[p++] = ':';
+        p += sprintf(out + p, "%x", g[k]);
+    }
+    *outlen = p;
+    return 1;
+}
+
+/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t mp = m > 2 ? m - 3 : m + 9;
+    int64_t doy = (153 * mp + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+static int leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static int month_len(int64_t y, int m) {
+    if (m == 2) return leap(y) ? 29 : 28;
+    if (m == 4 || m == 6 || m == 9 || m == 11) return 30;
+    return 31;
+}
+
+static const char *MONTHS[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* ---------------------------------------------------------------------------------------- */
+/* the body's keys                                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+enum {
+    K_OUT, K_PHYSIN, K_PHYSOUT, K_MAC, K_SRC, K_DST, K_LEN, K_TOS, K_PREC, K_TTL, K_ID, K_TC,
+    K_HOP, K_FLOW, /* segment 0 */
+    K_PROTO, K_SPT, K_DPT, K_L4LEN, K_WINDOW, K_RES, K_URGP, K_SEQ, K_ACK, K_TYPE, K_CODE,
+    K_ICMPID, K_UID, K_GID, K_MARK, K_MTU, /* segment 1 (UID, GID, MARK, MTU also after the brackets) */
+    K_ISRC, K_IDST, K_ILEN, K_ITTL, K_IHOP, K_IID, /* the embedded header, before its PROTO= */
+    K_IPROTO, K_ISPT, K_IDPT, K_ITYPE, K_ICODE,     /* the embedded header, from its PROTO= */
+    NK
+};
+#define SEG2_FIRST K_ISRC
+#define SEG3_FIRST K_IPROTO
+static const char *K_KEY[NK] = {
+    "OUT=", "PHYSIN=", "PHYSOUT=", "MAC=", "SRC=", "DST=", "LEN=", "TOS=", "PREC=", "TTL=", "ID=",
+    "TC=", "HOPLIMIT=", "FLOWLBL=", "PROTO=", "SPT=", "DPT=", "LEN=", "WINDOW=", "RES=", "URGP=",
+    "SEQ=", "ACK=", "TYPE=", "CODE=", "ID=", "UID=", "GID=", "MARK=", "MTU=",
+    "SRC=", "DST=", "LEN=", "TTL=", "HOPLIMIT=", "ID=", "PROTO=", "SPT=", "DPT=", "TYPE=", "CODE="};
+static int K_LEN_[NK];
+static uint64_t K_C8[NK]; /* a key's first 8 bytes (little-endian, zero-padded) */
+
+static inline uint64_t code8(const unsigned char *s, Py_ssize_t n) {
+    uint64_t c = 0;
+    if (n >= 8) {
+        memcpy(&c, s, 8);
+        return c;
+    }
+    for (Py_ssize_t j = 0; j < n; j++) c |= (uint64_t)s[j] << (8 * j);
+    return c;
+}
+#define SEG1_FIRST K_PROTO
+
+static const char *FLAG_WORDS[8] = {"CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"};
+
+typedef struct {
+    int64_t ref_year, ref_key;
+} params_t;
+
+typedef struct { int32_t s, l; } span; /* relative to line start; l < 0: absent */
+
+enum { P_TCP, P_UDP, P_ICMP, P_ICMP6 };
+static const char *PROTO_TEXT[4] = {"TCP", "UDP", "ICMP", "ICMPv6"};
+
+/* whether t[0:n] is ASCII, and printable ASCII (0x20-0x7e), eight bytes at a time */
+static void classify(const unsigned char *t, Py_ssize_t n, int *ascii, int *printable) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t hi = 0, ctl = 0;
+    Py_ssize_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        uint64_t w;
+        memcpy(&w, t + j, 8);
+        hi |= w;
+        /* a byte < 0x20, or == 0x7f (bytes >= 0x80 are caught by `hi`) */
+        uint64_t x = w ^ (ones * 0x7f);
+        ctl |= ((w - ones * 0x20) & ~w) | ((x - ones) & ~x);
+    }
+    for (; j < n; j++) {
+        unsigned char c = t[j];
+        hi |= c;
+        if (c < 0x20 || c == 0x7f) ctl |= 0x80;
+    }
+    *ascii = (hi & highs) == 0;
+    *printable = *ascii && (ctl & highs) == 0;
+}
+
+/* the kernel's "IN=%s OUT=" anchor at or after `from`: its position, or -1 (\s and [^\s=] as
+ * the general path's regular expression reads them, for ASCII text) */
+static Py_ssize_t find_anchor(const unsigned char *t, Py_ssize_t L) {
+    for (Py_ssize_t i = 0; i + 3 <= L; i++) {
+        if (t[i] != 'I' || t[i + 1] != 'N' || t[i + 2] != '=') continue;
+        Py_ssize_t j = i + 3;
+        while (j < L && !is_ws(t[j]) && t[j] != '=') j++;
+        Py_ssize_t k = j;
+        while (k < L && t[k] == ' ') k++;
+        if (k == j) continue;
+        if (k + 4 <= L && memcmp(t + k, "OUT=", 4) == 0) return i;
+        if (k + 7 <= L && memcmp(t + k, "PHYSIN=", 7) == 0) {
+            Py_ssize_t a = k + 7;
+            while (a < L && !is_ws(t[a]) && t[a] != '=') a++;
+            Py_ssize_t b = a;
+            while (b < L && t[b] == ' ') b++;
+            if (b > a && b + 4 <= L && memcmp(t + b, "OUT=", 4) == 0) return i;
+        }
+    }
+    return -1;
+}
+
+static int has_loose(const unsigned char *t, Py_ssize_t L) {
+    for (Py_ssize_t i = 0; i + 3 <= L; i++)
+        if (t[i] == 'I' && t[i + 1] == 'N' && t[i + 2] == '=' && (i == 0 || !is_word(t[i - 1])))
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    int64_t time_us;
+    int naive;
+    double uptime;
+    int has_uptime;
+    span host, prefix, in, out, physin, physout, mac, flags, tcpopt, src, dst;
+    char src6[48], dst6[48], isrc6[48], idst6[48];
+    int src6len, dst6len; /* > 0: canonical IPv6 text in src6 / dst6 */
+    int isrc6len, idst6len; /* the embedded header's: -1 absent, 0 IPv4 (its span), > 0 IPv6 */
+    int brk;
+    uint32_t src_int, dst_int;
+    int fam, proto;
+    int has[NK];
+    int64_t val[NK];
+    span kv[NK];
+    int df, mf, ce;
+    int mac14;
+} row_t;
+
+static int head_rest(const unsigned char *t, Py_ssize_t p, Py_ssize_t at, row_t *r, int stamped);
+
+static void put_reject(rej_t *q, Py_ssize_t r, const unsigned char *t, Py_ssize_t raw, const row_t *row);
+
+/* the stamp and header; returns 1 if the line's head is one we read */
+static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp, row_t *r) {
+    Py_ssize_t p = 0;
+    if (at > 0 && t[0] == '<') {
+        Py_ssize_t q = 1;
+        while (q < at && q < 4 && is_digit(t[q])) q++;
+        if (q == 1 || q >= at || t[q] != '>') return 0;
+        p = q + 1;
+    }
+    const unsigned char *s = t + p;
+    Py_ssize_t left = at - p;
+    if (left >= 15 && s[0] >= 'A' && s[0] <= 'Z') { /* RFC 3164 */
+        int mon = 0;
+        for (int k = 0; k < 12; k++)
+            if (memcmp(s, MONTHS[k], 3) == 0) mon = k + 1;
+        if (!mon) return 0;
+        Py_ssize_t q = 3;
+        int sp = 0;
+        while (q < left && s[q] == ' ' && sp < 3) { q++; sp++; }
+        if (sp < 1 || sp > 2) return 0;
+        int dd = 0, nd = 0;
+        while (q < left && is_digit(s[q]) && nd < 3) { dd = dd * 10 + (s[q] - '0'); q++; nd++; }
+        if (nd < 1 || nd > 2) return 0;
+        if (q + 9 > left || s[q] != ' ') return 0;
+        q++;
+        const unsigned char *c = s + q;
+        if (!(is_digit(c[0]) && is_digit(c[1]) && c[2] == ':' && is_digit(c[3]) && is_digit(c[4]) &&
+              c[5] == ':' && is_digit(c[6]) && is_digit(c[7])))
+            return 0;
+        q += 8;
+        if (q >= left || s[q] != ' ') return 0;
+        int64_t secs = ((c[0] - '0') * 10 + (c[1] - '0')) * 3600 + ((c[3] - '0') * 10 + (c[4] - '0')) * 60 +
+                       (c[6] - '0') * 10 + (c[7] - '0');
+        int64_t key = (int64_t)mon * 100000000 + (int64_t)dd * 1000000 + secs;
+        int64_t year = key <= pp->ref_key ? pp->ref_year : pp->ref_year - 1;
+        for (int k = 0; k < 7; k++)
+            if (mon == 2 && dd == 29 && !leap(year)) year--;
+        if (dd < 1 || dd > 31 || secs > 86399 || dd > month_len(year, mon)) return 0;
+        r->time_us = (days_from_civil(year, mon, dd) * 86400 + secs) * 1000000;
+        r->naive = 1;
+        p += q;
+    } else if (left >= 20 && is_digit(s[0])) { /* RFC 3339 */
+        for (int k = 0; k < 19; k++) {
+            unsigned char c = s[k];
+            int want = (k == 4 || k == 7) ? '-' : (k == 13 || k == 16) ? ':' : (k == 10) ? 'T' : '0';
+            if (want == '0') {
+                if (!is_digit(c)) return 0;
+            } else if (want == 'T') {
+                if (c != 'T' && c != ' ') return 0;
+            } else if (c != want) {
+                return 0;
+            }
+        }
+#define D2(k) ((s[k] - '0') * 10 + (s[(k) + 1] - '0'))
+        int64_t Y = D2(0) * 100 + D2(2);
+        int M = D2(5), D = D2(8), h = D2(11), mi = D2(14), se = D2(17);
+        if (M < 1 || M > 12 || D < 1 || D > month_len(Y, M) || h > 23 || mi > 59 || se > 59) return 0;
+        Py_ssize_t q = 19;
+        int64_t frac = 0;
+        if (q < left && s[q] == '.') {
+            q++;
+            int nd = 0;
+            while (q < left && is_digit(s[q])) { frac = frac * 10 + (s[q] - '0'); q++; nd++; }
+            if (nd < 1 || nd > 6) return 0;
+            for (; nd < 6; nd++) frac *= 10;
+        }
+        int64_t off = 0;
+        r->naive = 1;
+        if (q < left && s[q] == 'Z') {
+            q++;
+            r->naive = 0;
+        } else if (q < left && (s[q] == '+' || s[q] == '-')) {
+            if (q + 6 > left || !is_digit(s[q + 1]) || !is_digit(s[q + 2]) || s[q + 3] != ':' ||
+                !is_digit(s[q + 4]) || !is_digit(s[q + 5]))
+                return 0;
+            int oh = D2(q + 1), om = D2(q + 4);
+            if (oh > 23 || om > 59) return 0;
+            off = (oh * 3600 + om * 60) * (s[q] == '-' ? -1 : 1);
+            q += 6;
+            r->naive = 0;
+        }
+#undef D2
+        if (q >= left || s[q] != ' ') return 0;
+        r->time_us = ((days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + se) - off) * 1000000 + frac;
+        p += q;
+    } else {
+        return 0;
+    }
+    while (p < at && t[p] == ' ') p++;
+    return head_rest(t, p, at, r, 1);
+}
+
+/* the header after the stamp (from p): host (if `stamped`), kernel tag, uptime, prefix */
+static int head_rest(const unsigned char *t, Py_ssize_t p, Py_ssize_t at, row_t *r, int stamped) {
+    /* host: the first token, unless it starts with "[" or ends with ":" */
+    if (stamped) r->host.l = -1;
+    if (stamped && p < at && t[p] != '[') {
+        Py_ssize_t q = p;
+        while (q < at && t[q] != ' ') q++;
+        if (q < at && t[q - 1] != ':') {
+            r->host.s = (int32_t)p;
+            r->host.l = (int32_t)(q - p);
+            p = q;
+            while (p < at && t[p] == ' ') p++;
+        }
+    }
+    /* kernel(?:\[\d+\])?:\s* */
+    if (at - p >= 7 && memcmp(t + p, "kernel", 6) == 0) {
+        Py_ssize_t q = p + 6;
+        if (q < at && t[q] == '[') {
+            Py_ssize_t d = q + 1;
+            while (d < at && is_digit(t[d])) d++;
+            if (d > q + 1 && d < at && t[d] == ']')
+                q = d + 1;
+        }
+        if (q < at && t[q] == ':') {
+            p = q + 1;
+            while (p < at && t[p] == ' ') p++;
+        }
+    }
+    /* \[\s*(\d+\.\d+)\]\s* */
+    r->has_uptime = 0;
+    if (p < at && t[p] == '[') {
+        Py_ssize_t q = p + 1;
+        while (q < at && t[q] == ' ') q++;
+        Py_ssize_t ds = q;
+        while (q < at && is_digit(t[q])) q++;
+        if (q > ds && q < at && t[q] == '.') {
+            Py_ssize_t dot = q++;
+            while (q < at && is_digit(t[q])) q++;
+            if (q > dot + 1 && q < at && t[q] == ']') {
+                char buf[64];
+                if (q - ds >= (Py_ssize_t)sizeof buf) return 0;
+                memcpy(buf, t + ds, (size_t)(q - ds));
+                buf[q - ds] = 0;
+                r->uptime = strtod(buf, NULL);
+                r->has_uptime = 1;
+                p = q + 1;
+                while (p < at && t[p] == ' ') p++;
+            }
+        }
+    }
+    Py_ssize_t e = at;
+    while (e > p && t[e - 1] == ' ') e--;
+    r->prefix.s = (int32_t)p;
+    r->prefix.l = e > p ? (int32_t)(e - p) : -1;
+    return 1;
+}
+
+/* A journal record (journalctl -o json) as the general path reads it: a flat object of string
+ * values without escapes; MESSAGE is the line's text, __REALTIME_TIMESTAMP its time (decimal
+ * microseconds), _HOSTNAME its host. Returns 1 with the message's span, else 0. */
+static int parse_record(const unsigned char *t, Py_ssize_t L, span *msg, row_t *r) {
+    Py_ssize_t i = 1;
+    int got_msg = 0, got_ts = 0, got_host = 0;
+    r->host.l = -1;
+    if (L < 2 || t[0] != '{' || t[L - 1] != '}') return 0;
+    for (Py_ssize_t j = 0; j < L; j++)
+        if (t[j] == '\\') return 0;
+    while (i < L - 1) {
+        if (t[i] != '"') return 0;
+        Py_ssize_t ks = ++i;
+        while (i < L && t[i] != '"') i++;
+        Py_ssize_t ke = i++;
+        if (i >= L || t[i] != ':') return 0;
+        i++;
+        if (i >= L || t[i] != '"') return 0;
+        Py_ssize_t vs = ++i;
+        while (i < L && t[i] != '"') i++;
+        if (i >= L) return 0;
+        Py_ssize_t ve = i++;
+        Py_ssize_t kl = ke - ks;
+        if (kl == 7 && memcmp(t + ks, "MESSAGE", 7) == 0) {
+            if (got_msg++) return 0;
+            msg->s = (int32_t)vs;
+            msg->l = (int32_t)(ve - vs);
+        } else if (kl == 20 && memcmp(t + ks, "__REALTIME_TIMESTAMP", 20) == 0) {
+            int64_t v = 0; /* decimal, no sign, no leading zero, < 10**18 */
+            if (got_ts++ || ve - vs < 1 || ve - vs > 18 || (ve - vs > 1 && t[vs] == '0')) return 0;
+            for (Py_ssize_t j = vs; j < ve; j++) {
+                if (!is_digit(t[j])) return 0;
+                v = v * 10 + (t[j] - '0');
+            }
+            r->time_us = v;
+        } else if (kl == 9 && memcmp(t + ks, "_HOSTNAME", 9) == 0) {
+            if (got_host++) return 0;
+            r->host.s = (int32_t)vs;
+            r->host.l = (int32_t)(ve - vs);
+        }
+        if (i < L - 1) {
+            if (t[i] != ',') return 0;
+            i++;
+        }
+    }
+    if (i != L - 1 || !got_msg || !got_ts) return 0;
+    r->naive = 0;
+    return 1;
+}
+
+/* the head of a journal record's MESSAGE: no stamp may be read in it (those lines take the
+ * general path), then the kernel tag, uptime and prefix */
+static int record_head(const unsigned char *t, Py_ssize_t at, row_t *r) {
+    Py_ssize_t p = 0;
+    if (at > 0 && t[0] == '<') {
+        Py_ssize_t q = 1;
+        while (q < at && q < 4 && is_digit(t[q])) q++;
+        if (q > 1 && q < at && t[q] == '>') p = q + 1;
+    }
+    /* where a stamp could start: after the <PRI>, or after a grep artefact "name:" */
+    Py_ssize_t c[2] = {p, -1};
+    {
+        Py_ssize_t q = p;
+        while (q < at && !is_ws(t[q]) && t[q] != ':' && t[q] != '[' && t[q] != '<') q++;
+        if (q < at && t[q] == ':') c[1] = q + 1;
+    }
+    for (int k = 0; k < 2; k++) {
+        Py_ssize_t x = c[k];
+        if (x < 0 || x >= at) continue;
+        if (is_digit(t[x])) return 0;
+        if (t[x] >= 'A' && t[x] <= 'Z' && x + 2 < at && t[x + 1] >= 'a' && t[x + 1] <= 'z' &&
+            t[x + 2] >= 'a' && t[x + 2] <= 'z')
+            return 0;
+    }
+    return head_rest(t, p, at, r, 0);
+}
+
+/* the netfilter body from `at` to `L`; returns 1 if claimed */
+static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t *r) {
+    Py_ssize_t i = at;
+    int seg = 0, first = 1, nflags = 0, pend_opt = 0, opt_seen = 0, n_open = 0, n_close = 0;
+    Py_ssize_t fl_st = -1, fl_en = -1, last_st = -1, last_en = -1;
+    for (int k = 0; k < NK; k++) r->has[k] = 0;
+    r->df = r->mf = r->ce = 0;
+    r->tcpopt.l = -1;
+    while (i < L) {
+        while (i < L && t[i] == ' ') i++;
+        if (i >= L) break;
+        Py_ssize_t st = i;
+        const unsigned char *sp = memchr(t + i, ' ', (size_t)(L - i));
+        i = sp ? sp - t : L;
+        Py_ssize_t en = i, tl = en - st;
+        last_st = st;
+        last_en = en;
+        if (pend_opt) { /* "(HEX)" after OPT */
+            if (tl < 3 || t[st] != '(' || t[en - 1] != ')') return 0;
+            for (Py_ssize_t j = st + 1; j < en - 1; j++)
+                if (!is_hex(t[j])) return 0;
+            r->tcpopt.s = (int32_t)(st + 1);
+            r->tcpopt.l = (int32_t)(tl - 2);
+            pend_opt = 0;
+            continue;
+        }
+        int opened = t[st] == '[', closed = t[en - 1] == ']';
+        if (opened || closed || seg == 2 || seg == 3) {
+            /* the embedded header of an ICMP error: "[SRC=.. PROTO=.. ]", once, after PROTO= */
+            if (opened) {
+                if (seg != 1 || n_open) return 0;
+                n_open = 1;
+                seg = 2;
+            }
+            if (seg < 2 || seg == 4) return 0;
+            for (Py_ssize_t j = st + 1; j < en - 1; j++)
+                if (t[j] == '[' || t[j] == ']') return 0;
+            if (tl == 1 && opened) return 0;
+            Py_ssize_t kst = st + opened, ktl = en - kst;
+            const unsigned char *eqp = memchr(t + kst, '=', (size_t)(ktl < 10 ? ktl : 10));
+            if (eqp) {
+                Py_ssize_t klen = eqp - (t + kst) + 1;
+                int kk = -1;
+                if (seg == 2 && klen == 6 && memcmp(t + kst, "PROTO=", 6) == 0) {
+                    seg = 3;
+                    kk = K_IPROTO;
+                } else {
+                    uint64_t code = code8(t + kst, klen);
+                    int lo = seg == 2 ? SEG2_FIRST : SEG3_FIRST, hi = seg == 2 ? SEG3_FIRST : NK;
+                    for (int k = lo; k < hi; k++)
+                        if (K_C8[k] == code && K_LEN_[k] == klen &&
+                            (klen <= 8 || memcmp(t + kst + 8, K_KEY[k] + 8, (size_t)klen - 8) == 0)) {
+                            kk = k;
+                            break;
+                        }
+                }
+                if (kk >= 0) { /* (other keys of the embedded header are not read) */
+                    if (r->has[kk]) return 0;
+                    Py_ssize_t vl = en - (kst + klen);
+                    if (closed && vl > 0) vl--;
+                    r->has[kk] = 1;
+                    r->kv[kk].s = (int32_t)(kst + klen);
+                    r->kv[kk].l = (int32_t)vl;
+                }
+            } else if (ktl == 9 + closed && memcmp(t + kst, "HOPLIMIT", 8) == 0) {
+                return 0; /* (read as HOPLIMIT= by the general path's 8-byte key codes) */
+            }
+            if (closed) {
+                n_close = 1;
+                seg = 4;
+            }
+            continue;
+        }
+        if (first) { /* IN= */
+            if (tl < 3 || memcmp(t + st, "IN=", 3) != 0) return 0;
+            r->in.s = (int32_t)(st + 3);
+            r->in.l = (int32_t)(tl - 3);
+            first = 0;
+            continue;
+        }
+        const unsigned char *eqp = memchr(t + st, '=', (size_t)(tl < 10 ? tl : 10));
+        Py_ssize_t eq = eqp ? eqp - (t + st) : -1;
+        if (eq < 0) { /* a bare word */
+            for (Py_ssize_t j = 0; j < tl && j < 8; j++)
+                if (t[st + j] == ':') return 0;
+            if (seg == 4) return 0;
+            if (seg == 0) {
+                int *w = NULL;
+                if (tl == 2 && t[st] == 'D' && t[st + 1] == 'F') w = &r->df;
+                else if (tl == 2 && t[st] == 'M' && t[st + 1] == 'F') w = &r->mf;
+                else if (tl == 2 && t[st] == 'C' && t[st + 1] == 'E') w = &r->ce;
+                if (!w || *w) return 0;
+                *w = 1;
+            } else {
+                if (tl == 3 && memcmp(t + st, "OPT", 3) == 0) {
+                    if (opt_seen) return 0;
+                    opt_seen = 1;
+                    pend_opt = 1;
+                    continue;
+                }
+                int f = -1;
+                if (tl == 3)
+                    for (int k = 0; k < 8; k++)
+                        if (memcmp(t + st, FLAG_WORDS[k], 3) == 0) f = k;
+                if (f < 0) return 0;
+                if (fl_st < 0) fl_st = st;
+                fl_en = en;
+                nflags++;
+            }
+            continue;
+        }
+        Py_ssize_t klen = eq + 1;
+        int kk = -1;
+        int lo = seg == 0 ? 0 : SEG1_FIRST, hi = seg == 0 ? SEG1_FIRST : seg == 1 ? SEG2_FIRST : NK;
+        if (seg == 4) lo = K_UID, hi = K_MTU + 1;
+        if (seg == 0 && klen == 6 && memcmp(t + st, "PROTO=", 6) == 0) {
+            seg = 1;
+            kk = K_PROTO;
+        } else {
+            uint64_t code = code8(t + st, klen);
+            for (int k = lo; k < hi; k++)
+                if (K_C8[k] == code && K_LEN_[k] == klen &&
+                    (klen <= 8 || memcmp(t + st + 8, K_KEY[k] + 8, (size_t)klen - 8) == 0)) {
+                    kk = k;
+                    break;
+                }
+        }
+        if (kk < 0 || r->has[kk]) return 0;
+        r->has[kk] = 1;
+        r->kv[kk].s = (int32_t)(st + klen);
+        r->kv[kk].l = (int32_t)(tl - klen);
+    }
+    if (pend_opt || last_st < 0 || n_open != n_close) return 0;
+    /* the last token: "OPT", an unclosed "(", or "KEY=" / "KEY=0x" is a line cut short */
+    {
+        Py_ssize_t ll = last_en - last_st;
+        const unsigned char *lt = t + last_st;
+        if (ll == 3 && memcmp(lt, "OPT", 3) == 0) return 0;
+        if (lt[0] == '(' && lt[ll - 1] != ')') return 0;
+        for (Py_ssize_t j = 0; j < ll; j++)
+            if (lt[j] == '=') {
+                Py_ssize_t vl = ll - j - 1 - (lt[ll - 1] == ']');
+                if (vl == 0 || (vl == 2 && lt[j + 1] == '0' && lt[j + 2] == 'x')) return 0;
+                break;
+            }
+    }
+    if (!r->has[K_SRC] || !r->has[K_DST] || !r->has[K_PROTO]) return 0;
+    /* addresses */
+    const unsigned char *sv = t + r->kv[K_SRC].s, *dv = t + r->kv[K_DST].s;
+    int sl = r->kv[K_SRC].l, dl = r->kv[K_DST].l;
+    r->src6len = r->dst6len = 0;
+    if (ipv4_of(sv, sl, &r->src_int)) {
+        if (!ipv4_of(dv, dl, &r->dst_int)) return 0;
+        r->fam = 4;
+    } else if (ipv6_canon(sv, sl, r->src6, &r->src6len)) {
+        if (!ipv6_canon(dv, dl, r->dst6, &r->dst6len)) return 0;
+        r->fam = 6;
+    } else {
+        return 0;
+    }
+    r->src = r->kv[K_SRC];
+    r->dst = r->kv[K_DST];
+    /* protocol */
+    const unsigned char *pv = t + r->kv[K_PROTO].s;
+    int pl = r->kv[K_PROTO].l;
+    if (pl == 3 && memcmp(pv, "TCP", 3) == 0) r->proto = P_TCP;
+    else if (pl == 3 && memcmp(pv, "UDP", 3) == 0) r->proto = P_UDP;
+    else if (pl == 4 && memcmp(pv, "ICMP", 4) == 0) r->proto = P_ICMP;
+    else if (pl == 6 && memcmp(pv, "ICMPv6", 6) == 0) r->proto = P_ICMP6;
+    else return 0;
+    /* which keys each family / protocol may carry here */
+    if (r->fam == 4) {
+        if (r->has[K_TC] || r->has[K_HOP] || r->has[K_FLOW]) return 0;
+        if (r->proto == P_ICMP6) return 0;
+    } else {
+        if (r->has[K_TOS] || r->has[K_PREC] || r->has[K_TTL] || r->has[K_ID] || r->df || r->mf || r->ce)
+            return 0;
+        if (r->proto == P_ICMP) return 0;
+    }
+    int tcp = r->proto == P_TCP, udp = r->proto == P_UDP, icmp = !tcp && !udp;
+    if (tcp) {
+        if (r->has[K_L4LEN] || r->has[K_TYPE] || r->has[K_CODE] || r->has[K_ICMPID]) return 0;
+        if (!r->has[K_SPT] || !r->has[K_DPT] || !r->has[K_WINDOW] || !r->has[K_RES] || !r->has[K_URGP])
+            return 0;
+    } else {
+        if (nflags || opt_seen || r->has[K_WINDOW] || r->has[K_RES] || r->has[K_URGP] || r->has[K_ACK])
+            return 0;
+    }
+    if (udp) {
+        if (r->has[K_TYPE] || r->has[K_CODE] || r->has[K_ICMPID] || r->has[K_SEQ]) return 0;
+        if (!r->has[K_SPT] || !r->has[K_DPT] || !r->has[K_L4LEN]) return 0;
+    }
+    if (icmp && (r->has[K_SPT] || r->has[K_DPT] || r->has[K_L4LEN])) return 0;
+    if (r->has[K_UID] != r->has[K_GID]) return 0;
+    /* numbers: present means valid and in range, else the general path decides */
+    static const int HEXA[NK] = {[K_TOS] = 1, [K_PREC] = 1, [K_RES] = 1, [K_MARK] = 1};
+    static const int64_t MAXV[NK] = {
+        [K_LEN] = 65535 + 40, [K_TOS] = 255, [K_PREC] = 255, [K_TTL] = 255, [K_ID] = 65535,
+        [K_TC] = 255, [K_HOP] = 255, [K_FLOW] = (1 << 20) - 1, [K_SPT] = 65535, [K_DPT] = 65535,
+        [K_L4LEN] = 65535, [K_WINDOW] = 65535, [K_RES] = 255, [K_URGP] = 65535,
+        [K_SEQ] = 4294967295LL, [K_ACK] = 4294967295LL, [K_TYPE] = 255, [K_CODE] = 255,
+        [K_ICMPID] = 65535, [K_UID] = 4294967295LL, [K_GID] = 4294967295LL, [K_MARK] = 4294967295LL,
+        [K_MTU] = 4294967295LL, [K_ILEN] = 65535 + 40, [K_ITTL] = 255, [K_IHOP] = 255, [K_IID] = 65535,
+        [K_ISPT] = 65535, [K_IDPT] = 65535, [K_ITYPE] = 255, [K_ICODE] = 255};
+    r->brk = n_open;
+    if (n_open && !icmp) return 0;
+    if (r->has[K_MTU] && !icmp) return 0;
+    if (r->has[K_ITTL] && r->has[K_IHOP]) return 0;
+    for (int k = K_LEN; k < NK; k++) {
+        if (k == K_PROTO || k == K_ISRC || k == K_IDST || k == K_IPROTO || !r->has[k]) continue;
+        int64_t v;
+        if (!int_of(t + r->kv[k].s, r->kv[k].l, HEXA[k], &v)) return 0;
+        int64_t mx = MAXV[k];
+        if (k == K_SEQ && icmp) mx = 65535;
+        if (v < 0 || v > mx) return 0;
+        r->val[k] = v;
+    }
+    if (r->fam == 4 && r->has[K_LEN] && r->val[K_LEN] > 65535) return 0;
+    /* the fixed tail of each protocol */
+    if (icmp) {
+        if (!r->has[K_TYPE] || !r->has[K_CODE]) return 0;
+        int64_t ty = r->val[K_TYPE];
+        int echo = r->proto == P_ICMP ? (ty == 0 || ty == 8) : (ty == 128 || ty == 129);
+        if (echo) {
+            if (!r->has[K_ICMPID] || !r->has[K_SEQ]) return 0;
+        } else if (r->proto == P_ICMP) {
+            if (ty == 12) return 0;
+            if ((ty == 3 || ty == 4 || ty == 11) && !n_open) return 0;
+            if (ty == 3 && r->val[K_CODE] == 4 && !r->has[K_MTU]) return 0;
+        } else {
+            if (ty == 4) return 0;
+            if (ty == 2 && !r->has[K_MTU]) return 0;
+        }
+    }
+    /* the embedded header's addresses and protocol */
+    r->isrc6len = r->idst6len = -1;
+    if (r->has[K_ISRC]) {
+        uint32_t v;
+        const unsigned char *a = t + r->kv[K_ISRC].s;
+        if (ipv4_of(a, r->kv[K_ISRC].l, &v)) r->isrc6len = 0;
+        else if (!ipv6_canon(a, r->kv[K_ISRC].l, r->isrc6, &r->isrc6len)) return 0;
+    }
+    if (r->has[K_IDST]) {
+        uint32_t v;
+        const unsigned char *a = t + r->kv[K_IDST].s;
+        if (ipv4_of(a, r->kv[K_IDST].l, &v)) r->idst6len = 0;
+        else if (!ipv6_canon(a, r->kv[K_IDST].l, r->idst6, &r->idst6len)) return 0;
+    }
+    if (r->has[K_IPROTO]) {
+        if (r->kv[K_IPROTO].l > 16) return 0;
+        for (int j = 0; j < r->kv[K_IPROTO].l; j++)
+            if (!is_word(t[r->kv[K_IPROTO].s + j])) return 0;
+    }
+    r->flags.l = -1;
+    if (tcp) {
+        if (fl_st >= 0) {
+            r->flags.s = (int32_t)fl_st;
+            r->flags.l = (int32_t)(fl_en - fl_st);
+        } else {
+            r->flags.s = 0;
+            r->flags.l = 0;
+        }
+    }
+    /* interfaces and MAC */
+    r->out = r->has[K_OUT] ? r->kv[K_OUT] : (span){0, -1};
+    r->physin = r->has[K_PHYSIN] ? r->kv[K_PHYSIN] : (span){0, -1};
+    r->physout = r->has[K_PHYSOUT] ? r->kv[K_PHYSOUT] : (span){0, -1};
+    r->mac = r->has[K_MAC] ? r->kv[K_MAC] : (span){0, -1};
+    r->mac14 = 0;
+    if (r->mac.l == 41) {
+        const unsigned char *m = t + r->mac.s;
+        int ok = 1;
+        for (int k = 0; k < 14 && ok; k++) {
+            if (!is_hex(m[3 * k]) || !is_hex(m[3 * k + 1])) ok = 0;
+            if (k < 13 && m[3 * k + 2] != ':') ok = 0;
+        }
+        r->mac14 = ok;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* writing a claimed row                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+static void put_str(out_t *o, int c, const unsigned char *t, span sp) {
+    Py_ssize_t m = o->m;
+    if (sp.l >= 0) {
+        sb_put(&o->sdata[c], (const char *)t + sp.s, (size_t)sp.l);
+        bit_set(o->svalid[c], m);
+    }
+    o->soff[c][m + 1] = (int32_t)o->sdata[c].len;
+}
+
+static void put_text(out_t *o, int c, const char *s, size_t n) {
+    sb_put(&o->sdata[c], s, n);
+    bit_set(o->svalid[c], o->m);
+    o->soff[c][o->m + 1] = (int32_t)o->sdata[c].len;
+}
+
+static void put_null_str(out_t *o, int c) { o->soff[c][o->m + 1] = (int32_t)o->sdata[c].len; }
+
+static void put_num(out_t *o, int c, int64_t v) {
+    Py_ssize_t m = o->m;
+    uint8_t *d = o->ndata[c];
+    switch (N_SIZE[c]) {
+        case 1: d[m] = (uint8_t)v; break;
+        case 2: ((uint16_t *)d)[m] = (uint16_t)v; break;
+        case 4: ((uint32_t *)d)[m] = (uint32_t)v; break;
+        default: ((int64_t *)d)[m] = v; break;
+    }
+    bit_set(o->nvalid[c], m);
+}
+
+static void put_key(out_t *o, int c, const row_t *r, int k) {
+    if (r->has[k]) put_num(o, c, r->val[k]);
+}
+
+static void write_row(out_t *o, const unsigned char *t, const row_t *r) {
+    Py_ssize_t m = o->m;
+    put_str(o, S_HOST, t, r->host);
+    if (r->fam == 4) {
+        put_str(o, S_SRC, t, r->src);
+        put_str(o, S_DST, t, r->dst);
+        put_num(o, N_SRCINT, r->src_int);
+        put_num(o, N_DSTINT, r->dst_int);
+    } else {
+        put_text(o, S_SRC, r->src6, (size_t)r->src6len);
+        put_text(o, S_DST, r->dst6, (size_t)r->dst6len);
+    }
+    const char *pt = PROTO_TEXT[r->proto];
+    put_text(o, S_PROTO, pt, strlen(pt));
+    put_str(o, S_FLAGS, t, r->flags);
+    put_str(o, S_TCPOPT, t, r->tcpopt);
+    put_str(o, S_PREFIX, t, r->prefix);
+    span e = {0, -1};
+    put_str(o, S_IN, t, r->in.l > 0 ? r->in : e);
+    put_str(o, S_OUT, t, r->out.l > 0 ? r->out : e);
+    put_str(o, S_PHYSIN, t, r->physin.l > 0 ? r->physin : e);
+    put_str(o, S_PHYSOUT, t, r->physout.l > 0 ? r->physout : e);
+    if (r->mac14) {
+        char lo[41];
+        const unsigned char *mm = t + r->mac.s;
+        for (int k = 0; k < 41; k++) {
+            unsigned char c = mm[k];
+            lo[k] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+        }
+        put_null_str(o, S_MAC);
+        put_text(o, S_MACDST, lo, 17);
+        put_text(o, S_MACSRC, lo + 18, 17);
+        put_num(o, N_ETHERTYPE, (hexval(mm[36]) << 12) | (hexval(mm[37]) << 8) | (hexval(mm[39]) << 4) |
+                                    hexval(mm[40]));
+    } else {
+        put_str(o, S_MAC, t, r->mac.l > 0 ? r->mac : e);
+        put_null_str(o, S_MACDST);
+        put_null_str(o, S_MACSRC);
+    }
+    put_num(o, N_TIME, r->time_us);
+    o->naive[m] = (uint8_t)r->naive;
+    if (r->has_uptime) {
+        ((double *)o->ndata[N_UPTIME])[m] = r->uptime;
+        bit_set(o->nvalid[N_UPTIME], m);
+    }
+    put_num(o, N_FAMILY, r->fam);
+    put_key(o, N_SPT, r, K_SPT);
+    put_key(o, N_DPT, r, K_DPT);
+    put_key(o, N_ICMPTYPE, r, K_TYPE);
+    put_key(o, N_ICMPCODE, r, K_CODE);
+    int icmp = r->proto == P_ICMP || r->proto == P_ICMP6;
+    if (icmp) {
+        put_key(o, N_ICMPID, r, K_ICMPID);
+        put_key(o, N_ICMPSEQ, r, K_SEQ);
+    } else if (r->proto == P_TCP) {
+        put_key(o, N_TCPSEQ, r, K_SEQ);
+        put_key(o, N_TCPACK, r, K_ACK);
+    }
+    put_key(o, N_LEN, r, K_LEN);
+    put_key(o, N_L4LEN, r, K_L4LEN);
+    if (r->fam == 4) {
+        put_key(o, N_TTL, r, K_TTL);
+        put_key(o, N_TOS, r, K_TOS);
+        put_key(o, N_IPID, r, K_ID);
+    } else {
+        put_key(o, N_TTL, r, K_HOP);
+        put_key(o, N_TOS, r, K_TC);
+    }
+    put_key(o, N_PREC, r, K_PREC);
+    put_key(o, N_FLOWLBL, r, K_FLOW);
+    put_key(o, N_WINDOW, r, K_WINDOW);
+    put_key(o, N_RES, r, K_RES);
+    put_key(o, N_URGP, r, K_URGP);
+    put_key(o, N_MARK, r, K_MARK);
+    put_key(o, N_UID, r, K_UID);
+    put_key(o, N_GID, r, K_GID);
+    put_key(o, N_MTU, r, K_MTU);
+    put_key(o, N_ISPT, r, K_ISPT);
+    put_key(o, N_IDPT, r, K_IDPT);
+    put_key(o, N_ILEN, r, K_ILEN);
+    put_key(o, N_ITTL, r, r->has[K_ITTL] ? K_ITTL : K_IHOP);
+    put_key(o, N_IIPID, r, K_IID);
+    put_key(o, N_ITYPE, r, K_ITYPE);
+    put_key(o, N_ICODE, r, K_ICODE);
+    if (r->isrc6len == 0) put_str(o, S_ISRC, t, r->kv[K_ISRC]);
+    else if (r->isrc6len > 0) put_text(o, S_ISRC, r->isrc6, (size_t)r->isrc6len);
+    else put_null_str(o, S_ISRC);
+    if (r->idst6len == 0) put_str(o, S_IDST, t, r->kv[K_IDST]);
+    else if (r->idst6len > 0) put_text(o, S_IDST, r->idst6, (size_t)r->idst6len);
+    else put_null_str(o, S_IDST);
+    if (r->has[K_IPROTO]) {
+        char up[20];
+        int ul = r->kv[K_IPROTO].l;
+        for (int j = 0; j < ul; j++) {
+            unsigned char c = t[r->kv[K_IPROTO].s + j];
+            up[j] = (char)((c >= 'a' && c <= 'z') ? c - 32 : c);
+        }
+        if (ul == 6 && memcmp(up, "ICMPV6", 6) == 0) up[4] = 'v';
+        put_text(o, S_IPROTO, up, (size_t)ul);
+    } else {
+        put_null_str(o, S_IPROTO);
+    }
+    if (r->df) bit_set(o->bdata[B_DF], m);
+    if (r->mf) bit_set(o->bdata[B_MF], m);
+    if (r->ce) bit_set(o->bdata[B_CE], m);
+    o->m = m + 1;
+}
+
+static void put_reject(rej_t *q, Py_ssize_t r, const unsigned char *t, Py_ssize_t raw, const row_t *row) {
+    Py_ssize_t k = q->m;
+    q->idx[k] = (uint32_t)r;
+    q->time[k] = row->time_us;
+    bit_set(q->tvalid, k);
+    q->naive[k] = (uint8_t)row->naive;
+    if (row->host.l >= 0) {
+        sb_put(&q->host, (const char *)t + row->host.s, (size_t)row->host.l);
+        bit_set(q->hvalid, k);
+    }
+    q->hoff[k + 1] = (int32_t)q->host.len;
+    sb_put(&q->text, (const char *)t, (size_t)raw);
+    q->toff[k + 1] = (int32_t)q->text.len;
+    q->m = k + 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the block                                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+static void out_free(out_t *o) {
+    for (int c = 0; c < NS; c++) {
+        free(o->soff[c]);
+        free(o->sdata[c].p);
+        free(o->svalid[c]);
+    }
+    for (int c = 0; c < NN; c++) {
+        free(o->ndata[c]);
+        free(o->nvalid[c]);
+    }
+    for (int c = 0; c < NB; c++) free(o->bdata[c]);
+    free(o->naive);
+}
+
+static int out_alloc(out_t *o, Py_ssize_t n) {
+    memset(o, 0, sizeof *o);
+    o->n = n;
+    size_t bm = (size_t)(n + 8) / 8;
+    int ok = 1;
+    for (int c = 0; c < NS; c++) {
+        o->soff[c] = calloc((size_t)n + 1, 4);
+        o->svalid[c] = calloc(bm, 1);
+        ok &= o->soff[c] && o->svalid[c];
+    }
+    for (int c = 0; c < NN; c++) {
+        o->ndata[c] = calloc((size_t)n + 1, (size_t)N_SIZE[c]);
+        o->nvalid[c] = calloc(bm, 1);
+        ok &= o->ndata[c] && o->nvalid[c];
+    }
+    for (int c = 0; c < NB; c++) {
+        o->bdata[c] = calloc(bm, 1);
+        ok &= o->bdata[c] != NULL;
+    }
+    o->naive = calloc((size_t)n + 1, 1);
+    return ok && o->naive;
+}
+
+static PyObject *bytes_of(const void *p, size_t n) {
+    return PyByteArray_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+}
+
+static PyObject *fp_parse(PyObject *self, PyObject *args) {
+    Py_buffer data, offs;
+    Py_ssize_t n;
+    int off64;
+    long long ref_year, ref_key;
+    if (!PyArg_ParseTuple(args, "y*y*npLL", &data, &offs, &n, &off64, &ref_year, &ref_key)) return NULL;
+    PyObject *res = NULL;
+    uint8_t *claimed = NULL, *body = NULL, *tail = NULL;
+    out_t o;
+    rej_t rj;
+    memset(&o, 0, sizeof o);
+    memset(&rj, 0, sizeof rj);
+    int alloc_ok = 0;
+    Py_ssize_t njson = 0;
+    size_t osz = off64 ? 8 : 4;
+    if (n < 0 || (size_t)offs.len < ((size_t)n + 1) * osz) {
+        PyErr_SetString(PyExc_ValueError, "offsets buffer too small");
+        goto done;
+    }
+    claimed = calloc((size_t)n + 1, 1);
+    body = calloc((size_t)n + 1, 1);
+    tail = calloc((size_t)n + 1, 1);
+    alloc_ok = out_alloc(&o, n) && rej_alloc(&rj, n) && claimed && body && tail;
+    if (!alloc_ok) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    params_t pp = {ref_year, ref_key};
+    const unsigned char *base = (const unsigned char *)data.buf;
+    const int64_t *o64 = (const int64_t *)offs.buf;
+    const int32_t *o32 = (const int32_t *)offs.buf;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < n; r++) {
+        int64_t a = off64 ? o64[r] : o32[r], b = off64 ? o64[r + 1] : o32[r + 1];
+        if (a < 0 || b < a || b > data.len) {
+            bad = 1;
+            break;
+        }
+        const unsigned char *t = base + a;
+        Py_ssize_t raw = (Py_ssize_t)(b - a), L = raw;
+        while (L > 0 && (t[L - 1] == '\r' || t[L - 1] == '\n' || t[L - 1] == 0)) L--;
+        if (raw > MAX_LINE_BYTES) continue; /* no body, no vote */
+        tail[r] = L > 0 && t[L - 1] == ' ';
+        int ascii, printable;
+        classify(t, L, &ascii, &printable); /* (the text: without its trailing CR, LF, NUL) */
+        if (raw > 0 && t[0] == '{') { /* a journal record: the caller reads its MESSAGE */
+            body[r] = 3;
+            njson++;
+            row_t row;
+            span msg = {0, 0};
+            if (!printable || !parse_record(t, L, &msg, &row)) continue;
+            const unsigned char *mt = t + msg.s;
+            Py_ssize_t at = find_anchor(mt, msg.l);
+            /* (the vote's inputs, from the MESSAGE: the general path reads the record's text so) */
+            int loose = at < 0 && has_loose(mt, msg.l);
+            body[r] = at >= 0 || loose;
+            tail[r] = msg.l > 0 && mt[msg.l - 1] == ' ';
+            if (at < 0) {
+                if (!loose && raw <= MAX_REJECT_TEXT) { /* "not a netfilter line" */
+                    put_reject(&rj, r, t, raw, &row);
+                    claimed[r] = 2;
+                }
+                continue;
+            }
+            row.host.s -= msg.s; /* (spans relative to the message) */
+            if (!record_head(mt, at, &row) || !parse_body(mt, at, msg.l, &row)) continue;
+            claimed[r] = 1;
+            write_row(&o, mt, &row);
+            continue;
+        }
+        if (!ascii) {
+            body[r] = 2;
+            continue;
+        }
+        Py_ssize_t at = find_anchor(t, L);
+        body[r] = at >= 0 || has_loose(t, L);
+        if (at < 0 && !body[r] && printable && L == raw && raw <= MAX_REJECT_TEXT && raw > 0) {
+            /* no body: "not a netfilter line" unless blank; host and time from the first 256 bytes */
+            Py_ssize_t j = 0;
+            while (j < raw && t[j] == ' ') j++;
+            row_t row;
+            if (j == raw || !parse_head(t, raw < 256 ? raw : 256, &pp, &row)) continue;
+            put_reject(&rj, r, t, raw, &row);
+            claimed[r] = 2;
+            continue;
+        }
+        if (at < 0 || !printable) continue;
+        row_t row;
+        if (!parse_head(t, at, &pp, &row)) continue;
+        if (!parse_body(t, at, L, &row)) continue;
+        claimed[r] = 1;
+        write_row(&o, t, &row);
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "bad offsets");
+        goto done;
+    }
+    if (rj.host.fail || rj.text.fail) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int c = 0; c < NS; c++)
+        if (o.sdata[c].fail) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    {
+        Py_ssize_t m = o.m;
+        size_t bm = (size_t)(m + 7) / 8;
+        res = PyDict_New();
+        if (!res) goto done;
+        PyObject *v;
+#define SET(key, obj)                                  \
+    do {                                               \
+        v = (obj);                                     \
+        if (!v || PyDict_SetItemString(res, key, v)) { \
+            Py_XDECREF(v);                             \
+            Py_CLEAR(res);                             \
+            goto done;                                 \
+        }                                              \
+        Py_DECREF(v);                                  \
+    } while (0)
+        SET("m", PyLong_FromSsize_t(m));
+        SET("json", PyLong_FromSsize_t(njson));
+        SET("claimed", bytes_of(claimed, (size_t)n));
+        SET("has_body", bytes_of(body, (size_t)n));
+        SET("tail_sp", bytes_of(tail, (size_t)n));
+        SET("naive", bytes_of(o.naive, (size_t)m));
+        for (int c = 0; c < NS; c++)
+            SET(S_NAMES[c], Py_BuildValue("(NNN)", bytes_of(o.svalid[c], bm),
+                                          bytes_of(o.soff[c], ((size_t)m + 1) * 4),
+                                          bytes_of(o.sdata[c].p ? o.sdata[c].p : "", o.sdata[c].len)));
+        for (int c = 0; c < NN; c++)
+            SET(N_NAMES[c], Py_BuildValue("(NN)", bytes_of(o.nvalid[c], bm),
+                                          bytes_of(o.ndata[c], (size_t)m * (size_t)N_SIZE[c])));
+        for (int c = 0; c < NB; c++) SET(B_NAMES[c], bytes_of(o.bdata[c], bm));
+        Py_ssize_t k = rj.m;
+        size_t rbm = (size_t)(k + 7) / 8;
+        SET("rej_m", PyLong_FromSsize_t(k));
+        SET("rej_idx", bytes_of(rj.idx, (size_t)k * 4));
+        SET("rej_time", Py_BuildValue("(NN)", bytes_of(rj.tvalid, rbm), bytes_of(rj.time, (size_t)k * 8)));
+        SET("rej_naive", bytes_of(rj.naive, (size_t)k));
+        SET("rej_host", Py_BuildValue("(NNN)", bytes_of(rj.hvalid, rbm), bytes_of(rj.hoff, ((size_t)k + 1) * 4),
+                                      bytes_of(rj.host.p ? rj.host.p : "", rj.host.len)));
+        SET("rej_text", Py_BuildValue("(ONN)", Py_None, bytes_of(rj.toff, ((size_t)k + 1) * 4),
+                                      bytes_of(rj.text.p ? rj.text.p : "", rj.text.len)));
+#undef SET
+    }
+done:
+    out_free(&o);
+    rej_free(&rj);
+    free(claimed);
+    free(body);
+    free(tail);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&offs);
+    return res;
+}
+
+static PyMethodDef methods[] = {
+    {"parse", fp_parse, METH_VARARGS,
+     "parse(data, offsets, n, off64, ref_year, ref_key) -> dict: the claimed lines' columns"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastparse",
+                                    "Compiled fast path of the LOG line parser.", -1, methods};
+
+PyMODINIT_FUNC PyInit__fastparse(void) {
+    for (int k = 0; k < NK; k++) {
+        K_LEN_[k] = (int)strlen(K_KEY[k]);
+        K_C8[k] = code8((const unsigned char *)K_KEY[k], K_LEN_[k]);
+    }
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,196 @@
+"""The compiled fast path of :func:`honeyscope.ingest.parse.parse_block`.
+
+:mod:`honeyscope.ingest._fastparse` (C, built on install where a compiler is available) reads a
+block's line bytes once and *claims* the lines it is certain become rows -- the kernel's own
+``IN=.. OUT=..`` body after an RFC 3164 or RFC 3339 stamp or in a ``journalctl -o json`` record,
+IPv4 or IPv6, TCP, UDP, ICMP and ICMPv6 (errors with their embedded header too) -- writing every
+column of their rows straight from the bytes (integers, addresses, microsecond times). Every other
+line (anything rejected or warned about, fragments, IP options, non-ASCII text, unknown keys, ...)
+is left to the general path, which parses it exactly as before; :func:`parse_block` merges both
+in line order.
+
+Inputs that depend on the whole block are computed over the whole block, as the general path
+does: the "most netfilter lines end with a space" vote of the truncation rule (see
+:func:`claim`), and the reference time's year. Blocks read with ``--year`` (whose per-sensor year
+carries state from line to line) take the general path whole.
+
+``HONEYSCOPE_PARSE_FALLBACK=1`` in the environment turns the fast path off (every line takes the
+general path): the tests compare both.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from honeyscope import schema
+
+try:
+    from honeyscope.ingest import _fastparse
+except ImportError:  # pragma: no cover - where the extension could not be built
+    _fastparse = None  # type: ignore[assignment]
+
+#: Environment variable that, set to anything but "" or "0", turns the compiled path off.
+FALLBACK_ENV = "HONEYSCOPE_PARSE_FALLBACK"
+#: 2100-01-01T00:00:00Z in microseconds: a time at or after it is "bad timestamp" (parse.YEARS).
+_END_US = 4_102_444_800_000_000
+
+_STR_COLS = ("host", "src", "dst", "proto", "tcp_flags", "tcp_opt", "prefix", "in_iface", "out_iface",
+             "physin", "physout", "mac", "mac_dst", "mac_src", "inner_src", "inner_dst", "inner_proto")
+_NUM_COLS = ("time", "uptime", "src_int", "dst_int", "family", "spt", "dpt", "icmp_type", "icmp_code",
+             "icmp_id", "icmp_seq", "len", "l4_len", "ttl", "tos", "prec", "ip_id", "flowlbl", "window",
+             "res", "urgp", "tcp_seq", "tcp_ack", "mark", "uid", "gid", "ethertype", "mtu", "inner_spt",
+             "inner_dpt", "inner_len", "inner_ttl", "inner_ip_id", "inner_icmp_type", "inner_icmp_code")
+_BOOL_COLS = ("df", "mf", "ce")
+
+
+def available() -> bool:
+    """True when the compiled path is built and not turned off by :data:`FALLBACK_ENV`."""
+    return _fastparse is not None and os.environ.get(FALLBACK_ENV, "") in ("", "0")
+
+
+def _buffers(lines: pa.Array) -> tuple[Any, np.ndarray, bool]:
+    """(data buffer, offsets of the array's own lines, 64-bit offsets?) of a string array."""
+    n = len(lines)
+    bufs = lines.buffers()
+    large = pa.types.is_large_string(lines.type)
+    offs = np.frombuffer(bufs[1], np.int64 if large else np.int32)[lines.offset: lines.offset + n + 1]
+    data = bufs[2] if bufs[2] is not None else b""
+    return data, np.ascontiguousarray(offs), large
+
+
+def _anchored(text: pa.Array, records: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(has a netfilter body, ends with a space) of each line as the general path finds them,
+    for the lines the compiled pass leaves undecided: non-ASCII text, or journal records (whose
+    text is their MESSAGE)."""
+    from honeyscope.ingest.parse import _ANCHOR_LOOSE_RE, _ANCHOR_RE
+
+    t = pl.Series("t", text).cast(pl.String).str.strip_chars_end("\r\n\x00")
+    if records:
+        t = t.str.json_path_match("$.MESSAGE")
+    at = pl.coalesce(t.str.find(_ANCHOR_RE), t.str.find(_ANCHOR_LOOSE_RE))
+    df = pl.select(at.is_not_null().alias("nf"), t.str.ends_with(" ").fill_null(False).alias("sp"))
+    return df.to_series(0).to_numpy(), df.to_series(1).to_numpy()
+
+
+def _utc(t: np.ndarray, naive: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
+    """(UTC microseconds, known?) of times of which those flagged ``naive`` are wall-clock times
+    in ``tz``, converted as the general path converts them (a clock that does not exist: unknown)."""
+    from honeyscope.ingest.parse import _to_utc
+
+    ok = np.ones(len(t), np.bool_)
+    if tz.upper() == "UTC" or not naive.any():
+        return t, ok
+    conv = pl.select(_to_utc(pl.lit(pl.Series("t", t[naive])), tz)).to_series()
+    t = t.copy()
+    t[naive] = conv.cast(pl.Int64).fill_null(0).to_numpy()
+    ok[naive] = conv.is_not_null().to_numpy()
+    return t, ok
+
+
+def _strings(m: int, parts: tuple[Any, Any, Any]) -> pa.Array:
+    valid, offsets, data = parts
+    return pa.Array.from_buffers(pa.string(), m, [None if valid is None else pa.py_buffer(valid),
+                                                  pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _repeat(text: str | None, m: int) -> pa.Array:
+    if text is None:
+        return pa.nulls(m, pa.string())
+    b = text.encode()
+    return pa.Array.from_buffers(pa.string(), m, [
+        None, pa.py_buffer((np.arange(m + 1, dtype=np.int32) * len(b)).tobytes()), pa.py_buffer(b * m)])
+
+
+def _rejects(d: dict, first_line: int, ctx: Any) -> tuple[pa.Table, np.ndarray]:
+    """The claimed rejects (lines without a netfilter body) and their line indexes."""
+    m = int(d["rej_m"])
+    idx = np.frombuffer(d["rej_idx"], np.uint32)
+    _, b = d["rej_time"]
+    t, ok = _utc(np.frombuffer(b, np.int64), np.frombuffer(d["rej_naive"], np.bool_), ctx.tz)
+    ok &= (t >= 0) & (t < _END_US)  # (parse.YEARS: a time outside is left null)
+    host = _strings(m, d["rej_host"])
+    if ctx.sensor is not None:
+        host = pc.fill_null(host, pa.scalar(ctx.sensor, pa.string()))
+    table = pa.Table.from_arrays([
+        _repeat(ctx.source, m), pa.array((idx + first_line).astype(np.uint32)),
+        _repeat("not a netfilter line", m), _strings(m, d["rej_text"]), host,
+        pa.array(t, schema.TIME_TYPE, mask=~ok)], schema=schema.REJECT_SCHEMA)
+    return table, idx
+
+
+#: prefix → action, as parse._actions reads them (a sensor logs a handful of prefixes)
+_ACTIONS: dict[str, str] = {}
+
+
+def _action_of(prefix: pa.Array) -> pa.Array:
+    """The action of each log prefix (null: none), by parse._actions, once per distinct prefix."""
+    from honeyscope.ingest.parse import _actions
+
+    enc = pc.dictionary_encode(pc.fill_null(prefix, ""))
+    values = enc.dictionary.to_pylist()
+    new = [v for v in values if v not in _ACTIONS]
+    if new:
+        if len(_ACTIONS) > 100_000:
+            _ACTIONS.clear()
+        _ACTIONS.update(zip(new, _actions(pl.Series("p", new, pl.String)).to_list(), strict=True))
+    return pa.array([_ACTIONS[v] for v in values], pa.string()).take(enc.indices)
+
+
+def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, pa.Table, np.ndarray, bool] | None:
+    """Run the compiled pass over a block: (rows of the lines it claims, in line order; the rejects
+    it claims; claimed mask; the block's trailing-space vote), or None when the block must take
+    the general path whole."""
+    from honeyscope.ingest.parse import _ref_key
+
+    if ctx.year is not None or lines.null_count:
+        return None
+    if not (pa.types.is_string(lines.type) or pa.types.is_large_string(lines.type)):
+        lines = lines.cast(pa.large_string())
+    n = len(lines)
+    data, offs, large = _buffers(lines)
+    ry, rkey = _ref_key(ctx)
+    d = _fastparse.parse(data, offs, n, large, ry, rkey)
+    kind = np.frombuffer(d["claimed"], np.uint8)
+    body = np.frombuffer(d["has_body"], np.uint8)
+    tail = np.frombuffer(d["tail_sp"], np.bool_).copy()
+    nf = body == 1
+    for code in (2, 3):
+        undecided = np.flatnonzero(body == code)
+        if len(undecided):
+            nf[undecided], tail[undecided] = _anchored(lines.take(pa.array(undecided)), code == 3)
+    # (the truncation rule: where most netfilter lines end with a space, one without it was cut)
+    spaced = int(np.count_nonzero(tail & nf)) * 2 > int(np.count_nonzero(nf))
+    claimed = kind != 0
+    rejects, _ = _rejects(d, first_line, ctx)
+    m = int(d["m"])
+    at = np.flatnonzero(kind == 1)
+    cols: dict[str, pa.Array] = {name: _strings(m, d[name]) for name in _STR_COLS}
+    types = {f.name: f.type for f in schema.SCHEMA}
+    for name in _NUM_COLS:
+        valid, b = d[name]
+        cols[name] = pa.Array.from_buffers(types[name], m, [pa.py_buffer(valid), pa.py_buffer(b)])
+    for name in _BOOL_COLS:
+        cols[name] = pa.Array.from_buffers(pa.bool_(), m, [None, pa.py_buffer(d[name])])
+    keep = tail[at] if spaced else np.ones(m, np.bool_)
+    t, ok = _utc(np.frombuffer(cols["time"].buffers()[1], np.int64)[:m],
+                 np.frombuffer(d["naive"], np.bool_), ctx.tz)
+    keep &= ok & (t >= 0) & (t < _END_US)  # (a time outside parse.YEARS: "bad timestamp")
+    cols["time"] = pa.array(t, schema.TIME_TYPE)
+    if ctx.sensor is not None:
+        cols["host"] = pc.fill_null(cols["host"], pa.scalar(ctx.sensor, pa.string()))
+    cols["action"] = _action_of(cols["prefix"])
+    cols["source"] = _repeat(ctx.source, m)
+    cols["line"] = pa.array((at + first_line).astype(np.uint32))
+    table = pa.Table.from_arrays(
+        [cols[f.name] if f.name in cols else pa.nulls(m, f.type) for f in schema.SCHEMA],
+        schema=schema.SCHEMA)
+    if not keep.all():
+        table = table.filter(pa.array(keep))
+        claimed[at[~keep]] = False
+    return table, rejects, claimed, spaced
