@@ -9,7 +9,8 @@ restart after a ``kill -9`` starts exactly where the last commit ended.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, wait
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -190,6 +191,27 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="watch-parent").start()
 
 
+#: Benchmarks only (``bench_collect.py --parse-ceiling``): names a file of spool lines whose parse, done
+#: once, stands in for the parse of every block (its rows repeated, numbered as the block's lines): what
+#: collect reaches when parsing costs next to nothing. Never set in real use.
+CEILING_ENV = "HONEYSCOPE_BENCH_PARSE_CEILING"
+_ceiling: tuple[pa.Table, pa.Table] | None = None
+
+
+def _ceiling_parse(msgs: pa.Array, first_line: int) -> tuple[pa.Table, pa.Table]:
+    global _ceiling
+    if _ceiling is None:
+        m, w = split_senders(Path(os.environ[CEILING_ENV]).read_bytes())
+        (rows, rejects), = parse_batch(m, 1, source="sample", sensor="sample", senders=w)
+        _ceiling = rows, rejects.slice(0, 0)
+    rows, no_rejects = _ceiling
+    n = len(msgs)
+    out = rows.take(pa.array(np.arange(n, dtype=np.int64) % max(rows.num_rows, 1)))
+    i = out.schema.get_field_index("line")
+    return out.set_column(i, out.schema.field(i), pa.array(np.arange(first_line, first_line + n),
+                                                           out.schema.field(i).type)), no_rejects
+
+
 def warm_up(delay: float = 0.0) -> None:
     """The parser's imports (and, in a worker, the parent watch), before lines wait for them."""
     _watch_parent()
@@ -208,7 +230,12 @@ def parse_block_job(block: bytes, first_line: int, source: str, sensor: str, sen
         msgs, who = split_senders(block)
     else:
         msgs, who = sources.lines_array(block), None
+    if _CEILING:
+        return [_ceiling_parse(msgs, first_line)]
     return parse_batch(msgs, first_line, source=source, sensor=sensor, senders=who, tz=tz, year=year)
+
+
+_CEILING = bool(os.environ.get(CEILING_ENV))
 
 
 def line_count(block: bytes) -> int:
@@ -227,15 +254,44 @@ class _StagingOnly:
 FILES_PER_BLOCK = 10_000
 
 
-def stage_block_job(store_path: str, tx_id: str, seq: int, block: bytes, first_line: int, source: str,
+#: Where a block is read from instead of being passed as bytes: (file, start byte, end byte).
+Span = tuple[str, int, int]
+
+
+def read_span(span: Span) -> bytes:
+    path, start, end = span
+    with open(path, "rb") as f:
+        f.seek(start)
+        return f.read(end - start)
+
+
+def _cpu_clock() -> Callable[[], float]:
+    """CPU time of the work done here: the whole process in a worker process (one job at a time, and
+    the parser's own threads count), this thread's in the caller's process (other threads work too)."""
+    import multiprocessing
+    import time
+
+    return time.process_time if multiprocessing.parent_process() is not None else time.thread_time
+
+
+def stage_block_job(store_path: str, tx_id: str, seq: int, block: bytes | Span, first_line: int, source: str,
                     sensor: str, senders: bool, tz: str, year: int | None) -> dict[str, Any]:
-    """One block of whole lines parsed and written as Parquet into the staging directory of the
-    transaction ``tx_id`` (in a worker process, or here): what the block added, for :class:`Batch`."""
+    """One block of whole lines (or the span of a file holding them: the worker reads it itself, the
+    bytes do not travel) parsed and written as Parquet into the staging directory of the transaction
+    ``tx_id`` (in a worker process, or here): what the block added, for :class:`Batch`, with the CPU
+    seconds of reading and parsing (``cpu_parse``) and of the Parquet files (``cpu_stage``)."""
+    clock = _cpu_clock()
+    c0 = clock()
+    if not isinstance(block, bytes):
+        block = read_span(block)
     tx = Transaction(_StagingOnly(Path(store_path)), id=tx_id, _n=seq * FILES_PER_BLOCK)  # type: ignore[arg-type]
-    for rows, rejects in parse_block_job(block, first_line, source, sensor, senders, tz, year):
+    parsed = parse_block_job(block, first_line, source, sensor, senders, tz, year)
+    c1 = clock()
+    for rows, rejects in parsed:
         tx.add(rows, rejects)
+    c2 = clock()
     return {"parts": tx.parts, "reject_parts": tx.reject_parts, "rows": tx.rows, "rejected": tx.rejected,
-            "hosts": tx.hosts}
+            "hosts": tx.hosts, "cpu_parse": c1 - c0, "cpu_stage": c2 - c1}
 
 
 class Batch:
@@ -256,12 +312,19 @@ class Batch:
         self.nbytes = 0
         self._blocks = 0
         self._in_flight: list[Future] = []
+        self.cpu_parse = self.cpu_stage = 0.0  # CPU seconds of the blocks staged so far
 
     @property
     def lines(self) -> int:
         return self.next_line - self.first_line
 
+    @property
+    def blocks(self) -> int:
+        return self._blocks
+
     def _add(self, staged: dict[str, Any]) -> None:
+        self.cpu_parse += staged["cpu_parse"]
+        self.cpu_stage += staged["cpu_stage"]
         tx = self.tx
         tx.parts += staged["parts"]
         tx.reject_parts += staged["reject_parts"]
@@ -270,13 +333,17 @@ class Batch:
             for k, v in counts.items():
                 total[k] = total.get(k, 0) + v
 
-    def add(self, block: bytes) -> None:
+    def add(self, block: bytes, span: Span | None = None) -> None:
+        """Parse and stage ``block`` (whole lines). With ``span`` (where these bytes are in a file that
+        stays as it is until the commit), a worker process reads them from there instead of being sent
+        them."""
         if not block:
             return
         self.hash.update(block)
         self.nbytes += len(block)
         self._blocks += 1
-        args = (self.store_path, self.tx.id, self._blocks, block, self.next_line, self.source, self.sensor,
+        job: bytes | Span = span if span is not None and self.pool is not None else block
+        args = (self.store_path, self.tx.id, self._blocks, job, self.next_line, self.source, self.sensor,
                 self.senders, self.tz, self.year)
         self.next_line += line_count(block)
         if self.pool is None:
