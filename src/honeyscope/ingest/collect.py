@@ -411,6 +411,7 @@ class Collector:
         # worker processes, as ingest: the parser holds the GIL between its polars steps. Each watches
         # its parent and exits when a kill -9 took it away (spawned workers would otherwise stay).
         live.warm_up()
+        octet_frames(b"1 x", b"-\t")  # compiled (or loaded) now, not in the event loop at the first sender
         if self.workers > 1:
             self._pool = process_pool(self.workers)
             for f in [self._pool.submit(live.warm_up, 0.5) for _ in range(self.workers)]:
