@@ -260,6 +260,9 @@ def main() -> int:
     print(f"load while measuring: load average {load_mean:.1f} (max {load_max:.1f}) on {cores} cores; the "
           f"machine was busy {busy:.1f} of {cores * t_stored:.1f} CPU s, {max(busy - cpu - own, 0):.1f} of "
           f"them other processes' (0 = an idle machine: the wall time is then collect's own limit)")
+    print(f"collect had {cpu / t_stored:.2f} of the {cores} cores on average; with all {cores} to itself it "
+          f"would reach at most {lines / cpu * cores:,.0f} lines/s (lines per CPU second x cores: "
+          f"an upper bound, as if its processes overlapped perfectly)")
     try:
         d = json.loads(out)
     except ValueError:
