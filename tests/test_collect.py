@@ -454,3 +454,21 @@ def test_parse_ceiling_stands_a_sample_in_for_the_parse(tmp_path, monkeypatch):
     (rows, rejects), = live.parse_block_job(block, 41, "s", "d", True, "UTC", None)
     assert rows.column("line").to_pylist() == [41, 42, 43, 44, 45] and rejects.num_rows == 0
     assert rows.column("spt").to_pylist() == [1, 1, 1, 1, 1]
+
+
+def test_split_senders_cuts_lines_as_the_file_ingest_does():
+    """Random bytes (tabs, CR, LF, invalid and valid UTF-8): the spool's one-pass split gives the lines
+    sources.lines_array gives (the file ingest's cutting), each cut at its first tab."""
+    import random
+
+    from honeyscope.ingest.live import split_senders
+    from honeyscope.ingest.sources import lines_array
+
+    rnd = random.Random(13)
+    alphabet = [b"a", b"b", b"\t", b"\r", b"\n", b"\xff", "\u65e5".encode(), b" "]
+    for _ in range(500):
+        block = b"".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 40)))
+        want = [ln.partition("\t") if "\t" in ln else ("", "", ln) for ln in lines_array(block).to_pylist()]
+        msgs, senders = split_senders(block)
+        assert msgs.to_pylist() == [w[2] for w in want], block
+        assert senders.to_pylist() == [w[0] for w in want], block

@@ -125,32 +125,44 @@ def _by_sender(t: pa.Table, named: pa.Array, first_line: int) -> pa.Table:
 
 def split_senders(block: bytes) -> tuple[pa.Array, pa.Array]:
     """A spool block (``SENDER\\tMESSAGE`` lines) as its messages and their senders ('' when a line
-    has no tab): one compiled pass over the block's bytes."""
-    arr = sources.lines_array(block)
-    n = len(arr)
-    if not n:
-        return arr, arr
-    offsets = np.frombuffer(arr.buffers()[1], np.int64, n + 1, arr.offset * 8)
-    data = np.frombuffer(arr.buffers()[2], np.uint8)
-    m_data, m_off, s_data, s_off = _split_at_tab(data, offsets)
+    has no tab), lines cut as :func:`sources.lines_array` cuts them (a CR before the newline dropped,
+    invalid UTF-8 replaced): one compiled pass over the block's bytes."""
+    if not block.isascii():
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError:
+            block = block.decode("utf-8", "replace").encode("utf-8")
+    m_data, m_off, s_data, s_off = _split_lines_at_tab(np.frombuffer(block, np.uint8))
+    n = len(m_off) - 1
     return (pa.LargeStringArray.from_buffers(n, pa.py_buffer(m_off), pa.py_buffer(m_data)),
             pa.LargeStringArray.from_buffers(n, pa.py_buffer(s_off), pa.py_buffer(s_data)))
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
-def _split_at_tab(data, offsets):  # pragma: no cover - compiled
-    n = len(offsets) - 1
-    m_data = np.empty(offsets[n] - offsets[0], np.uint8)
-    s_data = np.empty(offsets[n] - offsets[0], np.uint8)
-    m_off = np.zeros(n + 1, np.int64)
-    s_off = np.zeros(n + 1, np.int64)
-    m = s = 0
+def _split_lines_at_tab(data):  # pragma: no cover - compiled
+    n = len(data)
+    lines = 0
     for i in range(n):
-        a, b = offsets[i], offsets[i + 1]
+        if data[i] == 10:
+            lines += 1
+    if n and data[n - 1] != 10:
+        lines += 1
+    m_data = np.empty(n, np.uint8)
+    s_data = np.empty(n, np.uint8)
+    m_off = np.zeros(lines + 1, np.int64)
+    s_off = np.zeros(lines + 1, np.int64)
+    m = s = line = a = 0
+    while a < n:
+        b = a
+        while b < n and data[b] != 10:
+            b += 1
+        e = b
+        if b < n and e > a and data[e - 1] == 13:  # CR-LF
+            e -= 1
         t = a
-        while t < b and data[t] != 9:
+        while t < e and data[t] != 9:
             t += 1
-        if t == b:  # no tab: all message, no sender
+        if t == e:  # no tab: all message, no sender
             t = a
             rest = a
         else:
@@ -158,11 +170,13 @@ def _split_at_tab(data, offsets):  # pragma: no cover - compiled
         for k in range(a, t):
             s_data[s] = data[k]
             s += 1
-        for k in range(rest, b):
+        for k in range(rest, e):
             m_data[m] = data[k]
             m += 1
-        m_off[i + 1] = m
-        s_off[i + 1] = s
+        line += 1
+        m_off[line] = m
+        s_off[line] = s
+        a = b + 1
     return m_data[:m], m_off, s_data[:s], s_off
 
 
