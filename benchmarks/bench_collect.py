@@ -9,7 +9,8 @@ from ``collect --json``), its peak memory (VmHWM), and checks rows = packet line
 garbage lines. ``--parse-ceiling`` measures the pipeline with parsing excluded (labelled as such);
 ``--src`` measures another source tree (the code before a change, another branch) in the same sitting.
 
-    python benchmarks/bench_collect.py [--senders 4] [--lines 50000] [--garbage 500] [--parse-ceiling]
+    python benchmarks/bench_collect.py [--senders 4] [--lines 50000] [--garbage 500] [--rate 20000]
+                                       [--parse-ceiling] [--src DIR] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -177,6 +178,9 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=50_000)
     ap.add_argument("--garbage", type=int, default=500, help="garbage lines per sender")
     ap.add_argument("--commit-every", type=float, default=0.5)
+    ap.add_argument("--rate", type=float, default=0.0, metavar="LINES_PER_S",
+                    help="send at this many lines/s in all, evenly (default: as fast as collect reads them, "
+                         "a burst): a fleet's steady stream, where lines arrive a few at a time")
     ap.add_argument("--workers", type=int, help="collect's parser processes (default: its own)")
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--src", type=Path, default=ROOT / "src",
@@ -211,10 +215,22 @@ def main() -> int:
             ready = p.stderr.readline()
             port = int(re.search(r"tcp://127\.0\.0\.1:(\d+)", ready).group(1))
 
+            # --rate: each sender sends its share of the lines per second, in pieces of 1/50 s
+            per_sender = args.rate / args.senders if args.rate else 0.0
+            start = time.perf_counter() + 0.05
+
             def send(data: bytes) -> None:
+                step = 1 << 16
+                if per_sender:
+                    step = max(256, int(len(data) / (args.lines + args.garbage) * per_sender / 50))
                 with socket.create_connection(("127.0.0.1", port)) as s:
-                    for k in range(0, len(data), 1 << 16):
-                        s.sendall(data[k:k + (1 << 16)])
+                    for k in range(0, len(data), step):
+                        if per_sender:
+                            lag = start + k / len(data) * (args.lines + args.garbage) / per_sender \
+                                - time.perf_counter()
+                            if lag > 0:
+                                time.sleep(lag)
+                        s.sendall(data[k:k + step])
 
             threads = [threading.Thread(target=send, args=(d,)) for d in payloads]
             load = LoadSampler()
@@ -252,7 +268,8 @@ def main() -> int:
           + ("\nPARSE CEILING: every block's parse replaced by a sample's rows (not a real parse)"
              if args.parse_ceiling else ""))
     cores = os.cpu_count() or 1
-    print(f"sent in {t_sent:.2f} s; in the store after {t_stored:.2f} s: {lines / t_stored:,.0f} lines/s "
+    print(f"{'sent at ' + format(args.rate, ',.0f') + ' lines/s' if args.rate else 'sent as a burst'}: "
+          f"sent in {t_sent:.2f} s; in the store after {t_stored:.2f} s: {lines / t_stored:,.0f} lines/s "
           f"into the store{' (parse ceiling)' if args.parse_ceiling else ''}; exit code {rc}")
     print(f"collect's process tree: {cpu:.2f} CPU s = {lines / cpu:,.0f} lines per CPU second "
           f"(senders here {own:.2f} CPU s); peak RSS {rss / 2**20:,.0f} MiB collect, "
