@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -472,3 +473,40 @@ def test_split_senders_cuts_lines_as_the_file_ingest_does():
         msgs, senders = split_senders(block)
         assert msgs.to_pylist() == [w[2] for w in want], block
         assert senders.to_pylist() == [w[0] for w in want], block
+
+
+def test_a_batch_waiting_for_its_blocks_does_not_hold_up_the_next(tmp_path, monkeypatch):
+    """A commit that is due waits for its blocks, but the next batch's blocks are handed to the other
+    worker meanwhile (here the first block is parsed only once a second one has been handed out: with
+    a commit barrier it waits for its timeout). Line numbers go on across the batches."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from honeyscope.ingest import live
+
+    gate, released, firsts = threading.Event(), [], []
+    real = live.stage_block_job
+
+    def first_waits_for_second(*args):
+        firsts.append(args[4])
+        if len(firsts) == 1:
+            released.append(gate.wait(10))
+        else:
+            gate.set()
+        return real(*args)
+
+    monkeypatch.setattr(collect_mod, "process_pool", lambda n: ThreadPoolExecutor(n))
+    monkeypatch.setattr(live, "stage_block_job", first_waits_for_second)
+    with Running(tmp_path / "st", ["tcp://127.0.0.1:0"], workers=2) as r:
+        _send_tcp(r.port("tcp"), "".join(line3164(i) + "\n" for i in range(100)).encode())
+        _wait_received(r, 100)
+        while len(firsts) < 1:
+            time.sleep(0.01)
+        _send_tcp(r.port("tcp"), "".join(line3164(i) + "\n" for i in range(100, 150)).encode())
+        _wait_received(r, 150)
+    assert released == [True]
+    st = Store(tmp_path / "st")
+    ranges = [(i["start_line"], i["end_line"]) for i in st.inputs]
+    assert len(ranges) >= 2 and ranges[0][0] == 1 and ranges[-1][1] == 150
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(ranges))
+    assert firsts[0] == 1 and firsts == sorted(firsts) and len(firsts) >= 2
+    assert sorted(st.table(["ip_id"]).column("ip_id").to_pylist()) == list(range(150))

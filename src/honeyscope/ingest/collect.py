@@ -189,6 +189,10 @@ class Collector:
         self._committed_lines: dict[str, int] = {}  # segment -> lines committed
         self._parsed: dict[str, int] = {}  # segment -> bytes parsed into the open batch
         self._batch: live.Batch | None = None
+        #: batches closed (due) whose blocks are still being parsed: committed in this order once done,
+        #: while the next batch's blocks are parsed already (no worker waits for a commit)
+        self._closed: list[tuple[live.Batch, str, int]] = []
+        self._parsed_lines: dict[str, int] = {}  # segment -> last line number handed to the workers
         self._batch_seg = ""
         self._batch_start = 0
         self._backlog = 0
@@ -441,15 +445,16 @@ class Collector:
                     (b is not None and b.lines >= self.commit_lines)
                 self._feed(st, spool, whole_blocks=not due)
                 if due:
-                    self._commit_open(spool)
+                    self._close_open()
                     last = time.monotonic()
-                    if final:
-                        return
+                self._commit_closed(spool, wait=final)
+                if final:
+                    return
                 self._wake_committer.wait(0.1)
                 self._wake_committer.clear()
         finally:
-            if self._batch is not None:
-                self._batch.abort()
+            for b in [c[0] for c in self._closed] + ([self._batch] if self._batch is not None else []):
+                b.abort()
 
     def _feed(self, st: Store, spool: Spool, limit: int = 64 * 1024 * 1024, whole_blocks: bool = False) \
             -> None:
@@ -464,9 +469,10 @@ class Collector:
             least = COMMIT_BLOCK if whole_blocks and seg == current else 1
             if end - pos >= least and fed < limit:
                 if self._batch is not None and self._batch_seg != seg:
-                    self._commit_open(spool)
+                    self._close_open()
                 if self._batch is None:
-                    self._batch = live.Batch(st, self._committed_lines.get(seg, 0) + 1, f"collect:{seg}",
+                    first = self._parsed_lines.get(seg, self._committed_lines.get(seg, 0)) + 1
+                    self._batch = live.Batch(st, first, f"collect:{seg}",
                                              sensor="collect", senders=True, tz=self.tz, year=self.year,
                                              pool=self._pool, workers=self.workers)
                     self._batch_seg, self._batch_start = seg, pos
@@ -480,24 +486,35 @@ class Collector:
                     pos += len(block)
                     fed += len(block)
                 self._parsed[seg] = pos
+                self._parsed_lines[seg] = self._batch.next_line - 1
             if seg != current and self._parsed.get(seg, self._committed.get(seg, 0)) >= end:
                 if self._batch is not None and self._batch_seg == seg:
-                    self._commit_open(spool)
-                if self._committed.get(seg, 0) >= end:
+                    self._close_open()
+                if self._committed.get(seg, 0) >= end:  # else once its last batch is committed
                     spool.remove(seg)
-                    self._durable.pop(seg, None)
-                    self._parsed.pop(seg, None)
+                    for d in (self._durable, self._parsed, self._parsed_lines):
+                        d.pop(seg, None)
 
-    def _commit_open(self, spool: Spool) -> None:
-        b, seg, start = self._batch, self._batch_seg, self._batch_start
+    def _close_open(self) -> None:
+        """No more blocks for the open batch: it is committed once its blocks are parsed."""
+        b, self._batch = self._batch, None
         if b is None:
             return
-        cpu0 = time.thread_time()
-        self._batch = None
-        end = start + b.nbytes
         if not b.nbytes:
             b.abort()
             return
+        self._closed.append((b, self._batch_seg, self._batch_start))
+        for f in b.in_flight:  # the committer wakes as soon as the batch can be committed
+            f.add_done_callback(lambda _: self._wake_committer.set())
+
+    def _commit_closed(self, spool: Spool, wait: bool) -> None:
+        """Commit the closed batches whose blocks are all parsed, in order (all of them with ``wait``)."""
+        while self._closed and (wait or self._closed[0][0].done):
+            self._commit(spool, *self._closed.pop(0))
+
+    def _commit(self, spool: Spool, b: live.Batch, seg: str, start: int) -> None:
+        cpu0 = time.thread_time()
+        end = start + b.nbytes
         rec = b.commit({
             "source": f"collect:{seg}", "kind": "collect", "compression": None,
             "start_byte": start, "end_byte": end,

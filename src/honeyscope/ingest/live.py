@@ -336,6 +336,16 @@ class Batch:
     def blocks(self) -> int:
         return self._blocks
 
+    @property
+    def in_flight(self) -> list[Future]:
+        """The blocks being parsed and staged on the pool."""
+        return list(self._in_flight)
+
+    @property
+    def done(self) -> bool:
+        """Every block added is parsed and staged: :meth:`commit` will not wait."""
+        return all(f.done() for f in self._in_flight)
+
     def _add(self, staged: dict[str, Any]) -> None:
         self.cpu_parse += staged["cpu_parse"]
         self.cpu_stage += staged["cpu_stage"]
