@@ -182,6 +182,8 @@ def main() -> int:
                     help="send at this many lines/s in all, evenly (default: as fast as collect reads them, "
                          "a burst): a fleet's steady stream, where lines arrive a few at a time")
     ap.add_argument("--workers", type=int, help="collect's parser processes (default: its own)")
+    ap.add_argument("--threads", action="store_true",
+                    help="collect --threads: parse on threads, not processes")
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--src", type=Path, default=ROOT / "src",
                     help="the source tree to measure (default: this checkout's src)")
@@ -209,6 +211,8 @@ def main() -> int:
                "tcp://127.0.0.1:0", "--commit-every", str(args.commit_every), "--json"]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
+        if args.threads:
+            cmd += ["--threads"]
         p = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         out = ""
         try:
@@ -292,6 +296,9 @@ def main() -> int:
             print(f"  {label:40s} {c[k] / lines * 1e5:6.3f}")
         print(f"  {'all parts':40s} {sum(c[k] for k, _ in PARTS) / lines * 1e5:6.3f} "
               f"(process tree: {cpu / lines * 1e5:.3f})")
+        if args.threads:
+            print("  (--threads: a parser thread's CPU leaves out the parser's own helper threads; "
+                  "the process tree's counts them)")
     print(f"rows {rows:,} (sent {total_rows:,}), rejects {rejects:,} (garbage {total_garbage:,})")
     if args.parse_ceiling:
         ok = rows + rejects == lines and rc == 0

@@ -510,3 +510,15 @@ def test_a_batch_waiting_for_its_blocks_does_not_hold_up_the_next(tmp_path, monk
     assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(ranges))
     assert firsts[0] == 1 and firsts == sorted(firsts) and len(firsts) >= 2
     assert sorted(st.table(["ip_id"]).column("ip_id").to_pylist()) == list(range(150))
+
+
+def test_threads_parse_in_this_process(tmp_path):
+    """collect --threads: two parser threads instead of worker processes; every line committed once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = 400
+    with Running(tmp_path / "st", ["tcp://127.0.0.1:0"], workers=2, threads=True) as r:
+        _send_tcp(r.port("tcp"), "".join(line3164(i) + "\n" for i in range(n)).encode())
+        _wait_received(r, n)
+    assert isinstance(r.col._pool, ThreadPoolExecutor)
+    assert sorted(Store(tmp_path / "st").table(["ip_id"]).column("ip_id").to_pylist()) == list(range(n))

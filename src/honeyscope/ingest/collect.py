@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,7 @@ class Collector:
         tz: str = "UTC",
         year: int | None = None,
         workers: int | None = None,
+        threads: bool = False,
         on_ready: Callable[[list[str]], None] | None = None,
         status: Callable[[CollectStats], None] | None = None,
     ) -> None:
@@ -170,7 +171,8 @@ class Collector:
         self.spool_dir = Path(spool) if spool else self.store_path / "spool"
         self.tz, self.year = tz, year
         self.workers = sources.default_workers() if workers is None else max(1, workers)
-        self._pool: ProcessPoolExecutor | None = None
+        self.threads = threads  # parse on threads of this process (a parser that releases the GIL)
+        self._pool: Executor | None = None
         self.on_ready, self.status = on_ready, status
         self.stats = CollectStats(store=str(self.store_path))
         self._pending: list[bytes] = []
@@ -416,7 +418,9 @@ class Collector:
         # its parent and exits when a kill -9 took it away (spawned workers would otherwise stay).
         live.warm_up()
         octet_frames(b"1 x", b"-\t")  # compiled (or loaded) now, not in the event loop at the first sender
-        if self.workers > 1:
+        if self.workers > 1 and self.threads:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="parser")
+        elif self.workers > 1:
             self._pool = process_pool(self.workers)
             for f in [self._pool.submit(live.warm_up, 0.5) for _ in range(self.workers)]:
                 f.result()
