@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -45,7 +46,8 @@ class Running:
             self.ready.set()
 
         kw.setdefault("workers", 1)  # no worker processes to start: fast tests (the benchmark uses them)
-        self.col = Collector(store, listens, on_ready=on_ready, commit_every=0.2, **kw)
+        kw.setdefault("commit_every", 0.2)
+        self.col = Collector(store, listens, on_ready=on_ready, **kw)
         self.stats = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -350,3 +352,173 @@ def test_blocks_staged_at_once_by_workers_keep_every_row(tmp_path):
     t = Store(tmp_path / "st").table(["host", "ip_id", "spt"]).to_pandas()
     assert len(t) == 240 and sorted(t.ip_id + 1000 * t.spt) == sorted(
         k * 100 + i + 1000 * k for k in range(1, 7) for i in range(40))
+
+
+def _send_slowly(port: int, lines: list[str], pause: float) -> None:
+    """One connection, one write per line with a pause between: the lines arrive one read at a time."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        for ln in lines:
+            s.sendall(ln.encode() + b"\n")
+            time.sleep(pause)
+
+
+def _wait_received(r: Running, n: int, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while r.col.stats.received < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert r.col.stats.received == n
+
+
+def test_lines_arriving_in_small_pieces_are_parsed_as_one_block(tmp_path):
+    """Lines that arrive a few at a time are spooled as they come but parsed in blocks of up to
+    COMMIT_BLOCK bytes: 150 lines (well under 8 MiB) in 150 reads, one commit → one block, one Parquet
+    file for their one month (parsing a block has a fixed cost: a block per read was the bottleneck)."""
+    n = 150
+    with Running(tmp_path / "st", ["tcp://127.0.0.1:0"], commit_every=60) as r:
+        _send_slowly(r.port("tcp"), [line3164(i) for i in range(n)], 0.001)
+        _wait_received(r, n)
+    rec, = Store(tmp_path / "st").inputs
+    assert (rec["rows"], rec["lines"], len(rec["parts"])) == (n, n, 1)
+    assert r.stats.blocks == 1 and r.stats.commits == 1
+
+
+def test_spool_writes_gather_what_arrives_within_the_linger(tmp_path, monkeypatch):
+    """Lines that arrive within SPOOL_LINGER of the first are written and fsync'd at once (they count as
+    received only then); without it each read was its own write + fsync."""
+    monkeypatch.setattr(collect_mod, "SPOOL_LINGER", 0.5)
+    n = 20
+    with Running(tmp_path / "st", ["tcp://127.0.0.1:0"]) as r:
+        _send_slowly(r.port("tcp"), [line3164(i) for i in range(n)], 0.002)
+        _wait_received(r, n)
+    assert r.stats.fsyncs <= 2
+    assert Store(tmp_path / "st").ledger()["rows"] == n
+
+
+def test_cpu_by_part_adds_up_to_no_more_than_was_used(tmp_path):
+    """collect --json's CPU seconds by part: parsing and staging are counted (here on the committer's
+    thread, one worker) and not a second time as hand-off; all parts together are at most the CPU this
+    process used meanwhile."""
+    c0 = time.process_time()
+    with Running(tmp_path / "st", ["tcp://127.0.0.1:0"]) as r:
+        _send_tcp(r.port("tcp"), "".join(line3164(i) + "\n" for i in range(2000)).encode())
+        _wait_received(r, 2000)
+    used = time.process_time() - c0
+    cpu = r.stats.cpu
+    assert cpu["parse"] > 0 and cpu["stage"] > 0 and cpu["receive"] > 0 and cpu["spool"] > 0
+    assert min(cpu.values()) >= 0
+    parts = sum(v for k, v in cpu.items() if k != "fsync_wait")
+    assert parts <= used
+    assert r.stats.to_dict()["cpu"] == cpu
+
+
+def test_workers_read_their_block_from_the_spool(tmp_path):
+    """A block handed to a worker travels as (file, start, end), not as its bytes; the record's sha256
+    is still that of the bytes committed."""
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from honeyscope.ingest import live
+
+    lines = [f"192.0.2.{k}\t" + line3164(k, host=None) for k in range(1, 7)] + ["192.0.2.9\tnot a packet"]
+    data = ("\n".join(lines) + "\n").encode()
+    spool = tmp_path / "seg.log"
+    spool.write_bytes(b"x" * 10 + data)  # the block starts at byte 10
+    jobs = []
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kw):
+            jobs.append(args[3])
+            return super().submit(fn, *args, **kw)
+
+    st = Store(tmp_path / "st", create=True)
+    with st.lock(), Recording(2) as pool:
+        b = live.Batch(st, 1, "t", sensor="d", senders=True, year=2024, pool=pool, workers=2)
+        b.add(data, (str(spool), 10, 10 + len(data)))
+        rec = b.commit({"source": "t"})
+    assert jobs == [(str(spool), 10, 10 + len(data))]
+    assert (rec["rows"], sum(rec["rejected"].values()), rec["lines"]) == (6, 1, 7)
+    assert rec["hosts"] == {f"192.0.2.{k}": 1 for k in range(1, 7)}
+    assert rec["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_parse_ceiling_stands_a_sample_in_for_the_parse(tmp_path, monkeypatch):
+    """The benchmark's --parse-ceiling (never in real use): one row per line, numbered as the block's
+    lines, from the sample's one real parse."""
+    from honeyscope.ingest import live
+
+    sample = tmp_path / "sample.log"
+    sample.write_text("".join(f"192.0.2.1\t{line3164(i)}\n" for i in range(3)))
+    monkeypatch.setenv(live.CEILING_ENV, str(sample))
+    monkeypatch.setattr(live, "_CEILING", True)
+    monkeypatch.setattr(live, "_ceiling", None)
+    block = b"a\tx\nb\ty\nc\tz\nd\tw\ne\tv\n"
+    (rows, rejects), = live.parse_block_job(block, 41, "s", "d", True, "UTC", None)
+    assert rows.column("line").to_pylist() == [41, 42, 43, 44, 45] and rejects.num_rows == 0
+    assert rows.column("spt").to_pylist() == [1, 1, 1, 1, 1]
+
+
+def test_split_senders_cuts_lines_as_the_file_ingest_does():
+    """Random bytes (tabs, CR, LF, invalid and valid UTF-8): the spool's one-pass split gives the lines
+    sources.lines_array gives (the file ingest's cutting), each cut at its first tab."""
+    import random
+
+    from honeyscope.ingest.live import split_senders
+    from honeyscope.ingest.sources import lines_array
+
+    rnd = random.Random(13)
+    alphabet = [b"a", b"b", b"\t", b"\r", b"\n", b"\xff", "\u65e5".encode(), b" "]
+    for _ in range(500):
+        block = b"".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 40)))
+        want = [ln.partition("\t") if "\t" in ln else ("", "", ln) for ln in lines_array(block).to_pylist()]
+        msgs, senders = split_senders(block)
+        assert msgs.to_pylist() == [w[2] for w in want], block
+        assert senders.to_pylist() == [w[0] for w in want], block
+
+
+def test_a_batch_waiting_for_its_blocks_does_not_hold_up_the_next(tmp_path, monkeypatch):
+    """A commit that is due waits for its blocks, but the next batch's blocks are handed to the other
+    worker meanwhile (here the first block is parsed only once a second one has been handed out: with
+    a commit barrier it waits for its timeout). Line numbers go on across the batches."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from honeyscope.ingest import live
+
+    gate, released, firsts = threading.Event(), [], []
+    real = live.stage_block_job
+
+    def first_waits_for_second(*args):
+        firsts.append(args[4])
+        if len(firsts) == 1:
+            released.append(gate.wait(10))
+        else:
+            gate.set()
+        return real(*args)
+
+    monkeypatch.setattr(collect_mod, "process_pool", lambda n: ThreadPoolExecutor(n))
+    monkeypatch.setattr(live, "stage_block_job", first_waits_for_second)
+    with Running(tmp_path / "st", ["tcp://127.0.0.1:0"], workers=2) as r:
+        _send_tcp(r.port("tcp"), "".join(line3164(i) + "\n" for i in range(100)).encode())
+        _wait_received(r, 100)
+        while len(firsts) < 1:
+            time.sleep(0.01)
+        _send_tcp(r.port("tcp"), "".join(line3164(i) + "\n" for i in range(100, 150)).encode())
+        _wait_received(r, 150)
+    assert released == [True]
+    st = Store(tmp_path / "st")
+    ranges = [(i["start_line"], i["end_line"]) for i in st.inputs]
+    assert len(ranges) >= 2 and ranges[0][0] == 1 and ranges[-1][1] == 150
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(ranges))
+    assert firsts[0] == 1 and firsts == sorted(firsts) and len(firsts) >= 2
+    assert sorted(st.table(["ip_id"]).column("ip_id").to_pylist()) == list(range(150))
+
+
+def test_threads_parse_in_this_process(tmp_path):
+    """collect --threads: two parser threads instead of worker processes; every line committed once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = 400
+    with Running(tmp_path / "st", ["tcp://127.0.0.1:0"], workers=2, threads=True) as r:
+        _send_tcp(r.port("tcp"), "".join(line3164(i) + "\n" for i in range(n)).encode())
+        _wait_received(r, n)
+    assert isinstance(r.col._pool, ThreadPoolExecutor)
+    assert sorted(Store(tmp_path / "st").table(["ip_id"]).column("ip_id").to_pylist()) == list(range(n))

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--year", type=year, help="year of year-less syslog stamps (default: the one nearest now)")
     p.add_argument("--tz", default="UTC", help="zone of stamps without an offset (default UTC)")
     p.add_argument("--workers", type=positive, help="parser processes (default: 2)")
+    p.add_argument("--threads", action="store_true",
+                   help="parse on threads of the collecting process instead of worker processes (less "
+                        "memory; as fast only with a parser that releases the GIL)")
     p.add_argument("--json", action="store_true", help="print the totals as JSON when stopped")
     p.set_defaults(func=_collect)
 
@@ -42,7 +45,8 @@ def _collect(args: argparse.Namespace) -> int:
 
     col = Collector(args.store, args.listen, allow=args.allow, commit_every=args.commit_every,
                     commit_lines=args.commit_lines, spool=args.spool, tz=args.tz, year=args.year,
-                    workers=args.workers, on_ready=ready, status=live.update if live else None)
+                    workers=args.workers, threads=args.threads, on_ready=ready,
+                    status=live.update if live else None)
     d = _run(col, live, args.json)
     drops = d.udp_kernel_drops + d.udp_queue_drops
     print(plain_terminal(

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,14 @@ PENDING_HIGH = 8 * 1024 * 1024
 PENDING_HARD = 64 * 1024 * 1024
 #: Spooled bytes not yet committed above which TCP sockets stop being read; resumed below 1/2.
 BACKLOG_HIGH = 256 * 1024 * 1024
-#: The committer parses at most this many bytes at once (several such blocks make one commit).
-COMMIT_BLOCK = 4 * 1024 * 1024
+#: The committer hands the workers blocks of this many spooled bytes (several make one commit); a
+#: smaller block only when a commit is due. Parsing a block has a fixed cost (~0.1 CPU s), so blocks are
+#: made as large as memory allows rather than of whatever has just arrived.
+COMMIT_BLOCK = 8 * 1024 * 1024
+#: The spool writer writes and fsyncs at least this many bytes at once, unless nothing more arrives
+#: within :data:`SPOOL_LINGER` seconds (or collect is stopping).
+SPOOL_WRITE = 1024 * 1024
+SPOOL_LINGER = 0.005
 #: A newline-framed message longer than this without a newline is cut (the parser rejects it).
 MAX_MESSAGE = 64 * 1024
 #: An octet-counted length above this is taken as damaged framing (the rest is read as lines).
@@ -122,6 +128,14 @@ class CollectStats(live.LiveTotals):
     udp_queue_drops: int = 0  # datagrams dropped because the queue was full
     paused: int = 0  # times TCP reading was paused (back-pressure)
     seconds: float = 0.0
+    fsyncs: int = 0  # spool appends (each one write + fsync)
+    blocks: int = 0  # blocks parsed
+    #: CPU seconds by part, start-up left out: "receive" (event loop: sockets, framing, status),
+    #: "spool" (the writer thread: write + fsync), "parse" and "stage" (the workers: reading a block and
+    #: parsing it; its Parquet files), "handoff" (the committer cutting, hashing and handing out blocks),
+    #: "commit" (moves and the manifest); "fsync_wait" is the writer's wall time in write + fsync.
+    cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("receive", "spool", "parse", "stage", "handoff", "commit", "fsync_wait"), 0.0))
 
 
 class Collector:
@@ -139,6 +153,7 @@ class Collector:
         tz: str = "UTC",
         year: int | None = None,
         workers: int | None = None,
+        threads: bool = False,
         on_ready: Callable[[list[str]], None] | None = None,
         status: Callable[[CollectStats], None] | None = None,
     ) -> None:
@@ -156,7 +171,8 @@ class Collector:
         self.spool_dir = Path(spool) if spool else self.store_path / "spool"
         self.tz, self.year = tz, year
         self.workers = sources.default_workers() if workers is None else max(1, workers)
-        self._pool: ProcessPoolExecutor | None = None
+        self.threads = threads  # parse on threads of this process (a parser that releases the GIL)
+        self._pool: Executor | None = None
         self.on_ready, self.status = on_ready, status
         self.stats = CollectStats(store=str(self.store_path))
         self._pending: list[bytes] = []
@@ -169,11 +185,16 @@ class Collector:
         self._writer_done = threading.Event()
         self._parser_ready = threading.Event()
         self._durable: dict[str, int] = {}  # segment -> bytes fsync'd
+        self._current = ""  # the segment being written, as the spool writer last published it
         self._durable_lines = 0
         self._committed: dict[str, int] = {}  # segment -> bytes committed
         self._committed_lines: dict[str, int] = {}  # segment -> lines committed
         self._parsed: dict[str, int] = {}  # segment -> bytes parsed into the open batch
         self._batch: live.Batch | None = None
+        #: batches closed (due) whose blocks are still being parsed: committed in this order once done,
+        #: while the next batch's blocks are parsed already (no worker waits for a commit)
+        self._closed: list[tuple[live.Batch, str, int]] = []
+        self._parsed_lines: dict[str, int] = {}  # segment -> last line number handed to the workers
         self._batch_seg = ""
         self._batch_start = 0
         self._backlog = 0
@@ -211,6 +232,7 @@ class Collector:
 
     # -- start: what the manifest says is committed ------------------------------------------
     def _restore(self, st: Store, spool: Spool) -> None:
+        self._current = spool.current
         for rec in st.inputs:
             sp = rec.get("spool")
             if sp and sp.get("id") == spool.id:
@@ -230,6 +252,7 @@ class Collector:
 
     # -- the event loop ----------------------------------------------------------------------
     async def _main(self, st: Store, spool: Spool) -> None:
+        cpu0 = time.thread_time()
         loop = asyncio.get_running_loop()
         self._loop = loop
         servers: list[asyncio.AbstractServer] = []
@@ -263,6 +286,7 @@ class Collector:
         committer.start()
         # reported ready once the parser is loaded (lines sent before are spooled all the same)
         await loop.run_in_executor(None, self._parser_ready.wait, 300)
+        self.stats.cpu["receive"] -= time.thread_time() - cpu0
         if self.on_ready:
             self.on_ready(list(self.stats.listening))
         try:
@@ -285,6 +309,7 @@ class Collector:
             await loop.run_in_executor(None, committer.join)
             if self.status:
                 self.status(self.stats)
+            self.stats.cpu["receive"] += time.thread_time() - cpu0
 
     def _begin_stop(self) -> None:
         self._stopping.set()
@@ -355,19 +380,26 @@ class Collector:
 
     # -- the spool writer ---------------------------------------------------------------------
     def _writer(self, spool: Spool) -> None:
+        cpu0 = time.thread_time()
         try:
             while True:
                 self._wake_writer.wait(0.2)
                 self._wake_writer.clear()
+                if self._pending_bytes < SPOOL_WRITE and not self._stopping.is_set():
+                    time.sleep(SPOOL_LINGER)  # one write + fsync for what arrives meanwhile too
                 with self._plock:
                     chunks, lines = self._pending, self._pending_lines
                     self._pending, self._pending_bytes, self._pending_lines = [], 0, 0
                 if chunks:
                     data = b"".join(chunks)
+                    t = time.perf_counter()
                     seg, size = spool.append(data)
+                    self.stats.cpu["fsync_wait"] += time.perf_counter() - t
+                    self.stats.fsyncs += 1
                     self._durable[seg] = size
                     if spool.current not in self._durable:
                         self._durable[spool.current] = 0
+                    self._current = spool.current  # after the sizes (see _feed)
                     with self._plock:
                         self._backlog += len(data)
                     self.stats.received += lines
@@ -377,6 +409,7 @@ class Collector:
                 elif self._stopping.is_set():
                     return
         finally:
+            self.stats.cpu["spool"] += time.thread_time() - cpu0
             self._writer_done.set()
 
     # -- the committer ------------------------------------------------------------------------
@@ -384,14 +417,22 @@ class Collector:
         # worker processes, as ingest: the parser holds the GIL between its polars steps. Each watches
         # its parent and exits when a kill -9 took it away (spawned workers would otherwise stay).
         live.warm_up()
-        if self.workers > 1:
+        octet_frames(b"1 x", b"-\t")  # compiled (or loaded) now, not in the event loop at the first sender
+        if self.workers > 1 and self.threads:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="parser")
+        elif self.workers > 1:
             self._pool = process_pool(self.workers)
             for f in [self._pool.submit(live.warm_up, 0.5) for _ in range(self.workers)]:
                 f.result()
         self._parser_ready.set()
+        cpu0 = time.thread_time()
         try:
             self._commit_loop(st, spool)
         finally:
+            c = self.stats.cpu
+            # in-process parsing (one worker) ran on this thread: counted as parse and stage already
+            c["handoff"] += time.thread_time() - cpu0 - c["commit"] - (c["parse"] + c["stage"]
+                                                                      if self._pool is None else 0.0)
             if self._pool is not None:
                 self._pool.shutdown(cancel_futures=True)
 
@@ -403,62 +444,81 @@ class Collector:
         try:
             while True:
                 final = self._writer_done.is_set()
-                self._feed(st, spool)
                 b = self._batch
                 due = final or time.monotonic() - last >= self.commit_every or \
                     (b is not None and b.lines >= self.commit_lines)
+                self._feed(st, spool, whole_blocks=not due)
                 if due:
-                    self._commit_open(spool)
+                    self._close_open()
                     last = time.monotonic()
-                    if final:
-                        return
+                self._commit_closed(spool, wait=final)
+                if final:
+                    return
                 self._wake_committer.wait(0.1)
                 self._wake_committer.clear()
         finally:
-            if self._batch is not None:
-                self._batch.abort()
+            for b in [c[0] for c in self._closed] + ([self._batch] if self._batch is not None else []):
+                b.abort()
 
-    def _feed(self, st: Store, spool: Spool, limit: int = 64 * 1024 * 1024) -> None:
-        """Parse up to ``limit`` spooled bytes into the open batch; a segment that is full and parsed
+    def _feed(self, st: Store, spool: Spool, limit: int = 64 * 1024 * 1024, whole_blocks: bool = False) \
+            -> None:
+        """Parse up to ``limit`` spooled bytes into the open batch (with ``whole_blocks``, only blocks of
+        :data:`COMMIT_BLOCK` bytes, except of a segment that is full); a segment that is full and parsed
         to its end is committed and deleted."""
         fed = 0
+        current = self._current  # read before the sizes: a segment before it has its final size
         for seg in sorted(self._durable):
             end = self._durable[seg]
             pos = self._parsed.get(seg, self._committed.get(seg, 0))
-            if end > pos and fed < limit:
+            least = COMMIT_BLOCK if whole_blocks and seg == current else 1
+            if end - pos >= least and fed < limit:
                 if self._batch is not None and self._batch_seg != seg:
-                    self._commit_open(spool)
+                    self._close_open()
                 if self._batch is None:
-                    self._batch = live.Batch(st, self._committed_lines.get(seg, 0) + 1, f"collect:{seg}",
+                    first = self._parsed_lines.get(seg, self._committed_lines.get(seg, 0)) + 1
+                    self._batch = live.Batch(st, first, f"collect:{seg}",
                                              sensor="collect", senders=True, tz=self.tz, year=self.year,
                                              pool=self._pool, workers=self.workers)
                     self._batch_seg, self._batch_start = seg, pos
-                while pos < end and fed < limit:
+                while end - pos >= least and fed < limit:
                     block = spool.read(seg, pos, min(end, pos + COMMIT_BLOCK))
                     if pos + len(block) < end:  # cut at the last whole line
                         cut = block.rfind(b"\n") + 1
                         block = block[:cut] if cut else block
-                    self._batch.add(block)
+                    self._batch.add(block, (str(spool.dir / seg), pos, pos + len(block)))
+                    self.stats.blocks += 1
                     pos += len(block)
                     fed += len(block)
                 self._parsed[seg] = pos
-            if seg != spool.current and self._parsed.get(seg, self._committed.get(seg, 0)) >= end:
+                self._parsed_lines[seg] = self._batch.next_line - 1
+            if seg != current and self._parsed.get(seg, self._committed.get(seg, 0)) >= end:
                 if self._batch is not None and self._batch_seg == seg:
-                    self._commit_open(spool)
-                if self._committed.get(seg, 0) >= end:
+                    self._close_open()
+                if self._committed.get(seg, 0) >= end:  # else once its last batch is committed
                     spool.remove(seg)
-                    self._durable.pop(seg, None)
-                    self._parsed.pop(seg, None)
+                    for d in (self._durable, self._parsed, self._parsed_lines):
+                        d.pop(seg, None)
 
-    def _commit_open(self, spool: Spool) -> None:
-        b, seg, start = self._batch, self._batch_seg, self._batch_start
+    def _close_open(self) -> None:
+        """No more blocks for the open batch: it is committed once its blocks are parsed."""
+        b, self._batch = self._batch, None
         if b is None:
             return
-        self._batch = None
-        end = start + b.nbytes
         if not b.nbytes:
             b.abort()
             return
+        self._closed.append((b, self._batch_seg, self._batch_start))
+        for f in b.in_flight:  # the committer wakes as soon as the batch can be committed
+            f.add_done_callback(lambda _: self._wake_committer.set())
+
+    def _commit_closed(self, spool: Spool, wait: bool) -> None:
+        """Commit the closed batches whose blocks are all parsed, in order (all of them with ``wait``)."""
+        while self._closed and (wait or self._closed[0][0].done):
+            self._commit(spool, *self._closed.pop(0))
+
+    def _commit(self, spool: Spool, b: live.Batch, seg: str, start: int) -> None:
+        cpu0 = time.thread_time()
+        end = start + b.nbytes
         rec = b.commit({
             "source": f"collect:{seg}", "kind": "collect", "compression": None,
             "start_byte": start, "end_byte": end,
@@ -470,7 +530,10 @@ class Collector:
         with self._plock:
             self._backlog -= end - start
         self.stats.add_commit(rec, rec["lines"])
+        self.stats.cpu["parse"] += b.cpu_parse
+        self.stats.cpu["stage"] += b.cpu_stage
         self._flow_threadsafe()
+        self.stats.cpu["commit"] += time.thread_time() - cpu0  # waiting for the workers costs no CPU
 
 
 class _TCP(asyncio.Protocol):

@@ -9,7 +9,8 @@ restart after a ``kill -9`` starts exactly where the last commit ended.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, wait
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -124,32 +125,44 @@ def _by_sender(t: pa.Table, named: pa.Array, first_line: int) -> pa.Table:
 
 def split_senders(block: bytes) -> tuple[pa.Array, pa.Array]:
     """A spool block (``SENDER\\tMESSAGE`` lines) as its messages and their senders ('' when a line
-    has no tab): one compiled pass over the block's bytes."""
-    arr = sources.lines_array(block)
-    n = len(arr)
-    if not n:
-        return arr, arr
-    offsets = np.frombuffer(arr.buffers()[1], np.int64, n + 1, arr.offset * 8)
-    data = np.frombuffer(arr.buffers()[2], np.uint8)
-    m_data, m_off, s_data, s_off = _split_at_tab(data, offsets)
+    has no tab), lines cut as :func:`sources.lines_array` cuts them (a CR before the newline dropped,
+    invalid UTF-8 replaced): one compiled pass over the block's bytes."""
+    if not block.isascii():
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError:
+            block = block.decode("utf-8", "replace").encode("utf-8")
+    m_data, m_off, s_data, s_off = _split_lines_at_tab(np.frombuffer(block, np.uint8))
+    n = len(m_off) - 1
     return (pa.LargeStringArray.from_buffers(n, pa.py_buffer(m_off), pa.py_buffer(m_data)),
             pa.LargeStringArray.from_buffers(n, pa.py_buffer(s_off), pa.py_buffer(s_data)))
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
-def _split_at_tab(data, offsets):  # pragma: no cover - compiled
-    n = len(offsets) - 1
-    m_data = np.empty(offsets[n] - offsets[0], np.uint8)
-    s_data = np.empty(offsets[n] - offsets[0], np.uint8)
-    m_off = np.zeros(n + 1, np.int64)
-    s_off = np.zeros(n + 1, np.int64)
-    m = s = 0
+def _split_lines_at_tab(data):  # pragma: no cover - compiled
+    n = len(data)
+    lines = 0
     for i in range(n):
-        a, b = offsets[i], offsets[i + 1]
+        if data[i] == 10:
+            lines += 1
+    if n and data[n - 1] != 10:
+        lines += 1
+    m_data = np.empty(n, np.uint8)
+    s_data = np.empty(n, np.uint8)
+    m_off = np.zeros(lines + 1, np.int64)
+    s_off = np.zeros(lines + 1, np.int64)
+    m = s = line = a = 0
+    while a < n:
+        b = a
+        while b < n and data[b] != 10:
+            b += 1
+        e = b
+        if b < n and e > a and data[e - 1] == 13:  # CR-LF
+            e -= 1
         t = a
-        while t < b and data[t] != 9:
+        while t < e and data[t] != 9:
             t += 1
-        if t == b:  # no tab: all message, no sender
+        if t == e:  # no tab: all message, no sender
             t = a
             rest = a
         else:
@@ -157,11 +170,13 @@ def _split_at_tab(data, offsets):  # pragma: no cover - compiled
         for k in range(a, t):
             s_data[s] = data[k]
             s += 1
-        for k in range(rest, b):
+        for k in range(rest, e):
             m_data[m] = data[k]
             m += 1
-        m_off[i + 1] = m
-        s_off[i + 1] = s
+        line += 1
+        m_off[line] = m
+        s_off[line] = s
+        a = b + 1
     return m_data[:m], m_off, s_data[:s], s_off
 
 
@@ -190,6 +205,27 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="watch-parent").start()
 
 
+#: Benchmarks only (``bench_collect.py --parse-ceiling``): names a file of spool lines whose parse, done
+#: once, stands in for the parse of every block (its rows repeated, numbered as the block's lines): what
+#: collect reaches when parsing costs next to nothing. Never set in real use.
+CEILING_ENV = "HONEYSCOPE_BENCH_PARSE_CEILING"
+_ceiling: tuple[pa.Table, pa.Table] | None = None
+
+
+def _ceiling_parse(msgs: pa.Array, first_line: int) -> tuple[pa.Table, pa.Table]:
+    global _ceiling
+    if _ceiling is None:
+        m, w = split_senders(Path(os.environ[CEILING_ENV]).read_bytes())
+        (rows, rejects), = parse_batch(m, 1, source="sample", sensor="sample", senders=w)
+        _ceiling = rows, rejects.slice(0, 0)
+    rows, no_rejects = _ceiling
+    n = len(msgs)
+    out = rows.take(pa.array(np.arange(n, dtype=np.int64) % max(rows.num_rows, 1)))
+    i = out.schema.get_field_index("line")
+    return out.set_column(i, out.schema.field(i), pa.array(np.arange(first_line, first_line + n),
+                                                           out.schema.field(i).type)), no_rejects
+
+
 def warm_up(delay: float = 0.0) -> None:
     """The parser's imports (and, in a worker, the parent watch), before lines wait for them."""
     _watch_parent()
@@ -208,7 +244,12 @@ def parse_block_job(block: bytes, first_line: int, source: str, sensor: str, sen
         msgs, who = split_senders(block)
     else:
         msgs, who = sources.lines_array(block), None
+    if _CEILING:
+        return [_ceiling_parse(msgs, first_line)]
     return parse_batch(msgs, first_line, source=source, sensor=sensor, senders=who, tz=tz, year=year)
+
+
+_CEILING = bool(os.environ.get(CEILING_ENV))
 
 
 def line_count(block: bytes) -> int:
@@ -227,15 +268,44 @@ class _StagingOnly:
 FILES_PER_BLOCK = 10_000
 
 
-def stage_block_job(store_path: str, tx_id: str, seq: int, block: bytes, first_line: int, source: str,
+#: Where a block is read from instead of being passed as bytes: (file, start byte, end byte).
+Span = tuple[str, int, int]
+
+
+def read_span(span: Span) -> bytes:
+    path, start, end = span
+    with open(path, "rb") as f:
+        f.seek(start)
+        return f.read(end - start)
+
+
+def _cpu_clock() -> Callable[[], float]:
+    """CPU time of the work done here: the whole process in a worker process (one job at a time, and
+    the parser's own threads count), this thread's in the caller's process (other threads work too)."""
+    import multiprocessing
+    import time
+
+    return time.process_time if multiprocessing.parent_process() is not None else time.thread_time
+
+
+def stage_block_job(store_path: str, tx_id: str, seq: int, block: bytes | Span, first_line: int, source: str,
                     sensor: str, senders: bool, tz: str, year: int | None) -> dict[str, Any]:
-    """One block of whole lines parsed and written as Parquet into the staging directory of the
-    transaction ``tx_id`` (in a worker process, or here): what the block added, for :class:`Batch`."""
+    """One block of whole lines (or the span of a file holding them: the worker reads it itself, the
+    bytes do not travel) parsed and written as Parquet into the staging directory of the transaction
+    ``tx_id`` (in a worker process, or here): what the block added, for :class:`Batch`, with the CPU
+    seconds of reading and parsing (``cpu_parse``) and of the Parquet files (``cpu_stage``)."""
+    clock = _cpu_clock()
+    c0 = clock()
+    if not isinstance(block, bytes):
+        block = read_span(block)
     tx = Transaction(_StagingOnly(Path(store_path)), id=tx_id, _n=seq * FILES_PER_BLOCK)  # type: ignore[arg-type]
-    for rows, rejects in parse_block_job(block, first_line, source, sensor, senders, tz, year):
+    parsed = parse_block_job(block, first_line, source, sensor, senders, tz, year)
+    c1 = clock()
+    for rows, rejects in parsed:
         tx.add(rows, rejects)
+    c2 = clock()
     return {"parts": tx.parts, "reject_parts": tx.reject_parts, "rows": tx.rows, "rejected": tx.rejected,
-            "hosts": tx.hosts}
+            "hosts": tx.hosts, "cpu_parse": c1 - c0, "cpu_stage": c2 - c1}
 
 
 class Batch:
@@ -256,12 +326,29 @@ class Batch:
         self.nbytes = 0
         self._blocks = 0
         self._in_flight: list[Future] = []
+        self.cpu_parse = self.cpu_stage = 0.0  # CPU seconds of the blocks staged so far
 
     @property
     def lines(self) -> int:
         return self.next_line - self.first_line
 
+    @property
+    def blocks(self) -> int:
+        return self._blocks
+
+    @property
+    def in_flight(self) -> list[Future]:
+        """The blocks being parsed and staged on the pool."""
+        return list(self._in_flight)
+
+    @property
+    def done(self) -> bool:
+        """Every block added is parsed and staged: :meth:`commit` will not wait."""
+        return all(f.done() for f in self._in_flight)
+
     def _add(self, staged: dict[str, Any]) -> None:
+        self.cpu_parse += staged["cpu_parse"]
+        self.cpu_stage += staged["cpu_stage"]
         tx = self.tx
         tx.parts += staged["parts"]
         tx.reject_parts += staged["reject_parts"]
@@ -270,13 +357,17 @@ class Batch:
             for k, v in counts.items():
                 total[k] = total.get(k, 0) + v
 
-    def add(self, block: bytes) -> None:
+    def add(self, block: bytes, span: Span | None = None) -> None:
+        """Parse and stage ``block`` (whole lines). With ``span`` (where these bytes are in a file that
+        stays as it is until the commit), a worker process reads them from there instead of being sent
+        them."""
         if not block:
             return
         self.hash.update(block)
         self.nbytes += len(block)
         self._blocks += 1
-        args = (self.store_path, self.tx.id, self._blocks, block, self.next_line, self.source, self.sensor,
+        job: bytes | Span = span if span is not None and self.pool is not None else block
+        args = (self.store_path, self.tx.id, self._blocks, job, self.next_line, self.source, self.sensor,
                 self.senders, self.tz, self.year)
         self.next_line += line_count(block)
         if self.pool is None:
