@@ -323,3 +323,41 @@ def test_flag_table_links_to_events():
     assert show["events"].tolist() == [["E1"], ["E2"], ["E2"]]
     assert cells["events"](["E1"]) == '<a href="#event-E1">E1</a>'
     assert cells["events"]([]) == ""
+
+
+def test_packets_copied_into_memory_once_up_to_a_size():
+    """The report reads its packets from DuckDB's memory when there are at most ``up_to`` of them:
+    the same rows in the same order; a larger selection is read where it lies; released after."""
+    import pyarrow as pa
+
+    from honeyscope.analyse import engine
+    from honeyscope.render.report import _in_memory
+
+    con = engine.connect()
+    t = con.create_table("p", pa.table({"src": ["b", "a", "c"], "n": [3, 1, 2]}))
+    cached = _in_memory(t.filter(t.n > 1), up_to=2)
+    assert cached is not t and cached.execute().to_dict("list") == {"src": ["b", "c"], "n": [3, 2]}
+    name = cached.get_name().rsplit(".", 1)[-1]
+
+    def tables() -> list[str]:
+        return [r[0] for r in con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall()]
+
+    assert name in tables()
+    cached.release()
+    assert name not in tables()
+    wide = t.filter(t.n > 0)
+    assert _in_memory(wide, up_to=2) is wide  # three rows: more than up_to
+
+
+def test_one_blas_thread_within_and_restored_after():
+    import numpy as np
+
+    from honeyscope.analyse import blas
+
+    np.linalg.svd(np.eye(3))  # numpy's OpenBLAS loaded
+    before = blas.threads()
+    if not before:
+        pytest.skip("no OpenBLAS found in this process (another BLAS or another OS)")
+    with blas.one_thread():
+        assert blas.threads() == [1] * len(before)
+    assert blas.threads() == before

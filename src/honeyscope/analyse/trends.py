@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from honeyscope.analyse import blas
 from honeyscope.analyse.base import sensor_spans_expr, timed
 from honeyscope.analyse.explore import port_day_sources_expr
 
@@ -694,18 +695,19 @@ def _glm_rise(t: ibis.Table, proto: str, port: int, split: date) -> dict:
     x = pd.get_dummies(df[["host", "wd"]].astype(str), drop_first=True, dtype=float)
     x.insert(0, "after", df["after"])
     x = add_constant(x)
-    if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:  # weekday terms confounded with the split
-        x = x.drop(columns=[c for c in x.columns if c.startswith("wd_")])
-        if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:
-            return {"glm_why": "no rate ratio: the split cannot be told apart from the sensors"}
-    y = df["y"].to_numpy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = GLM(y, x, family=families.Poisson()).fit()
-        df_resid = max(float(fit.df_resid), 1.0)
-        scale = max(1.0, float(fit.pearson_chi2) / df_resid)
-        if scale > 1.0:  # the quasi-Poisson refit: same estimates, wider standard errors
-            fit = GLM(y, x, family=families.Poisson()).fit(scale=scale)
+    with blas.one_thread():  # a small fit: BLAS threads only wait for each other (analyse/blas.py)
+        if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:  # weekday terms confounded with the split
+            x = x.drop(columns=[c for c in x.columns if c.startswith("wd_")])
+            if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:
+                return {"glm_why": "no rate ratio: the split cannot be told apart from the sensors"}
+        y = df["y"].to_numpy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = GLM(y, x, family=families.Poisson()).fit()
+            df_resid = max(float(fit.df_resid), 1.0)
+            scale = max(1.0, float(fit.pearson_chi2) / df_resid)
+            if scale > 1.0:  # the quasi-Poisson refit: same estimates, wider standard errors
+                fit = GLM(y, x, family=families.Poisson()).fit(scale=scale)
     b, se = float(fit.params["after"]), float(fit.bse["after"])
     return {
         "rate_ratio": float(np.exp(b)), "rr_low": float(np.exp(b - 1.96 * se)),
