@@ -361,3 +361,35 @@ def test_one_blas_thread_within_and_restored_after():
     with blas.one_thread():
         assert blas.threads() == [1] * len(before)
     assert blas.threads() == before
+
+
+def test_demo_script_installs_once(tmp_path):
+    """scripts/demo.sh on a second run goes straight to `honeyscope demo` (no pip), and installs
+    again when a file the install depends on changed. A stand-in .venv logs what is run."""
+    import subprocess
+    import time
+
+    repo = Path(__file__).resolve().parent.parent
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(repo / "scripts" / "demo.sh", tmp_path / "scripts" / "demo.sh")
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "src").mkdir()
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    log = tmp_path / "log"
+    for name, line in (("python", "python $*"), ("honeyscope", "honeyscope $*")):
+        (venv / name).write_text(f'#!/bin/sh\necho "{line}" >> {log}\n')
+        (venv / name).chmod(0o755)
+
+    def run() -> list[str]:
+        log.write_text("")
+        subprocess.run(["bash", "scripts/demo.sh", "-o", "out"], cwd=tmp_path, check=True)
+        return log.read_text().splitlines()
+
+    first = run()
+    assert "python -m pip install -q -e ." in first and first[-1] == "honeyscope demo -o out"
+    assert not any("pip" in c for c in run())  # installed: straight to the demo
+    time.sleep(0.01)
+    future = time.time() + 5  # newer than the stamp, whatever the file system's time resolution
+    os.utime(tmp_path / "pyproject.toml", (future, future))
+    assert "python -m pip install -q -e ." in run()
