@@ -393,19 +393,3 @@ def test_demo_script_installs_once(tmp_path):
     future = time.time() + 5  # newer than the stamp, whatever the file system's time resolution
     os.utime(tmp_path / "pyproject.toml", (future, future))
     assert "python -m pip install -q -e ." in run()
-
-
-def test_duckdb_threads_set_within_and_restored():
-    """Each of the two report processes runs DuckDB on half the cores, and gives the setting back."""
-    from honeyscope.analyse import engine
-    from honeyscope.render.report import _duckdb_threads
-
-    con = engine.connect()
-
-    def threads() -> int:
-        return int(con.raw_sql("SELECT current_setting('threads')").fetchone()[0])
-
-    con.raw_sql("SET threads = 3")
-    with _duckdb_threads(con, 1):
-        assert threads() == 1
-    assert threads() == 3

@@ -7,10 +7,8 @@ could not make the page run or load anything; every value is escaped all the sam
 from __future__ import annotations
 
 import importlib
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,39 +187,17 @@ def _context(packets: ibis.Table, opts: ReportOptions, ledger: dict[str, Any] | 
     )
 
 
-#: DuckDB threads of each of the two processes: half the cores each (the two processes already
-#: keep them busy; more threads per query only wait for each other on a loaded machine)
-_HALF = max(1, (os.cpu_count() or 2) // 2)
-
-
-@contextmanager
-def _duckdb_threads(con: ibis.BaseBackend, n: int) -> Iterator[None]:
-    """DuckDB's ``threads`` setting on ``con`` set to ``n`` within the block, then restored
-    (nothing on another engine)."""
-    if getattr(con, "name", "") != "duckdb":
-        yield
-        return
-    before = int(con.raw_sql("SELECT current_setting('threads')").fetchone()[0])
-    con.raw_sql(f"SET threads = {int(n)}")
-    try:
-        yield
-    finally:
-        con.raw_sql(f"SET threads = {before}")
-
-
 def _build_elsewhere(files: list[str], opts: ReportOptions, ledger: dict[str, Any] | None,
                      meta: dict[str, Any] | None, modules: list[str]):
     """On a worker process: the sections of ``modules``, their findings and timings."""
     from honeyscope.analyse import engine
 
-    con = engine.connect()
-    packets = engine.packets_from_files(con, files)
-    with _duckdb_threads(con, _HALF):
-        ctx = _context(packets, opts, ledger, meta, None, check=False)  # checked by the caller
-        try:
-            sections = build_sections(ctx, modules)
-        finally:
-            _release(ctx)
+    packets = engine.packets_from_files(engine.connect(), files)
+    ctx = _context(packets, opts, ledger, meta, None, check=False)  # checked by the caller
+    try:
+        sections = build_sections(ctx, modules)
+    finally:
+        _release(ctx)
     return sections, ctx.findings, ctx.meta.get("timings", {}), ctx.meta.get("finding_refs", {})
 
 
@@ -270,8 +246,7 @@ def _build(ctx: ReportContext, out: str | Path, opts: ReportOptions, ledger: dic
 
         with process_pool(1) as pool:
             job = pool.submit(_build_elsewhere, list(files or ()), opts, ledger, meta, rest)
-            with _duckdb_threads(ctx.con, _HALF):
-                sections = build_sections(ctx, [m for m in modules if m in FIRST_PROCESS])
+            sections = build_sections(ctx, [m for m in modules if m in FIRST_PROCESS])
             if ctx.progress:
                 ctx.progress("sections on the second process")
             more, findings, timings, refs = job.result()
