@@ -139,12 +139,16 @@ def render_html(sections: Sequence[Section], opts: ReportOptions, subtitle: str 
     )
 
 
-#: Section modules built by the calling process when the report is built on two.
-FIRST_PROCESS = ("data", "explore")
+#: Section modules built by the calling process when the report is built on two; the second
+#: builds the others (events and health together: the trends link to the events). On the marx
+#: data set the halves take about the same time (data + explore + fleet against events + health
+#: and the second process's start), where data + explore alone left the second process three
+#: times the work of the first.
+FIRST_PROCESS = ("data", "explore", "fleet")
 
 #: Packets (rows of the Parquet files) from which the report is built on two processes. A second
-#: process is spawned and imports DuckDB, Ibis, plotnine, scipy and statsmodels again (about 5 s
-#: of CPU); on a small store that costs more than the half of the sections it takes over
+#: process is spawned and imports DuckDB, Ibis, scipy and statsmodels again (a few seconds of
+#: CPU); on a small store that costs more than the half of the sections it takes over
 #: (measured on 1,044 packets: 27-31 s on one process, 41-43 s on two, on a loaded 2-core machine).
 TWO_PROCESSES_FROM = 100_000
 
@@ -189,16 +193,16 @@ def _context(packets: ibis.Table, opts: ReportOptions, ledger: dict[str, Any] | 
 
 def _build_elsewhere(files: list[str], opts: ReportOptions, ledger: dict[str, Any] | None,
                      meta: dict[str, Any] | None, modules: list[str]):
-    """On a worker process: the sections of ``modules``, their findings and timings."""
+    """On a worker process: the sections of each of ``modules`` (a dict) and their timings."""
     from honeyscope.analyse import engine
 
     packets = engine.packets_from_files(engine.connect(), files)
     ctx = _context(packets, opts, ledger, meta, None, check=False)  # checked by the caller
     try:
-        sections = build_sections(ctx, modules)
+        sections = {m: build_sections(ctx, [m]) for m in modules}
     finally:
         _release(ctx)
-    return sections, ctx.findings, ctx.meta.get("timings", {}), ctx.meta.get("finding_refs", {})
+    return sections, ctx.meta.get("timings", {})
 
 
 def build_report(
@@ -246,14 +250,20 @@ def _build(ctx: ReportContext, out: str | Path, opts: ReportOptions, ledger: dic
 
         with process_pool(1) as pool:
             job = pool.submit(_build_elsewhere, list(files or ()), opts, ledger, meta, rest)
-            sections = build_sections(ctx, [m for m in modules if m in FIRST_PROCESS])
+            per = {m: build_sections(ctx, [m]) for m in modules if m in FIRST_PROCESS}
             if ctx.progress:
                 ctx.progress("sections on the second process")
-            more, findings, timings, refs = job.result()
-        sections += more
-        ctx.findings.extend(f for f in findings if f not in ctx.findings)
-        for f, r in refs.items():
-            ctx.meta.setdefault("finding_refs", {}).setdefault(f, r)
+            more, timings = job.result()
+        per.update(more)
+        # in the order of ``modules``, and the findings and their references as one process
+        # gathers them (build_sections): section by section, each finding once
+        sections = [s for m in modules if m != "findings" for s in per[m]]
+        ctx.findings.clear()
+        refs = ctx.meta["finding_refs"] = {}
+        for s in sections:
+            ctx.findings.extend(f for f in s.findings if f not in ctx.findings)
+            for f in s.findings:
+                refs.setdefault(f, s.refs.get(f, (s.id, s.title)))
         ctx.meta.setdefault("timings", {}).update(timings)
         if "findings" in modules:
             sections += build_sections(ctx, ["findings"])
