@@ -156,9 +156,9 @@ TWO_PROCESSES_FROM = 100_000
 #: Packets (of the report's selection) up to which they are first copied into DuckDB's memory,
 #: once: every section's queries then read them there instead of decoding the Parquet files
 #: again (measured on the marx data set, 451,581 packets: the fleet sections and the summary took
-#: 7.5 s of CPU instead of 10.1 s, for 100 MB more memory: about 220 bytes a packet, so a larger
-#: selection is read where it lies).
-IN_MEMORY_UP_TO = 2_000_000
+#: 7.5 s of CPU instead of 10.1 s, for 100 MB more memory: about 220 bytes a packet, in each of
+#: the two report processes, so a larger selection is read where it lies).
+IN_MEMORY_UP_TO = 1_000_000
 
 
 def _in_memory(t: ibis.Table, up_to: int = IN_MEMORY_UP_TO) -> ibis.Table:
