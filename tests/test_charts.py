@@ -199,3 +199,15 @@ def test_log_bars_and_heat_map():
     assert hexes[0] == "#f4f7fb" and hexes[1] == "#17324f"  # a/22 = 0.1 lowest, b/22 = 0.5 highest
     rotated = [t for t in fig.texts if t.get_text() in ("22", "80")]
     assert [t.get_rotation() for t in rotated] == [45, 45]
+
+
+def test_series_without_values_draws_an_empty_panel():
+    """A series whose values are all missing (ggplot2 drops them) gives a chart, not a warning."""
+    import warnings
+
+    x = charts._days(pd.date_range("2013-03-03", periods=3, freq="D"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        png = charts.Series([("a", x, np.full(3, np.nan))], ["#F8766D"], "T", "day", "n").render(
+            "png", (4, 3), 40)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

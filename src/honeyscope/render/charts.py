@@ -180,7 +180,8 @@ def _expand(r: tuple[float, float], mult: float = 0.0, add: float = 0.0) -> tupl
 def _span(values: list[np.ndarray], lo0: float | None = None, hi0: float | None = None,
           half: float = 0.0) -> tuple[float, float]:
     """The range of ``values`` (± ``half``), reaching ``lo0``/``hi0`` when given (bars from 0)."""
-    v = [a for a in values if len(a)]
+    v = [a[np.isfinite(a)] for a in (np.asarray(x, dtype=float) for x in values)]
+    v = [a for a in v if len(a)]  # missing values are left out, as ggplot2 removes them
     if not v:
         return (0.0, 1.0)
     lo = min(float(np.nanmin(a)) for a in v) - half
