@@ -1,5 +1,5 @@
 """The posts' charts: Part 1's faceted bars (matplotlib) with the look of the R originals, the
-port charts (plotnine) with their grammar, saved as PNG/SVG."""
+port charts, the report's line, log-bar and heat-map charts, saved as PNG/SVG."""
 
 from __future__ import annotations
 
@@ -130,3 +130,90 @@ def test_trend_chart_with_loess_renders(tmp_path):
     out = charts.save(charts.port_trend_chart(_ports(60), method="loess"), tmp_path / "t.png",
                       size=(5, 4), dpi=50)
     assert out.stat().st_size > 1000
+
+
+def test_png_is_matplotlibs_picture_without_alpha():
+    """The report's PNGs: the very pixels matplotlib's own PNG writer gives for the same figure,
+    stored as RGB (the charts are opaque: an alpha channel only costs encoding time)."""
+    import io
+
+    from PIL import Image
+
+    chart = charts.daily_chart(_daily())
+    png = chart.render("png", (5, 3), 60)
+    ref = io.BytesIO()
+    chart.figure((5, 3), 60).savefig(ref, format="png", dpi=60)
+    ours, theirs = Image.open(io.BytesIO(png)), Image.open(ref)
+    assert ours.mode == "RGB" and ours.size == theirs.size == (300, 180)
+    assert np.array_equal(np.asarray(ours.convert("RGBA")), np.asarray(theirs.convert("RGBA")))
+    assert b"tEXt" not in png and b"Software" not in png  # the same bytes every run
+
+
+def _artists(fig, kind: str) -> list:
+    return [a for a in fig.artists if a.__class__.__name__ == kind]
+
+
+def test_series_chart_lines_points_legend_and_vline():
+    """The report's line charts (geom_line, colour = key): a line per series in its colour, a
+    legend naming them; as points (geom_point) with a dashed line at the split day."""
+    x = charts._days(pd.date_range("2013-03-03", periods=5, freq="D"))
+    assert x.tolist() == [15767.0, 15768.0, 15769.0, 15770.0, 15771.0]  # days since 1970-01-01
+    s = charts.Series([("a", x, np.arange(5.0)), ("b", x, np.arange(5.0) * 2)], ["#F8766D", "#00BFC4"],
+                      "T", "day", "n", legend="sensor", ylim=(0, 24), ybreaks=[0, 6, 12, 18, 24])
+    fig = s.figure((6, 4), 50)
+    lines = _artists(fig, "Line2D")
+    assert [ln.get_color() for ln in lines[:2]] == ["#F8766D", "#00BFC4"]
+    assert np.allclose(np.diff(lines[1].get_ydata()) / np.diff(lines[0].get_ydata()), 2)  # b = 2a
+    texts = _texts(fig)
+    assert {"T", "day", "n", "sensor", "a", "b"} <= set(texts)
+    assert [t for t in texts if t.isdigit()][:5] == ["0", "6", "12", "18", "24"]  # the fixed breaks
+    p = charts.Series([("after", x[3:], np.ones(2)), ("before", x[:3], np.ones(3))], ["#e7298a", "#1f78b4"],
+                      "P", "day", "v", points=True, vline=x[3])
+    fig = p.figure((6, 4), 50)
+    pts = [ln for ln in _artists(fig, "Line2D") if ln.get_linestyle() == "None"]
+    assert [len(ln.get_xdata()) for ln in pts[:2]] == [2, 3]
+    (dash,) = [c for c in _artists(fig, "LineCollection") if c.get_linestyle()[0][1] is not None]
+    seg = dash.get_segments()[0]
+    assert seg[0][0] == seg[1][0] == pytest.approx(pts[0].get_xdata()[0])  # at the first day after
+
+
+def test_log_bars_and_heat_map():
+    """sources per k on scale_y_log10 (breaks at powers of ten; bars rise from the panel's
+    bottom) and the sensor x port tiles (the lowest share in the low colour, the highest in the
+    high one, no tile where a sensor never saw the port)."""
+    at, labels = charts._log_breaks(np.log10(20), np.log10(60000))
+    assert labels == ["100", "1000", "10000"] and np.allclose(at, [2, 3, 4])
+    assert charts._log_breaks(np.log10(50), np.log10(60))[1] == ["50", "60"]  # within one decade
+    bars = charts.LogBars(["1", "2", "9"], np.array([60000.0, 20.0, 1500.0]), "B", "k", "sources")
+    fig = bars.figure((6, 4), 50)
+    (cols,) = [c for c in _artists(fig, "PolyCollection") if c.get_zorder() == 2]
+    tops = [p.vertices[:, 1].max() for p in cols.get_paths()]
+    bottoms = {round(p.vertices[:, 1].min(), 9) for p in cols.get_paths()}
+    assert len(bottoms) == 1 and tops[0] > tops[2] > tops[1]
+    # log scale: 60000/1500 is 40 times, 1500/20 is 75 times: heights above 20 in that ratio
+    assert (tops[0] - tops[2]) / (tops[2] - tops[1]) == pytest.approx(np.log(40) / np.log(75))
+    assert {"100", "1000", "10000"} <= set(_texts(fig))
+    share = np.array([[0.1, np.nan], [0.5, 0.3]])
+    tiles = charts.Tiles(["22", "80"], ["a", "b"], share, "H", "port", "sensor", legend="share")
+    fig = tiles.figure((6, 3), 50)
+    (cells,) = [c for c in _artists(fig, "PolyCollection") if c.get_zorder() == 2]
+    colours = cells.get_facecolors()
+    assert len(colours) == 3
+    from matplotlib.colors import to_hex
+
+    hexes = [to_hex(c) for c in colours]
+    assert hexes[0] == "#f4f7fb" and hexes[1] == "#17324f"  # a/22 = 0.1 lowest, b/22 = 0.5 highest
+    rotated = [t for t in fig.texts if t.get_text() in ("22", "80")]
+    assert [t.get_rotation() for t in rotated] == [45, 45]
+
+
+def test_series_without_values_draws_an_empty_panel():
+    """A series whose values are all missing (ggplot2 drops them) gives a chart, not a warning."""
+    import warnings
+
+    x = charts._days(pd.date_range("2013-03-03", periods=3, freq="D"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        png = charts.Series([("a", x, np.full(3, np.nan))], ["#F8766D"], "T", "day", "n").render(
+            "png", (4, 3), 40)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

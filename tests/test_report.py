@@ -330,3 +330,73 @@ def test_flag_table_links_to_events():
     assert show["events"].tolist() == [["E1"], ["E2"], ["E2"]]
     assert cells["events"](["E1"]) == '<a href="#event-E1">E1</a>'
     assert cells["events"]([]) == ""
+
+
+def test_packets_copied_into_memory_once_up_to_a_size():
+    """The report reads its packets from DuckDB's memory when there are at most ``up_to`` of them:
+    the same rows in the same order; a larger selection is read where it lies; released after."""
+    import pyarrow as pa
+
+    from honeyscope.analyse import engine
+    from honeyscope.render.report import _in_memory
+
+    con = engine.connect()
+    t = con.create_table("p", pa.table({"src": ["b", "a", "c"], "n": [3, 1, 2]}))
+    cached = _in_memory(t.filter(t.n > 1), up_to=2)
+    assert cached is not t and cached.execute().to_dict("list") == {"src": ["b", "c"], "n": [3, 2]}
+    name = cached.get_name().rsplit(".", 1)[-1]
+
+    def tables() -> list[str]:
+        return [r[0] for r in con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall()]
+
+    assert name in tables()
+    cached.release()
+    assert name not in tables()
+    wide = t.filter(t.n > 0)
+    assert _in_memory(wide, up_to=2) is wide  # three rows: more than up_to
+
+
+def test_one_blas_thread_within_and_restored_after():
+    import numpy as np
+
+    from honeyscope.analyse import blas
+
+    np.linalg.svd(np.eye(3))  # numpy's OpenBLAS loaded
+    before = blas.threads()
+    if not before:
+        pytest.skip("no OpenBLAS found in this process (another BLAS or another OS)")
+    with blas.one_thread():
+        assert blas.threads() == [1] * len(before)
+    assert blas.threads() == before
+
+
+def test_demo_script_installs_once(tmp_path):
+    """scripts/demo.sh on a second run goes straight to `honeyscope demo` (no pip), and installs
+    again when a file the install depends on changed. A stand-in .venv logs what is run."""
+    import subprocess
+    import time
+
+    repo = Path(__file__).resolve().parent.parent
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(repo / "scripts" / "demo.sh", tmp_path / "scripts" / "demo.sh")
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "src").mkdir()
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    log = tmp_path / "log"
+    for name, line in (("python", "python $*"), ("honeyscope", "honeyscope $*")):
+        (venv / name).write_text(f'#!/bin/sh\necho "{line}" >> {log}\n')
+        (venv / name).chmod(0o755)
+
+    def run() -> list[str]:
+        log.write_text("")
+        subprocess.run(["bash", "scripts/demo.sh", "-o", "out"], cwd=tmp_path, check=True)
+        return log.read_text().splitlines()
+
+    first = run()
+    assert "python -m pip install -q -e ." in first and first[-1] == "honeyscope demo -o out"
+    assert not any("pip" in c for c in run())  # installed: straight to the demo
+    time.sleep(0.01)
+    future = time.time() + 5  # newer than the stamp, whatever the file system's time resolution
+    os.utime(tmp_path / "pyproject.toml", (future, future))
+    assert "python -m pip install -q -e ." in run()

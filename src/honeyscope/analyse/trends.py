@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from honeyscope.analyse import blas
 from honeyscope.analyse.base import sensor_spans_expr, timed
 from honeyscope.analyse.explore import port_day_sources_expr
 
@@ -664,7 +665,11 @@ def _glm_rise(t: ibis.Table, proto: str, port: int, split: date) -> dict:
     X²/df but never below 1 (Poisson): under-dispersed or constant counts (30 a day, every day)
     are no reason for a confidence interval narrower than Poisson's, and X² = 0 would make it
     0/0. No rate ratio (``glm_why`` says why) when one side of the split holds no source at all."""
-    import statsmodels.api as sm
+    # the GLM's own modules, not statsmodels.api (which imports all of statsmodels: 0.8 s of CPU
+    # against 0.3 s)
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
+    from statsmodels.tools.tools import add_constant
 
     # each sensor's own span (not the port's first/last packet): zero days count
     s = series(t.filter((t.proto == proto) & (t.dpt == port)), ("host",), "sources", min_days=1,
@@ -689,19 +694,20 @@ def _glm_rise(t: ibis.Table, proto: str, port: int, split: date) -> dict:
     df["wd"] = df["day"].dt.day_of_week
     x = pd.get_dummies(df[["host", "wd"]].astype(str), drop_first=True, dtype=float)
     x.insert(0, "after", df["after"])
-    x = sm.add_constant(x)
-    if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:  # weekday terms confounded with the split
-        x = x.drop(columns=[c for c in x.columns if c.startswith("wd_")])
-        if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:
-            return {"glm_why": "no rate ratio: the split cannot be told apart from the sensors"}
-    y = df["y"].to_numpy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = sm.GLM(y, x, family=sm.families.Poisson()).fit()
-        df_resid = max(float(fit.df_resid), 1.0)
-        scale = max(1.0, float(fit.pearson_chi2) / df_resid)
-        if scale > 1.0:  # the quasi-Poisson refit: same estimates, wider standard errors
-            fit = sm.GLM(y, x, family=sm.families.Poisson()).fit(scale=scale)
+    x = add_constant(x)
+    with blas.one_thread():  # a small fit: BLAS threads only wait for each other (analyse/blas.py)
+        if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:  # weekday terms confounded with the split
+            x = x.drop(columns=[c for c in x.columns if c.startswith("wd_")])
+            if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:
+                return {"glm_why": "no rate ratio: the split cannot be told apart from the sensors"}
+        y = df["y"].to_numpy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = GLM(y, x, family=families.Poisson()).fit()
+            df_resid = max(float(fit.df_resid), 1.0)
+            scale = max(1.0, float(fit.pearson_chi2) / df_resid)
+            if scale > 1.0:  # the quasi-Poisson refit: same estimates, wider standard errors
+                fit = GLM(y, x, family=families.Poisson()).fit(scale=scale)
     b, se = float(fit.params["after"]), float(fit.bse["after"])
     return {
         "rate_ratio": float(np.exp(b)), "rr_low": float(np.exp(b - 1.96 * se)),

@@ -8,8 +8,10 @@ grid, free or shared scales). It lays itself out at the size it is drawn at (no 
 and imports neither plotnine nor pyplot: measured with ``benchmarks/bench_part1.py``, a fraction
 of the time plotnine took for the same chart. :func:`port_box_chart` (:class:`PortBox`) and
 :func:`port_trend_chart` (:class:`PortTrend`: loess from scikit-misc, as plotnine's
-``geom_smooth`` computed it) are drawn the same way. :func:`save` writes these, or a plotnine
-``ggplot`` (the CLI's ports chart), as PNG or SVG.
+``geom_smooth`` computed it) are drawn the same way, and so are the report's other charts:
+:class:`Series` (lines or points over days with a legend), :class:`LogBars` (bars on a log10
+scale) and :class:`Tiles` (a heat map with a colour bar). :func:`save` writes these, or a
+plotnine ``ggplot`` (the CLI's ports chart), as PNG or SVG; :func:`png_bytes` encodes them.
 
 Labels that come from log lines (sensor names) are made printable with
 :func:`honeyscope.render.escape.chart_label` (``$`` escaped: no matplotlib mathtext) so a host
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,7 +180,8 @@ def _expand(r: tuple[float, float], mult: float = 0.0, add: float = 0.0) -> tupl
 def _span(values: list[np.ndarray], lo0: float | None = None, hi0: float | None = None,
           half: float = 0.0) -> tuple[float, float]:
     """The range of ``values`` (± ``half``), reaching ``lo0``/``hi0`` when given (bars from 0)."""
-    v = [a for a in values if len(a)]
+    v = [a[np.isfinite(a)] for a in (np.asarray(x, dtype=float) for x in values)]
+    v = [a for a in v if len(a)]  # missing values are left out, as ggplot2 removes them
     if not v:
         return (0.0, 1.0)
     lo = min(float(np.nanmin(a)) for a in v) - half
@@ -191,7 +194,9 @@ def _span(values: list[np.ndarray], lo0: float | None = None, hi0: float | None 
 def _grid_figure(size: tuple[float, float], dpi: float, *, labels: list[str] | None, cols: int,
                  xranges: list[tuple[float, float]], ydata: list[tuple[float, float]],
                  free_x: bool, free_y: bool, xbreaks, draw, title: str, xlab: str,
-                 ylab: str) -> Figure:
+                 ylab: str, ybreaks=None, xrotation: float = 0.0, grid: bool = True,
+                 legend: _Legend | None = None,
+                 ylimits: tuple[float, float] | None = None) -> Figure:
     """A figure of panels in ggplot2's theme_bw look, laid out at ``size`` by hand.
 
     ``labels``: a strip above each panel (facets), or None for one panel without strip;
@@ -200,7 +205,12 @@ def _grid_figure(size: tuple[float, float], dpi: float, *, labels: list[str] | N
     breaks and labels within x limits; ``draw(i, fx, fy, fig)``: adds panel ``i``'s geometry, ``fx``
     and ``fy`` mapping data to figure coordinates. Everything is drawn in figure coordinates with
     a few collections and texts, without Axes: matplotlib's Axes and Tick objects cost more than
-    the picture itself.
+    the picture itself. ``ybreaks(lo, hi)``: the y breaks and labels within y limits, instead of
+    ggplot2's numeric ones (a log or discrete scale); ``xrotation``: the x labels turned by this
+    many degrees (read from their right end, as ``element_text(rotation=45, ha="right")``);
+    ``grid``: the panel's grid lines at the breaks (none under a heat map's tiles); ``legend``:
+    a guide at the right of the panels (:class:`_Legend`); ``ylimits``: the y limits of every
+    panel as they are (a discrete scale), instead of ``ydata`` expanded.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection, PolyCollection
@@ -211,9 +221,12 @@ def _grid_figure(size: tuple[float, float], dpi: float, *, labels: list[str] | N
     FigureCanvasAgg(fig)
     n = len(xranges)
     rows = max(1, math.ceil(n / cols))
-    yranges = [_expand(r, 0.05) for r in ydata]
+    yranges = [ylimits or _expand(r, 0.05) for r in ydata]
     yticks = []
     for (lo, hi), limits in zip(ydata, yranges, strict=True):  # the data's breaks within the limits
+        if ybreaks is not None:
+            yticks.append(ybreaks(*limits))
+            continue
         b = _breaks(lo, hi, within=limits)
         yticks.append((b, _number_labels(b)))
 
@@ -221,10 +234,14 @@ def _grid_figure(size: tuple[float, float], dpi: float, *, labels: list[str] | N
     label_w = max([len(s) for _, labs in yticks for s in labs] + [1]) * _DIGIT * _TICK * _PT
     ytick_w = label_w + tick_len + tick_pad
     xtick_h = _TICK * 1.2 * _PT + tick_len + tick_pad
+    if xrotation:  # the longest label, turned: its height grows with its length
+        xlabels = [s for i in range(len(xranges)) for s in xbreaks(*xranges[i])[1]]
+        longest = max([len(s) for s in xlabels] + [1]) * _DIGIT * _TICK * _PT
+        xtick_h += longest * math.sin(math.radians(xrotation))
     strip_h = _STRIP_SIZE * 2.0 * _PT if labels is not None else 0.0
     edge, gap = 0.1, 0.08
     left = edge + _AXIS_TITLE * 1.3 * _PT + ytick_w
-    right = edge + 0.1
+    right = edge + 0.1 + (legend.width() if legend is not None else 0.0)
     top = edge + _TITLE * 1.4 * _PT
     bottom = edge + _AXIS_TITLE * 1.3 * _PT + xtick_h
     hgap = gap + (ytick_w if free_y else 0)
@@ -232,6 +249,7 @@ def _grid_figure(size: tuple[float, float], dpi: float, *, labels: list[str] | N
     pw = max((width - left - right - (cols - 1) * hgap) / cols, 0.1)
     ph = max((height - top - bottom - rows * strip_h - (rows - 1) * vgap) / rows, 0.1)
 
+    grid_on = grid
     grid, marks, frames, strips = [], [], [], []
     texts: list[tuple[float, float, str, dict[str, Any]]] = []
     tick_text = {"size": _TICK, "color": _TICK_TEXT}
@@ -257,7 +275,8 @@ def _grid_figure(size: tuple[float, float], dpi: float, *, labels: list[str] | N
         draw(i, fx, fy, fig)
         ticks, labs = yticks[i]
         for ty, lab in zip(fy(ticks), labs, strict=True):
-            grid.append([(a, ty), (b, ty)])
+            if grid_on:
+                grid.append([(a, ty), (b, ty)])
             if free_y or c == 0:
                 marks.append([(a - tick_len / width, ty), (a, ty)])
                 texts.append((a - (tick_len + tick_pad) / width, ty, lab,
@@ -265,10 +284,13 @@ def _grid_figure(size: tuple[float, float], dpi: float, *, labels: list[str] | N
         xt, xl = xbreaks(xlo, xhi)
         below = i + cols >= n  # no panel under this one: its x axis is labelled
         for tx, lab in zip(fx(xt), xl, strict=True):
-            grid.append([(tx, t), (tx, u)])
+            if grid_on:
+                grid.append([(tx, t), (tx, u)])
             if free_x or below:
                 marks.append([(tx, t - tick_len / height), (tx, t)])
                 texts.append((tx, t - (tick_len + tick_pad) / height, lab,
+                              {"ha": "right", "va": "top", "rotation": xrotation,
+                               "rotation_mode": "anchor", **tick_text} if xrotation else
                               {"ha": "center", "va": "top", **tick_text}))
     on_fig = {"transform": fig.transFigure}
     fig.add_artist(LineCollection(grid, colors=_GRID, linewidths=1.0, zorder=1, **on_fig))
@@ -288,9 +310,111 @@ def _grid_figure(size: tuple[float, float], dpi: float, *, labels: list[str] | N
         (edge / width, (bottom + panels_h / 2) / height, ylab,
          {"ha": "left", "va": "center", "rotation": 90, "size": _AXIS_TITLE}),
     ]
+    if legend is not None:  # at the right of the panels, centred on them (ggplot2's guide)
+        legend.draw(fig, (width - edge - legend.width()) / width, (bottom + panels_h / 2) / height,
+                    width, height)
     for tx, ty, s, kw in texts:
         fig.text(tx, ty, s, zorder=4, **kw)
     return fig
+
+
+# legend text sizes as plotnine's theme_bw has them (points): title 11, labels 8.8; keys 17.28
+_LEGEND_TITLE, _LEGEND_TEXT, _KEY = 11, 8.8, 17.28
+_EM = 0.6  # a letter's mean advance in DejaVu Sans, in ems
+
+
+@dataclass
+class _Legend:
+    """ggplot2's guide at the right of the panels: a ``title`` and one key per ``entries`` item
+    (``(label, colour)``) drawn as ``kind`` (``line``, ``point`` or ``fill``); or, with
+    ``gradient`` (low, high colours) and ``breaks`` (positions 0-1 and labels), a colour bar."""
+
+    title: str
+    entries: list[tuple[str, str]] = field(default_factory=list)
+    kind: str = "line"
+    linewidth: float = 1.0
+    alpha: float = 1.0
+    gradient: tuple[str, str] | None = None
+    breaks: list[tuple[float, str]] = field(default_factory=list)
+
+    def width(self) -> float:
+        labels = [e[0] for e in self.entries] + [b[1] for b in self.breaks]
+        text = max([len(s) for s in labels] + [1]) * _EM * _LEGEND_TEXT * _PT
+        title = max(len(s) for s in (self.title or " ").split("\n")) * _EM * _LEGEND_TITLE * _PT
+        return 0.15 + max(_KEY * _PT + 0.08 + text, title) + 0.1
+
+    def draw(self, fig: Figure, x0: float, yc: float, width: float, height: float) -> None:
+        from matplotlib.collections import LineCollection, PolyCollection
+        from matplotlib.lines import Line2D
+
+        on_fig = {"transform": fig.transFigure, "zorder": 4}
+        key_w, key_h = _KEY * _PT / width, _KEY * _PT / height
+        x = x0 + 0.15 / width
+        title_h = (self.title.count("\n") + 1) * _LEGEND_TITLE * 1.2 * _PT / height
+        body_h = 5 * key_h if self.gradient else len(self.entries) * key_h
+        top = yc + (title_h + 0.08 / height + body_h) / 2
+        if self.title:
+            fig.text(x, top, self.title, ha="left", va="top", size=_LEGEND_TITLE, zorder=4)
+        y1 = top - title_h - 0.08 / height  # top of the keys
+        if self.gradient:
+            from matplotlib.colors import LinearSegmentedColormap
+
+            cmap = LinearSegmentedColormap.from_list("legend", list(self.gradient))
+            steps = 40
+            cells = [[(x, y1 - body_h * (k + 1) / steps), (x + key_w, y1 - body_h * (k + 1) / steps),
+                      (x + key_w, y1 - body_h * k / steps), (x, y1 - body_h * k / steps)]
+                     for k in range(steps)]
+            fig.add_artist(PolyCollection(cells, facecolors=[cmap(1 - (k + 0.5) / steps)
+                                                             for k in range(steps)],
+                                          edgecolors="none", **on_fig))
+            ticks = []
+            for pos, lab in self.breaks:
+                ty = y1 - body_h + pos * body_h
+                ticks += [[(x, ty), (x + key_w / 5, ty)], [(x + key_w * 4 / 5, ty), (x + key_w, ty)]]
+                fig.text(x + key_w + 0.08 / width, ty, lab, ha="left", va="center",
+                         size=_LEGEND_TEXT, color=_TICK_TEXT, zorder=4)
+            fig.add_artist(LineCollection(ticks, colors="white", linewidths=0.8, **on_fig))
+            return
+        for k, (label, colour) in enumerate(self.entries):
+            kx, ky = x + key_w / 2, y1 - (k + 0.5) * key_h
+            if self.kind == "line":
+                fig.add_artist(Line2D([x + key_w * 0.1, x + key_w * 0.9], [ky, ky], color=colour,
+                                      linewidth=self.linewidth, alpha=self.alpha, **on_fig))
+            elif self.kind == "point":
+                fig.add_artist(Line2D([kx], [ky], linestyle="none", marker="o", color=colour,
+                                      markersize=self.linewidth, markeredgewidth=0, alpha=self.alpha,
+                                      **on_fig))
+            else:
+                fig.add_artist(PolyCollection([[(x, ky - key_h / 2), (x + key_w, ky - key_h / 2),
+                                                (x + key_w, ky + key_h / 2), (x, ky + key_h / 2)]],
+                                              facecolors=colour, edgecolors="none", **on_fig))
+            fig.text(x + key_w + 0.08 / width, ky, label, ha="left", va="center",
+                     size=_LEGEND_TEXT, color=_TICK_TEXT, zorder=4)
+
+
+#: zlib level of the PNGs (PIL's default). Dropping the alpha channel of an opaque chart is what
+#: makes the encoding cheaper: measured on the report's charts at 192 dpi, RGB took 0.13-0.16 s
+#: where RGBA took 0.17-0.36 s, for 10 % fewer bytes; lower levels were no faster on RGB and
+#: 20-40 % larger.
+PNG_LEVEL = 6
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` (on an Agg canvas) drawn at its own size and resolution, as PNG bytes: RGB when
+    every pixel is opaque (the charts' white background: the same pixels as RGBA, a quarter
+    fewer bytes to compress), else RGBA; no text chunk (the same bytes each run)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    pixels = rgba[..., :3] if bool((rgba[..., 3] == 255).all()) else rgba
+    dpi = round(fig.dpi)
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(
+        buf, format="png", compress_level=PNG_LEVEL, dpi=(dpi, dpi))
+    return buf.getvalue()
 
 
 class _Chart:
@@ -302,9 +426,11 @@ class _Chart:
 
     def render(self, fmt: str = "png", size: tuple[float, float] = SIZE, dpi: float = DPI) -> bytes:
         """The chart as PNG or SVG bytes (no timestamp or software stamp: the same bytes each run)."""
+        fig = self.figure(size, dpi)
+        if fmt == "png":
+            return png_bytes(fig)
         buf = io.BytesIO()
-        meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
-        self.figure(size, dpi).savefig(buf, format=fmt, dpi=dpi, metadata=meta)
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Date": None, "Creator": None})
         return buf.getvalue()
 
     def save(self, path: str | Path, size: tuple[float, float] = SIZE, dpi: int = DPI) -> Path:
@@ -493,6 +619,185 @@ class PortTrend(_Chart):
                             ydata=yr, free_x=True, free_y=True,
                             xbreaks=_date_breaks(all_x[1] - all_x[0]), draw=draw,
                             title=self.title, xlab=self.xlab, ylab=self.ylab)
+
+
+#: ggplot2's line width and point size unit: one ``size`` is a millimetre, in points
+_MM = 72.27 / 25.4
+
+
+def _days(values: Any) -> np.ndarray:
+    """Dates or times as (fractional) days since 1970, the x of the charts over time."""
+    import pandas as pd
+
+    t = pd.to_datetime(pd.Series(values))
+    if getattr(t.dt, "tz", None) is not None:
+        t = t.dt.tz_convert("UTC").dt.tz_localize(None)
+    return t.to_numpy("datetime64[us]").astype(np.int64) / 86_400e6
+
+
+@dataclass
+class Series(_Chart):
+    """One panel of coloured series over days, as ``ggplot(d, aes(day, value, colour = key)) +
+    geom_line()`` (or ``geom_point``) ``+ theme_bw()``: ``series`` ``(label, x, y)`` in legend
+    order, ``x`` in days since 1970; a legend of the colours at the right; ``vline``: a dashed
+    vertical line at that day; ``ylim``/``ybreaks``: fixed y limits and breaks
+    (``scale_y_continuous(limits=..., breaks=...)``; values must lie within the limits)."""
+
+    series: list[tuple[str, np.ndarray, np.ndarray]]
+    colours: list[str]
+    title: str
+    xlab: str
+    ylab: str
+    legend: str = ""
+    points: bool = False
+    size: float = 0.5  # ggplot2's size: line width or point size, in mm
+    alpha: float = 1.0
+    vline: float | None = None
+    ylim: tuple[float, float] | None = None
+    ybreaks: list[float] | None = None
+
+    def figure(self, size: tuple[float, float] = SIZE, dpi: float = DPI) -> Figure:
+        from matplotlib.collections import LineCollection
+        from matplotlib.lines import Line2D
+
+        xs, ys = [x for _, x, _ in self.series], [y for _, _, y in self.series]
+        x_all = _span(xs + ([np.array([self.vline])] if self.vline is not None else []))
+        xr = _expand(x_all, 0.05)
+        yr = self.ylim if self.ylim is not None else _span(ys)
+        width = self.size * _MM
+
+        def draw(i, fx, fy, fig):
+            on_fig = {"transform": fig.transFigure}
+            for k, (_, x, y) in enumerate(self.series):
+                colour = self.colours[k % len(self.colours)]
+                if self.points:
+                    fig.add_artist(Line2D(fx(x), fy(y), linestyle="none", marker="o", color=colour,
+                                          markersize=width * 1.5, markeredgewidth=0, alpha=self.alpha,
+                                          zorder=2, **on_fig))
+                elif len(x):
+                    fig.add_artist(Line2D(fx(x), fy(y), color=colour, linewidth=width, alpha=self.alpha,
+                                          solid_joinstyle="round", zorder=2, **on_fig))
+            if self.vline is not None:
+                lo, hi = _expand(yr, 0.05)  # across the panel
+                fig.add_artist(LineCollection([[(fx(self.vline), fy(lo)), (fx(self.vline), fy(hi))]],
+                                              colors="black", linewidths=0.5 * _MM, linestyles=(0, (4, 4)),
+                                              zorder=2.5, **on_fig))
+
+        ybreaks = None
+        if self.ybreaks is not None:
+            b = np.asarray(self.ybreaks, dtype=float)
+            ybreaks = lambda lo, hi: (b[(b >= lo) & (b <= hi)], _number_labels(b[(b >= lo) & (b <= hi)]))  # noqa: E731
+        legend = _Legend(self.legend, [(lab, self.colours[k % len(self.colours)])
+                                       for k, (lab, _, _) in enumerate(self.series)],
+                         kind="point" if self.points else "line",
+                         linewidth=width * (1.5 if self.points else 1), alpha=self.alpha)
+        return _grid_figure(size, dpi, labels=None, cols=1, xranges=[xr], ydata=[yr], free_x=True,
+                            free_y=True, xbreaks=_date_breaks(x_all[1] - x_all[0]), draw=draw,
+                            title=self.title, xlab=self.xlab, ylab=self.ylab, ybreaks=ybreaks,
+                            legend=legend)
+
+
+@dataclass
+class LogBars(_Chart):
+    """Bars of ``values`` per category ``levels`` on a log10 y scale, as ``geom_col(fill=...) +
+    scale_y_log10()``: bars rise from the bottom of the panel (log 0 is minus infinity), the y
+    range is that of the bars' tops, breaks at powers of ten."""
+
+    levels: list[str]
+    values: np.ndarray
+    title: str
+    xlab: str
+    ylab: str
+    fill: str = "#4477aa"
+
+    def figure(self, size: tuple[float, float] = SIZE, dpi: float = DPI) -> Figure:
+        from matplotlib.collections import PolyCollection
+
+        v = np.asarray(self.values, dtype=float)
+        logs = np.log10(v[v > 0]) if (v > 0).any() else np.array([0.0])
+        yr = _span([logs])
+        k = len(self.levels)
+        xr = _expand((1.0, float(max(k, 1))), 0, 0.6)
+
+        def draw(i, fx, fy, fig):
+            lo = _expand(yr, 0.05)[0]
+            bars = [[(fx(j - 0.45), fy(lo)), (fx(j + 0.45), fy(lo)), (fx(j + 0.45), fy(top)),
+                     (fx(j - 0.45), fy(top))]
+                    for j, top in enumerate(np.log10(np.where(v > 0, v, np.nan)), 1) if top == top]
+            fig.add_artist(PolyCollection(bars, facecolors=self.fill, edgecolors="none", zorder=2,
+                                          transform=fig.transFigure))
+
+        return _grid_figure(size, dpi, labels=None, cols=1, xranges=[xr], ydata=[yr], free_x=True,
+                            free_y=True, xbreaks=lambda lo, hi: (np.arange(1, k + 1, dtype=float),
+                                                                 list(self.levels)),
+                            draw=draw, title=self.title, xlab=self.xlab, ylab=self.ylab,
+                            ybreaks=_log_breaks)
+
+
+def _log_breaks(lo: float, hi: float) -> tuple[np.ndarray, list[str]]:
+    """Breaks of a log10 scale within ``[lo, hi]`` (log10 units), labelled with their values:
+    powers of ten; 1, 2 and 5 times them where fewer than two powers fall within."""
+    for steps in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        values = np.array([m * 10.0**e for e in range(math.floor(lo) - 1, math.ceil(hi) + 1)
+                           for m in steps])
+        at = np.log10(values)
+        keep = (at >= lo - 1e-9) & (at <= hi + 1e-9)
+        if keep.sum() >= 2:
+            break
+    return at[keep], _number_labels(values[keep])
+
+
+@dataclass
+class Tiles(_Chart):
+    """A heat map, as ``geom_tile(colour="white") + scale_fill_gradient(low, high)``: ``values``
+    (rows: ``ylevels`` from the bottom, columns: ``xlevels``; NaN: no tile), a colour bar at the
+    right, the x labels turned 45 degrees."""
+
+    xlevels: list[str]
+    ylevels: list[str]
+    values: np.ndarray
+    title: str
+    xlab: str
+    ylab: str
+    legend: str = ""
+    low: str = "#f4f7fb"
+    high: str = "#17324f"
+
+    def figure(self, size: tuple[float, float] = SIZE, dpi: float = DPI) -> Figure:
+        from matplotlib.collections import PolyCollection
+        from matplotlib.colors import LinearSegmentedColormap
+
+        v = np.asarray(self.values, dtype=float)
+        nx, ny = len(self.xlevels), len(self.ylevels)
+        vlo, vhi = (float(np.nanmin(v)), float(np.nanmax(v))) if np.isfinite(v).any() else (0.0, 1.0)
+        cmap = LinearSegmentedColormap.from_list("fill", [self.low, self.high])
+        xr, yr = _expand((1.0, float(max(nx, 1))), 0, 0.6), (1.0, float(max(ny, 1)))
+
+        def draw(i, fx, fy, fig):
+            cells, colours = [], []
+            for r in range(ny):
+                for c in range(nx):
+                    if v[r, c] == v[r, c]:
+                        a, b = fx(c + 0.5), fx(c + 1.5)
+                        lo, hi = fy(r + 0.5), fy(r + 1.5)
+                        cells.append([(a, lo), (b, lo), (b, hi), (a, hi)])
+                        colours.append(cmap((v[r, c] - vlo) / (vhi - vlo) if vhi > vlo else 0.5))
+            fig.add_artist(PolyCollection(cells, facecolors=colours, edgecolors="white", linewidths=0.1 * _MM,
+                                          zorder=2, transform=fig.transFigure))
+
+        ticks = _breaks(vlo, vhi) if vhi > vlo else np.array([vlo])
+        labels = _number_labels(ticks)
+        pos = [((t - vlo) / (vhi - vlo) if vhi > vlo else 0.5, lab)
+               for t, lab in zip(ticks, labels, strict=True)]
+        legend = _Legend(self.legend, gradient=(self.low, self.high), breaks=pos)
+        # a discrete y scale: the tiles' edges (0.5 beyond the first and last level) plus 0.1
+        ylim = _expand(yr, 0, 0.6)
+        return _grid_figure(size, dpi, labels=None, cols=1, xranges=[xr], ydata=[yr],
+                            free_x=True, free_y=True,
+                            xbreaks=lambda lo, hi: (np.arange(1, nx + 1, dtype=float), list(self.xlevels)),
+                            draw=draw, title=self.title, xlab=self.xlab, ylab=self.ylab,
+                            ybreaks=lambda lo, hi: (np.arange(1, ny + 1, dtype=float), list(self.ylevels)),
+                            xrotation=45, legend=legend, ylimits=ylim)
 
 
 def _theme(ncol_labels: bool = False):

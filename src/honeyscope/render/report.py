@@ -17,7 +17,7 @@ from typing import Any
 import ibis
 
 from honeyscope import __version__
-from honeyscope.analyse import base, engine, select
+from honeyscope.analyse import base, blas, engine, select
 from honeyscope.analyse.registry import SECTIONS
 from honeyscope.render.escape import html as esc
 from honeyscope.render.html import Section
@@ -96,6 +96,11 @@ def restrict(t: ibis.Table, opts: ReportOptions, *, check: bool = True) -> ibis.
 def build_sections(ctx: ReportContext, modules: Sequence[str] = SECTIONS) -> list[Section]:
     """The sections of ``modules`` (honeyscope.render.sections.<name>), in order; a module that
     does not import is an error, never a silently missing section."""
+    with blas.one_thread():  # the sections' fits are small: one BLAS thread (analyse/blas.py)
+        return _build_sections(ctx, modules)
+
+
+def _build_sections(ctx: ReportContext, modules: Sequence[str]) -> list[Section]:
     sections: list[Section] = []
     for name in modules:
         module = importlib.import_module(f"honeyscope.render.sections.{name}")
@@ -134,14 +139,35 @@ def render_html(sections: Sequence[Section], opts: ReportOptions, subtitle: str 
     )
 
 
-#: Section modules built by the calling process when the report is built on two.
-FIRST_PROCESS = ("data", "explore")
+#: Section modules built by the calling process when the report is built on two; the second
+#: builds the others (events and health together: the trends link to the events). On the marx
+#: data set the halves take about the same time (data + explore + fleet against events + health
+#: and the second process's start), where data + explore alone left the second process three
+#: times the work of the first.
+FIRST_PROCESS = ("data", "explore", "fleet")
 
 #: Packets (rows of the Parquet files) from which the report is built on two processes. A second
-#: process is spawned and imports DuckDB, Ibis, plotnine, scipy and statsmodels again (about 5 s
-#: of CPU); on a small store that costs more than the half of the sections it takes over
+#: process is spawned and imports DuckDB, Ibis, scipy and statsmodels again (a few seconds of
+#: CPU); on a small store that costs more than the half of the sections it takes over
 #: (measured on 1,044 packets: 27-31 s on one process, 41-43 s on two, on a loaded 2-core machine).
 TWO_PROCESSES_FROM = 100_000
+
+
+#: Packets (of the report's selection) up to which they are first copied into DuckDB's memory,
+#: once: every section's queries then read them there instead of decoding the Parquet files
+#: again (measured on the marx data set, 451,581 packets: the fleet sections and the summary took
+#: 7.5 s of CPU instead of 10.1 s, for 100 MB more memory: about 220 bytes a packet, in each of
+#: the two report processes, so a larger selection is read where it lies).
+IN_MEMORY_UP_TO = 1_000_000
+
+
+def _in_memory(t: ibis.Table, up_to: int = IN_MEMORY_UP_TO) -> ibis.Table:
+    """``t`` materialised in DuckDB's memory when it holds at most ``up_to`` rows (a temporary
+    table: the same rows in the same order; ``.release()`` frees it), else ``t`` itself; on
+    Spark always ``t`` (it caches what it needs)."""
+    if engine.is_spark(engine.backend(t)) or int(t.count().execute()) > up_to:
+        return t
+    return engine.cache_table(t)
 
 
 def _rows(files: Sequence[str]) -> int:
@@ -154,7 +180,7 @@ def _rows(files: Sequence[str]) -> int:
 def _context(packets: ibis.Table, opts: ReportOptions, ledger: dict[str, Any] | None,
              meta: dict[str, Any] | None, progress: Callable[[str], None] | None,
              check: bool = True) -> ReportContext:
-    t = restrict(packets, opts, check=check)
+    t = _in_memory(restrict(packets, opts, check=check))
     timeless = int(packets.filter(packets.time.isnull()).count().execute())
     sel = opts.selection
     return ReportContext(
@@ -167,13 +193,16 @@ def _context(packets: ibis.Table, opts: ReportOptions, ledger: dict[str, Any] | 
 
 def _build_elsewhere(files: list[str], opts: ReportOptions, ledger: dict[str, Any] | None,
                      meta: dict[str, Any] | None, modules: list[str]):
-    """On a worker process: the sections of ``modules``, their findings and timings."""
+    """On a worker process: the sections of each of ``modules`` (a dict) and their timings."""
     from honeyscope.analyse import engine
 
     packets = engine.packets_from_files(engine.connect(), files)
     ctx = _context(packets, opts, ledger, meta, None, check=False)  # checked by the caller
-    sections = build_sections(ctx, modules)
-    return sections, ctx.findings, ctx.meta.get("timings", {}), ctx.meta.get("finding_refs", {})
+    try:
+        sections = {m: build_sections(ctx, [m]) for m in modules}
+    finally:
+        _release(ctx)
+    return sections, ctx.meta.get("timings", {})
 
 
 def build_report(
@@ -198,6 +227,22 @@ def build_report(
     """
     opts = opts or ReportOptions()
     ctx = _context(packets, opts, ledger, meta, progress)
+    try:
+        return _build(ctx, out, opts, ledger, meta, modules, files, two_processes_from)
+    finally:
+        _release(ctx)
+
+
+def _release(ctx: ReportContext) -> None:
+    """Free the in-memory copy of the packets (:func:`_in_memory`), if one was made."""
+    release = getattr(ctx.packets, "release", None)  # a cached table's (ibis' CachedTable)
+    if release is not None:
+        release()
+
+
+def _build(ctx: ReportContext, out: str | Path, opts: ReportOptions, ledger: dict[str, Any] | None,
+           meta: dict[str, Any] | None, modules: Sequence[str], files: Sequence[str] | None,
+           two_processes_from: int) -> dict[str, Any]:
     rest = [m for m in modules if m not in FIRST_PROCESS and m != "findings"]
     processes = 2 if files and rest and _rows(files) >= two_processes_from else 1
     if processes == 2:
@@ -205,14 +250,20 @@ def build_report(
 
         with process_pool(1) as pool:
             job = pool.submit(_build_elsewhere, list(files or ()), opts, ledger, meta, rest)
-            sections = build_sections(ctx, [m for m in modules if m in FIRST_PROCESS])
+            per = {m: build_sections(ctx, [m]) for m in modules if m in FIRST_PROCESS}
             if ctx.progress:
                 ctx.progress("sections on the second process")
-            more, findings, timings, refs = job.result()
-        sections += more
-        ctx.findings.extend(f for f in findings if f not in ctx.findings)
-        for f, r in refs.items():
-            ctx.meta.setdefault("finding_refs", {}).setdefault(f, r)
+            more, timings = job.result()
+        per.update(more)
+        # in the order of ``modules``, and the findings and their references as one process
+        # gathers them (build_sections): section by section, each finding once
+        sections = [s for m in modules if m != "findings" for s in per[m]]
+        ctx.findings.clear()
+        refs = ctx.meta["finding_refs"] = {}
+        for s in sections:
+            ctx.findings.extend(f for f in s.findings if f not in ctx.findings)
+            for f in s.findings:
+                refs.setdefault(f, s.refs.get(f, (s.id, s.title)))
         ctx.meta.setdefault("timings", {}).update(timings)
         if "findings" in modules:
             sections += build_sections(ctx, ["findings"])

@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 import ibis
+import numpy as np
 import pandas as pd
-from plotnine import (
-    aes,
-    element_text,
-    geom_tile,
-    ggplot,
-    labs,
-    scale_fill_gradient,
-    theme,
-    theme_bw,
-)
 
 from honeyscope.analyse import explore
 from honeyscope.render import charts, console
@@ -165,16 +156,15 @@ def _ports(t: ibis.Table) -> Section:
         per_host["port"] = pd.Categorical(per_host["dpt"].astype(int).astype(str),
                                           categories=[str(p) for p in ports], ordered=True)
         per_host["host"] = per_host["host"].map(chart_label)
-        p = (
-            ggplot(per_host, aes("port", "host", fill="share"))
-            + geom_tile(color="white")
-            + scale_fill_gradient(low="#f4f7fb", high="#17324f", name="share of\nsensor's packets")
-            + labs(title=f"Sensor × port: how each sensor's packets to the top {len(ports)} TCP ports split",
-                   x="TCP destination port", y="sensor")
-            + theme_bw()
-            + theme(axis_text_x=element_text(rotation=45, ha="right"))
-        )
-        hosts = per_host["host"].nunique()
+        # geom_tile's grid: sensors (sorted, the first at the bottom) by ports (rank order)
+        grid = per_host.pivot_table(index="host", columns="port", values="share", aggfunc="first",
+                                    observed=False, dropna=False).sort_index()
+        p = charts.Tiles(
+            [str(c) for c in grid.columns], [str(h) for h in grid.index],
+            grid.to_numpy(dtype=float, na_value=np.nan),
+            title=f"Sensor × port: how each sensor's packets to the top {len(ports)} TCP ports split",
+            xlab="TCP destination port", ylab="sensor", legend="share of\nsensor's packets")
+        hosts = len(grid)
         parts.append(figure(p, title="Sensor × TCP port heat map", width=10, height=1.5 + 0.35 * hosts))
     return Section("ports", "Destination ports", "".join(parts), findings)
 

@@ -11,14 +11,13 @@ counts and the scans both read it).
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 
 import ibis
 import pandas as pd
-import plotnine as p9
 
 from honeyscope.analyse.enrich import UNKNOWN
+from honeyscope.render import charts
 from honeyscope.render.html import Section, compact, figure, key_values, para, table
 from honeyscope.render.sections import ReportContext
 
@@ -199,18 +198,14 @@ def _compare(ctx: ReportContext, shared: Shared) -> Section:
     sensors = fleet.compare_sensors(ctx.packets, by_sensor=per_t).execute()
     if daily.empty:
         return Section("compare", "Fair comparison", para("No packets."))
-    long = daily.melt(
-        id_vars="period", value_vars=["sources_per_sensor", "prefixes_per_sensor",
-                                      "asns_per_sensor"],
-        var_name="measure", value_name="value",
-    )
-    plot = (
-        p9.ggplot(long, p9.aes("period", "value", color="measure"))
-        + p9.geom_line()
-        + p9.labs(x="day", y="unique per reporting sensor",
-                  title="Unique sources, /24|/64 prefixes and ASNs per reporting sensor")
-        + p9.theme_bw()
-    )
+    # one line per measure, coloured in the measures' sorted order (as ggplot2's colour scale)
+    measures = sorted(["sources_per_sensor", "prefixes_per_sensor", "asns_per_sensor"])
+    order = daily.sort_values("period")
+    x = charts._days(order["period"])
+    plot = charts.Series(
+        [(m, x, order[m].to_numpy(dtype=float)) for m in measures], charts.hue_palette(len(measures)),
+        title="Unique sources, /24|/64 prefixes and ASNs per reporting sensor", xlab="day",
+        ylab="unique per reporting sensor", legend="measure")
     full = int(daily.sensors.max())
     partial = int((daily.sensors < full).sum())
     body = (
@@ -242,14 +237,10 @@ def _sources(ctx: ReportContext, shared: Shared) -> Section:
     k = fleet.sensors_reached(prof).execute()
     top = prof.order_by([ibis.desc("sensors"), ibis.desc("packets"), "src"]).limit(15).execute()
     n = int(top.fleet.iloc[0]) if len(top) else 0
-    plot = (
-        p9.ggplot(k, p9.aes("factor(sensors)", "sources"))
-        + p9.geom_col(fill="#4477aa")
-        + p9.scale_y_log10()
-        + p9.labs(x="sensors reached (k)", y="sources (log scale)",
-                  title=f"How many of the {n} sensors each source reached")
-        + p9.theme_bw()
-    )
+    bars = k.sort_values("sensors")  # factor(sensors): the levels in numeric order
+    plot = charts.LogBars([str(int(v)) for v in bars["sensors"]], bars["sources"].to_numpy(dtype=float),
+                          title=f"How many of the {n} sensors each source reached",
+                          xlab="sensors reached (k)", ylab="sources (log scale)")
     shown = top[["src", "packets", "sensors", "ports", "protocols", "first_seen", "last_seen",
                  "sweep_seconds", "median_lag_seconds", "order"]].copy()
     # compact enough for one line a row at 800 px: minutes, hours, and the chain shortened
@@ -259,9 +250,7 @@ def _sources(ctx: ReportContext, shared: Shared) -> Section:
     shown["median_lag_seconds"] = shown["median_lag_seconds"] / 3600
     shown = shown.rename(columns={"first_seen": "first seen", "last_seen": "last seen",
                                   "sweep_seconds": "sweep (h)", "median_lag_seconds": "lag (h)"})
-    with warnings.catch_warnings():  # bars on a log scale start at log10(0): expected, harmless
-        warnings.filterwarnings("ignore", "divide by zero", RuntimeWarning)
-        chart = figure(plot, title="Sensors reached per source")
+    chart = figure(plot, title="Sensors reached per source")
     body = (
         table(reach, caption="Sources per reach level", id="sources-reach")
         + chart

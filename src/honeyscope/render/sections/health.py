@@ -118,23 +118,20 @@ def _health(ctx: ReportContext) -> Section:
 
 
 def _completeness_chart(t: Any) -> str:
-    import plotnine as p9
-
     from honeyscope.analyse import health
+    from honeyscope.render import charts
 
     h = health.health(t, freq="day")
     if h.empty:
         return ""
     h["day"] = pd.to_datetime(h["day"]).dt.tz_localize(None)
     h["host"] = h["host"].map(chart_label)
-    plot = (
-        p9.ggplot(h, p9.aes("day", "active_hours", colour="host"))
-        + p9.geom_line(size=0.4)
-        + p9.scale_y_continuous(limits=(0, 24), breaks=[0, 6, 12, 18, 24])
-        + p9.labs(title="Hours with data per sensor and day", x="day (UTC)",
-                  y="hours with at least one packet", colour="sensor")
-        + p9.theme_bw()
-    )
+    h = h.sort_values(["host", "day"])  # a line per sensor, sensors in sorted order (the colours)
+    lines = [(str(host), charts._days(g["day"]), g["active_hours"].to_numpy(dtype=float))
+             for host, g in h.groupby("host", sort=True)]
+    plot = charts.Series(lines, charts.hue_palette(len(lines)), title="Hours with data per sensor and day",
+                         xlab="day (UTC)", ylab="hours with at least one packet", legend="sensor",
+                         size=0.4, ylim=(0, 24), ybreaks=[0, 6, 12, 18, 24])
     return figure(plot, title="Hours with data per sensor and day", height=3.5)
 
 
@@ -252,7 +249,7 @@ def _event_links(ctx: ReportContext, flags: pd.DataFrame) -> tuple[pd.DataFrame,
 
 
 def _rise_chart(metric: pd.DataFrame, proto: str, port: int, split: str) -> str:
-    import plotnine as p9
+    from honeyscope.render import charts
 
     m = metric.copy()
     if m.empty:
@@ -260,14 +257,14 @@ def _rise_chart(metric: pd.DataFrame, proto: str, port: int, split: str) -> str:
     m["day"] = pd.to_datetime(m["day"])
     m["period"] = (m["day"] >= pd.Timestamp(split)).map({True: "after", False: "before"})
     title = f"{proto}/{port}: mean distinct sources per reporting sensor per day"
-    plot = (
-        p9.ggplot(m, p9.aes("day", "value", colour="period"))
-        + p9.geom_point(alpha=0.6, size=1.2)
-        + p9.geom_vline(xintercept=pd.Timestamp(split), linetype="dashed")
-        + p9.scale_colour_manual(values={"before": "#1f78b4", "after": "#e7298a"})
-        + p9.labs(title=title, x="day (UTC)", y="mean distinct sources per sensor", colour="")
-        + p9.theme_bw()
-    )
+    colours = {"before": "#1f78b4", "after": "#e7298a"}
+    periods = sorted(set(m["period"]))  # the legend's order: after, before
+    x = charts._days(m["day"])
+    plot = charts.Series(
+        [(p, x[(m["period"] == p).to_numpy()], m.loc[m["period"] == p, "value"].to_numpy(dtype=float))
+         for p in periods], [colours[p] for p in periods], title=title, xlab="day (UTC)",
+        ylab="mean distinct sources per sensor", points=True, size=1.2, alpha=0.6,
+        vline=float(charts._days([pd.Timestamp(split)])[0]))
     return figure(plot, title=title, height=3.5)
 
 
