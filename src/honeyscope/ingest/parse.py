@@ -35,9 +35,8 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -46,6 +45,14 @@ import pyarrow.compute as pc
 
 from honeyscope import schema
 from honeyscope.ingest import parse_fast
+from honeyscope.ingest.parse_rules import (
+    ANCHOR_LOOSE_RE,
+    ANCHOR_RE,
+    actions,
+    by_distinct,
+    ref_key,
+    to_utc,
+)
 from honeyscope.ingest.parse_tokens import tokenise
 
 #: Blocks of fewer lines take the numpy path (same results): starting numba's compiled code in a
@@ -78,8 +85,6 @@ def _kernel_for(n: int, least: int | None = None) -> Any:
 MAX_LINE_BYTES = 16 * 1024
 #: A reject keeps at most this much of its line's text.
 MAX_REJECT_TEXT = 4096
-#: Slack allowed after the reference time when guessing the year of a year-less stamp.
-YEAR_SLACK = timedelta(days=1)
 
 #: Every reason a line can be rejected for (the ingest ledger counts them).
 REASONS = (
@@ -145,24 +150,10 @@ _UNKNOWN_FRAME_RE = (
     r"|(?i:^(?:<\d{1,3}>)?(?:[^\s:\[<]*:)?" + _MONTH_OR_DAY + r"[a-z]*\.?,?\s+\d)"  # "mar  3", "Mon 3"
     r"|\S\s+kernel(?:\[\d+\])?:"  # a host (or anything) before the kernel's tag
 )
-# The kernel's own "IN=%s OUT=%s " pair (PHYSIN= came between them in old kernels): the body
-# starts there, so an "IN=" inside a prefix or host ("ADMIN=x", "[LOGIN=fail]") is not taken.
-_ANCHOR_RE = r"IN=[^\s=]* +(?:PHYSIN=[^\s=]* +)?OUT="
-# lines without OUT= (not the kernel's, but seen in other tools' tests): IN= at a word boundary
-_ANCHOR_LOOSE_RE = r"\bIN="
 #: Protocol names nf_log prints (others are printed as a decimal number), plus SCTP and DCCP.
 PROTO_NAMES = ("TCP", "UDP", "UDPLITE", "ICMP", "ICMPV6", "AH", "ESP", "SCTP", "DCCP")
 #: The first and last year a time may have (a stamp outside is ``bad timestamp``).
 YEARS = (1970, 2099)
-
-_ACTION_RES = (
-    ("drop", r"(?:^|[^a-z])(?:drop|dropped|deny|denied|block|blocked)(?:[^a-z]|$)"),
-    ("reject", r"(?:^|[^a-z])(?:reject|rejected)(?:[^a-z]|$)"),
-    ("accept", r"(?:^|[^a-z])(?:accept|accepted|allow|allowed|acc|permit|pass)(?:[^a-z]|$)"),
-    ("audit", r"(?:^|[^a-z])(?:audit|log|logged|trace)(?:[^a-z]|$)"),
-)
-# EdgeOS / VyOS style "[RULESET-RULE-A]" (A accept, D drop, R reject)
-_EDGE_RE = r"^\[[^\]]*-([adr])\]$"
 
 _OCTET = r"(?:0|[1-9]\d{0,2})"  # no leading zero: the kernel prints %pI4
 _V4_RE = r"^" + _OCTET + r"(?:\." + _OCTET + r"){3}$"
@@ -333,15 +324,6 @@ def _month_len(y: pl.Expr, m: pl.Expr) -> pl.Expr:
     )
 
 
-def _to_utc(naive_us: pl.Expr, tz: str) -> pl.Expr:
-    t = naive_us.cast(pl.Datetime("us"))
-    if tz.upper() == "UTC":
-        return t.dt.replace_time_zone("UTC")
-    return t.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone(
-        "UTC"
-    )
-
-
 def _bsd_parts(ts: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(month, day, seconds of day) of an RFC3164 stamp ``Mmm dd HH:MM:SS``."""
     mon = ts.str.slice(0, 3).replace_strict(_MONTHS, default=None, return_dtype=pl.Int64)
@@ -353,20 +335,6 @@ def _bsd_parts(ts: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
         + _dec(clock.str.slice(6, 2))
     )
     return mon, day, secs
-
-
-def _ref_key(ctx: ParseContext) -> tuple[int, int]:
-    """(year, key) of reference time + slack in ctx.tz; key orders month/day/time in a year."""
-    ref = ctx.reference_time
-    if ref.tzinfo is None:
-        ref = ref.replace(tzinfo=ZoneInfo("UTC"))
-    try:
-        zone = ZoneInfo(ctx.tz)
-    except Exception:
-        zone = ZoneInfo("UTC")
-    r = (ref + YEAR_SLACK).astimezone(zone)
-    return r.year, r.month * 100_000_000 + r.day * 1_000_000 + (
-        r.hour * 3600 + r.minute * 60 + r.second)
 
 
 # --------------------------------------------------------------------------------------------
@@ -487,8 +455,8 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext, numbers: np.ndar
         )
 
     # ---- stage 1+2: tokenise the netfilter part (numpy over the Arrow buffer) -----------------
-    df = df.with_columns(_at=pl.coalesce(c._text.str.find(_ANCHOR_RE),
-                                         c._text.str.find(_ANCHOR_LOOSE_RE)),
+    df = df.with_columns(_at=pl.coalesce(c._text.str.find(ANCHOR_RE),
+                                         c._text.str.find(ANCHOR_LOOSE_RE)),
                          _tail_sp=c._text.str.ends_with(" "))
     body_at = df.get_column("_at").fill_null(-1).cast(pl.Int64).to_numpy()
     text_arr = df.get_column("_text").to_arrow()
@@ -717,17 +685,17 @@ def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any, spaced: bool | Non
     mac = c.t_mac.str.to_lowercase()
     mac14 = mac.str.contains(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){13}$")
     # (MAC, protocol names and options repeat: read once per distinct value)
-    df = _by_distinct(df, "t_mac", {
+    df = by_distinct(df, "t_mac", {
         "mac_dst": pl.when(mac14).then(mac.str.slice(0, 17)),
         "mac_src": pl.when(mac14).then(mac.str.slice(18, 17)),
         "ethertype": pl.when(mac14).then(_hex(mac.str.slice(36, 2) + mac.str.slice(39, 2))),
         "mac": pl.when(~mac14 & (c.t_mac != "")).then(c.t_mac)})
-    df = _by_distinct(df, "t_proto", {"proto": proto})
-    df = _by_distinct(df, "t_iproto", {
+    df = by_distinct(df, "t_proto", {"proto": proto})
+    df = by_distinct(df, "t_iproto", {
         "inner_proto": pl.when(c.t_iproto.str.to_uppercase() == "ICMPV6").then(pl.lit("ICMPv6"))
         .otherwise(c.t_iproto.str.to_uppercase())})
-    df = _by_distinct(df, "t_ipopt", {"ip_opt": c.t_ipopt.str.replace_all(" ", "", literal=True)})
-    df = _by_distinct(df, "t_tcpopt", {"tcp_opt": c.t_tcpopt.str.replace_all(" ", "", literal=True)})
+    df = by_distinct(df, "t_ipopt", {"ip_opt": c.t_ipopt.str.replace_all(" ", "", literal=True)})
+    df = by_distinct(df, "t_tcpopt", {"tcp_opt": c.t_tcpopt.str.replace_all(" ", "", literal=True)})
     df = df.with_columns(
         in_iface=pl.when(c.t_in != "").then(c.t_in),
         out_iface=pl.when(c.t_out != "").then(c.t_out),
@@ -795,35 +763,10 @@ def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any, spaced: bool | Non
     host = pl.coalesce(pl.when(c._json).then(c._jh).otherwise(c._host), pl.lit(ctx.sensor))
     df = df.with_columns(
         prefix=pl.when(c._prefix != "").then(c._prefix),
-        action=_actions(df.get_column("_prefix")),
+        action=actions(df.get_column("_prefix")),
         host=host,
     )
     return df
-
-
-def _by_distinct(df: pl.DataFrame, key: str, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
-    """``df`` with the columns ``exprs`` (expressions of column ``key`` alone) added, each
-    evaluated once per distinct value of ``key`` (a MAC, a prefix: a sensor logs a handful, not
-    one per line) and put back on every row."""
-    table = df.select(pl.col(key).unique()).with_columns(**exprs)
-    got = df.select(key).join(table, on=key, how="left", nulls_equal=True, maintain_order="left")
-    return df.with_columns(got.drop(key))
-
-
-def _actions(prefix: pl.Series) -> pl.Series:
-    """The action of each log prefix (its rules read once per distinct prefix)."""
-    low = pl.col("p").str.to_lowercase()
-    edge = _x(low, _EDGE_RE)
-    action = pl.lit("unknown")
-    for name, rx in reversed(_ACTION_RES):
-        action = pl.when(low.str.contains(rx)).then(pl.lit(name)).otherwise(action)
-    action = (
-        pl.when(edge == "a").then(pl.lit("accept"))
-        .when(edge == "d").then(pl.lit("drop"))
-        .when(edge == "r").then(pl.lit("reject"))
-        .otherwise(action)
-    )
-    return _by_distinct(pl.DataFrame({"p": prefix}), "p", {"action": action}).get_column("action")
 
 
 def _epoch_and_range(df: pl.DataFrame) -> pl.DataFrame:
@@ -881,7 +824,7 @@ def _times(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
         df = df.with_columns(_yoff=pl.Series("_yoff", yoff))
         year = pl.lit(int(ctx.year)) + c._yoff
     else:
-        ry, rkey = _ref_key(ctx)
+        ry, rkey = ref_key(ctx.reference_time, ctx.tz)
         key = c._mon * 100_000_000 + c._day * 1_000_000 + c._secs
         year = pl.when(key <= rkey).then(pl.lit(ry)).otherwise(pl.lit(ry - 1))
         # Feb 29 in a non-leap year: the latest leap year before
@@ -897,14 +840,14 @@ def _times(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
         & (c._day <= _month_len(c._year, c._mon))
     )
     naive = (_days_from_civil(c._year, c._mon, c._day) * 86400 + c._secs) * 1_000_000
-    t3164 = _to_utc(pl.when(valid).then(naive), ctx.tz)
+    t3164 = to_utc(pl.when(valid).then(naive), ctx.tz)
     # RFC3339 / ISO 8601
     iso = pl.when(~is3164).then(ts.str.replace(" ", "T", literal=True))
     has_off = iso.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$")
     aware = iso.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False)
     naive_iso = iso.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False)
     t3339 = pl.when(has_off).then(aware).otherwise(
-        _to_utc(naive_iso.cast(pl.Int64), ctx.tz))
+        to_utc(naive_iso.cast(pl.Int64), ctx.tz))
     jt = _dec(c._jt)
     tjson = pl.when(jt.is_between(0, 253402300799999999)).then(jt).cast(
         pl.Datetime("us")).dt.replace_time_zone("UTC")

@@ -29,9 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from honeyscope import schema
+from honeyscope.ingest.parse_rules import ANCHOR_LOOSE_RE, ANCHOR_RE, actions, ref_key, to_utc
 
 try:
-    from honeyscope.ingest import _fastparse
+    import honeyscope.ingest._fastparse as _fastparse
 except ImportError:  # pragma: no cover - where the extension could not be built
     _fastparse = None  # type: ignore[assignment]
 
@@ -68,12 +69,10 @@ def _anchored(text: pa.Array, records: bool) -> tuple[np.ndarray, np.ndarray]:
     """(has a netfilter body, ends with a space) of each line as the general path finds them,
     for the lines the compiled pass leaves undecided: non-ASCII text, or journal records (whose
     text is their MESSAGE)."""
-    from honeyscope.ingest.parse import _ANCHOR_LOOSE_RE, _ANCHOR_RE
-
     t = pl.Series("t", text).cast(pl.String).str.strip_chars_end("\r\n\x00")
     if records:
         t = t.str.json_path_match("$.MESSAGE")
-    at = pl.coalesce(t.str.find(_ANCHOR_RE), t.str.find(_ANCHOR_LOOSE_RE))
+    at = pl.coalesce(t.str.find(ANCHOR_RE), t.str.find(ANCHOR_LOOSE_RE))
     df = pl.select(at.is_not_null().alias("nf"), t.str.ends_with(" ").fill_null(False).alias("sp"))
     return df.to_series(0).to_numpy(), df.to_series(1).to_numpy()
 
@@ -81,12 +80,10 @@ def _anchored(text: pa.Array, records: bool) -> tuple[np.ndarray, np.ndarray]:
 def _utc(t: np.ndarray, naive: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
     """(UTC microseconds, known?) of times of which those flagged ``naive`` are wall-clock times
     in ``tz``, converted as the general path converts them (a clock that does not exist: unknown)."""
-    from honeyscope.ingest.parse import _to_utc
-
     ok = np.ones(len(t), np.bool_)
     if tz.upper() == "UTC" or not naive.any():
         return t, ok
-    conv = pl.select(_to_utc(pl.lit(pl.Series("t", t[naive])), tz)).to_series()
+    conv = pl.select(to_utc(pl.lit(pl.Series("t", t[naive])), tz)).to_series()
     t = t.copy()
     t[naive] = conv.cast(pl.Int64).fill_null(0).to_numpy()
     ok[naive] = conv.is_not_null().to_numpy()
@@ -124,21 +121,19 @@ def _rejects(d: dict, first_line: int, ctx: Any) -> tuple[pa.Table, np.ndarray]:
     return table, idx
 
 
-#: prefix → action, as parse._actions reads them (a sensor logs a handful of prefixes)
+#: prefix → action, as parse_rules.actions reads them (a sensor logs a handful of prefixes)
 _ACTIONS: dict[str, str] = {}
 
 
 def _action_of(prefix: pa.Array) -> pa.Array:
-    """The action of each log prefix (null: none), by parse._actions, once per distinct prefix."""
-    from honeyscope.ingest.parse import _actions
-
+    """The action of each log prefix (null: none), by parse_rules.actions, once per distinct prefix."""
     enc = pc.dictionary_encode(pc.fill_null(prefix, ""))
     values = enc.dictionary.to_pylist()
     new = [v for v in values if v not in _ACTIONS]
     if new:
         if len(_ACTIONS) > 100_000:
             _ACTIONS.clear()
-        _ACTIONS.update(zip(new, _actions(pl.Series("p", new, pl.String)).to_list(), strict=True))
+        _ACTIONS.update(zip(new, actions(pl.Series("p", new, pl.String)).to_list(), strict=True))
     return pa.array([_ACTIONS[v] for v in values], pa.string()).take(enc.indices)
 
 
@@ -146,15 +141,13 @@ def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, pa.Tabl
     """Run the compiled pass over a block: (rows of the lines it claims, in line order; the rejects
     it claims; claimed mask; the block's trailing-space vote), or None when the block must take
     the general path whole."""
-    from honeyscope.ingest.parse import _ref_key
-
     if ctx.year is not None or lines.null_count:
         return None
     if not (pa.types.is_string(lines.type) or pa.types.is_large_string(lines.type)):
         lines = lines.cast(pa.large_string())
     n = len(lines)
     data, offs, large = _buffers(lines)
-    ry, rkey = _ref_key(ctx)
+    ry, rkey = ref_key(ctx.reference_time, ctx.tz)
     d = _fastparse.parse(data, offs, n, large, ry, rkey)
     kind = np.frombuffer(d["claimed"], np.uint8)
     body = np.frombuffer(d["has_body"], np.uint8)
