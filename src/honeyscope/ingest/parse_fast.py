@@ -127,14 +127,16 @@ _ACTIONS: dict[str, str] = {}
 
 def _action_of(prefix: pa.Array) -> pa.Array:
     """The action of each log prefix (null: none), by parse_rules.actions, once per distinct prefix."""
+    global _ACTIONS
     enc = pc.dictionary_encode(pc.fill_null(prefix, ""))
     values = enc.dictionary.to_pylist()
-    new = [v for v in values if v not in _ACTIONS]
+    known = _ACTIONS  # (blocks parse on threads: the table is replaced, never changed in place)
+    new = [v for v in values if v not in known]
     if new:
-        if len(_ACTIONS) > 100_000:
-            _ACTIONS.clear()
-        _ACTIONS.update(zip(new, actions(pl.Series("p", new, pl.String)).to_list(), strict=True))
-    return pa.array([_ACTIONS[v] for v in values], pa.string()).take(enc.indices)
+        known = {} if len(known) > 100_000 else dict(known)
+        known.update(zip(new, actions(pl.Series("p", new, pl.String)).to_list(), strict=True))
+        _ACTIONS = known
+    return pa.array([known[v] for v in values], pa.string()).take(enc.indices)
 
 
 def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, pa.Table, np.ndarray, bool] | None:
