@@ -121,3 +121,36 @@ def test_cli_trends_survival_anomalies(gap_csv, capsys):
     # four steady days: too short for a 14-day series, nothing to flag
     assert _cli(["anomalies", str(gap_csv)]) == ""  # empty result: the note is on stderr
     assert capsys.readouterr().err.strip() == "honeyscope: note: nothing flagged"
+
+
+def _survival_findings(tmp_path, packets: list[tuple[str, int, str, int]]) -> list[str]:
+    """The survival section's findings over (host, seconds after 2024-01-01, src, TCP port)."""
+    t0 = pd.Timestamp("2024-01-01", tz="UTC").value // 1000
+    rows = pa.table({
+        "time": pa.array([t0 + s * 1_000_000 for _, s, _, _ in packets], pa.timestamp("us", tz="UTC")),
+        "host": [h for h, _, _, _ in packets], "src": [a for _, _, a, _ in packets],
+        "proto": ["TCP"] * len(packets), "dpt": pa.array([p for *_, p in packets], pa.uint16())})
+    pq.write_table(schema.conform(rows), tmp_path / "p.parquet")
+    t = engine.packets_from_files(engine.connect(), [tmp_path / "p.parquet"])
+    return section._survival(ReportContext(packets=t, con=t._find_backend())).findings
+
+
+def test_survival_findings_say_nothing_of_data_at_one_instant(tmp_path):
+    # every packet at the same instant: no time to a first probe, no rate of new sources per day
+    findings = _survival_findings(tmp_path, [("a", 0, "192.0.2.1", 23), ("a", 0, "192.0.2.2", 22),
+                                             ("b", 0, "192.0.2.1", 23)])
+    assert findings == []
+
+
+def test_survival_contrast_of_the_fastest_and_slowest_port(tmp_path):
+    # a and b start at 0 (port 80); a is probed on 23 after 1 h and on 22 after 10 h, b after 3 h
+    # and 20 h; both run 30 h. With two sensors the Kaplan-Meier curve reaches 0.5 at the first
+    # probe: medians 0 h (80, the first packet of each), 1 h (23) and 10 h (22).
+    h = 3600
+    findings = _survival_findings(tmp_path, [
+        ("a", 0, "192.0.2.9", 80), ("a", 1 * h, "192.0.2.1", 23), ("a", 10 * h, "192.0.2.2", 22),
+        ("a", 30 * h, "192.0.2.9", 80), ("b", 0, "192.0.2.9", 80), ("b", 3 * h, "192.0.2.1", 23),
+        ("b", 20 * h, "192.0.2.2", 22), ("b", 30 * h, "192.0.2.9", 80)])
+    assert findings[0] == ("Half the sensors saw TCP/80 within 0.0 h of their start, but TCP/22 only "
+                           "after 10.0 h (median over sensors).")
+    assert all("nan" not in f for f in findings)

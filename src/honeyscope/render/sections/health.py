@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from honeyscope.render.escape import chart_label
@@ -299,17 +300,19 @@ def _survival(ctx: ReportContext) -> Section:
                     "sensor)", id="survival-new-sources"),
     ]
     findings = []
-    if len(summ):
-        fast = summ.sort_values("median_hours").iloc[0]
-        slow = summ.sort_values("median_hours").iloc[-1]
+    # (a port whose median is not reached, or data spanning one instant, give no contrast)
+    ranked = summ[np.isfinite(summ["median_hours"].astype(float))].sort_values("median_hours") \
+        if len(summ) else summ
+    if len(ranked) > 1 and ranked["median_hours"].iloc[-1] > ranked["median_hours"].iloc[0]:
+        fast, slow = ranked.iloc[0], ranked.iloc[-1]
         findings.append(
             f"Half the sensors saw {fast['proto']}/{fast['dpt']} within "
             f"{fast['median_hours']:.1f} h of their start, but {slow['proto']}/{slow['dpt']} only "
             f"after {slow['median_hours']:.1f} h (median over sensors)."
         )
     refs = {}
-    if len(ns):
-        fleet_new = survival.fleet_new_per_day(t)
+    fleet_new = survival.fleet_new_per_day(t) if len(ns) else float("nan")
+    if np.isfinite(fleet_new) and np.isfinite(ns["median_s"].astype(float)).any():
         f = (
             f"New sources keep arriving: the median time between never-seen-before sources ranges "
             f"from {ns['median_s'].min() / 60:.1f} min to {ns['median_s'].max() / 60:.1f} min per "
