@@ -36,10 +36,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -54,6 +53,9 @@ from honeyscope.ingest.parse_rules import (
     to_utc,
 )
 from honeyscope.ingest.parse_tokens import tokenise
+
+if TYPE_CHECKING:  # (polars is imported by the general path's functions: the fast path never needs it)
+    import polars as pl
 
 #: Blocks of fewer lines take the numpy path (same results): starting numba's compiled code in a
 #: process (importing it, loading the cached machine code) costs more than such a block's parse.
@@ -194,6 +196,7 @@ def _v6_compress(df: pl.DataFrame, text: str, out: str) -> pl.DataFrame:
 
     Staged over a few ``with_columns`` so every expression stays small.
     """
+    import polars as pl
     t = f"__{out}"
     parts = pl.col(text).str.to_lowercase().str.split_exact(":", 7)
     df = df.with_columns(
@@ -234,6 +237,7 @@ def _address(df: pl.DataFrame, text: str, out: str, _kernel: Any) -> pl.DataFram
     Canonical dotted quads (nearly every row) are read by the compiled kernel; the rest (IPv6,
     odd IPv4 forms, garbage) take the general path, over those rows only.
     """
+    import polars as pl
     if _kernel is None:
         return _address_general(df, text, out)
     col = df.get_column(text)
@@ -255,6 +259,7 @@ def _address(df: pl.DataFrame, text: str, out: str, _kernel: Any) -> pl.DataFram
 
 def _address_general(df: pl.DataFrame, text: str, out: str) -> pl.DataFrame:
     """:func:`_address` by polars expressions alone (any text)."""
+    import polars as pl
     t = f"__{out}"
     is4 = pl.col(text).str.contains(_V4_RE)
     full6 = pl.col(text).str.contains(_V6_FULL_RE)
@@ -303,6 +308,7 @@ def _address_general(df: pl.DataFrame, text: str, out: str) -> pl.DataFrame:
 
 def _days_from_civil(y: pl.Expr, m: pl.Expr, d: pl.Expr) -> pl.Expr:
     """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    import polars as pl
     y2 = y - (m <= 2).cast(pl.Int64)
     era = y2.floordiv(400)
     yoe = y2 - era * 400
@@ -317,6 +323,7 @@ def _leap(y: pl.Expr) -> pl.Expr:
 
 
 def _month_len(y: pl.Expr, m: pl.Expr) -> pl.Expr:
+    import polars as pl
     return (
         pl.when(m == 2).then(pl.when(_leap(y)).then(29).otherwise(28))
         .when(m.is_in([4, 6, 9, 11])).then(30)
@@ -326,6 +333,7 @@ def _month_len(y: pl.Expr, m: pl.Expr) -> pl.Expr:
 
 def _bsd_parts(ts: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(month, day, seconds of day) of an RFC3164 stamp ``Mmm dd HH:MM:SS``."""
+    import polars as pl
     mon = ts.str.slice(0, 3).replace_strict(_MONTHS, default=None, return_dtype=pl.Int64)
     clock = ts.str.slice(-8)
     day = _dec(ts.str.slice(3, 3).str.strip_chars())
@@ -420,6 +428,7 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext, numbers: np.ndar
     trailing-space vote of :func:`_cut_tail` taken over these lines unless ``spaced`` is given
     (the vote of the whole block they were taken from); numba's kernel from ``kernel_min`` lines
     on (see :func:`_kernel_for`)."""
+    import polars as pl
     c = pl.col
     _kernel = _kernel_for(len(lines), kernel_min)
     raw = pl.Series("raw", lines)
@@ -538,6 +547,7 @@ def _scan_columns(_kernel: Any, text: pa.Array, body_at: np.ndarray) -> list[pl.
     """The token columns of the compiled scan: text for the text fields; for a numeric field
     ``t_x`` a presence column (True where logged, else null) and its value ``v_t_x`` (null where
     absent or not a number as the kernel prints it), decoded without building its text."""
+    import polars as pl
     sc = _kernel.scan(text, body_at)
     n = sc.n
     numeric = _numeric_tokens()
@@ -566,6 +576,7 @@ def _scan_columns(_kernel: Any, text: pa.Array, body_at: np.ndarray) -> list[pl.
 
 def _warnings(df: pl.DataFrame) -> dict[str, int]:
     """Rows kept with an auxiliary field left null, by field (``{"bad icmp_id": 1}``)."""
+    import polars as pl
     cols = [n for n in df.columns if n.startswith("_warn_")]
     if not cols:
         return {}
@@ -623,6 +634,7 @@ def _num_checks() -> list[tuple[str, str, bool, int, str]]:
 def _cut_tail(df: pl.DataFrame, spaced: bool | None = None) -> pl.Expr:
     """True where the line lacks the fixed tail nf_log always prints for its protocol, or was
     cut inside its last token (see the README's Ingest section)."""
+    import polars as pl
     c = pl.col
     has = lambda name: pl.col(name).is_not_null()  # noqa: E731
     proto = c.proto
@@ -672,6 +684,7 @@ def _cut_tail(df: pl.DataFrame, spaced: bool | None = None) -> pl.Expr:
 
 
 def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any, spaced: bool | None = None) -> pl.DataFrame:
+    import polars as pl
     c = pl.col
     # protocol name: upper case, except ICMPv6
     pu = c.t_proto.str.to_uppercase()
@@ -772,6 +785,7 @@ def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any, spaced: bool | Non
 def _epoch_and_range(df: pl.DataFrame) -> pl.DataFrame:
     """The time of epoch-stamped lines (DShield's rsyslog template), and ``bad timestamp`` for a
     time outside :data:`YEARS` (no log line is from year 1 or 9999; such a time breaks analyses)."""
+    import polars as pl
     c = pl.col
     us = (c._epoch.cast(pl.Float64, strict=False) * 1_000_000).round(0).cast(pl.Int64)
     t_epoch = us.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
@@ -786,6 +800,7 @@ def _epoch_and_range(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _times(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
+    import polars as pl
     c = pl.col
     ts = c._ts
     is3164 = ts.str.contains(r"^[A-Z]")
@@ -860,6 +875,7 @@ def _times(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
 
 
 def _reasons(df: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl
     c = pl.col
     port_proto = c.proto.is_in(PORT_PROTOS)
     frag_off = c.frag.fill_null(0) > 0
@@ -888,13 +904,12 @@ def _reasons(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(_reason=reason)
 
 
-_TYPES: dict[str, pl.DataType] = {
-    "uint8": pl.UInt8(), "uint16": pl.UInt16(), "uint32": pl.UInt32(), "float64": pl.Float64(),
-    "string": pl.String(), "bool": pl.Boolean(),
-}
-
-
 def _rows(df: pl.DataFrame, ctx: ParseContext) -> pa.Table:
+    import polars as pl
+    types: dict[str, pl.DataType] = {
+        "uint8": pl.UInt8(), "uint16": pl.UInt16(), "uint32": pl.UInt32(), "float64": pl.Float64(),
+        "string": pl.String(), "bool": pl.Boolean(),
+    }
     c = pl.col
     ok = df
     present = set(ok.columns)
@@ -909,7 +924,7 @@ def _rows(df: pl.DataFrame, ctx: ParseContext) -> pa.Table:
             exprs.append(c.time.alias("time"))
         elif name in present:
             t = str(f.type)
-            dtype = _TYPES.get(t)
+            dtype = types.get(t)
             e = pl.col(name)
             exprs.append(e.cast(dtype, strict=False).alias(name) if dtype is not None else e)
     out = ok.select([*exprs, c._reason]).filter(c._reason.is_null()).drop("_reason").to_arrow()
@@ -917,6 +932,7 @@ def _rows(df: pl.DataFrame, ctx: ParseContext) -> pa.Table:
 
 
 def _rejects(df: pl.DataFrame, ctx: ParseContext) -> pa.Table:
+    import polars as pl
     c = pl.col
     cols = ["raw", "_reason", "_line", *(k for k in ("host", "time") if k in df.columns)]
     bad = df.select(cols).filter(c._reason.is_not_null())

@@ -24,12 +24,11 @@ import os
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from honeyscope import schema
-from honeyscope.ingest.parse_rules import ANCHOR_LOOSE_RE, ANCHOR_RE, actions, ref_key, to_utc
+from honeyscope.ingest.parse_rules import ANCHOR_LOOSE_RE, ANCHOR_RE, action, ref_key, to_utc
 
 try:
     import honeyscope.ingest._fastparse as _fastparse
@@ -69,6 +68,7 @@ def _anchored(text: pa.Array, records: bool) -> tuple[np.ndarray, np.ndarray]:
     """(has a netfilter body, ends with a space) of each line as the general path finds them,
     for the lines the compiled pass leaves undecided: non-ASCII text, or journal records (whose
     text is their MESSAGE)."""
+    import polars as pl
     t = pl.Series("t", text).cast(pl.String).str.strip_chars_end("\r\n\x00")
     if records:
         t = t.str.json_path_match("$.MESSAGE")
@@ -83,6 +83,7 @@ def _utc(t: np.ndarray, naive: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndar
     ok = np.ones(len(t), np.bool_)
     if tz.upper() == "UTC" or not naive.any():
         return t, ok
+    import polars as pl
     conv = pl.select(to_utc(pl.lit(pl.Series("t", t[naive])), tz)).to_series()
     t = t.copy()
     t[naive] = conv.cast(pl.Int64).fill_null(0).to_numpy()
@@ -121,12 +122,12 @@ def _rejects(d: dict, first_line: int, ctx: Any) -> tuple[pa.Table, np.ndarray]:
     return table, idx
 
 
-#: prefix → action, as parse_rules.actions reads them (a sensor logs a handful of prefixes)
+#: prefix → action, as parse_rules.action reads them (a sensor logs a handful of prefixes)
 _ACTIONS: dict[str, str] = {}
 
 
 def _action_of(prefix: pa.Array) -> pa.Array:
-    """The action of each log prefix (null: none), by parse_rules.actions, once per distinct prefix."""
+    """The action of each log prefix (null: none), by parse_rules.action, once per distinct prefix."""
     global _ACTIONS
     enc = pc.dictionary_encode(pc.fill_null(prefix, ""))
     values = enc.dictionary.to_pylist()
@@ -134,7 +135,7 @@ def _action_of(prefix: pa.Array) -> pa.Array:
     new = [v for v in values if v not in known]
     if new:
         known = {} if len(known) > 100_000 else dict(known)
-        known.update(zip(new, actions(pl.Series("p", new, pl.String)).to_list(), strict=True))
+        known.update((v, action(v)) for v in new)
         _ACTIONS = known
     return pa.array([known[v] for v in values], pa.string()).take(enc.indices)
 

@@ -4,10 +4,13 @@ action a log prefix names, and how a wall-clock stamp becomes UTC (the general p
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import polars as pl
+if TYPE_CHECKING:  # (imported where used: only new prefixes, other zones and the general path need it)
+    import polars as pl
 
 #: Slack allowed after the reference time when guessing the year of a year-less stamp.
 YEAR_SLACK = timedelta(days=1)
@@ -18,44 +21,55 @@ ANCHOR_RE = r"IN=[^\s=]* +(?:PHYSIN=[^\s=]* +)?OUT="
 # lines without OUT= (not the kernel's, but seen in other tools' tests): IN= at a word boundary
 ANCHOR_LOOSE_RE = r"\bIN="
 
+# (read by Python's re: "\Z" is the end of the text, where "$" would also match before a final "\n")
 ACTION_RES = (
-    ("drop", r"(?:^|[^a-z])(?:drop|dropped|deny|denied|block|blocked)(?:[^a-z]|$)"),
-    ("reject", r"(?:^|[^a-z])(?:reject|rejected)(?:[^a-z]|$)"),
-    ("accept", r"(?:^|[^a-z])(?:accept|accepted|allow|allowed|acc|permit|pass)(?:[^a-z]|$)"),
-    ("audit", r"(?:^|[^a-z])(?:audit|log|logged|trace)(?:[^a-z]|$)"),
+    ("drop", r"(?:^|[^a-z])(?:drop|dropped|deny|denied|block|blocked)(?:[^a-z]|\Z)"),
+    ("reject", r"(?:^|[^a-z])(?:reject|rejected)(?:[^a-z]|\Z)"),
+    ("accept", r"(?:^|[^a-z])(?:accept|accepted|allow|allowed|acc|permit|pass)(?:[^a-z]|\Z)"),
+    ("audit", r"(?:^|[^a-z])(?:audit|log|logged|trace)(?:[^a-z]|\Z)"),
 )
 # EdgeOS / VyOS style "[RULESET-RULE-A]" (A accept, D drop, R reject)
-EDGE_RE = r"^\[[^\]]*-([adr])\]$"
+EDGE_RE = r"^\[[^\]]*-([adr])\]\Z"
+_EDGE_ACTIONS = {"a": "accept", "d": "drop", "r": "reject"}
+_ACTION_PATTERNS = tuple((name, re.compile(rx)) for name, rx in ACTION_RES)
+_EDGE_PATTERN = re.compile(EDGE_RE)
 
 
 def by_distinct(df: pl.DataFrame, key: str, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
     """``df`` with the columns ``exprs`` (expressions of column ``key`` alone) added, each
     evaluated once per distinct value of ``key`` (a MAC, a prefix: a sensor logs a handful, not
     one per line) and put back on every row."""
+    import polars as pl
     table = df.select(pl.col(key).unique()).with_columns(**exprs)
     got = df.select(key).join(table, on=key, how="left", nulls_equal=True, maintain_order="left")
     return df.with_columns(got.drop(key))
 
 
+def action(prefix: str | None) -> str:
+    """The action a log prefix names: an EdgeOS / VyOS rule's letter, else the first of
+    :data:`ACTION_RES` found in it (case-insensitive), else "unknown"."""
+    low = (prefix or "").lower()
+    edge = _EDGE_PATTERN.search(low)
+    if edge:
+        return _EDGE_ACTIONS[edge.group(1)]
+    for name, rx in _ACTION_PATTERNS:
+        if rx.search(low):
+            return name
+    return "unknown"
+
+
 def actions(prefix: pl.Series) -> pl.Series:
-    """The action of each log prefix (its rules read once per distinct prefix)."""
-    low = pl.col("p").str.to_lowercase()
-    edge = low.str.extract(EDGE_RE, 1)
-    action = pl.lit("unknown")
-    for name, rx in reversed(ACTION_RES):
-        action = pl.when(low.str.contains(rx)).then(pl.lit(name)).otherwise(action)
-    action = (
-        pl.when(edge == "a").then(pl.lit("accept"))
-        .when(edge == "d").then(pl.lit("drop"))
-        .when(edge == "r").then(pl.lit("reject"))
-        .otherwise(action)
-    )
-    return by_distinct(pl.DataFrame({"p": prefix}), "p", {"action": action}).get_column("action")
+    """The action of each log prefix (:func:`action`, once per distinct prefix)."""
+    import polars as pl
+    prefix = prefix.fill_null("")
+    known = {p: action(p) for p in prefix.unique().to_list()}
+    return prefix.replace_strict(known, return_dtype=pl.String)
 
 
 def to_utc(naive_us: pl.Expr, tz: str) -> pl.Expr:
     """Wall-clock microseconds in ``tz`` as UTC times (an ambiguous clock: the earlier; a clock
     that does not exist: null)."""
+    import polars as pl
     t = naive_us.cast(pl.Datetime("us"))
     if tz.upper() == "UTC":
         return t.dt.replace_time_zone("UTC")
