@@ -47,6 +47,7 @@ from honeyscope.ingest import parse_fast
 from honeyscope.ingest.parse_rules import (
     ANCHOR_LOOSE_RE,
     ANCHOR_RE,
+    YEARS,
     actions,
     by_distinct,
     ref_key,
@@ -154,8 +155,6 @@ _UNKNOWN_FRAME_RE = (
 )
 #: Protocol names nf_log prints (others are printed as a decimal number), plus SCTP and DCCP.
 PROTO_NAMES = ("TCP", "UDP", "UDPLITE", "ICMP", "ICMPV6", "AH", "ESP", "SCTP", "DCCP")
-#: The first and last year a time may have (a stamp outside is ``bad timestamp``).
-YEARS = (1970, 2099)
 
 _OCTET = r"(?:0|[1-9]\d{0,2})"  # no leading zero: the kernel prints %pI4
 _V4_RE = r"^" + _OCTET + r"(?:\." + _OCTET + r"){3}$"

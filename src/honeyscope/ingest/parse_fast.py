@@ -28,7 +28,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from honeyscope import schema
-from honeyscope.ingest.parse_rules import ANCHOR_LOOSE_RE, ANCHOR_RE, action, ref_key, to_utc
+from honeyscope.ingest.parse_rules import (
+    ANCHOR_LOOSE_RE,
+    ANCHOR_RE,
+    YEARS_US,
+    action,
+    ref_key,
+    to_utc,
+)
 
 try:
     import honeyscope.ingest._fastparse as _fastparse
@@ -37,8 +44,6 @@ except ImportError:  # pragma: no cover - where the extension could not be built
 
 #: Environment variable that, set to anything but "" or "0", turns the compiled path off.
 FALLBACK_ENV = "HONEYSCOPE_PARSE_FALLBACK"
-#: 2100-01-01T00:00:00Z in microseconds: a time at or after it is "bad timestamp" (parse.YEARS).
-_END_US = 4_102_444_800_000_000
 
 _STR_COLS = ("host", "src", "dst", "proto", "tcp_flags", "tcp_opt", "prefix", "in_iface", "out_iface",
              "physin", "physout", "mac", "mac_dst", "mac_src", "inner_src", "inner_dst", "inner_proto")
@@ -111,7 +116,7 @@ def _rejects(d: dict, first_line: int, ctx: Any) -> tuple[pa.Table, np.ndarray]:
     idx = np.frombuffer(d["rej_idx"], np.uint32)
     _, b = d["rej_time"]
     t, ok = _utc(np.frombuffer(b, np.int64), np.frombuffer(d["rej_naive"], np.bool_), ctx.tz)
-    ok &= (t >= 0) & (t < _END_US)  # (parse.YEARS: a time outside is left null)
+    ok &= (t >= YEARS_US[0]) & (t < YEARS_US[1])  # (a time outside YEARS is left null)
     host = _strings(m, d["rej_host"])
     if ctx.sensor is not None:
         host = pc.fill_null(host, pa.scalar(ctx.sensor, pa.string()))
@@ -176,7 +181,7 @@ def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, pa.Tabl
     keep = tail[at] if spaced else np.ones(m, np.bool_)
     t, ok = _utc(np.frombuffer(cols["time"].buffers()[1], np.int64)[:m],
                  np.frombuffer(d["naive"], np.bool_), ctx.tz)
-    keep &= ok & (t >= 0) & (t < _END_US)  # (a time outside parse.YEARS: "bad timestamp")
+    keep &= ok & (t >= YEARS_US[0]) & (t < YEARS_US[1])  # (outside YEARS: "bad timestamp")
     cols["time"] = pa.array(t, schema.TIME_TYPE)
     if ctx.sensor is not None:
         cols["host"] = pc.fill_null(cols["host"], pa.scalar(ctx.sensor, pa.string()))

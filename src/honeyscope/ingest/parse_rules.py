@@ -5,12 +5,18 @@ action a log prefix names, and how a wall-clock stamp becomes UTC (the general p
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:  # (imported where used: only new prefixes, other zones and the general path need it)
     import polars as pl
+
+#: The first and last year a time may have (a stamp outside is ``bad timestamp``).
+YEARS = (1970, 2099)
+#: The same bounds in microseconds since the epoch: [first, end).
+YEARS_US = tuple(int(datetime(y, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+                 for y in (YEARS[0], YEARS[1] + 1))
 
 #: Slack allowed after the reference time when guessing the year of a year-less stamp.
 YEAR_SLACK = timedelta(days=1)
