@@ -259,6 +259,8 @@ def packets(draw) -> dict:
             p["icmp_id"], p["icmp_seq"] = draw(st.integers(0, 65535)), draw(st.integers(0, 65535))
         else:
             p["icmp_type"], p["icmp_code"] = (3 if fam == 4 else 1), draw(st.integers(0, 15))
+            if fam == 4 and p["icmp_code"] == 4:  # "fragmentation needed": nf_log prints MTU=
+                p["mtu"] = draw(st.integers(68, 65535))
             p["inner_src"], p["inner_dst"] = p["dst"], p["src"]
             p["inner_proto"] = "UDP"
             p["inner_spt"], p["inner_dpt"] = draw(st.integers(0, 65535)), 33434
