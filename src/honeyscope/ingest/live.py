@@ -263,11 +263,6 @@ class _StagingOnly:
     path: Path
 
 
-#: Staged file numbers a block may use (one per month of its rows, one for its rejects): each block
-#: of a batch numbers its files from its index times this, so that blocks staged at once never clash.
-FILES_PER_BLOCK = 10_000
-
-
 #: Where a block is read from instead of being passed as bytes: (file, start byte, end byte).
 Span = tuple[str, int, int]
 
@@ -292,20 +287,20 @@ def stage_block_job(store_path: str, tx_id: str, seq: int, block: bytes | Span, 
                     sensor: str, senders: bool, tz: str, year: int | None) -> dict[str, Any]:
     """One block of whole lines (or the span of a file holding them: the worker reads it itself, the
     bytes do not travel) parsed and written as Parquet into the staging directory of the transaction
-    ``tx_id`` (in a worker process, or here): what the block added, for :class:`Batch`, with the CPU
-    seconds of reading and parsing (``cpu_parse``) and of the Parquet files (``cpu_stage``)."""
+    ``tx_id`` (in a worker process, or here): the block's transaction (``tx``: its files and counts,
+    for :meth:`Transaction.merge`), with the CPU seconds of reading and parsing (``cpu_parse``) and
+    of the Parquet files (``cpu_stage``)."""
     clock = _cpu_clock()
     c0 = clock()
     if not isinstance(block, bytes):
         block = read_span(block)
-    tx = Transaction(_StagingOnly(Path(store_path)), id=tx_id, _n=seq * FILES_PER_BLOCK)  # type: ignore[arg-type]
+    tx = Transaction(_StagingOnly(Path(store_path)), id=tx_id).block(seq)  # type: ignore[arg-type]
     parsed = parse_block_job(block, first_line, source, sensor, senders, tz, year)
     c1 = clock()
     for rows, rejects in parsed:
         tx.add(rows, rejects)
     c2 = clock()
-    return {"parts": tx.parts, "reject_parts": tx.reject_parts, "rows": tx.rows, "rejected": tx.rejected,
-            "hosts": tx.hosts, "cpu_parse": c1 - c0, "cpu_stage": c2 - c1}
+    return {"tx": tx, "cpu_parse": c1 - c0, "cpu_stage": c2 - c1}
 
 
 class Batch:
@@ -349,13 +344,7 @@ class Batch:
     def _add(self, staged: dict[str, Any]) -> None:
         self.cpu_parse += staged["cpu_parse"]
         self.cpu_stage += staged["cpu_stage"]
-        tx = self.tx
-        tx.parts += staged["parts"]
-        tx.reject_parts += staged["reject_parts"]
-        tx.rows += staged["rows"]
-        for total, counts in ((tx.rejected, staged["rejected"]), (tx.hosts, staged["hosts"])):
-            for k, v in counts.items():
-                total[k] = total.get(k, 0) + v
+        self.tx.merge(staged["tx"])
 
     def add(self, block: bytes, span: Span | None = None) -> None:
         """Parse and stage ``block`` (whole lines). With ``span`` (where these bytes are in a file that
