@@ -113,9 +113,11 @@ def test_a_missing_module_is_an_error(monkeypatch, capsys):
     monkeypatch.setattr(registry, "cli_modules", lambda: ["explore", "no_such_module"])
     with pytest.raises(ModuleNotFoundError):
         build_parser()
-    assert cli.main(["summary", "x"]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no_such_module" in err[0]
+    # the whole command line (--help, an unknown command) needs every module: exit 1, one line
+    for argv in (["--help"], ["no-such-command", "x"]):
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "no_such_module" in err[0]
     with pytest.raises(ModuleNotFoundError):
         build_sections(None, ["no_such_section"])
 

@@ -48,3 +48,19 @@ def test_ordinary_lines_do_not_import_polars(tmp_path):
     assert out[-1] == "LOADED []"
     ledger = json.loads("\n".join(out[:-1]))
     assert (ledger["lines"], ledger["rows"], ledger["rejected_total"]) == (3, 3, 0)
+
+
+def test_an_analysis_command_loads_only_its_own_command_module():
+    """``honeyscope count`` is registered by cli/explore.py: parsing its command line builds that
+    module's commands only, not the events and health commands (whose modules import pandas, scipy
+    and the statistics at import time), and still knows the command's options."""
+    probe = (
+        "import sys\nfrom honeyscope.cli import build_parser\n"
+        "p = build_parser('count')\n"
+        "a = p.parse_args(['count', 'x.log', '--by', 'src,dpt'])\n"
+        "print(a.command, a.by, sorted(m for m in ('honeyscope.cli.events', 'honeyscope.cli.health',"
+        " 'scipy') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["count", "src,dpt", "[]"]

@@ -50,15 +50,17 @@ def one_line(e: object, limit: int = 1000) -> str:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The whole command line; with ``command``, only the commands of the module of that name
-    when it registers ``command`` (``ingest``: the ingest path then loads no analysis module), else
-    the whole command line."""
-    from honeyscope.analyse.registry import cli_modules
+    """The whole command line; with ``command``, only the commands of the module that registers
+    it (the registry's ``cli_module`` for an analysis, else the module of that name: ``ingest``
+    loads no analysis module), else the whole command line."""
+    from honeyscope.analyse.registry import ANALYSES, cli_modules
 
     names = cli_modules()
-    if command is not None and command in names:
+    # an analysis command is registered by its own module (``count``: cli/explore.py)
+    module = next((a.cli_module for a in ANALYSES if a.cli == command and a.cli_module), command)
+    if module is not None and module in names:
         parser, sub = _parser()
-        importlib.import_module(f"honeyscope.cli.{command}").register(sub)
+        importlib.import_module(f"honeyscope.cli.{module}").register(sub)
         if command in sub.choices:
             _describe(sub)
             return parser
