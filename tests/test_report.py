@@ -400,3 +400,22 @@ def test_demo_script_installs_once(tmp_path):
     future = time.time() + 5  # newer than the stamp, whatever the file system's time resolution
     os.utime(tmp_path / "pyproject.toml", (future, future))
     assert "python -m pip install -q -e ." in run()
+
+
+def test_second_process_only_for_a_large_store_and_an_idle_core(monkeypatch):
+    """The rule of build_report: a second process from TWO_PROCESSES_FROM rows and half a core
+    idle, by default; an explicit threshold decides alone; no files or no section left: one."""
+    from honeyscope.render import report
+
+    monkeypatch.setattr(report, "_rows", lambda files: 100_000)
+    monkeypatch.setattr(report, "TWO_PROCESSES_FROM", 100_000)
+    for idle, expected in ((1.9, 2), (0.5, 2), (0.4, 1), (-2.0, 1)):
+        monkeypatch.setattr(report, "idle_cores", lambda idle=idle: idle)
+        assert report._processes(["a.parquet"], True, None) == expected
+    assert report._processes(["a.parquet"], True, 0) == 2  # asked for: the load does not matter
+    assert report._processes(["a.parquet"], True, 100_001) == 1
+    assert report._processes([], True, 0) == 1
+    assert report._processes(["a.parquet"], False, 0) == 1
+    monkeypatch.setattr(report, "idle_cores", lambda: 2.0)
+    monkeypatch.setattr(report, "_rows", lambda files: 99_999)
+    assert report._processes(["a.parquet"], True, None) == 1

@@ -312,7 +312,7 @@ def _read_clean(data: bytes, names: list[str], *, source: str, tz: str | None,
     import pyarrow.csv as pcsv
 
     geo = tuple(names) == SEED_HEADER + GEO_EXTRA
-    if tz not in ("UTC", None) or not (geo or tuple(names) == SEED_HEADER):
+    if tz != "UTC" or not (geo or tuple(names) == SEED_HEADER):
         return None
     n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - 1  # data lines
     if n_lines <= 0:
