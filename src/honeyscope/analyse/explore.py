@@ -93,7 +93,13 @@ def _row(column: str, kind: str, stat: ir.Value | str, order: int | ir.Value, va
     }
 
 
-def _quantiles_by_counts(t: ir.Table, c: str) -> ir.Table:
+def _value_counts(t: ir.Table, c: str) -> ir.Table:
+    """``level, n``: how many rows hold each non-null value of column ``c``."""
+    nn = t.filter(t[c].notnull())
+    return nn.group_by(level=t[c]).aggregate(n=nn.count())
+
+
+def _quantiles_by_counts(t: ir.Table, c: str, counts: ir.Table | None = None) -> ir.Table:
     """Exact 1st Qu., Median, 3rd Qu. of column ``c`` (R's type 7) from its value counts.
 
     Memory is bounded by the number of distinct values, not of rows (a quantile aggregate keeps
@@ -101,9 +107,8 @@ def _quantiles_by_counts(t: ir.Table, c: str) -> ir.Table:
     smallest one whose running count exceeds ``k``; then ``lo + (hi - lo) * frac`` as DuckDB's
     ``quantile_cont`` does, so the numbers are the same to the bit.
     """
-    col = t[c]
-    nn = t.filter(col.notnull())
-    g = nn.group_by(v=col.cast("float64")).aggregate(n=nn.count())
+    counts = _value_counts(t, c) if counts is None else counts
+    g = counts.select(v=counts.level.cast("float64"), n=counts.n)
     g = g.mutate(cum=g.n.cumsum(order_by=g.v), total=g.n.sum().over())
     wide: dict[str, ir.Scalar] = {}
     for p, stat in ((0.25, "1st Qu."), (0.5, "Median"), (0.75, "3rd Qu.")):
@@ -183,7 +188,9 @@ def summary_expr(
         numbers.append(t.aggregate(**{k: v.cast("float64") for k, v in distinct.items()}))
     if approximate:
         numbers.append(t.aggregate(**{k: v.cast("float64") for k, v in approximate.items()}))
-    numbers += [_quantiles_by_counts(t, c) for c in exact_quantiles]
+    # a port's or an ICMP code's value counts serve both its quartiles and its levels
+    shared = {c: _value_counts(t, c) for c in exact_quantiles if "category" in roles[c]}
+    numbers += [_quantiles_by_counts(t, c, shared.get(c)) for c in exact_quantiles]
     parts: list[ir.Table] = [_long(w) for w in numbers]
     for c in cols:
         if "category" not in roles[c]:
@@ -193,9 +200,12 @@ def summary_expr(
         # a time's level is its whole epoch second: grouping on an integer is ~4x faster in
         # DuckDB than date_trunc on a zoned timestamp, and orders the same; only the 7 shown
         # levels are turned back into text
-        level = col.epoch_seconds().floor() if is_time else col
-        nn = t.filter(col.notnull())
-        g = nn.group_by(level=level).aggregate(n=nn.count())
+        if c in shared:
+            g = shared[c]
+        else:
+            level = col.epoch_seconds().floor() if is_time else col
+            nn = t.filter(col.notnull())
+            g = nn.group_by(level=level).aggregate(n=nn.count())
         order = [ibis.desc(g.n), ibis.asc(g.level)]
         ranked = g.mutate(rank=ibis.row_number().over(order_by=order))
         top = ranked.filter(ranked["rank"] < MAXSUM)
