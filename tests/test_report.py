@@ -419,3 +419,25 @@ def test_second_process_only_for_a_large_store_and_an_idle_core(monkeypatch):
     monkeypatch.setattr(report, "idle_cores", lambda: 2.0)
     monkeypatch.setattr(report, "_rows", lambda files: 99_999)
     assert report._processes(["a.parquet"], True, None) == 1
+
+
+def test_rate_capping_is_computed_once_for_the_events_and_health_sections(monkeypatch):
+    """Both sections show the capped sensors: the second reuses the first's capping()."""
+    from honeyscope.analyse import engine, health
+    from honeyscope.ingest.seed_csv import read_seed_csv
+    from honeyscope.render.sections import ReportContext
+    from honeyscope.render.sections import events as ev_section
+    from honeyscope.render.sections import health as health_section
+
+    data = b"datetime,host,src,proto,type,spt,dpt\n" + b"".join(
+        f"2013-03-0{d} 1{h}:00:00,h{k},{1000 + d + k},TCP,,6000,{22 + h}\n".encode()
+        for d in range(1, 4) for h in range(3) for k in range(2))
+    con = engine.connect()
+    t = engine.packets_from_arrow(con, read_seed_csv(data, source="s").rows)
+    calls = []
+    real = health.capping
+    monkeypatch.setattr(health, "capping", lambda *a, **k: calls.append(1) or real(*a, **k))
+    ctx = ReportContext(packets=t, con=con)
+    ev_section.get_events(ctx)
+    health_section._health(ctx)
+    assert len(calls) == 1
