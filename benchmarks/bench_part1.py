@@ -230,8 +230,13 @@ def main(argv: list[str]) -> int:
     else:
         csv = out / "marx.csv"
         csv.write_bytes(_marx_bytes()[0])
-        r = _runs("R", ["Rscript", str(Path(__file__).with_name("part1.R")), str(csv), str(out / "r")],
-                  runs)
+        try:
+            r = _runs("R", ["Rscript", str(Path(__file__).with_name("part1.R")), str(csv),
+                            str(out / "r")], runs)
+        except subprocess.CalledProcessError as e:
+            print(f"R: part1.R failed (exit {e.returncode}; are r-cran-ggplot2 and r-cran-reshape "
+                  "installed?); no ratio printed")
+            return 1
         rw, hw = statistics.median(w for w, _ in r), statistics.median(w for w, _ in hs)
         rc, hc = statistics.median(c for _, c in r), statistics.median(c for _, c in hs)
         print(f"whole process, median of {runs}: R {rw:.2f} s ({rc:.2f} s CPU), honeyscope {hw:.2f} s"
