@@ -1,45 +1,38 @@
-"""Part 1 of "Inspecting Internet Traffic" end to end on the bundled marx data, timed per step.
+"""Part 1 of "Inspecting Internet Traffic" end to end on the bundled marx data, against R.
 
-    .venv/bin/python benchmarks/bench_part1.py [OUTDIR] [--compare] [--repeat N]
+    .venv/bin/python benchmarks/bench_part1.py [OUTDIR] [--runs N] [--no-r] [--compare]
 
-Steps: load (CSV → canonical Arrow → DuckDB), summary, ICMP types, daily packets, daily distinct
-sources, 7-day moving average, and the three charts saved as PNG.
-When ``Rscript`` (with ggplot2 and reshape) is installed, the same work is then run in R
-(``benchmarks/part1.R``: read.csv, summary, factor, aggregate, stats::filter, three ggsave PNGs) and
-in honeyscope, each as one whole process started here, and the ratio of the two wall times measured
-in this run is printed (``--no-r`` skips it).
-Imports are timed separately (a long-running process pays them once); they include the module
-that ibis only imports on first use (the DuckDB backend) and matplotlib's Agg canvas.
-Each step prints wall time and CPU time (all threads); the machine is shared, so compare CPU.
+The work: load marx.csv.gz (CSV → canonical Arrow → DuckDB), summary, ICMP types, daily packets,
+daily distinct sources, the 7-day moving average, and the three faceted bar charts saved as PNG,
+the summary and the ICMP table printed. It runs as one whole process (``--child``), started here
+``--runs`` times (default 1); when ``Rscript`` (with ggplot2 and reshape) is installed, the same
+work in R (``benchmarks/part1.R``: read.csv, summary, factor, aggregate, stats::filter, three
+ggsave PNGs) is then started as many times, and the ratio R / honeyscope of the median whole-process
+wall times measured in this run is printed, with the CPU seconds of each and the load average
+(``--no-r`` skips R).
+
+The honeyscope process imports what each step needs when it needs it, and draws the charts on a
+second process (forked first: it imports matplotlib while the first one loads the data and
+queries), each chart as soon as its numbers are known; its table of steps (wall and CPU seconds;
+the charts' on the drawing process) is printed from the first run.
 
 ``--compare`` then draws the three charts again the way they were made before (plotnine's
-``ggplot + geom_col + facet_wrap + theme_bw``) and prints the plotnine/matplotlib ratio measured
-in this one run (plotnine's import not counted). ``--repeat N`` runs the pipeline N times and
-reports the fastest of each step.
+``ggplot + geom_col + facet_wrap + theme_bw``) in this process and prints the plotnine/matplotlib
+ratio measured in this one run (plotnine's import not counted).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 T0 = time.perf_counter()
 C0 = time.process_time()
-import gzip  # noqa: E402
-from importlib import resources  # noqa: E402
 
-import ibis.backends.duckdb  # noqa: E402, F401  (ibis.duckdb imports it on first connect)
-import matplotlib.backends.backend_agg  # noqa: E402, F401  (the charts import it on first draw)
-
-from honeyscope.analyse import engine, explore  # noqa: E402
-from honeyscope.ingest.seed_csv import read_seed_csv  # noqa: E402
-from honeyscope.render import charts, console  # noqa: E402
-
-IMPORTS = (time.perf_counter() - T0, time.process_time() - C0)
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 
 def _baseline_daily_chart(df, scales="free", title="", ylab="packets"):
@@ -60,6 +53,8 @@ def _baseline_daily_chart(df, scales="free", title="", ylab="packets"):
 
     d = df.copy()
     d["day"] = pd.to_datetime(d["day"])
+    from honeyscope.render import charts
+
     d = charts._facet_labels(d, "host")
     p = ggplot(d, aes("day", "value", fill="host"))
     p += [
@@ -84,7 +79,46 @@ CHARTS = [
 ]
 
 
-def pipeline(out: Path) -> tuple[list[tuple[str, float, float]], dict]:
+def _marx_bytes() -> tuple[bytes, str]:
+    import gzip
+    from importlib import resources
+
+    path = resources.files("honeyscope") / "data" / "marx.csv.gz"
+    return gzip.decompress(path.read_bytes()), str(path)
+
+
+def _draw(conn, out: Path) -> None:
+    """The drawing process: imports matplotlib's Agg canvas and PIL, then draws each chart it is
+    sent (``(name, days, hosts, values, kw)``) and answers with its wall and CPU seconds."""
+    try:
+        t, c = time.perf_counter(), time.process_time()
+        import matplotlib.backends.backend_agg
+        import matplotlib.collections
+        import matplotlib.figure  # noqa: F401
+        import PIL.PngImagePlugin  # noqa: F401
+
+        from honeyscope.render import charts
+
+        conn.send(("imports (drawing process)", time.perf_counter() - t, time.process_time() - c))
+        while (job := conn.recv()) is not None:
+            name, days, hosts, values, kw = job
+            t, c = time.perf_counter(), time.process_time()
+            charts.save(charts.facet_bars(days, hosts, values, **kw), out / f"{name}.png")
+            conn.send((f"chart {name}", time.perf_counter() - t, time.process_time() - c))
+    finally:
+        conn.close()
+
+
+def child(out: Path) -> int:
+    """Part 1 as one process: prints the summary and the ICMP types, writes the three PNGs, then
+    the table of steps."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # before DuckDB starts its threads
+    here, there = ctx.Pipe()
+    drawer = ctx.Process(target=_draw, args=(there, out), daemon=True)
+    drawer.start()
+    there.close()
     steps: list[tuple[str, float, float]] = []
 
     def step(name: str, fn):
@@ -94,85 +128,153 @@ def pipeline(out: Path) -> tuple[list[tuple[str, float, float]], dict]:
         return result
 
     def load():
-        path = resources.files("honeyscope") / "data" / "marx.csv.gz"
-        rows = read_seed_csv(gzip.decompress(path.read_bytes()), source=str(path)).rows
+        from honeyscope.analyse import engine
+        from honeyscope.ingest.seed_csv import read_seed_csv
+
+        data, source = _marx_bytes()
+        rows = read_seed_csv(data, source=source).rows
         con = engine.connect()
         con.con.register("packets", rows)  # zero-copy view of the Arrow table
         return con.table("packets")
 
+    def imports():
+        from honeyscope.analyse import engine, explore  # noqa: F401
+        from honeyscope.render import charts, console  # noqa: F401
+
+    step("imports (pyarrow, ibis, duckdb)", imports)
+    from honeyscope.analyse import explore
+    from honeyscope.render import charts, console
+
     t = step("load marx.csv.gz", load)
-    step("summary", lambda: console.summary_text(explore.summary(t)))
-    step("icmp types", lambda: console.count_text(explore.count(t, ["icmp_type"]), ["icmp_type"]))
-    data = {
-        "daily": step("daily packets", lambda: explore.daily(t)),
-        "uniq": step("daily distinct sources", lambda: explore.daily(t, unique=True)),
-        "ma": step("7-day moving average", lambda: explore.daily(t, unique=True, ma=7)),
-    }
+    step("summary", lambda: print(console.summary_text(explore.summary(t))))
+    step("icmp types",
+         lambda: print(console.count_text(explore.count(t, ["icmp_type"]), ["icmp_type"])))
+    queries = {"daily": lambda: explore.daily(t), "uniq": lambda: explore.daily(t, unique=True),
+               "ma": lambda: explore.daily(t, unique=True, ma=7)}
+    names = {"daily": "daily packets", "uniq": "daily distinct sources", "ma": "7-day moving average"}
     for name, key, kw in CHARTS:
-        step(f"chart {name}",
-             lambda key=key, kw=kw, name=name: charts.save(charts.daily_chart(data[key], **kw),
-                                                           out / f"{name}.png"))
-    return steps, data
+        df = step(names[key], queries[key])
+        here.send((name, *charts.daily_arrays(df), kw))
+    here.send(None)
+    drawn = []
+    try:
+        while True:
+            drawn.append(here.recv())
+    except EOFError:
+        pass
+    drawer.join()
+    import resource
+
+    whole = time.perf_counter() - T0
+    cpu = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF,
+              resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
+    print(f"\n{'step':34s} {'wall':>7s}   {'cpu':>7s}")
+    for name, w, c in [*steps, *drawn]:
+        print(f"{name:34s} {w:7.3f} s {c:7.3f} s")
+    print(f"{'whole process (both processes)':34s} {whole:7.3f} s {cpu:7.3f} s"
+          f"   charts in {out}")
+    return 0
 
 
-def _whole(cmd: list[str]) -> float:
+def _timed(cmd: list[str], out: Path | None = None) -> tuple[float, float, str]:
+    """Wall and CPU seconds (user + sys of the process and its children) and stdout of ``cmd``."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    res = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, res.stdout
 
 
-def versus_r(out: Path) -> None:
-    """Part 1 in R and in honeyscope, each one whole process, timed in this run."""
-    if shutil.which("Rscript") is None:
-        print("R: Rscript not installed (apt-get install r-base-core r-cran-ggplot2 r-cran-reshape);"
-              " no ratio printed")
-        return
-    csv = out / "marx.csv"
-    csv.write_bytes(gzip.decompress((resources.files("honeyscope") / "data" / "marx.csv.gz").read_bytes()))
-    r = _whole(["Rscript", str(Path(__file__).with_name("part1.R")), str(csv), str(out / "r")])
-    hs = _whole([sys.executable, str(Path(__file__).resolve()), str(out / "hs"), "--child"])
-    print(f"whole process: R {r:.2f} s, honeyscope {hs:.2f} s: honeyscope / R = {r / hs:.1f}x")
+def _runs(label: str, cmd: list[str], n: int) -> list[tuple[float, float]]:
+    times = []
+    for _ in range(n):
+        wall, cpu, text = _timed(cmd)
+        times.append((wall, cpu))
+        if label == "honeyscope" and len(times) == 1:
+            print(text[text.index("\nstep"):].strip("\n"))
+    print(f"{label}: " + ", ".join(f"{w:.2f} s ({c:.2f} s CPU)" for w, c in times)
+          + f"   load average {os.getloadavg()[0]:.2f}")
+    return times
 
 
 def main(argv: list[str]) -> int:
-    compare = "--compare" in argv
-    repeat = 1
-    if "--repeat" in argv:
-        repeat = int(argv[argv.index("--repeat") + 1])
-        argv = [a for i, a in enumerate(argv) if a != "--repeat" and argv[i - 1] != "--repeat"]
+    runs = 1
+    if "--runs" in argv:
+        runs = int(argv[argv.index("--runs") + 1])
+        argv = [a for i, a in enumerate(argv) if a != "--runs" and argv[i - 1] != "--runs"]
     args = [a for a in argv if not a.startswith("--")]
-    out = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="bench_part1_"))
+    if args:
+        out = Path(args[0])
+    else:
+        import tempfile
+
+        out = Path(tempfile.mkdtemp(prefix="bench_part1_"))
     out.mkdir(parents=True, exist_ok=True)
+    if "--child" in argv:
+        return child(out)
 
-    runs = [pipeline(out) for _ in range(repeat)]
-    steps = [(name, min(r[0][i][1] for r in runs), min(r[0][i][2] for r in runs))
-             for i, (name, _, _) in enumerate(runs[0][0])]
-    data = runs[-1][1]
-    print(f"{'step':28s} {'wall':>7s}   {'cpu':>7s}")
-    print(f"{'imports':28s} {IMPORTS[0]:7.3f} s {IMPORTS[1]:7.3f} s (not in total)")
-    for name, w, c in steps:
-        print(f"{name:28s} {w:7.3f} s {c:7.3f} s")
-    total_w, total_c = sum(s[1] for s in steps), sum(s[2] for s in steps)
-    print(f"{'total':28s} {total_w:7.3f} s {total_c:7.3f} s   charts in {out}")
-    if "--child" not in argv and "--no-r" not in argv:
-        versus_r(out)
+    import shutil
 
-    if compare:
-        base_dir = out / "plotnine"
-        base_dir.mkdir(exist_ok=True)
-        import plotnine  # noqa: F401  (its import is not part of the comparison)
-
-        new = [(w, c) for name, w, c in steps if name.startswith("chart ")]
-        old = []
-        for name, key, kw in CHARTS:
-            t, c = time.perf_counter(), time.process_time()
-            charts.save(_baseline_daily_chart(data[key], **kw), base_dir / f"{name}.png")
-            old.append((time.perf_counter() - t, time.process_time() - c))
-        ow, oc = sum(x[0] for x in old), sum(x[1] for x in old)
-        nw, nc = sum(x[0] for x in new), sum(x[1] for x in new)
-        print(f"charts with plotnine: {ow:.3f} s wall {oc:.3f} s cpu; now: {nw:.3f} s wall {nc:.3f} s cpu;"
-              f" plotnine/now {ow / nw:.2f}x wall {oc / nc:.2f}x cpu (PNGs of both in {out})")
+    print(f"Part 1 on marx.csv.gz, whole processes; load average {os.getloadavg()[0]:.2f}")
+    hs = _runs("honeyscope", [sys.executable, str(Path(__file__).resolve()), str(out / "hs"),
+                              "--child"], runs)
+    if "--no-r" in argv:
+        pass
+    elif shutil.which("Rscript") is None:
+        print("R: Rscript not installed (apt-get install r-base-core r-cran-ggplot2 r-cran-reshape);"
+              " no ratio printed")
+    else:
+        csv = out / "marx.csv"
+        csv.write_bytes(_marx_bytes()[0])
+        try:
+            r = _runs("R", ["Rscript", str(Path(__file__).with_name("part1.R")), str(csv),
+                            str(out / "r")], runs)
+        except subprocess.CalledProcessError as e:
+            print(f"R: part1.R failed (exit {e.returncode}; are r-cran-ggplot2 and r-cran-reshape "
+                  "installed?); no ratio printed")
+            return 1
+        rw, hw = statistics.median(w for w, _ in r), statistics.median(w for w, _ in hs)
+        rc, hc = statistics.median(c for _, c in r), statistics.median(c for _, c in hs)
+        print(f"whole process, median of {runs}: R {rw:.2f} s ({rc:.2f} s CPU), honeyscope {hw:.2f} s"
+              f" ({hc:.2f} s CPU): R / honeyscope = {rw / hw:.1f}x wall, {rc / hc:.1f}x CPU")
+    if "--compare" in argv:
+        compare(out)
     return 0
+
+
+def compare(out: Path) -> None:
+    """The three charts drawn by plotnine (as before) and by :mod:`honeyscope.render.charts`, in
+    this process, on the same data."""
+    from honeyscope.analyse import engine, explore
+    from honeyscope.ingest.seed_csv import read_seed_csv
+    from honeyscope.render import charts
+
+    data, source = _marx_bytes()
+    con = engine.connect()
+    con.con.register("packets", read_seed_csv(data, source=source).rows)
+    t = con.table("packets")
+    frames = {"daily": explore.daily(t), "uniq": explore.daily(t, unique=True),
+              "ma": explore.daily(t, unique=True, ma=7)}
+    base_dir = out / "plotnine"
+    base_dir.mkdir(exist_ok=True)
+    import plotnine  # noqa: F401  (its import is not part of the comparison)
+
+    new, old = [], []
+    for name, key, kw in CHARTS:
+        t0, c0 = time.perf_counter(), time.process_time()
+        charts.save(charts.daily_chart(frames[key], **kw), out / f"{name}.png")
+        new.append((time.perf_counter() - t0, time.process_time() - c0))
+        t0, c0 = time.perf_counter(), time.process_time()
+        charts.save(_baseline_daily_chart(frames[key], **kw), base_dir / f"{name}.png")
+        old.append((time.perf_counter() - t0, time.process_time() - c0))
+    ow, oc = sum(x[0] for x in old), sum(x[1] for x in old)
+    nw, nc = sum(x[0] for x in new), sum(x[1] for x in new)
+    print(f"charts with plotnine: {ow:.3f} s wall {oc:.3f} s cpu; now: {nw:.3f} s wall {nc:.3f} s cpu;"
+          f" plotnine/now {ow / nw:.2f}x wall {oc / nc:.2f}x cpu (PNGs of both in {out})")
 
 
 if __name__ == "__main__":

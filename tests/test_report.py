@@ -400,3 +400,44 @@ def test_demo_script_installs_once(tmp_path):
     future = time.time() + 5  # newer than the stamp, whatever the file system's time resolution
     os.utime(tmp_path / "pyproject.toml", (future, future))
     assert "python -m pip install -q -e ." in run()
+
+
+def test_second_process_only_for_a_large_store_and_an_idle_core(monkeypatch):
+    """The rule of build_report: a second process from TWO_PROCESSES_FROM rows and half a core
+    idle, by default; an explicit threshold decides alone; no files or no section left: one."""
+    from honeyscope.render import report
+
+    monkeypatch.setattr(report, "_rows", lambda files: 100_000)
+    monkeypatch.setattr(report, "TWO_PROCESSES_FROM", 100_000)
+    for idle, expected in ((1.9, 2), (0.5, 2), (0.4, 1), (-2.0, 1)):
+        monkeypatch.setattr(report, "idle_cores", lambda idle=idle: idle)
+        assert report._processes(["a.parquet"], True, None) == expected
+    assert report._processes(["a.parquet"], True, 0) == 2  # asked for: the load does not matter
+    assert report._processes(["a.parquet"], True, 100_001) == 1
+    assert report._processes([], True, 0) == 1
+    assert report._processes(["a.parquet"], False, 0) == 1
+    monkeypatch.setattr(report, "idle_cores", lambda: 2.0)
+    monkeypatch.setattr(report, "_rows", lambda files: 99_999)
+    assert report._processes(["a.parquet"], True, None) == 1
+
+
+def test_rate_capping_is_computed_once_for_the_events_and_health_sections(monkeypatch):
+    """Both sections show the capped sensors: the second reuses the first's capping()."""
+    from honeyscope.analyse import engine, health
+    from honeyscope.ingest.seed_csv import read_seed_csv
+    from honeyscope.render.sections import ReportContext
+    from honeyscope.render.sections import events as ev_section
+    from honeyscope.render.sections import health as health_section
+
+    data = b"datetime,host,src,proto,type,spt,dpt\n" + b"".join(
+        f"2013-03-0{d} 1{h}:00:00,h{k},{1000 + d + k},TCP,,6000,{22 + h}\n".encode()
+        for d in range(1, 4) for h in range(3) for k in range(2))
+    con = engine.connect()
+    t = engine.packets_from_arrow(con, read_seed_csv(data, source="s").rows)
+    calls = []
+    real = health.capping
+    monkeypatch.setattr(health, "capping", lambda *a, **k: calls.append(1) or real(*a, **k))
+    ctx = ReportContext(packets=t, con=con)
+    ev_section.get_events(ctx)
+    health_section._health(ctx)
+    assert len(calls) == 1

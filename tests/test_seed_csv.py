@@ -78,3 +78,51 @@ def test_damaged_rows_are_rejects_and_line_numbers_stay_right() -> None:
         (2, "bad value"), (3, "bad value"), (4, "short row"), (8, "unbalanced quote"),
         (9, "bad encoding"), (10, "blank line"), (11, "bad value")]
     assert res.lines == res.rows.num_rows + res.rejects.num_rows == 10
+
+
+def test_clean_file_read_directly_gives_the_hand_computed_rows() -> None:
+    """A clean file takes pyarrow's direct path; its rows are the values worked out by hand."""
+    from honeyscope.ingest.seed_csv import _read_clean
+
+    data = (
+        b"datetime,host,src,proto,type,spt,dpt\n"
+        b"2013-03-03 21:53:59,groucho-oregon,1032051418,TCP,,6000,1433\n"
+        b"2013-03-04 00:00:01,h2,16909060,ICMP,8,,\n"
+        b'2013-03-04 00:00:02,"h2",4294967295,UDP,,0065535,53\n'
+    )
+    names = list(data.split(b"\n", 1)[0].decode().split(","))
+    assert _read_clean(data, names, source="s", tz="UTC", first_line=2) is not None
+    r = read_seed_csv(data, source="s")
+    assert r.rejects.num_rows == 0 and r.lines == 3
+    got = r.rows.select(["host", "src", "src_int", "proto", "icmp_type", "spt", "dpt", "line"])
+    assert got.to_pylist() == [
+        # 1032051418 = 61 * 2**24 + 131 * 2**16 + 218 * 2**8 + 218
+        {"host": "groucho-oregon", "src": "61.131.218.218", "src_int": 1032051418, "proto": "TCP",
+         "icmp_type": None, "spt": 6000, "dpt": 1433, "line": 2},
+        {"host": "h2", "src": "1.2.3.4", "src_int": 16909060, "proto": "ICMP", "icmp_type": 8,
+         "spt": None, "dpt": None, "line": 3},
+        {"host": "h2", "src": "255.255.255.255", "src_int": 4294967295, "proto": "UDP",
+         "icmp_type": None, "spt": 65535, "dpt": 53, "line": 4},
+    ]
+    assert [str(x) for x in r.rows.column("time").to_pylist()] == [
+        "2013-03-03 21:53:59+00:00", "2013-03-04 00:00:01+00:00", "2013-03-04 00:00:02+00:00"]
+    assert set(r.rows.column("family").to_pylist()) == {4}
+    assert set(r.rows.column("source").to_pylist()) == {"s"}
+
+
+@pytest.mark.parametrize("row", [
+    b"2013-03-03 21:53:59,h1,1032051418,TCP,,6000,0x50",  # pyarrow reads hex; a bad value here
+    b"2013-03-03 21:53:59,h1,1032051418,tcp,,6000,80",  # lower case: upper-cased by the general path
+    b"2013-03-03 21:53:59, h1,1032051418,TCP,,6000,80",  # padded host: stripped
+    b"2013-03-03T21:53:59,h1,1032051418,TCP,,6000,80",  # ISO 'T': not the seed's layout
+    b"2013-03-03 21:53:59,h1,1032051418,TCP,, 6000,80",  # padded number
+    b'2013-03-03 21:53:59,h"1,1032051418,TCP,,6000,80',  # a stray quote
+])
+def test_unclean_files_take_the_general_path(row: bytes) -> None:
+    from honeyscope.ingest.seed_csv import _read_clean
+
+    data = b"datetime,host,src,proto,type,spt,dpt\n" + row + b"\n"
+    assert _read_clean(data, list(SEED), source="s", tz="UTC", first_line=2) is None
+
+
+SEED = ("datetime", "host", "src", "proto", "type", "spt", "dpt")

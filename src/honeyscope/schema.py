@@ -110,6 +110,7 @@ def conform(table: pa.Table) -> pa.Table:
         raise ValueError(f"columns not in the canonical schema: {sorted(extra)}")
     n = table.num_rows
     arrays = []
+    nulls: dict[pa.DataType, pa.Array] = {}  # one all-null array per type, shared (immutable)
     for field in SCHEMA:
         if field.name in table.column_names:
             col = table.column(field.name)
@@ -117,7 +118,9 @@ def conform(table: pa.Table) -> pa.Table:
                 col = col.cast(field.type)
             arrays.append(col)
         else:
-            arrays.append(pa.nulls(n, field.type))
+            if field.type not in nulls:
+                nulls[field.type] = pa.nulls(n, field.type)
+            arrays.append(nulls[field.type])
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 

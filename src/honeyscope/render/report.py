@@ -7,6 +7,7 @@ could not make the page run or load anything; every value is escaped all the sam
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -152,6 +153,26 @@ FIRST_PROCESS = ("data", "explore", "fleet")
 #: (measured on 1,044 packets: 27-31 s on one process, 41-43 s on two, on a loaded 2-core machine).
 TWO_PROCESSES_FROM = 100_000
 
+#: The second process is spawned only when at least this much of a core was idle over the last
+#: minute (the CPUs this process may use less the 1-minute load average). On a machine whose
+#: cores are busy it only competes with the first for them, and pays its own imports and copy
+#: of the packets: measured on the marx demo store with the two cores taken by other jobs (load
+#: 3.2-6.5), the report took 19.6-19.8 s and 11.2-11.9 s of CPU on one process against 25.5 s
+#: and 14.2 s on two.
+MIN_IDLE_CORES = 0.5
+
+
+def idle_cores() -> float:
+    """Cores idle over the last minute: the CPUs this process may use less the load average."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        return cpus - os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average on this system
+        return float(cpus)
+
 
 #: Packets (of the report's selection) up to which they are first copied into DuckDB's memory,
 #: once: every section's queries then read them there instead of decoding the Parquet files
@@ -215,15 +236,17 @@ def build_report(
     progress: Callable[[str], None] | None = None,
     modules: Sequence[str] = SECTIONS,
     files: Sequence[str] | None = None,
-    two_processes_from: int = TWO_PROCESSES_FROM,
+    two_processes_from: int | None = None,
 ) -> dict[str, Any]:
     """Write the report for ``packets`` to ``out``; returns what was built (sections, timings).
 
     ``files``: the Parquet files behind ``packets`` (DuckDB). When given, the sections after
     :data:`FIRST_PROCESS` are built on a second process from those files, while this one builds
     the first ones: the report takes about the time of the slower half. Only from
-    ``two_processes_from`` rows in ``files`` (:data:`TWO_PROCESSES_FROM`): a smaller store is built
-    on this process alone, faster than spawning a second one.
+    ``two_processes_from`` rows in ``files``: a smaller store is built on this process alone,
+    faster than spawning a second one. By default (None) that is :data:`TWO_PROCESSES_FROM` rows,
+    and only when :data:`MIN_IDLE_CORES` of a core is idle (:func:`idle_cores`); the HTML is the
+    same either way.
     """
     opts = opts or ReportOptions()
     ctx = _context(packets, opts, ledger, meta, progress)
@@ -240,11 +263,23 @@ def _release(ctx: ReportContext) -> None:
         release()
 
 
+def _processes(files: Sequence[str] | None, rest: bool, two_processes_from: int | None) -> int:
+    """How many processes build the report (see :func:`build_report`); ``rest``: whether any
+    section is left for a second process."""
+    if not files or not rest:
+        return 1
+    if two_processes_from is None:
+        if idle_cores() < MIN_IDLE_CORES:
+            return 1
+        two_processes_from = TWO_PROCESSES_FROM
+    return 2 if _rows(files) >= two_processes_from else 1
+
+
 def _build(ctx: ReportContext, out: str | Path, opts: ReportOptions, ledger: dict[str, Any] | None,
            meta: dict[str, Any] | None, modules: Sequence[str], files: Sequence[str] | None,
-           two_processes_from: int) -> dict[str, Any]:
+           two_processes_from: int | None) -> dict[str, Any]:
     rest = [m for m in modules if m not in FIRST_PROCESS and m != "findings"]
-    processes = 2 if files and rest and _rows(files) >= two_processes_from else 1
+    processes = _processes(files, bool(rest), two_processes_from)
     if processes == 2:
         from honeyscope.parallel import process_pool
 

@@ -18,6 +18,16 @@ FINDINGS = 5
 ANCHOR = "event-"
 
 
+def get_caps(ctx: ReportContext) -> pd.DataFrame:
+    """The report's rate-capped sensors (:func:`honeyscope.analyse.health.capping`, its default
+    options), computed on first use, then reused: the events and the health section show them."""
+    if "caps" not in ctx.meta:
+        from honeyscope.analyse import health
+
+        ctx.meta["caps"] = health.capping(ctx.packets)
+    return ctx.meta["caps"]
+
+
 def get_events(ctx: ReportContext) -> pd.DataFrame:
     """The report's events (computed on first use, then reused)."""
     if "events" not in ctx.meta:
@@ -25,7 +35,7 @@ def get_events(ctx: ReportContext) -> pd.DataFrame:
 
         opts = ctx.options.get("events")
         ctx.meta["events"] = events.events(
-            ctx.packets, opts if isinstance(opts, events.EventOptions) else None)
+            ctx.packets, opts if isinstance(opts, events.EventOptions) else None, caps=get_caps(ctx))
     return ctx.meta["events"]
 
 

@@ -40,7 +40,9 @@ def _health(ctx: ReportContext) -> Section:
         return Section("health", "Sensor health", para("No packets."))
     stats = health.gap_stats(t)
     gaps = health.gaps(t, include_quiet=True, comp=comp)
-    caps = health.capping(t)
+    from honeyscope.render.sections.events import get_caps
+
+    caps = get_caps(ctx)  # the events section's, when it ran first
     real = gaps[gaps["kind"] == "gap"]
     quiet = gaps[gaps["kind"] == "quiet"]
 
@@ -94,12 +96,13 @@ def _health(ctx: ReportContext) -> Section:
             body.append(table(inp[["source", "lines", "rows", "rejects", "reject share"]],
                               caption="lines seen, rows and rejects per input"))
     rej = ctx.meta.get("rejects_by_host_day")
+    h = None
     if isinstance(rej, pd.DataFrame) and len(rej):
         h = health.health(t, rejects=rej, caps=caps)
         worst = h.sort_values("reject_share", ascending=False).head(10)
         body.append(table(worst[["host", "day", "lines", "rows", "rejects", "reject_share"]],
                           caption="sensor-days with the largest share of rejected lines"))
-    body.append(_completeness_chart(t))
+    body.append(_completeness_chart(t, h))
 
     findings = []
     worst = comp.sort_values("completeness").iloc[0]
@@ -118,11 +121,14 @@ def _health(ctx: ReportContext) -> Section:
     return Section("health", "Sensor health", "".join(body), findings)
 
 
-def _completeness_chart(t: Any) -> str:
+def _completeness_chart(t: Any, h: pd.DataFrame | None = None) -> str:
+    """The hours with data per sensor and day; ``h``: :func:`health.health`'s days with rejects
+    merged in, when already computed (its days with packets are the chart's; the days with
+    rejects only, outside a sensor's span, have no active hours and no point)."""
     from honeyscope.analyse import health
     from honeyscope.render import charts
 
-    h = health.health(t, freq="day")
+    h = health.health(t, freq="day") if h is None else h[h["active_hours"].notna()].copy()
     if h.empty:
         return ""
     h["day"] = pd.to_datetime(h["day"]).dt.tz_localize(None)
