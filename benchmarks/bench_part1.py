@@ -105,6 +105,8 @@ def _draw(conn, out: Path) -> None:
             t, c = time.perf_counter(), time.process_time()
             charts.save(charts.facet_bars(days, hosts, values, **kw), out / f"{name}.png")
             conn.send((f"chart {name}", time.perf_counter() - t, time.process_time() - c))
+    except Exception as e:  # the cause reaches the first process, which says it in one line
+        conn.send(("error", f"{type(e).__name__}: {e}", 0.0))
     finally:
         conn.close()
 
@@ -160,9 +162,14 @@ def child(out: Path) -> int:
     try:
         while True:
             drawn.append(here.recv())
-    except EOFError:
+    except (EOFError, OSError):  # the drawing process closed its end (done, or died)
         pass
     drawer.join()
+    failed = [str(msg) for name, msg, _ in drawn if name == "error"]
+    if failed or drawer.exitcode != 0:
+        why = failed[0] if failed else f"exit {drawer.exitcode}"
+        print(f"bench_part1: the drawing process failed: {why}", file=sys.stderr)
+        return 1
     import resource
 
     whole = time.perf_counter() - T0
@@ -171,7 +178,7 @@ def child(out: Path) -> int:
     print(f"\n{'step':34s} {'wall':>7s}   {'cpu':>7s}")
     for name, w, c in [*steps, *drawn]:
         print(f"{name:34s} {w:7.3f} s {c:7.3f} s")
-    print(f"{'whole process (both processes)':34s} {whole:7.3f} s {cpu:7.3f} s"
+    print(f"{'from the first import (both)':34s} {whole:7.3f} s {cpu:7.3f} s"
           f"   charts in {out}")
     return 0
 
@@ -220,8 +227,12 @@ def main(argv: list[str]) -> int:
     import shutil
 
     print(f"Part 1 on marx.csv.gz, whole processes; load average {os.getloadavg()[0]:.2f}")
-    hs = _runs("honeyscope", [sys.executable, str(Path(__file__).resolve()), str(out / "hs"),
-                              "--child"], runs)
+    try:
+        hs = _runs("honeyscope", [sys.executable, str(Path(__file__).resolve()), str(out / "hs"),
+                                  "--child"], runs)
+    except subprocess.CalledProcessError as e:
+        print(f"honeyscope: the Part 1 process failed (exit {e.returncode}); no ratio printed")
+        return 1
     if "--no-r" in argv:
         pass
     elif shutil.which("Rscript") is None:

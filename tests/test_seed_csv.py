@@ -117,6 +117,8 @@ def test_clean_file_read_directly_gives_the_hand_computed_rows() -> None:
     b"2013-03-03T21:53:59,h1,1032051418,TCP,,6000,80",  # ISO 'T': not the seed's layout
     b"2013-03-03 21:53:59,h1,1032051418,TCP,, 6000,80",  # padded number
     b'2013-03-03 21:53:59,h"1,1032051418,TCP,,6000,80',  # a stray quote
+    b'2013-03-03 21:53:59,"h"1,1032051418,TCP,,6000,80',  # balanced, but text after the closing one
+    b'2013-03-03 21:53:59,x"h",1032051418,TCP,,6000,80',  # balanced, but text before the opening one
 ])
 def test_unclean_files_take_the_general_path(row: bytes) -> None:
     from honeyscope.ingest.seed_csv import _read_clean
@@ -126,3 +128,93 @@ def test_unclean_files_take_the_general_path(row: bytes) -> None:
 
 
 SEED = ("datetime", "host", "src", "proto", "type", "spt", "dpt")
+
+
+@pytest.mark.parametrize("header", [
+    b"Datetime,Host,Src,Proto,Type,Spt,Dpt",
+    b"datetime, host, src, proto, type, spt, dpt",
+    b'"datetime","host","src","proto","type","spt","dpt"',
+])
+def test_a_header_spelled_otherwise_is_read_by_the_general_path(header: bytes) -> None:
+    """The direct path takes the header exactly as written; any other spelling the sniffer accepts
+    (case, spaces, quotes) is read by the general path, not an error."""
+    data = header + b"\n2013-03-03 21:53:59,h1,1032051418,TCP,,6000,80\n"
+    r = read_seed_csv(data, source="s")
+    assert r.rejects.num_rows == 0
+    assert r.rows.select(["host", "src", "spt", "dpt"]).to_pylist() == [
+        {"host": "h1", "src": "61.131.218.218", "spt": 6000, "dpt": 80}]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_header(tmp_path) -> None:
+    """A spreadsheet's CSV starts with a UTF-8 BOM: still a marx file, its one row read."""
+    from honeyscope.ingest.run import ingest
+
+    f = tmp_path / "bom.csv"
+    f.write_bytes(b"\xef\xbb\xbfdatetime,host,src,proto,type,spt,dpt\n"
+                  b"2013-03-03 21:53:59,h1,1032051418,TCP,,6000,80\n")
+    led = ingest([f], tmp_path / "store")
+    assert (led.rows, led.rejected(), led.inputs[0].kind) == (1, {}, "marx")
+
+
+def test_a_quote_inside_a_field_is_bad_quoting() -> None:
+    """``"h"1`` is no CSV field (RFC 4180: a quoted field ends at its closing quote): the row is set
+    aside as ``bad quoting`` whichever path reads the file; the rows around it are kept."""
+    data = (b"datetime,host,src,proto,type,spt,dpt\n"
+            b"2013-03-03 21:53:59,h1,1032051418,TCP,,6000,80\n"
+            b'2013-03-03 21:53:59,"h"1,1032051418,TCP,,6000,81\n'
+            b'2013-03-03 21:53:59,"h2",1032051418,TCP,,6000,82\n')
+    r = read_seed_csv(data, source="s")
+    assert [(x["host"], x["dpt"]) for x in r.rows.to_pylist()] == [("h1", 80), ("h2", 82)]
+    assert [(x["line"], x["reason"]) for x in r.rejects.to_pylist()] == [(3, "bad quoting")]
+
+
+GEO_HEADER = (b"datetime,host,src,proto,type,spt,dpt,srcstr,cc,country,locale,localeabbr,postalcode,"
+              b"latitude,longitude\n")
+SEED_HEADER_LINE = b"datetime,host,src,proto,type,spt,dpt\n"
+
+
+@pytest.mark.parametrize("data", [
+    SEED_HEADER_LINE + b"2013-03-03 21:53:59,h1,1032051418,TCP,,6000,80\r\n"
+    b"2013-03-03 21:54:00,h2,1,UDP,,53,53\r\n",  # CRLF
+    SEED_HEADER_LINE + b"2013-03-03 21:53:59,h1,1032051418,TCP,,6000,80\n\n",  # blank last line
+    b"\xef\xbb\xbf" + SEED_HEADER_LINE + b"2013-03-03 21:53:59,h1,1032051418,TCP,,6000,80\n",  # BOM
+    SEED_HEADER_LINE + b"2013-06-30 23:59:60,h1,1,TCP,,1,2\n2013-02-30 00:00:00,h1,1,TCP,,1,2\n"
+    b"2013-03-03 24:00:00,h1,1,TCP,,1,2\n2013-03-03 21:53:59,h1,1,TCP,,1,2\n",  # impossible times
+    SEED_HEADER_LINE + b"2013-03-03 21:53:59,h1,1,TCP,,65536,2\n2013-03-03 21:53:59,h1,4294967296,"
+    b"TCP,,1,2\n2013-03-03 21:53:59,h1,1,ICMP,256,,\n2013-03-03 21:53:59,h1,1,TCP,,1,2\n",  # ranges
+    SEED_HEADER_LINE + b'2013-03-03 21:53:59,"h 1",1,TCP,,1,2\n2013-03-03 21:53:59,"h,2",1,"UDP",,1,2\n'
+    b'2013-03-03 21:53:59,"h""3",1,TCP,,1,2\n',  # quoted fields, a comma and an escaped quote
+    SEED_HEADER_LINE + b"2013-03-03 21:53:59,h1,1,TCP,,1,2\n2013-03-03 21:53:59,h1,1,TCP,,1\n"
+    b"2013-03-03 21:53:59,,1,TCP,,1,2\n2013-03-03 21:53:59,h1,,TCP,,1,2\n",  # short row, no host/src
+    GEO_HEADER + b'2013-03-20 11:18:44,g1,1612338957,TCP,,56559,23,96.26.87.13,US,United States,'
+    b'"Washington, D.C.",DC,,38.8951,-77.0364\n2013-03-20 11:18:45,g1,1,UDP,,1,2,0.0.0.1,,,,,,,\n'
+    b"2013-03-20 11:18:46,g1,1,UDP,,1,2,0.0.0.1,FR,France,Paris,75,,48.85,x\n",  # geo, bad longitude
+], ids=["crlf", "blank-last", "bom", "times", "ranges", "quoted", "missing", "geo"])
+def test_both_paths_agree(data: bytes, monkeypatch) -> None:
+    """Whichever path reads a file (the direct one when it is clean, the general one otherwise),
+    the rows and the rejects are the same: each file read as is, then with the direct path off."""
+    from honeyscope.ingest import seed_csv
+
+    got = read_seed_csv(data, source="s")
+    monkeypatch.setattr(seed_csv, "_read_clean", lambda *a, **k: None)
+    general = read_seed_csv(data, source="s")
+    assert got.rows.equals(general.rows) and got.rejects.equals(general.rejects)
+    assert got.lines == general.lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["marx.csv.gz", "marx-geo.csv.gz"])
+def test_both_paths_agree_on_the_bundled_files(name: str, monkeypatch) -> None:
+    """The bundled files take the direct path; the general path gives the same table."""
+    import gzip
+    from importlib import resources
+
+    from honeyscope.ingest import seed_csv
+
+    data = gzip.decompress(resources.files("honeyscope.data").joinpath(name).read_bytes())
+    names = data.split(b"\n", 1)[0].decode().split(",")
+    assert seed_csv._read_clean(data, names, source="s", tz="UTC", first_line=2) is not None
+    got = read_seed_csv(data, source="s")
+    monkeypatch.setattr(seed_csv, "_read_clean", lambda *a, **k: None)
+    general = read_seed_csv(data, source="s")
+    assert got.rows.equals(general.rows) and got.rejects.num_rows == general.rejects.num_rows == 0
