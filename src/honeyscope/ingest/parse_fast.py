@@ -145,18 +145,72 @@ def _action_of(prefix: pa.Array) -> pa.Array:
     return pa.array([known[v] for v in values], pa.string()).take(enc.indices)
 
 
+#: (months as (``YYYY-MM``, first row, end row), rows per host in the order the store counts them,
+#: runs of equal (month, host) as (month since 1970-01, host or None, rows)) of rows in store order
+Layout = tuple[list[tuple[str, int, int]], dict[str, int], list[tuple[int, str | None, int]]]
+
+
+def month_name(m: int) -> str:
+    """``YYYY-MM`` of a month counted from 1970-01 (as :func:`honeyscope.store.store` names parts)."""
+    return f"{1970 + m // 12:04d}-{m % 12 + 1:02d}"
+
+
+def _layout(runs: list[tuple[int, str | None, int]]) -> Layout:
+    months: list[tuple[str, int, int]] = []
+    hosts: dict[str, int] = {}
+    none = 0
+    at = 0
+    for month, host, count in runs:
+        if months and months[-1][0] == month_name(month):
+            months[-1] = (months[-1][0], months[-1][1], at + count)
+        else:
+            months.append((month_name(month), at, at + count))
+        at += count
+        if host is None:
+            none += count
+        else:
+            hosts[host] = hosts.get(host, 0) + count
+    if none:
+        hosts["(none)"] = none
+    return months, hosts, runs
+
+
 def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, pa.Table, np.ndarray, bool] | None:
     """Run the compiled pass over a block: (rows of the lines it claims, in line order; the rejects
     it claims; claimed mask; the block's trailing-space vote), or None when the block must take
     the general path whole."""
-    if ctx.year is not None or lines.null_count:
+    got = _claim(lines, first_line, ctx)
+    return None if got is None else got[:4]
+
+
+def claim_bytes(block: bytes, first_line: int, ctx: Any
+                ) -> tuple[pa.Table, pa.Table, np.ndarray, bool, Layout | None] | None:
+    """:func:`claim` over a block's bytes -- ASCII text without CR, whose lines are cut at its
+    newlines as :func:`honeyscope.ingest.sources.lines_array` cuts them (the array is made only
+    if some line needs it) -- with the rows in the store's order -- by (month, host, time), then
+    line -- and their :data:`Layout` where the compiled pass alone decides them (UTC times, no
+    line it leaves undecided); else in line order, layout None."""
+    return _claim(None, first_line, ctx, block=block, store_order=True)
+
+
+def _claim(lines: pa.Array | None, first_line: int, ctx: Any, *, block: bytes | None = None,
+           store_order: bool = False
+           ) -> tuple[pa.Table, pa.Table, np.ndarray, bool, Layout | None] | None:
+    if ctx.year is not None or (lines is not None and lines.null_count):
         return None
-    if not (pa.types.is_string(lines.type) or pa.types.is_large_string(lines.type)):
-        lines = lines.cast(pa.large_string())
-    n = len(lines)
-    data, offs, large = _buffers(lines)
+    if block is not None:
+        data, offs, large, n = block, None, True, 0
+    else:
+        assert lines is not None
+        if not (pa.types.is_string(lines.type) or pa.types.is_large_string(lines.type)):
+            lines = lines.cast(pa.large_string())
+        n = len(lines)
+        data, offs, large = _buffers(lines)
     ry, rkey = ref_key(ctx.reference_time, ctx.tz)
-    d = _fastparse.parse(data, offs, n, large, ry, rkey)
+    utc = ctx.tz.upper() == "UTC"
+    d = _fastparse.parse(data, offs, n, large, ry, rkey, store_order and utc, ctx.sensor,
+                         YEARS_US[0], YEARS_US[1])
+    n = int(d["n"])
     kind = np.frombuffer(d["claimed"], np.uint8)
     body = np.frombuffer(d["has_body"], np.uint8)
     tail = np.frombuffer(d["tail_sp"], np.bool_).copy()
@@ -164,13 +218,17 @@ def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, pa.Tabl
     for code in (2, 3):
         undecided = np.flatnonzero(body == code)
         if len(undecided):
+            if lines is None:
+                from honeyscope.ingest.sources import lines_array
+                assert block is not None
+                lines = lines_array(block)
             nf[undecided], tail[undecided] = _anchored(lines.take(pa.array(undecided)), code == 3)
     # (the truncation rule: where most netfilter lines end with a space, one without it was cut)
     spaced = int(np.count_nonzero(tail & nf)) * 2 > int(np.count_nonzero(nf))
     claimed = kind != 0
     rejects, _ = _rejects(d, first_line, ctx)
     m = int(d["m"])
-    at = np.flatnonzero(kind == 1)
+    at = np.frombuffer(d["row"], np.uint32)
     cols: dict[str, pa.Array] = {name: _strings(m, d[name]) for name in _STR_COLS}
     types = {f.name: f.type for f in schema.SCHEMA}
     for name in _NUM_COLS:
@@ -178,20 +236,33 @@ def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, pa.Tabl
         cols[name] = pa.Array.from_buffers(types[name], m, [pa.py_buffer(valid), pa.py_buffer(b)])
     for name in _BOOL_COLS:
         cols[name] = pa.Array.from_buffers(pa.bool_(), m, [None, pa.py_buffer(d[name])])
-    keep = tail[at] if spaced else np.ones(m, np.bool_)
-    t, ok = _utc(np.frombuffer(cols["time"].buffers()[1], np.int64)[:m],
-                 np.frombuffer(d["naive"], np.bool_), ctx.tz)
-    keep &= ok & (t >= YEARS_US[0]) & (t < YEARS_US[1])  # (outside YEARS: "bad timestamp")
-    cols["time"] = pa.array(t, schema.TIME_TYPE)
-    if ctx.sensor is not None:
-        cols["host"] = pc.fill_null(cols["host"], pa.scalar(ctx.sensor, pa.string()))
+    layout = None
+    if d["sorted"]:
+        # (the vote, the time bounds and the sensor of a line without a host applied by the pass)
+        layout = _layout(d["runs"])
+        keep = None
+        cols["time"] = cols["time"].view(schema.TIME_TYPE)
+    else:
+        keep = tail[at] if spaced else np.ones(m, np.bool_)
+        t, ok = _utc(np.frombuffer(cols["time"].buffers()[1], np.int64)[:m],
+                     np.frombuffer(d["naive"], np.bool_), ctx.tz)
+        keep &= ok & (t >= YEARS_US[0]) & (t < YEARS_US[1])  # (outside YEARS: "bad timestamp")
+        cols["time"] = pa.array(t, schema.TIME_TYPE)
+        if ctx.sensor is not None:
+            cols["host"] = pc.fill_null(cols["host"], pa.scalar(ctx.sensor, pa.string()))
     cols["action"] = _action_of(cols["prefix"])
     cols["source"] = _repeat(ctx.source, m)
     cols["line"] = pa.array((at + first_line).astype(np.uint32))
     table = pa.Table.from_arrays(
         [cols[f.name] if f.name in cols else pa.nulls(m, f.type) for f in schema.SCHEMA],
         schema=schema.SCHEMA)
-    if not keep.all():
+    if keep is not None and not keep.all():
         table = table.filter(pa.array(keep))
         claimed[at[~keep]] = False
-    return table, rejects, claimed, spaced
+    return table, rejects, claimed, spaced, layout
+
+
+def count_lines(block: bytes) -> int | None:
+    """The lines of a block (its newlines, and an unterminated last line) by the compiled pass;
+    None where it is not built."""
+    return None if _fastparse is None else int(_fastparse.count_lines(block))

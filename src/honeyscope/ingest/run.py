@@ -172,10 +172,9 @@ def default_sensor(inp: sources.Input) -> str:
 
 
 def _parse_job(block: bytes, first_line: int, ctx: ParseContext) -> tuple[ParseResult, int]:
-    from honeyscope.ingest.parse import parse_block
+    from honeyscope.ingest.parse import parse_bytes
 
-    arr = sources.lines_array(block)
-    return parse_block(arr, first_line, ctx), len(arr)
+    return parse_bytes(block, first_line, ctx)
 
 
 def check_options(year: int | None, workers: int | None, sensor: str | None, tz: str) -> None:
@@ -466,7 +465,9 @@ class _Stats:
         self.first: Any = None
         self.last: Any = None
 
-    def add(self, rows: Any) -> None:
+    def add(self, rows: Any, runs: list[tuple[int, str | None, int]] | None = None) -> None:
+        """Count ``rows``; ``runs``: their (month since 1970-01, host, rows) when known (rows in
+        the store's order, :data:`honeyscope.ingest.parse_fast.Layout`): no grouping then."""
         import pyarrow.compute as pc
 
         if not rows.num_rows:
@@ -477,6 +478,11 @@ class _Stats:
             return
         self.first = lo if self.first is None else min(self.first, lo)
         self.last = hi if self.last is None else max(self.last, hi)
+        if runs is not None:  # (every row of such a table has a time)
+            for month, host, n in runs:
+                key = (host or "", 1970 + month // 12)
+                self.counts[key] = self.counts.get(key, 0) + n
+            return
         import pyarrow as pa
 
         by = pa.table({"host": pc.fill_null(rows.column("host"), ""), "year": pc.year(t)}).group_by(
@@ -520,8 +526,11 @@ def _counted(entry: InputLedger, tx: Any, t0: float, nbytes: int) -> InputLedger
 
 def parse_block(block: bytes, first_line: int, ctx: ParseContext) -> tuple[ParseResult, int]:
     """One block of lines parsed as a local ingest parses it (rows, rejects; lines in the block):
-    the step a distributed ingest's workers run."""
-    return _parse_job(block, first_line, ctx)
+    the step a distributed ingest's workers run (rows in line order)."""
+    from honeyscope.ingest.parse import parse_block
+
+    arr = sources.lines_array(block)
+    return parse_block(arr, first_line, ctx), len(arr)
 
 
 def counted(entry: InputLedger, tx: Any, t0: float, nbytes: int) -> InputLedger:
@@ -543,9 +552,9 @@ class _Staged:
 def _stage_job(tx: Transaction, block: bytes, first_line: int, ctx: ParseContext) -> _Staged:
     """Parse a block and stage its rows and rejects as Parquet in ``tx`` (a worker thread's job)."""
     res, n = _parse_job(block, first_line, ctx)
-    tx.add(res.rows, res.rejects)
+    tx.add(res.rows, res.rejects, layout=res.layout)
     stats = _Stats()
-    stats.add(res.rows)
+    stats.add(res.rows, None if res.layout is None else res.layout[2])
     return _Staged(tx, res.warnings, stats, n)
 
 
@@ -596,12 +605,15 @@ def _parse_blocks(
         pool = ThreadPoolExecutor(workers, thread_name_prefix="honeyscope-parse")
     in_flight: list[Future[_Staged]] = []
     next_line = first_line
+    from honeyscope.ingest import parse_fast
+
+    count = sources.count_lines if parse_fast.count_lines(b"") is None else parse_fast.count_lines
     todo = itertools.chain((first, second), blocks)  # lazily: never the whole input
     first = second = None  # (a block is held by its job only)
     try:
         for block in todo:
             # line numbers of a block are known before it is parsed: count its newlines
-            n = sources.count_lines(block)
+            n = count(block)
             # each block parses with the context as it is now (its own copy: no state shared)
             job_ctx = dataclasses.replace(ctx, state=copy.deepcopy(ctx.state))
             in_flight.append(pool.submit(_stage_job, tx.block(next(seq)), block, next_line, job_ctx))

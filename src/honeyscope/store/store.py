@@ -398,13 +398,19 @@ class Transaction:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd", write_statistics=True,
                        use_dictionary=[c for c in DICTIONARY_COLUMNS if c in table.column_names])
 
-    def add(self, rows: pa.Table, rejects: pa.Table) -> None:
+    def add(self, rows: pa.Table, rejects: pa.Table, layout: Any = None) -> None:
         """Stage a block's rows (canonical schema) and rejects (REJECT_SCHEMA): one file per month
-        of the rows' times (``unknown`` for rows without one, last), each sorted by (host, time)."""
+        of the rows' times (``unknown`` for rows without one, last), each sorted by (host, time).
+        ``layout``: (months, hosts, ...) of rows already in that order, as
+        :func:`_by_month_host_time` would give them (the compiled parser's,
+        :data:`honeyscope.ingest.parse_fast.Layout`): not sorted again."""
         if rows.num_rows:
             rows = schema.conform(rows)
             self.rows += rows.num_rows
-            rows, months, hosts = _by_month_host_time(rows)
+            if layout is not None:
+                months, hosts = layout[0], layout[1]
+            else:
+                rows, months, hosts = _by_month_host_time(rows)
             for h, c in hosts.items():
                 self.hosts[h] = self.hosts.get(h, 0) + c
             for m, a, b in months:
