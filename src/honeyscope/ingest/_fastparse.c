@@ -26,6 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #define MAX_LINE_BYTES 16384
 #define MAX_REJECT_TEXT 4096
 
@@ -1349,9 +1353,45 @@ static PyObject *fp_count_lines(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(n);
 }
 
-static PyObject *bytes_of(const void *p, size_t n) {
-    return PyByteArray_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+/* A buffer this module allocated, handed to Python without a copy (freed with the object). */
+typedef struct {
+    PyObject_HEAD
+    void *p;
+    Py_ssize_t n;
+} owned_t;
+
+static void owned_dealloc(owned_t *self) {
+    free(self->p);
+    Py_TYPE(self)->tp_free((PyObject *)self);
 }
+
+static int owned_getbuffer(owned_t *self, Py_buffer *view, int flags) {
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->p, self->n, 0, flags);
+}
+
+static PyBufferProcs owned_as_buffer = {(getbufferproc)owned_getbuffer, NULL};
+
+static PyTypeObject owned_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "honeyscope.ingest._fastparse.Buffer",
+    .tp_basicsize = sizeof(owned_t),
+    .tp_dealloc = (destructor)owned_dealloc,
+    .tp_as_buffer = &owned_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "memory of a parse's column, exposed as a buffer",
+};
+
+/* the first n bytes of *pp as a buffer object that takes the memory over (*pp becomes NULL) */
+static PyObject *bytes_of_own(void *pp_, size_t n) {
+    void **pp = (void **)pp_;
+    owned_t *o = PyObject_New(owned_t, &owned_type);
+    if (!o) return NULL;
+    if (!*pp) *pp = calloc(1, 1);
+    o->p = *pp;
+    o->n = (Py_ssize_t)n;
+    *pp = NULL;
+    return (PyObject *)o;
+}
+#define bytes_of(p, n) bytes_of_own(&(p), (n))
 
 static PyObject *fp_parse(PyObject *self, PyObject *args) {
     Py_buffer data, offs = {0};
@@ -1593,7 +1633,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         for (int c = 0; c < NS; c++)
             SET(S_NAMES[c], Py_BuildValue("(NNN)", bytes_of(w->svalid[c], bm),
                                           bytes_of(w->soff[c], ((size_t)m + 1) * 4),
-                                          bytes_of(w->sdata[c].p ? w->sdata[c].p : "", w->sdata[c].len)));
+                                          bytes_of(w->sdata[c].p, w->sdata[c].len)));
         for (int c = 0; c < NN; c++)
             SET(N_NAMES[c], Py_BuildValue("(NN)", bytes_of(w->nvalid[c], bm),
                                           bytes_of(w->ndata[c], (size_t)m * (size_t)N_SIZE[c])));
@@ -1636,9 +1676,9 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         SET("rej_time", Py_BuildValue("(NN)", bytes_of(rj.tvalid, rbm), bytes_of(rj.time, (size_t)k * 8)));
         SET("rej_naive", bytes_of(rj.naive, (size_t)k));
         SET("rej_host", Py_BuildValue("(NNN)", bytes_of(rj.hvalid, rbm), bytes_of(rj.hoff, ((size_t)k + 1) * 4),
-                                      bytes_of(rj.host.p ? rj.host.p : "", rj.host.len)));
+                                      bytes_of(rj.host.p, rj.host.len)));
         SET("rej_text", Py_BuildValue("(ONN)", Py_None, bytes_of(rj.toff, ((size_t)k + 1) * 4),
-                                      bytes_of(rj.text.p ? rj.text.p : "", rj.text.len)));
+                                      bytes_of(rj.text.p, rj.text.len)));
 #undef SET
     }
 done:
@@ -1655,7 +1695,22 @@ done:
     return res;
 }
 
+/* glibc returns every large block freed to the kernel at once (an mmap each), and the next one
+ * comes back as fresh pages the kernel zeroes: an ingest allocates and frees its blocks (8 MiB)
+ * and their columns over and over. Kept instead (up to 256 MiB free on top of the heap). */
+static PyObject *fp_keep_freed_memory(PyObject *self, PyObject *noargs) {
+#ifdef __GLIBC__
+    int ok = mallopt(M_MMAP_THRESHOLD, 32 << 20) && mallopt(M_TRIM_THRESHOLD, 256 << 20) &&
+             mallopt(M_TOP_PAD, 64 << 20);
+    return PyBool_FromLong(ok);
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
 static PyMethodDef methods[] = {
+    {"keep_freed_memory", fp_keep_freed_memory, METH_NOARGS,
+     "keep_freed_memory() -> bool: glibc keeps large freed blocks for reuse (no mmap/munmap each)"},
     {"parse", fp_parse, METH_VARARGS,
      "parse(data, offsets | None, n, off64, ref_year, ref_key[, sort, sensor, t_lo, t_hi]) -> dict: "
      "the claimed lines' columns (offsets None: the lines of data, cut at its newlines; sort: "
@@ -1668,6 +1723,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastparse",
                                     "Compiled fast path of the LOG line parser.", -1, methods};
 
 PyMODINIT_FUNC PyInit__fastparse(void) {
+    if (PyType_Ready(&owned_type) < 0) return NULL;
     for (int k = 0; k < NK; k++) {
         K_LEN_[k] = (int)strlen(K_KEY[k]);
         K_C8[k] = code8((const unsigned char *)K_KEY[k], K_LEN_[k]);

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -218,6 +219,9 @@ def ingest(
     ``live=False`` reads every line of every input, even the unterminated last line of a file
     being written (an analysis of files ingested on the fly: there is no next ingest)."""
     check_options(year, workers, sensor, tz)
+    from honeyscope.ingest import parse_fast
+
+    parse_fast.keep_freed_memory()
     inputs = [str(inputs)] if isinstance(inputs, str | Path) else [str(i) for i in inputs]
     store_path = store.path if isinstance(store, Store) else Path(store)
     resolved = sources.expand(inputs, skip=[store_path], include=include, exclude=exclude)
@@ -457,6 +461,9 @@ def _empty_rows() -> Any:
     return schema.empty()
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class _Stats:
     """Rows per sensor and year, and the first and last time, of one input (for the ledger)."""
 
@@ -468,14 +475,17 @@ class _Stats:
     def add(self, rows: Any, runs: list[tuple[int, str | None, int]] | None = None) -> None:
         """Count ``rows``; ``runs``: their (month since 1970-01, host, rows) when known (rows in
         the store's order, :data:`honeyscope.ingest.parse_fast.Layout`): no grouping then."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         if not rows.num_rows:
             return
         t = rows.column("time")
-        lo, hi = pc.min(t).as_py(), pc.max(t).as_py()
-        if lo is None:
+        # (as microseconds: a timestamp's as_py imports pandas, 0.12 s of a small ingest)
+        mm = pc.min_max(pc.cast(t, pa.int64()))
+        if mm["min"].as_py() is None:
             return
+        lo, hi = (_EPOCH + timedelta(microseconds=mm[k].as_py()) for k in ("min", "max"))
         self.first = lo if self.first is None else min(self.first, lo)
         self.last = hi if self.last is None else max(self.last, hi)
         if runs is not None:  # (every row of such a table has a time)
@@ -483,8 +493,6 @@ class _Stats:
                 key = (host or "", 1970 + month // 12)
                 self.counts[key] = self.counts.get(key, 0) + n
             return
-        import pyarrow as pa
-
         by = pa.table({"host": pc.fill_null(rows.column("host"), ""), "year": pc.year(t)}).group_by(
             ["host", "year"]).aggregate([("year", "count")])
         for h, y, n in zip(*(by.column(c).to_pylist() for c in ("host", "year", "year_count")),

@@ -419,9 +419,11 @@ class Transaction:
                 self.parts.append(rel)
         if rejects.num_rows:
             rejects = rejects.cast(schema.REJECT_SCHEMA)
-            counts = rejects.group_by("reason").aggregate([("reason", "count")])
-            for r, c in zip(counts.column("reason").to_pylist(),
-                            counts.column("reason_count").to_pylist(), strict=True):
+            # (value_counts, not Table.group_by: that loads pyarrow's dataset module and pandas,
+            # 0.15 s of an ingest)
+            counts = pc.value_counts(rejects.column("reason"))
+            for r, c in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(),
+                            strict=True):
                 self.rejected[r] = self.rejected.get(r, 0) + c
             rel = f"rejects/{self.id}-{self._n:05d}.parquet"
             self._stage(rel, rejects)
