@@ -554,18 +554,19 @@ static int parse_record(const unsigned char *t, Py_ssize_t L, span *msg, row_t *
     int got_msg = 0, got_ts = 0, got_host = 0;
     r->host.l = -1;
     if (L < 2 || t[0] != '{' || t[L - 1] != '}') return 0;
-    for (Py_ssize_t j = 0; j < L; j++)
-        if (t[j] == '\\') return 0;
+    if (memchr(t, '\\', (size_t)L)) return 0;
     while (i < L - 1) {
         if (t[i] != '"') return 0;
         Py_ssize_t ks = ++i;
-        while (i < L && t[i] != '"') i++;
+        const unsigned char *qq = memchr(t + i, '"', (size_t)(L - i));
+        i = qq ? qq - t : L;
         Py_ssize_t ke = i++;
         if (i >= L || t[i] != ':') return 0;
         i++;
         if (i >= L || t[i] != '"') return 0;
         Py_ssize_t vs = ++i;
-        while (i < L && t[i] != '"') i++;
+        qq = memchr(t + i, '"', (size_t)(L - i));
+        i = qq ? qq - t : L;
         if (i >= L) return 0;
         Py_ssize_t ve = i++;
         Py_ssize_t kl = ke - ks;
@@ -1304,17 +1305,18 @@ static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, c
         if (!any_bit(o->nvalid[c], obm)) continue;
         const uint8_t *od = o->ndata[c], *ov = o->nvalid[c];
         uint8_t *gd = g->ndata[c], *gv = g->nvalid[c];
-        int sz = N_SIZE[c];
-        for (Py_ssize_t j = 0; j < k; j++) {
-            int32_t i = ord[j].row;
-            if (bit_get(ov, i)) bit_set(gv, j);
-            switch (sz) {
-                case 1: gd[j] = od[i]; break;
-                case 2: ((uint16_t *)gd)[j] = ((const uint16_t *)od)[i]; break;
-                case 4: ((uint32_t *)gd)[j] = ((const uint32_t *)od)[i]; break;
-                default: ((int64_t *)gd)[j] = ((const int64_t *)od)[i]; break;
-            }
+        for (Py_ssize_t j = 0; j < k; j++)
+            if (bit_get(ov, ord[j].row)) bit_set(gv, j);
+#define GATHER(T)                                                                     \
+    for (Py_ssize_t j = 0; j < k; j++) ((T *)gd)[j] = ((const T *)od)[ord[j].row]; \
+    break
+        switch (N_SIZE[c]) {
+            case 1: GATHER(uint8_t);
+            case 2: GATHER(uint16_t);
+            case 4: GATHER(uint32_t);
+            default: GATHER(int64_t);
         }
+#undef GATHER
     }
     for (int c = 0; c < NB; c++)
         for (Py_ssize_t j = 0; j < k && any_bit(o->bdata[c], obm); j++)
