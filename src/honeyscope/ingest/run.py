@@ -222,6 +222,36 @@ def ingest(
     from honeyscope.ingest import parse_fast
 
     parse_fast.keep_freed_memory()
+    import pyarrow as pa
+
+    # Arrow's own allocator (mimalloc) takes fresh huge pages for the blocks' tables and Parquet
+    # pages and the kernel zeroes each: 10% of an ingest's CPU. The C library's, which keeps what
+    # is freed (above), serves them again; the previous pool is back after the ingest.
+    pool = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        return _ingest(inputs, store, year=year, tz=tz, sensor=sensor, workers=workers, wait=wait,
+                       progress=progress, block_size=block_size, include=include, exclude=exclude,
+                       live=live)
+    finally:
+        pa.set_memory_pool(pool)
+
+
+def _ingest(
+    inputs: Iterable[str | Path] | str | Path,
+    store: str | Path | Store,
+    *,
+    year: int | None,
+    tz: str,
+    sensor: str | None,
+    workers: int | None,
+    wait: float | None,
+    progress: Progress | None,
+    block_size: int,
+    include: Iterable[str],
+    exclude: Iterable[str],
+    live: bool,
+) -> Ledger:
     inputs = [str(inputs)] if isinstance(inputs, str | Path) else [str(i) for i in inputs]
     store_path = store.path if isinstance(store, Store) else Path(store)
     resolved = sources.expand(inputs, skip=[store_path], include=include, exclude=exclude)
