@@ -115,6 +115,8 @@ typedef struct {
     uint8_t *tvalid, *naive, *hvalid;
     int32_t *hoff, *toff;
     sbuf host, text;
+    const char *fill; /* the host of a line without one (the sensor), or NULL */
+    Py_ssize_t fill_len;
 } rej_t;
 
 static int rej_alloc(rej_t *q, Py_ssize_t n) {
@@ -1059,6 +1061,9 @@ static void put_reject(rej_t *q, Py_ssize_t r, const unsigned char *t, Py_ssize_
     if (row->host.l >= 0) {
         sb_put(&q->host, (const char *)t + row->host.s, (size_t)row->host.l);
         bit_set(q->hvalid, k);
+    } else if (q->fill) {
+        sb_put(&q->host, q->fill, (size_t)q->fill_len);
+        bit_set(q->hvalid, k);
     }
     q->hoff[k + 1] = (int32_t)q->host.len;
     sb_put(&q->text, (const char *)t, (size_t)raw);
@@ -1427,7 +1432,9 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     out_t o, g;
     rej_t rj;
     skey *keys = NULL;
-    htab_t ht;
+    int32_t *pcode = NULL;
+    htab_t ht, pt;
+    memset(&pt, 0, sizeof pt);
     memset(&o, 0, sizeof o);
     memset(&g, 0, sizeof g);
     memset(&rj, 0, sizeof rj);
@@ -1451,6 +1458,8 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
+    rj.fill = sensor;
+    rj.fill_len = sensor_len;
     params_t pp = {ref_year, ref_key};
     const unsigned char *base = (const unsigned char *)data.buf;
     const int64_t *o64 = raw_mode ? NULL : (const int64_t *)offs.buf;
@@ -1592,6 +1601,21 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             free(rank);
         }
     }
+    /* the rows' prefixes as codes into their distinct values (a null prefix: ""), for the
+     * caller to read each distinct prefix's action once */
+    out_t *wo = sorted ? &g : &o;
+    if (!bad && !nomem) {
+        pcode = malloc(sizeof(int32_t) * ((size_t)wo->m + 1));
+        if (!pcode || !htab_init(&pt)) nomem = 1;
+        const int32_t *po = wo->soff[S_PREFIX];
+        for (Py_ssize_t i = 0; i < wo->m && !nomem; i++) {
+            int32_t c = bit_get(wo->svalid[S_PREFIX], i)
+                            ? htab_code(&pt, wo->sdata[S_PREFIX].p + po[i], po[i + 1] - po[i])
+                            : htab_code(&pt, "", 0);
+            if (c < 0) nomem = 1;
+            pcode[i] = c;
+        }
+    }
     Py_END_ALLOW_THREADS
     if (bad) {
         PyErr_SetString(PyExc_ValueError, "bad offsets");
@@ -1632,6 +1656,24 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         SET("tail_sp", bytes_of(tail, (size_t)n));
         SET("naive", bytes_of(w->naive, (size_t)m));
         SET("row", bytes_of(w->row, (size_t)m * 4));
+        SET("prefix_code", bytes_of(pcode, (size_t)m * 4));
+        {
+            PyObject *names = PyList_New(pt.nnames);
+            if (!names) {
+                Py_CLEAR(res);
+                goto done;
+            }
+            for (int32_t k = 0; k < pt.nnames; k++) {
+                PyObject *u = PyUnicode_DecodeUTF8(pt.names[k].p, pt.names[k].l, "replace");
+                if (!u) {
+                    Py_DECREF(names);
+                    Py_CLEAR(res);
+                    goto done;
+                }
+                PyList_SET_ITEM(names, k, u);
+            }
+            SET("prefixes", names);
+        }
         for (int c = 0; c < NS; c++)
             SET(S_NAMES[c], Py_BuildValue("(NNN)", bytes_of(w->svalid[c], bm),
                                           bytes_of(w->soff[c], ((size_t)m + 1) * 4),
@@ -1688,7 +1730,9 @@ done:
     out_free(&g);
     rej_free(&rj);
     htab_free(&ht);
+    htab_free(&pt);
     free(keys);
+    free(pcode);
     free(claimed);
     free(body);
     free(tail);

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from honeyscope import schema
 from honeyscope.ingest import parse_fast
@@ -53,7 +52,6 @@ from honeyscope.ingest.parse_rules import (
     ref_key,
     to_utc,
 )
-from honeyscope.ingest.parse_tokens import tokenise
 
 if TYPE_CHECKING:  # (polars is imported by the general path's functions: the fast path never needs it)
     import polars as pl
@@ -240,6 +238,7 @@ def _address(df: pl.DataFrame, text: str, out: str, _kernel: Any) -> pl.DataFram
     odd IPv4 forms, garbage) take the general path, over those rows only.
     """
     import polars as pl
+    import pyarrow.compute as pc
     if _kernel is None:
         return _address_general(df, text, out)
     col = df.get_column(text)
@@ -509,6 +508,8 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext, numbers: np.ndar
     if isinstance(text_arr, pa.ChunkedArray):
         text_arr = text_arr.combine_chunks()
     if _kernel is None:
+        from honeyscope.ingest.parse_tokens import tokenise
+
         toks = tokenise(text_arr, body_at)
         cols = [pl.from_arrow(v).alias(k) if isinstance(v, pa.Array) else pl.Series(k, v)
                 for k, v in toks.items()]

@@ -505,30 +505,38 @@ class _Stats:
     def add(self, rows: Any, runs: list[tuple[int, str | None, int]] | None = None) -> None:
         """Count ``rows``; ``runs``: their (month since 1970-01, host, rows) when known (rows in
         the store's order, :data:`honeyscope.ingest.parse_fast.Layout`): no grouping then."""
+        import numpy as np
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         if not rows.num_rows:
             return
         t = rows.column("time")
-        # (as microseconds: a timestamp's as_py imports pandas, 0.12 s of a small ingest)
-        mm = pc.min_max(pc.cast(t, pa.int64()))
-        if mm["min"].as_py() is None:
-            return
-        lo, hi = (_EPOCH + timedelta(microseconds=mm[k].as_py()) for k in ("min", "max"))
-        self.first = lo if self.first is None else min(self.first, lo)
-        self.last = hi if self.last is None else max(self.last, hi)
-        if runs is not None:  # (every row of such a table has a time)
+        if runs is not None:  # (every row of such a table has a time; pyarrow.compute not loaded)
+            a = t.combine_chunks()
+            us = np.frombuffer(a.buffers()[1], np.int64, len(a), a.offset * 8)
+            self._span(int(us.min()), int(us.max()))
             for month, host, n in runs:
                 key = (host or "", 1970 + month // 12)
                 self.counts[key] = self.counts.get(key, 0) + n
             return
+        import pyarrow.compute as pc
+
+        # (as microseconds: a timestamp's as_py imports pandas, 0.12 s of a small ingest)
+        mm = pc.min_max(pc.cast(t, pa.int64()))
+        if mm["min"].as_py() is None:
+            return
+        self._span(mm["min"].as_py(), mm["max"].as_py())
         by = pa.table({"host": pc.fill_null(rows.column("host"), ""), "year": pc.year(t)}).group_by(
             ["host", "year"]).aggregate([("year", "count")])
         for h, y, n in zip(*(by.column(c).to_pylist() for c in ("host", "year", "year_count")),
                            strict=True):
             if y is not None:
                 self.counts[(h, y)] = self.counts.get((h, y), 0) + n
+
+    def _span(self, lo_us: int, hi_us: int) -> None:
+        lo, hi = (_EPOCH + timedelta(microseconds=v) for v in (lo_us, hi_us))
+        self.first = lo if self.first is None else min(self.first, lo)
+        self.last = hi if self.last is None else max(self.last, hi)
 
     def merge(self, other: _Stats) -> None:
         for k, n in other.counts.items():
