@@ -526,12 +526,16 @@ class _Stats:
         if mm["min"].as_py() is None:
             return
         self._span(mm["min"].as_py(), mm["max"].as_py())
-        by = pa.table({"host": pc.fill_null(rows.column("host"), ""), "year": pc.year(t)}).group_by(
-            ["host", "year"]).aggregate([("year", "count")])
-        for h, y, n in zip(*(by.column(c).to_pylist() for c in ("host", "year", "year_count")),
-                           strict=True):
-            if y is not None:
-                self.counts[(h, y)] = self.counts.get((h, y), 0) + n
+        # (counted with numpy: Table.group_by loads pyarrow's dataset module and pandas, 0.15 s)
+        host = pc.fill_null(rows.column("host"), "").combine_chunks().dictionary_encode()
+        year = pc.year(t).combine_chunks()
+        known = year.is_valid().to_numpy(zero_copy_only=False)
+        key = (host.indices.to_numpy(zero_copy_only=False).astype(np.int64) * 100_000
+               + pc.fill_null(year, 0).to_numpy(zero_copy_only=False).astype(np.int64))[known]
+        names = host.dictionary.to_pylist()
+        for k, n in zip(*np.unique(key, return_counts=True), strict=True):
+            h, y = names[int(k) // 100_000], int(k) % 100_000
+            self.counts[(h, y)] = self.counts.get((h, y), 0) + int(n)
 
     def _span(self, lo_us: int, hi_us: int) -> None:
         lo, hi = (_EPOCH + timedelta(microseconds=v) for v in (lo_us, hi_us))
