@@ -40,6 +40,10 @@ try:
     import honeyscope.ingest._fastparse as _fastparse
 except ImportError:  # pragma: no cover - where the extension could not be built
     _fastparse = None  # type: ignore[assignment]
+if _fastparse is not None and not hasattr(_fastparse, "keep_freed_memory"):  # pragma: no cover
+    # built from an older _fastparse.c (its parse takes other arguments): the general path until
+    # it is built again (python setup.py build_ext --inplace)
+    _fastparse = None  # type: ignore[assignment]
 
 #: Environment variable that, set to anything but "" or "0", turns the compiled path off.
 FALLBACK_ENV = "HONEYSCOPE_PARSE_FALLBACK"
