@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generated {a.lines:,} lines in {time.perf_counter() - t:.1f} s -> {data}")
     mb = data.stat().st_size / 1e6
     print(f"input: {data} ({a.lines:,} lines, {mb:,.1f} MB)")
+    print("load average (1, 5, 15 min) before: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     with tempfile.TemporaryDirectory() as out:
         runs = {"wc -l": ["wc", "-l", str(data)]}
         runs["one regex"] = [sys.executable, str(HERE / "regex_parser.py"), str(data),
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = res[base]["wall"] / res[name]["wall"]
                 cpu_ratio = res[base]["cpu"] / res[name]["cpu"]
                 print(f"{name} / {base}: {ratio:.2f}x (wall), {cpu_ratio:.2f}x (cpu)")
+    print("load average (1, 5, 15 min) after: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
 
 

@@ -86,10 +86,10 @@ def test_blocks_are_read_lazily(tmp_path, monkeypatch):
             read["blocks"] += 1
             yield b
 
-    def recording_add(self, rows, rejects):
+    def recording_add(self, rows, rejects, **kw):
         if read["at_first_add"] is None:
             read["at_first_add"] = read["blocks"]
-        return original_add(self, rows, rejects)
+        return original_add(self, rows, rejects, **kw)
 
     monkeypatch.setattr(sources.Reader, "blocks", counting_blocks)
     monkeypatch.setattr(Transaction, "add", recording_add)

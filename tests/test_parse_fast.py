@@ -285,3 +285,40 @@ def test_fast_and_general_paths_agree_on_mutated_lines(seed: int, monkeypatch) -
                 s = "".join(chr(rng.randrange(1, 256)) for _ in range(rng.randrange(100)))
             lines.append(s)
         _agree(lines, rng.choice(["UTC", "Europe/Paris"]), monkeypatch)
+
+
+def test_count_lines_counts_newlines_and_an_unterminated_last_line() -> None:
+    # (expected by hand: each "\n" ends a line; text after the last one is one more line)
+    assert parse_fast.count_lines(b"") == 0
+    assert parse_fast.count_lines(b"\n") == 1
+    assert parse_fast.count_lines(b"a\nb\n") == 2
+    assert parse_fast.count_lines(b"a\nb") == 2
+    assert parse_fast.count_lines(b"\n\n\nx") == 4
+
+
+def test_block_bytes_come_in_the_stores_order() -> None:
+    """parse_bytes (an ingest's parse of a block's bytes) gives the rows ordered by month, host
+    (byte order), time, then line, with their months and rows per host, when the compiled pass
+    decides every line; the rows themselves are parse_block's."""
+    from honeyscope.ingest.parse import parse_bytes
+
+    lines = [
+        f"Apr  2 10:00:00 zeta {UDP}",   # 1
+        f"Mar  3 10:00:05 beta {UDP}",   # 2
+        f"Apr  1 09:00:00 Zeta {UDP}",   # 3  ("Z" < "a" < "z" in byte order)
+        f"Mar  3 10:00:01 beta {UDP}",   # 4
+        f"Mar  3 10:00:01 beta {UDP}",   # 5  (same host and time as line 4: after it)
+        f"Mar  9 00:00:00 alpha {UDP}",  # 6
+    ]
+    block = ("\n".join(lines) + "\n").encode()
+    ctx = ParseContext(source="t", reference_time=REF, sensor="s")
+    res, n = parse_bytes(block, 1, ctx)
+    assert n == 6
+    assert res.layout is not None
+    # by hand: March (alpha 6; beta 4, 5, 2), then April (Zeta 3; zeta 1)
+    assert res.rows.column("line").to_pylist() == [6, 4, 5, 2, 3, 1]
+    months, hosts, _ = res.layout
+    assert months == [("2025-03", 0, 4), ("2025-04", 4, 6)]
+    assert hosts == {"alpha": 1, "beta": 3, "Zeta": 1, "zeta": 1}
+    same = parse_block(pa.array(lines, pa.string()), 1, ctx).rows
+    assert res.rows.sort_by("line").equals(same.sort_by("line"))

@@ -124,8 +124,7 @@ def test_parse_block_same_without_the_kernel(monkeypatch: pytest.MonkeyPatch) ->
     ctx = parse.ParseContext(source="t", reference_time=datetime(2025, 6, 1, tzinfo=UTC))
     monkeypatch.setenv("HONEYSCOPE_PARSE_FALLBACK", "1")  # (every line through numba or numpy)
     fast = parse.parse_block(arr, 1, ctx)
-    monkeypatch.setattr(parse, "_kernel", None)
-    monkeypatch.setattr(parse, "tokenise", parse_tokens.tokenise)
+    monkeypatch.setattr(parse, "_kernel", None)  # (parse_tokens.tokenise, imported where it runs)
     slow = parse.parse_block(arr, 1, ctx)
     assert fast.rows.num_rows > 2000
     assert fast.rows.equals(slow.rows)

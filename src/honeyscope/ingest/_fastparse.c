@@ -26,6 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #define MAX_LINE_BYTES 16384
 #define MAX_REJECT_TEXT 4096
 
@@ -97,6 +101,7 @@ typedef struct {
     uint8_t *nvalid[NN];
     uint8_t *bdata[NB];
     uint8_t *naive;      /* one byte per claimed row: time is local wall clock */
+    uint32_t *row;       /* the line (index in the block) of each claimed row */
 } out_t;
 
 static inline void bit_set(uint8_t *bm, Py_ssize_t i) { bm[i >> 3] |= (uint8_t)(1u << (i & 7)); }
@@ -110,6 +115,8 @@ typedef struct {
     uint8_t *tvalid, *naive, *hvalid;
     int32_t *hoff, *toff;
     sbuf host, text;
+    const char *fill; /* the host of a line without one (the sensor), or NULL */
+    Py_ssize_t fill_len;
 } rej_t;
 
 static int rej_alloc(rej_t *q, Py_ssize_t n) {
@@ -513,11 +520,21 @@ static int head_rest(const unsigned char *t, Py_ssize_t p, Py_ssize_t at, row_t 
             Py_ssize_t dot = q++;
             while (q < at && is_digit(t[q])) q++;
             if (q > dot + 1 && q < at && t[q] == ']') {
-                char buf[64];
-                if (q - ds >= (Py_ssize_t)sizeof buf) return 0;
-                memcpy(buf, t + ds, (size_t)(q - ds));
-                buf[q - ds] = 0;
-                r->uptime = strtod(buf, NULL);
+                if (q - ds <= 16) { /* <= 15 digits: both exact doubles, one correctly rounded
+                                     * division -- the nearest double, as strtod gives it */
+                    static const double P10[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                                                   1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+                    int64_t mant = 0;
+                    for (Py_ssize_t j = ds; j < q; j++)
+                        if (j != dot) mant = mant * 10 + (t[j] - '0');
+                    r->uptime = (double)mant / P10[q - dot - 1];
+                } else {
+                    char buf[64];
+                    if (q - ds >= (Py_ssize_t)sizeof buf) return 0;
+                    memcpy(buf, t + ds, (size_t)(q - ds));
+                    buf[q - ds] = 0;
+                    r->uptime = strtod(buf, NULL);
+                }
                 r->has_uptime = 1;
                 p = q + 1;
                 while (p < at && t[p] == ' ') p++;
@@ -539,18 +556,19 @@ static int parse_record(const unsigned char *t, Py_ssize_t L, span *msg, row_t *
     int got_msg = 0, got_ts = 0, got_host = 0;
     r->host.l = -1;
     if (L < 2 || t[0] != '{' || t[L - 1] != '}') return 0;
-    for (Py_ssize_t j = 0; j < L; j++)
-        if (t[j] == '\\') return 0;
+    if (memchr(t, '\\', (size_t)L)) return 0;
     while (i < L - 1) {
         if (t[i] != '"') return 0;
         Py_ssize_t ks = ++i;
-        while (i < L && t[i] != '"') i++;
+        const unsigned char *qq = memchr(t + i, '"', (size_t)(L - i));
+        i = qq ? qq - t : L;
         Py_ssize_t ke = i++;
         if (i >= L || t[i] != ':') return 0;
         i++;
         if (i >= L || t[i] != '"') return 0;
         Py_ssize_t vs = ++i;
-        while (i < L && t[i] != '"') i++;
+        qq = memchr(t + i, '"', (size_t)(L - i));
+        i = qq ? qq - t : L;
         if (i >= L) return 0;
         Py_ssize_t ve = i++;
         Py_ssize_t kl = ke - ks;
@@ -1043,6 +1061,9 @@ static void put_reject(rej_t *q, Py_ssize_t r, const unsigned char *t, Py_ssize_
     if (row->host.l >= 0) {
         sb_put(&q->host, (const char *)t + row->host.s, (size_t)row->host.l);
         bit_set(q->hvalid, k);
+    } else if (q->fill) {
+        sb_put(&q->host, q->fill, (size_t)q->fill_len);
+        bit_set(q->hvalid, k);
     }
     q->hoff[k + 1] = (int32_t)q->host.len;
     sb_put(&q->text, (const char *)t, (size_t)raw);
@@ -1066,6 +1087,7 @@ static void out_free(out_t *o) {
     }
     for (int c = 0; c < NB; c++) free(o->bdata[c]);
     free(o->naive);
+    free(o->row);
 }
 
 static int out_alloc(out_t *o, Py_ssize_t n) {
@@ -1088,29 +1110,343 @@ static int out_alloc(out_t *o, Py_ssize_t n) {
         ok &= o->bdata[c] != NULL;
     }
     o->naive = calloc((size_t)n + 1, 1);
-    return ok && o->naive;
+    o->row = calloc((size_t)n + 1, 4);
+    return ok && o->naive && o->row;
 }
 
-static PyObject *bytes_of(const void *p, size_t n) {
-    return PyByteArray_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+/* ---------------------------------------------------------------------------------------- */
+/* the store's order: (month of time, host in byte order, time, line), computed here          */
+/* ---------------------------------------------------------------------------------------- */
+
+/* months since 1970-01 of a UTC time in microseconds (H. Hinnant's civil_from_days) */
+static int32_t month_of(int64_t us) {
+    int64_t z = us >= 0 ? us / 86400000000LL : -((-us + 86400000000LL - 1) / 86400000000LL);
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    return (int32_t)((y - 1970) * 12 + (m - 1));
 }
+
+typedef struct {
+    int32_t month, rank;
+    int64_t time;
+    int32_t row;
+    int32_t code;
+} skey;
+
+static int skey_cmp(const void *pa, const void *pb) {
+    const skey *a = pa, *b = pb;
+    if (a->month != b->month) return a->month < b->month ? -1 : 1;
+    if (a->rank != b->rank) return a->rank < b->rank ? -1 : 1;
+    if (a->time != b->time) return a->time < b->time ? -1 : 1;
+    return (a->row > b->row) - (a->row < b->row);
+}
+
+typedef struct {
+    const char *p;
+    int32_t l;
+} hname;
+
+static int hname_cmp(const void *pa, const void *pb) { /* byte order, a prefix first */
+    const hname *a = *(const hname *const *)pa, *b = *(const hname *const *)pb;
+    int32_t l = a->l < b->l ? a->l : b->l;
+    int c = l ? memcmp(a->p, b->p, (size_t)l) : 0;
+    if (c) return c;
+    return (a->l > b->l) - (a->l < b->l);
+}
+
+static inline int bit_get(const uint8_t *bm, Py_ssize_t i) { return (bm[i >> 3] >> (i & 7)) & 1; }
+
+static int any_bit(const uint8_t *bm, size_t nbytes) {
+    for (size_t i = 0; i < nbytes; i++)
+        if (bm[i]) return 1;
+    return 0;
+}
+
+/* keys[0:k] in order: a stable counting sort by (month, host rank) -- the rows come in line
+ * order, so equal buckets keep it -- then each bucket by time where it is not in time order
+ * already; a plain sort where the months are too many for buckets. 0: out of memory. */
+static int sort_keys(skey *keys, Py_ssize_t k, int32_t nranks) {
+    if (k < 2) return 1;
+    int32_t lo = keys[0].month, hi = keys[0].month;
+    for (Py_ssize_t j = 1; j < k; j++) {
+        if (keys[j].month < lo) lo = keys[j].month;
+        if (keys[j].month > hi) hi = keys[j].month;
+    }
+    int64_t nb = ((int64_t)hi - lo + 1) * ((int64_t)nranks + 1);
+    if (nb > (int64_t)k * 4 + 4096) {
+        qsort(keys, (size_t)k, sizeof(skey), skey_cmp);
+        return 1;
+    }
+    Py_ssize_t *start = calloc((size_t)nb + 1, sizeof(Py_ssize_t));
+    skey *tmp = malloc(sizeof(skey) * (size_t)k);
+    if (!start || !tmp) {
+        free(start);
+        free(tmp);
+        return 0;
+    }
+#define BUCKET(x) (((int64_t)(x).month - lo) * ((int64_t)nranks + 1) + (x).rank)
+    for (Py_ssize_t j = 0; j < k; j++) start[BUCKET(keys[j]) + 1]++;
+    for (int64_t b = 0; b < nb; b++) start[b + 1] += start[b];
+    for (Py_ssize_t j = 0; j < k; j++) tmp[start[BUCKET(keys[j])]++] = keys[j];
+#undef BUCKET
+    memcpy(keys, tmp, sizeof(skey) * (size_t)k);
+    free(tmp);
+    free(start);
+    Py_ssize_t a = 0;
+    while (a < k) { /* each bucket: in time order already, or sorted */
+        Py_ssize_t e = a + 1, unsorted = 0;
+        while (e < k && keys[e].month == keys[a].month && keys[e].rank == keys[a].rank) {
+            unsorted |= keys[e].time < keys[e - 1].time;
+            e++;
+        }
+        if (unsorted) qsort(keys + a, (size_t)(e - a), sizeof(skey), skey_cmp);
+        a = e;
+    }
+    return 1;
+}
+
+/* the hosts of rows `keep` as codes (-1: null), their names in `names` (pointing into the
+ * host column or at `sensor` for a null host when one is given) */
+typedef struct {
+    hname *names;
+    int32_t nnames, cap;
+    int32_t *slot; /* open addressing: code + 1, 0 empty */
+    uint32_t mask;
+} htab_t;
+
+static int htab_init(htab_t *h) {
+    memset(h, 0, sizeof *h);
+    h->cap = 64;
+    h->names = malloc(sizeof(hname) * (size_t)h->cap);
+    h->mask = 127;
+    h->slot = calloc(h->mask + 1, sizeof(int32_t));
+    return h->names && h->slot;
+}
+
+static void htab_free(htab_t *h) {
+    free(h->names);
+    free(h->slot);
+}
+
+static uint32_t hname_hash(const char *p, int32_t l) {
+    uint32_t x = 2166136261u;
+    for (int32_t i = 0; i < l; i++) x = (x ^ (unsigned char)p[i]) * 16777619u;
+    return x;
+}
+
+static int32_t htab_code(htab_t *h, const char *p, int32_t l) {
+    uint32_t i = hname_hash(p, l) & h->mask;
+    while (h->slot[i]) {
+        hname *e = &h->names[h->slot[i] - 1];
+        if (e->l == l && memcmp(e->p, p, (size_t)l) == 0) return h->slot[i] - 1;
+        i = (i + 1) & h->mask;
+    }
+    if (h->nnames == h->cap) {
+        hname *q = realloc(h->names, sizeof(hname) * (size_t)h->cap * 2);
+        if (!q) return -2;
+        h->names = q;
+        h->cap *= 2;
+    }
+    int32_t code = h->nnames++;
+    h->names[code].p = p;
+    h->names[code].l = l;
+    h->slot[i] = code + 1;
+    if ((uint32_t)h->nnames * 2 > h->mask) { /* grow and rehash */
+        uint32_t nm = h->mask * 2 + 1;
+        int32_t *ns = calloc(nm + 1, sizeof(int32_t));
+        if (!ns) return -2;
+        for (int32_t k = 0; k < h->nnames; k++) {
+            uint32_t j = hname_hash(h->names[k].p, h->names[k].l) & nm;
+            while (ns[j]) j = (j + 1) & nm;
+            ns[j] = k + 1;
+        }
+        free(h->slot);
+        h->slot = ns;
+        h->mask = nm;
+    }
+    return code;
+}
+
+/* `g` := the rows `ord[0:k]` of `o`, in that order; a null host becomes `sensor` when given */
+static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, const char *sensor,
+                      Py_ssize_t sensor_len) {
+    if (!out_alloc(g, k)) return 0;
+    g->m = k;
+    size_t obm = (size_t)(o->m + 7) / 8;
+    for (int c = 0; c < NS; c++) {
+        if (!(c == S_HOST && sensor) && !any_bit(o->svalid[c], obm)) continue; /* (all null) */
+        const int32_t *so = o->soff[c];
+        const char *sd = o->sdata[c].p;
+        const uint8_t *sv = o->svalid[c];
+        sbuf *d = &g->sdata[c];
+        size_t need = o->sdata[c].len + (c == S_HOST && sensor ? (size_t)sensor_len * (size_t)k : 0);
+        if (need && !sb_reserve(d, need)) return 0;
+        int32_t *go = g->soff[c];
+        uint8_t *gv = g->svalid[c];
+        go[0] = 0;
+        for (Py_ssize_t j = 0; j < k; j++) {
+            int32_t i = ord[j].row;
+            if (bit_get(sv, i)) {
+                int32_t a = so[i], l = so[i + 1] - a;
+                memcpy(d->p + d->len, sd + a, (size_t)l);
+                d->len += (size_t)l;
+                bit_set(gv, j);
+            } else if (c == S_HOST && sensor) {
+                memcpy(d->p + d->len, sensor, (size_t)sensor_len);
+                d->len += (size_t)sensor_len;
+                bit_set(gv, j);
+            }
+            go[j + 1] = (int32_t)d->len;
+        }
+    }
+    for (int c = 0; c < NN; c++) {
+        if (!any_bit(o->nvalid[c], obm)) continue;
+        const uint8_t *od = o->ndata[c], *ov = o->nvalid[c];
+        uint8_t *gd = g->ndata[c], *gv = g->nvalid[c];
+        for (Py_ssize_t j = 0; j < k; j++)
+            if (bit_get(ov, ord[j].row)) bit_set(gv, j);
+#define GATHER(T)                                                                     \
+    for (Py_ssize_t j = 0; j < k; j++) ((T *)gd)[j] = ((const T *)od)[ord[j].row]; \
+    break
+        switch (N_SIZE[c]) {
+            case 1: GATHER(uint8_t);
+            case 2: GATHER(uint16_t);
+            case 4: GATHER(uint32_t);
+            default: GATHER(int64_t);
+        }
+#undef GATHER
+    }
+    for (int c = 0; c < NB; c++)
+        for (Py_ssize_t j = 0; j < k && any_bit(o->bdata[c], obm); j++)
+            if (bit_get(o->bdata[c], ord[j].row)) bit_set(g->bdata[c], j);
+    for (Py_ssize_t j = 0; j < k; j++) {
+        g->naive[j] = o->naive[ord[j].row];
+        g->row[j] = o->row[ord[j].row];
+    }
+    return 1;
+}
+
+/* A block's newlines, and an unterminated last line. */
+static Py_ssize_t count_lines_of(const unsigned char *p, Py_ssize_t len) {
+    Py_ssize_t n = 0;
+    const unsigned char *e = p + len, *q = p;
+    while (q < e) {
+        const unsigned char *nl = memchr(q, '\n', (size_t)(e - q));
+        if (!nl) {
+            n++;
+            break;
+        }
+        n++;
+        q = nl + 1;
+    }
+    return n;
+}
+
+static PyObject *fp_count_lines(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    Py_ssize_t n;
+    Py_BEGIN_ALLOW_THREADS
+    n = count_lines_of((const unsigned char *)data.buf, data.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(n);
+}
+
+/* A buffer this module allocated, handed to Python without a copy (freed with the object). */
+typedef struct {
+    PyObject_HEAD
+    void *p;
+    Py_ssize_t n;
+} owned_t;
+
+static void owned_dealloc(owned_t *self) {
+    free(self->p);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int owned_getbuffer(owned_t *self, Py_buffer *view, int flags) {
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->p, self->n, 0, flags);
+}
+
+static PyBufferProcs owned_as_buffer = {(getbufferproc)owned_getbuffer, NULL};
+
+static PyTypeObject owned_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "honeyscope.ingest._fastparse.Buffer",
+    .tp_basicsize = sizeof(owned_t),
+    .tp_dealloc = (destructor)owned_dealloc,
+    .tp_as_buffer = &owned_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "memory of a parse's column, exposed as a buffer",
+};
+
+/* the first n bytes of *pp as a buffer object that takes the memory over (*pp becomes NULL) */
+static PyObject *bytes_of_own(void *pp_, size_t n) {
+    void **pp = (void **)pp_;
+    owned_t *o = PyObject_New(owned_t, &owned_type);
+    if (!o) return NULL;
+    if (!*pp) *pp = calloc(1, 1);
+    o->p = *pp;
+    o->n = (Py_ssize_t)n;
+    *pp = NULL;
+    return (PyObject *)o;
+}
+#define bytes_of(p, n) bytes_of_own(&(p), (n))
 
 static PyObject *fp_parse(PyObject *self, PyObject *args) {
-    Py_buffer data, offs;
+    Py_buffer data, offs = {0};
+    PyObject *offs_obj;
     Py_ssize_t n;
     int off64;
     long long ref_year, ref_key;
-    if (!PyArg_ParseTuple(args, "y*y*npLL", &data, &offs, &n, &off64, &ref_year, &ref_key)) return NULL;
+    int want_sort = 0;
+    PyObject *sensor_obj = Py_None;
+    long long t_lo = 0, t_hi = 0;
+    if (!PyArg_ParseTuple(args, "y*OnpLL|pOLL", &data, &offs_obj, &n, &off64, &ref_year, &ref_key,
+                          &want_sort, &sensor_obj, &t_lo, &t_hi))
+        return NULL;
+    int raw_mode = offs_obj == Py_None; /* no offsets: the lines of `data`, cut at its newlines */
+    if (!raw_mode && PyObject_GetBuffer(offs_obj, &offs, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    const char *sensor = NULL;
+    Py_ssize_t sensor_len = 0;
+    if (sensor_obj != Py_None) {
+        sensor = PyUnicode_AsUTF8AndSize(sensor_obj, &sensor_len);
+        if (!sensor) {
+            PyBuffer_Release(&data);
+            if (!raw_mode) PyBuffer_Release(&offs);
+            return NULL;
+        }
+    }
     PyObject *res = NULL;
     uint8_t *claimed = NULL, *body = NULL, *tail = NULL;
-    out_t o;
+    out_t o, g;
     rej_t rj;
+    skey *keys = NULL;
+    int32_t *pcode = NULL;
+    htab_t ht, pt;
+    memset(&pt, 0, sizeof pt);
     memset(&o, 0, sizeof o);
+    memset(&g, 0, sizeof g);
     memset(&rj, 0, sizeof rj);
-    int alloc_ok = 0;
-    Py_ssize_t njson = 0;
+    memset(&ht, 0, sizeof ht);
+    int alloc_ok = 0, sorted = 0;
+    Py_ssize_t njson = 0, undecided = 0;
     size_t osz = off64 ? 8 : 4;
-    if (n < 0 || (size_t)offs.len < ((size_t)n + 1) * osz) {
+    if (raw_mode) {
+        Py_BEGIN_ALLOW_THREADS
+        n = count_lines_of((const unsigned char *)data.buf, data.len);
+        Py_END_ALLOW_THREADS
+    } else if (n < 0 || (size_t)offs.len < ((size_t)n + 1) * osz) {
         PyErr_SetString(PyExc_ValueError, "offsets buffer too small");
         goto done;
     }
@@ -1122,14 +1458,27 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
+    rj.fill = sensor;
+    rj.fill_len = sensor_len;
     params_t pp = {ref_year, ref_key};
     const unsigned char *base = (const unsigned char *)data.buf;
-    const int64_t *o64 = (const int64_t *)offs.buf;
-    const int32_t *o32 = (const int32_t *)offs.buf;
-    int bad = 0;
+    const int64_t *o64 = raw_mode ? NULL : (const int64_t *)offs.buf;
+    const int32_t *o32 = raw_mode ? NULL : (const int32_t *)offs.buf;
+    int bad = 0, nomem = 0;
+    Py_ssize_t kept = 0, nhosts = 0;
     Py_BEGIN_ALLOW_THREADS
+    int64_t cur = 0; /* raw mode: where the next line starts */
     for (Py_ssize_t r = 0; r < n; r++) {
-        int64_t a = off64 ? o64[r] : o32[r], b = off64 ? o64[r + 1] : o32[r + 1];
+        int64_t a, b;
+        if (raw_mode) {
+            const unsigned char *nl = memchr(base + cur, '\n', (size_t)(data.len - cur));
+            a = cur;
+            b = nl ? nl - base : data.len;
+            cur = b + 1;
+        } else {
+            a = off64 ? o64[r] : o32[r];
+            b = off64 ? o64[r + 1] : o32[r + 1];
+        }
         if (a < 0 || b < a || b > data.len) {
             bad = 1;
             break;
@@ -1163,6 +1512,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             row.host.s -= msg.s; /* (spans relative to the message) */
             if (!record_head(mt, at, &row) || !parse_body(mt, at, msg.l, &row)) continue;
             claimed[r] = 1;
+            o.row[o.m] = (uint32_t)r;
             write_row(&o, mt, &row);
             continue;
         }
@@ -1187,14 +1537,91 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         if (!parse_head(t, at, &pp, &row)) continue;
         if (!parse_body(t, at, L, &row)) continue;
         claimed[r] = 1;
+        o.row[o.m] = (uint32_t)r;
         write_row(&o, t, &row);
+    }
+    for (Py_ssize_t r = 0; r < n && !bad; r++) undecided += body[r] >= 2;
+    /* The store's order, where this pass alone decides every row: the block's trailing-space vote
+     * needs no line of the caller's (no undecided body), times need no time zone (the caller
+     * asks only when they are UTC). A claimed row the vote calls cut, or whose time is outside
+     * [t_lo, t_hi), is given back (not claimed), as the caller would. */
+    if (want_sort && !bad && !undecided && !o.sdata[S_HOST].fail) {
+        Py_ssize_t nf = 0, sp = 0;
+        for (Py_ssize_t r = 0; r < n; r++)
+            if (body[r] == 1) {
+                nf++;
+                sp += tail[r];
+            }
+        int spaced = sp * 2 > nf;
+        keys = malloc(sizeof(skey) * ((size_t)o.m + 1));
+        if (!keys || !htab_init(&ht)) {
+            nomem = 1;
+        } else {
+            const int64_t *tm = (const int64_t *)o.ndata[N_TIME];
+            const int32_t *ho = o.soff[S_HOST];
+            for (Py_ssize_t i = 0; i < o.m; i++) {
+                uint32_t r = o.row[i];
+                int64_t t = tm[i];
+                if ((spaced && !tail[r]) || t < t_lo || t >= t_hi) {
+                    claimed[r] = 0;
+                    continue;
+                }
+                int32_t code = -1;
+                if (bit_get(o.svalid[S_HOST], i))
+                    code = htab_code(&ht, o.sdata[S_HOST].p + ho[i], ho[i + 1] - ho[i]);
+                else if (sensor)
+                    code = htab_code(&ht, sensor, (int32_t)sensor_len);
+                if (code == -2) {
+                    nomem = 1;
+                    break;
+                }
+                keys[kept].month = month_of(t);
+                keys[kept].time = t;
+                keys[kept].row = (int32_t)i;
+                keys[kept].code = code;
+                kept++;
+            }
+            nhosts = ht.nnames;
+            hname **byname = malloc(sizeof(hname *) * ((size_t)nhosts + 1));
+            int32_t *rank = malloc(sizeof(int32_t) * ((size_t)nhosts + 1));
+            if (nomem || !byname || !rank) {
+                nomem = 1;
+            } else {
+                for (int32_t k = 0; k < nhosts; k++) byname[k] = &ht.names[k];
+                qsort(byname, (size_t)nhosts, sizeof(hname *), hname_cmp);
+                for (int32_t k = 0; k < nhosts; k++) rank[byname[k] - ht.names] = k;
+                for (Py_ssize_t j = 0; j < kept; j++)
+                    keys[j].rank = keys[j].code < 0 ? (int32_t)nhosts : rank[keys[j].code];
+                if (!sort_keys(keys, kept, (int32_t)nhosts) || !out_gather(&o, &g, keys, kept, sensor, sensor_len) ||
+                    g.sdata[S_HOST].fail)
+                    nomem = 1;
+                else sorted = 1;
+            }
+            free(byname);
+            free(rank);
+        }
+    }
+    /* the rows' prefixes as codes into their distinct values (a null prefix: ""), for the
+     * caller to read each distinct prefix's action once */
+    out_t *wo = sorted ? &g : &o;
+    if (!bad && !nomem) {
+        pcode = malloc(sizeof(int32_t) * ((size_t)wo->m + 1));
+        if (!pcode || !htab_init(&pt)) nomem = 1;
+        const int32_t *po = wo->soff[S_PREFIX];
+        for (Py_ssize_t i = 0; i < wo->m && !nomem; i++) {
+            int32_t c = bit_get(wo->svalid[S_PREFIX], i)
+                            ? htab_code(&pt, wo->sdata[S_PREFIX].p + po[i], po[i + 1] - po[i])
+                            : htab_code(&pt, "", 0);
+            if (c < 0) nomem = 1;
+            pcode[i] = c;
+        }
     }
     Py_END_ALLOW_THREADS
     if (bad) {
         PyErr_SetString(PyExc_ValueError, "bad offsets");
         goto done;
     }
-    if (rj.host.fail || rj.text.fail) {
+    if (nomem || rj.host.fail || rj.text.fail) {
         PyErr_NoMemory();
         goto done;
     }
@@ -1204,7 +1631,8 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             goto done;
         }
     {
-        Py_ssize_t m = o.m;
+        out_t *w = sorted ? &g : &o;
+        Py_ssize_t m = w->m;
         size_t bm = (size_t)(m + 7) / 8;
         res = PyDict_New();
         if (!res) goto done;
@@ -1219,20 +1647,72 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         }                                              \
         Py_DECREF(v);                                  \
     } while (0)
+        SET("n", PyLong_FromSsize_t(n));
         SET("m", PyLong_FromSsize_t(m));
         SET("json", PyLong_FromSsize_t(njson));
+        SET("sorted", PyBool_FromLong(sorted));
         SET("claimed", bytes_of(claimed, (size_t)n));
         SET("has_body", bytes_of(body, (size_t)n));
         SET("tail_sp", bytes_of(tail, (size_t)n));
-        SET("naive", bytes_of(o.naive, (size_t)m));
+        SET("naive", bytes_of(w->naive, (size_t)m));
+        SET("row", bytes_of(w->row, (size_t)m * 4));
+        SET("prefix_code", bytes_of(pcode, (size_t)m * 4));
+        {
+            PyObject *names = PyList_New(pt.nnames);
+            if (!names) {
+                Py_CLEAR(res);
+                goto done;
+            }
+            for (int32_t k = 0; k < pt.nnames; k++) {
+                PyObject *u = PyUnicode_DecodeUTF8(pt.names[k].p, pt.names[k].l, "replace");
+                if (!u) {
+                    Py_DECREF(names);
+                    Py_CLEAR(res);
+                    goto done;
+                }
+                PyList_SET_ITEM(names, k, u);
+            }
+            SET("prefixes", names);
+        }
         for (int c = 0; c < NS; c++)
-            SET(S_NAMES[c], Py_BuildValue("(NNN)", bytes_of(o.svalid[c], bm),
-                                          bytes_of(o.soff[c], ((size_t)m + 1) * 4),
-                                          bytes_of(o.sdata[c].p ? o.sdata[c].p : "", o.sdata[c].len)));
+            SET(S_NAMES[c], Py_BuildValue("(NNN)", bytes_of(w->svalid[c], bm),
+                                          bytes_of(w->soff[c], ((size_t)m + 1) * 4),
+                                          bytes_of(w->sdata[c].p, w->sdata[c].len)));
         for (int c = 0; c < NN; c++)
-            SET(N_NAMES[c], Py_BuildValue("(NN)", bytes_of(o.nvalid[c], bm),
-                                          bytes_of(o.ndata[c], (size_t)m * (size_t)N_SIZE[c])));
-        for (int c = 0; c < NB; c++) SET(B_NAMES[c], bytes_of(o.bdata[c], bm));
+            SET(N_NAMES[c], Py_BuildValue("(NN)", bytes_of(w->nvalid[c], bm),
+                                          bytes_of(w->ndata[c], (size_t)m * (size_t)N_SIZE[c])));
+        for (int c = 0; c < NB; c++) SET(B_NAMES[c], bytes_of(w->bdata[c], bm));
+        if (sorted) {
+            /* the runs of equal (month, host) in order: (month, host or None, rows) */
+            PyObject *runs = PyList_New(0);
+            if (!runs) {
+                Py_CLEAR(res);
+                goto done;
+            }
+            Py_ssize_t j = 0;
+            while (j < kept) {
+                Py_ssize_t e = j + 1;
+                while (e < kept && keys[e].month == keys[j].month && keys[e].code == keys[j].code) e++;
+                PyObject *name;
+                if (keys[j].code < 0) {
+                    name = Py_None;
+                    Py_INCREF(name);
+                } else {
+                    name = PyUnicode_DecodeUTF8(ht.names[keys[j].code].p, ht.names[keys[j].code].l,
+                                                "replace");
+                }
+                PyObject *item = name ? Py_BuildValue("(iNn)", (int)keys[j].month, name, e - j) : NULL;
+                if (!item || PyList_Append(runs, item)) {
+                    Py_XDECREF(item);
+                    Py_DECREF(runs);
+                    Py_CLEAR(res);
+                    goto done;
+                }
+                Py_DECREF(item);
+                j = e;
+            }
+            SET("runs", runs);
+        }
         Py_ssize_t k = rj.m;
         size_t rbm = (size_t)(k + 7) / 8;
         SET("rej_m", PyLong_FromSsize_t(k));
@@ -1240,31 +1720,56 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         SET("rej_time", Py_BuildValue("(NN)", bytes_of(rj.tvalid, rbm), bytes_of(rj.time, (size_t)k * 8)));
         SET("rej_naive", bytes_of(rj.naive, (size_t)k));
         SET("rej_host", Py_BuildValue("(NNN)", bytes_of(rj.hvalid, rbm), bytes_of(rj.hoff, ((size_t)k + 1) * 4),
-                                      bytes_of(rj.host.p ? rj.host.p : "", rj.host.len)));
+                                      bytes_of(rj.host.p, rj.host.len)));
         SET("rej_text", Py_BuildValue("(ONN)", Py_None, bytes_of(rj.toff, ((size_t)k + 1) * 4),
-                                      bytes_of(rj.text.p ? rj.text.p : "", rj.text.len)));
+                                      bytes_of(rj.text.p, rj.text.len)));
 #undef SET
     }
 done:
     out_free(&o);
+    out_free(&g);
     rej_free(&rj);
+    htab_free(&ht);
+    htab_free(&pt);
+    free(keys);
+    free(pcode);
     free(claimed);
     free(body);
     free(tail);
     PyBuffer_Release(&data);
-    PyBuffer_Release(&offs);
+    if (!raw_mode) PyBuffer_Release(&offs);
     return res;
 }
 
+/* glibc returns every large block freed to the kernel at once (an mmap each), and the next one
+ * comes back as fresh pages the kernel zeroes: an ingest allocates and frees its blocks (8 MiB)
+ * and their columns over and over. Kept instead (up to 256 MiB free on top of the heap). */
+static PyObject *fp_keep_freed_memory(PyObject *self, PyObject *noargs) {
+#ifdef __GLIBC__
+    int ok = mallopt(M_MMAP_THRESHOLD, 32 << 20) && mallopt(M_TRIM_THRESHOLD, 256 << 20) &&
+             mallopt(M_TOP_PAD, 64 << 20);
+    return PyBool_FromLong(ok);
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
 static PyMethodDef methods[] = {
+    {"keep_freed_memory", fp_keep_freed_memory, METH_NOARGS,
+     "keep_freed_memory() -> bool: glibc keeps large freed blocks for reuse (no mmap/munmap each)"},
     {"parse", fp_parse, METH_VARARGS,
-     "parse(data, offsets, n, off64, ref_year, ref_key) -> dict: the claimed lines' columns"},
+     "parse(data, offsets | None, n, off64, ref_year, ref_key[, sort, sensor, t_lo, t_hi]) -> dict: "
+     "the claimed lines' columns (offsets None: the lines of data, cut at its newlines; sort: "
+     "in the store's order where the pass alone decides it)"},
+    {"count_lines", fp_count_lines, METH_VARARGS,
+     "count_lines(data) -> int: newlines, and an unterminated last line"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastparse",
                                     "Compiled fast path of the LOG line parser.", -1, methods};
 
 PyMODINIT_FUNC PyInit__fastparse(void) {
+    if (PyType_Ready(&owned_type) < 0) return NULL;
     for (int k = 0; k < NK; k++) {
         K_LEN_[k] = (int)strlen(K_KEY[k]);
         K_C8[k] = code8((const unsigned char *)K_KEY[k], K_LEN_[k]);

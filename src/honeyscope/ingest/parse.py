@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from honeyscope import schema
 from honeyscope.ingest import parse_fast
@@ -53,7 +52,6 @@ from honeyscope.ingest.parse_rules import (
     ref_key,
     to_utc,
 )
-from honeyscope.ingest.parse_tokens import tokenise
 
 if TYPE_CHECKING:  # (polars is imported by the general path's functions: the fast path never needs it)
     import polars as pl
@@ -128,6 +126,9 @@ class ParseResult:
     rejects: pa.Table  # schema.REJECT_SCHEMA
     #: rows kept with an auxiliary field left null, by warning ("bad icmp_id": n)
     warnings: dict[str, int] = field(default_factory=dict)
+    #: None: ``rows`` are in line order; else they are in the store's order (by month, host, time,
+    #: then line) and this is their :data:`honeyscope.ingest.parse_fast.Layout`
+    layout: Any = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,6 +238,7 @@ def _address(df: pl.DataFrame, text: str, out: str, _kernel: Any) -> pl.DataFram
     odd IPv4 forms, garbage) take the general path, over those rows only.
     """
     import polars as pl
+    import pyarrow.compute as pc
     if _kernel is None:
         return _address_general(df, text, out)
     col = df.get_column(text)
@@ -364,6 +366,31 @@ def parse_block(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseRes
                 return _merge(lines, first_line, ctx, *fast)
         except Exception:  # the general path alone gives the block's answer
             pass
+    return _general(lines, first_line, ctx)
+
+
+def parse_bytes(block: bytes, first_line: int, ctx: ParseContext) -> tuple[ParseResult, int]:
+    """A block of text (whole lines, as :meth:`honeyscope.ingest.sources.Reader.blocks` yields it) parsed as
+    :func:`parse_block` parses its lines (:func:`honeyscope.ingest.sources.lines_array`), and its
+    number of lines; the rows in the store's order where the compiled pass can give them so
+    (:attr:`ParseResult.layout`), else in line order. ASCII text without CR goes to the compiled
+    pass as it is: no array of its lines is made unless some line takes the general path."""
+    from honeyscope.ingest import sources
+
+    if block and parse_fast.available() and ctx.year is None and block.isascii() and b"\r" not in block:
+        try:
+            fast = parse_fast.claim_bytes(block, first_line, ctx)
+            if fast is not None:
+                rows, rejects, claimed, spaced, layout = fast
+                return _merge(None, first_line, ctx, rows, rejects, claimed, spaced, layout,
+                              block=block), len(claimed)
+        except Exception:  # the general path alone gives the block's answer
+            pass
+    lines = sources.lines_array(block)
+    return parse_block(lines, first_line, ctx), len(lines)
+
+
+def _general(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
     try:
         return _parse(lines, first_line, ctx)
     except Exception:
@@ -381,16 +408,26 @@ def parse_block(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseRes
         )
 
 
-def _merge(lines: pa.Array, first_line: int, ctx: ParseContext, rows: pa.Table, rejects: pa.Table,
-           claimed: np.ndarray, spaced: bool) -> ParseResult:
+def _merge(lines: pa.Array | None, first_line: int, ctx: ParseContext, rows: pa.Table,
+           rejects: pa.Table, claimed: np.ndarray, spaced: bool, layout: Any = None,
+           block: bytes | None = None) -> ParseResult:
     """The block's result from the compiled path's rows and rejects and the general path's parse
-    of the lines it did not claim (both in line order)."""
+    of the lines it did not claim (rejects in line order; rows in line order, or in the store's
+    order with their ``layout`` when the general path adds none). ``block``: the block's bytes,
+    cut into ``lines`` only when needed."""
     rest = np.flatnonzero(~claimed)
     if not len(rest):
-        return ParseResult(rows, rejects, {})
+        return ParseResult(rows, rejects, {}, layout)
+    if lines is None:
+        from honeyscope.ingest import sources
+        assert block is not None
+        lines = sources.lines_array(block)
     sub = _parse(lines.take(pa.array(rest)), first_line, ctx, rest + first_line, spaced,
                  max(KERNEL_MIN_LINES, FALLBACK_KERNEL_MIN_LINES))
-    return ParseResult(_in_line_order(rows, sub.rows), _in_line_order(rejects, sub.rejects), sub.warnings)
+    if sub.rows.num_rows:
+        layout = None
+    return ParseResult(rows if layout is not None else _in_line_order(rows, sub.rows),
+                       _in_line_order(rejects, sub.rejects), sub.warnings, layout)
 
 
 def _in_line_order(a: pa.Table, b: pa.Table) -> pa.Table:
@@ -471,6 +508,8 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext, numbers: np.ndar
     if isinstance(text_arr, pa.ChunkedArray):
         text_arr = text_arr.combine_chunks()
     if _kernel is None:
+        from honeyscope.ingest.parse_tokens import tokenise
+
         toks = tokenise(text_arr, body_at)
         cols = [pl.from_arrow(v).alias(k) if isinstance(v, pa.Array) else pl.Series(k, v)
                 for k, v in toks.items()]

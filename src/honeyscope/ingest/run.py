@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -172,10 +173,9 @@ def default_sensor(inp: sources.Input) -> str:
 
 
 def _parse_job(block: bytes, first_line: int, ctx: ParseContext) -> tuple[ParseResult, int]:
-    from honeyscope.ingest.parse import parse_block
+    from honeyscope.ingest.parse import parse_bytes
 
-    arr = sources.lines_array(block)
-    return parse_block(arr, first_line, ctx), len(arr)
+    return parse_bytes(block, first_line, ctx)
 
 
 def check_options(year: int | None, workers: int | None, sensor: str | None, tz: str) -> None:
@@ -219,6 +219,39 @@ def ingest(
     ``live=False`` reads every line of every input, even the unterminated last line of a file
     being written (an analysis of files ingested on the fly: there is no next ingest)."""
     check_options(year, workers, sensor, tz)
+    from honeyscope.ingest import parse_fast
+
+    parse_fast.keep_freed_memory()
+    import pyarrow as pa
+
+    # Arrow's own allocator (mimalloc) takes fresh huge pages for the blocks' tables and Parquet
+    # pages and the kernel zeroes each: 10% of an ingest's CPU. The C library's, which keeps what
+    # is freed (above), serves them again; the previous pool is back after the ingest.
+    pool = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        return _ingest(inputs, store, year=year, tz=tz, sensor=sensor, workers=workers, wait=wait,
+                       progress=progress, block_size=block_size, include=include, exclude=exclude,
+                       live=live)
+    finally:
+        pa.set_memory_pool(pool)
+
+
+def _ingest(
+    inputs: Iterable[str | Path] | str | Path,
+    store: str | Path | Store,
+    *,
+    year: int | None,
+    tz: str,
+    sensor: str | None,
+    workers: int | None,
+    wait: float | None,
+    progress: Progress | None,
+    block_size: int,
+    include: Iterable[str],
+    exclude: Iterable[str],
+    live: bool,
+) -> Ledger:
     inputs = [str(inputs)] if isinstance(inputs, str | Path) else [str(i) for i in inputs]
     store_path = store.path if isinstance(store, Store) else Path(store)
     resolved = sources.expand(inputs, skip=[store_path], include=include, exclude=exclude)
@@ -458,6 +491,9 @@ def _empty_rows() -> Any:
     return schema.empty()
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class _Stats:
     """Rows per sensor and year, and the first and last time, of one input (for the ledger)."""
 
@@ -466,25 +502,45 @@ class _Stats:
         self.first: Any = None
         self.last: Any = None
 
-    def add(self, rows: Any) -> None:
-        import pyarrow.compute as pc
+    def add(self, rows: Any, runs: list[tuple[int, str | None, int]] | None = None) -> None:
+        """Count ``rows``; ``runs``: their (month since 1970-01, host, rows) when known (rows in
+        the store's order, :data:`honeyscope.ingest.parse_fast.Layout`): no grouping then."""
+        import numpy as np
+        import pyarrow as pa
 
         if not rows.num_rows:
             return
         t = rows.column("time")
-        lo, hi = pc.min(t).as_py(), pc.max(t).as_py()
-        if lo is None:
+        if runs is not None:  # (every row of such a table has a time; pyarrow.compute not loaded)
+            a = t.combine_chunks()
+            us = np.frombuffer(a.buffers()[1], np.int64, len(a), a.offset * 8)
+            self._span(int(us.min()), int(us.max()))
+            for month, host, n in runs:
+                key = (host or "", 1970 + month // 12)
+                self.counts[key] = self.counts.get(key, 0) + n
             return
+        import pyarrow.compute as pc
+
+        # (as microseconds: a timestamp's as_py imports pandas, 0.12 s of a small ingest)
+        mm = pc.min_max(pc.cast(t, pa.int64()))
+        if mm["min"].as_py() is None:
+            return
+        self._span(mm["min"].as_py(), mm["max"].as_py())
+        # (counted with numpy: Table.group_by loads pyarrow's dataset module and pandas, 0.15 s)
+        host = pc.fill_null(rows.column("host"), "").combine_chunks().dictionary_encode()
+        year = pc.year(t).combine_chunks()
+        known = year.is_valid().to_numpy(zero_copy_only=False)
+        key = (host.indices.to_numpy(zero_copy_only=False).astype(np.int64) * 100_000
+               + pc.fill_null(year, 0).to_numpy(zero_copy_only=False).astype(np.int64))[known]
+        names = host.dictionary.to_pylist()
+        for k, n in zip(*np.unique(key, return_counts=True), strict=True):
+            h, y = names[int(k) // 100_000], int(k) % 100_000
+            self.counts[(h, y)] = self.counts.get((h, y), 0) + int(n)
+
+    def _span(self, lo_us: int, hi_us: int) -> None:
+        lo, hi = (_EPOCH + timedelta(microseconds=v) for v in (lo_us, hi_us))
         self.first = lo if self.first is None else min(self.first, lo)
         self.last = hi if self.last is None else max(self.last, hi)
-        import pyarrow as pa
-
-        by = pa.table({"host": pc.fill_null(rows.column("host"), ""), "year": pc.year(t)}).group_by(
-            ["host", "year"]).aggregate([("year", "count")])
-        for h, y, n in zip(*(by.column(c).to_pylist() for c in ("host", "year", "year_count")),
-                           strict=True):
-            if y is not None:
-                self.counts[(h, y)] = self.counts.get((h, y), 0) + n
 
     def merge(self, other: _Stats) -> None:
         for k, n in other.counts.items():
@@ -520,8 +576,11 @@ def _counted(entry: InputLedger, tx: Any, t0: float, nbytes: int) -> InputLedger
 
 def parse_block(block: bytes, first_line: int, ctx: ParseContext) -> tuple[ParseResult, int]:
     """One block of lines parsed as a local ingest parses it (rows, rejects; lines in the block):
-    the step a distributed ingest's workers run."""
-    return _parse_job(block, first_line, ctx)
+    the step a distributed ingest's workers run (rows in line order)."""
+    from honeyscope.ingest.parse import parse_block
+
+    arr = sources.lines_array(block)
+    return parse_block(arr, first_line, ctx), len(arr)
 
 
 def counted(entry: InputLedger, tx: Any, t0: float, nbytes: int) -> InputLedger:
@@ -543,9 +602,9 @@ class _Staged:
 def _stage_job(tx: Transaction, block: bytes, first_line: int, ctx: ParseContext) -> _Staged:
     """Parse a block and stage its rows and rejects as Parquet in ``tx`` (a worker thread's job)."""
     res, n = _parse_job(block, first_line, ctx)
-    tx.add(res.rows, res.rejects)
+    tx.add(res.rows, res.rejects, layout=res.layout)
     stats = _Stats()
-    stats.add(res.rows)
+    stats.add(res.rows, None if res.layout is None else res.layout[2])
     return _Staged(tx, res.warnings, stats, n)
 
 
@@ -596,12 +655,15 @@ def _parse_blocks(
         pool = ThreadPoolExecutor(workers, thread_name_prefix="honeyscope-parse")
     in_flight: list[Future[_Staged]] = []
     next_line = first_line
+    from honeyscope.ingest import parse_fast
+
+    count = sources.count_lines if parse_fast.count_lines(b"") is None else parse_fast.count_lines
     todo = itertools.chain((first, second), blocks)  # lazily: never the whole input
     first = second = None  # (a block is held by its job only)
     try:
         for block in todo:
             # line numbers of a block are known before it is parsed: count its newlines
-            n = sources.count_lines(block)
+            n = count(block)
             # each block parses with the context as it is now (its own copy: no state shared)
             job_ctx = dataclasses.replace(ctx, state=copy.deepcopy(ctx.state))
             in_flight.append(pool.submit(_stage_job, tx.block(next(seq)), block, next_line, job_ctx))

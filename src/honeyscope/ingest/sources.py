@@ -483,6 +483,18 @@ class Reader:
         if len(pending) >= n:
             self._pending = pending[n:]
             return pending[:n]
+        if self.compression is None and not self._peeked and not self._eof:
+            # plain text: what is missing in one read, hashed as it comes (no chunks to join)
+            want = n - len(pending)
+            data = self._raw.read(want if want < 1 << 31 else -1)  # (read(n) allocates n bytes)
+            if self.hash_raw:
+                self._hash.update(data)
+            self._count += len(data)
+            self.content_read += len(data)
+            if not data:
+                self._eof = True
+            self._pending = b""
+            return pending + data if pending else data
         parts, got = [pending], len(pending)
         self._pending = b""
         while got < n:
