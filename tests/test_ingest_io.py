@@ -200,7 +200,8 @@ def test_long_lines_are_cut_as_they_stream(tmp_path):
     block the reader yields is much bigger than the block size (the old reader kept the whole
     line in memory)."""
     from honeyscope.ingest import sources
-    from honeyscope.ingest.parse import MAX_LINE_BYTES, MAX_REJECT_TEXT
+    from honeyscope.ingest.parse import MAX_REJECT_TEXT
+    from honeyscope.ingest.parse_rules import MAX_LINE_BYTES
 
     f = write(tmp_path / "long.log", line(1) + "A" * (24 << 20) + "\n" + line(2))
     r = sources.Reader(sources.Input(str(f), f))

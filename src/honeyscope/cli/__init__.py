@@ -28,6 +28,14 @@ import warnings
 
 from honeyscope import __version__
 
+# numpy's OpenBLAS starts a thread per core when numpy is loaded, and each spins for a while waiting
+# for work an ingest never gives it (ingest uses no BLAS; the analyses run theirs on one thread, see
+# honeyscope.analyse.blas): 4-5% of an ingest's CPU, during the imports the whole run waits for.
+# The command line's process uses one, unless the user chose (the Python API leaves it alone).
+if "numpy" not in sys.modules and not any(
+        k in os.environ for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
 #: Commands that show their own progress (a bar or named steps); the others get a spinner on a
 #: terminal until their output is ready.
 OWN_PROGRESS = {"ingest", "report", "demo", "export", "generate", "collect"}

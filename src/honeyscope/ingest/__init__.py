@@ -9,18 +9,9 @@ each other. It calls down into :mod:`.run`, never up into the API (no cycle).
 
 from __future__ import annotations
 
-import os
 import sys
 import types
 from typing import Any
-
-# numpy's OpenBLAS starts a thread per core when numpy is loaded, and each spins for a while waiting
-# for work an ingest never gives it (ingest uses no BLAS; the analyses run theirs on one thread, see
-# honeyscope.analyse.blas): 4-5% of an ingest's CPU, during the imports that the whole run waits
-# for. One thread, unless the user chose, when numpy is not loaded yet.
-if "numpy" not in sys.modules and not any(
-        k in os.environ for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 
 class _CallableModule(types.ModuleType):

@@ -46,6 +46,7 @@ from honeyscope.ingest import parse_fast
 from honeyscope.ingest.parse_rules import (
     ANCHOR_LOOSE_RE,
     ANCHOR_RE,
+    MAX_LINE_BYTES,
     YEARS,
     actions,
     by_distinct,
@@ -82,8 +83,6 @@ def _kernel_for(n: int, least: int | None = None) -> Any:
         _kernel = parse_kernel
     return _kernel
 
-#: Lines longer than this (bytes) are rejected unread: the kernel's LOG lines are < 1 KiB.
-MAX_LINE_BYTES = 16 * 1024
 #: A reject keeps at most this much of its line's text.
 MAX_REJECT_TEXT = 4096
 

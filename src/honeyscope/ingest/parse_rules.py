@@ -12,6 +12,10 @@ from zoneinfo import ZoneInfo
 if TYPE_CHECKING:  # (imported where used: only new prefixes, other zones and the general path need it)
     import polars as pl
 
+#: Lines longer than this (bytes) are rejected unread: the kernel's LOG lines are < 1 KiB (the
+#: compiled pass's MAX_LINE_BYTES is the same number).
+MAX_LINE_BYTES = 16 * 1024
+
 #: The first and last year a time may have (a stamp outside is ``bad timestamp``).
 YEARS = (1970, 2099)
 #: The same bounds in microseconds since the epoch: [first, end).

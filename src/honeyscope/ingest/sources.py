@@ -530,7 +530,7 @@ class Reader:
         newline; with ``hold_tail`` such a line is not yielded (a log being written: the rest of the
         line comes later) and its length is kept in :attr:`held`. In a damaged archive the line the
         damage cut is not yielded either: it is kept in :attr:`damaged_tail`."""
-        from honeyscope.ingest.parse import MAX_LINE_BYTES
+        from honeyscope.ingest.parse_rules import MAX_LINE_BYTES
 
         cut_at = MAX_LINE_BYTES + 1
         carry, carry_len = b"", 0  # the unterminated line so far, its true length
