@@ -7,8 +7,9 @@ seed), then runs each contender in its own subprocess on that file and prints li
 the peak RSS of each (``resource.getrusage(RUSAGE_CHILDREN)`` of a fresh wrapper process), and the
 ratios honeyscope / one-regex (``regex_parser.py``: the strongest simple alternative, one ``re`` match
 per line for the seed's columns) and honeyscope / naive (``naive_parser.py``: every column, per field).
-honeyscope runs ``honeyscope.ingest.run.ingest(inputs, store_dir)``
-when it exists, else ``parse_block`` over 64 MiB blocks with a Parquet write.
+honeyscope runs as a user runs it: ``python -m honeyscope ingest FILE --store DIR --json`` (with
+``--block-mib``, ``honeyscope.ingest.run.ingest(inputs, store_dir, block_size=...)``);
+``--parser-only`` adds ``parse_block`` over 64 MiB blocks with a Parquet write.
 """
 
 from __future__ import annotations
@@ -169,8 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         if not a.skip_naive:
             runs["naive re"] = [sys.executable, str(HERE / "naive_parser.py"), str(data),
                                 os.path.join(out, "naive.parquet")]
-        runs["honeyscope"] = [sys.executable, str(Path(__file__).resolve()), *opts, "--child",
-                              str(data), out]
+        # as a user runs it: the command line, whole process (``--block-mib``: the API, which
+        # takes a block size)
+        runs["honeyscope"] = (
+            [sys.executable, str(Path(__file__).resolve()), *opts, "--child", str(data), out]
+            if opts else
+            [sys.executable, "-m", "honeyscope", "ingest", str(data), "--store",
+             os.path.join(out, "store"), "--json"])
         if a.parser_only:
             runs["parse_block"] = [sys.executable, str(Path(__file__).resolve()), *opts,
                                    "--child-parser", str(data), out]
