@@ -76,8 +76,10 @@ class EventOptions:
 def _ipv4_net(src: ir.StringValue) -> ir.StringValue:
     """``a.b.c.0/24`` of a dotted quad, null for anything else (IPv6 sources are left alone)."""
     rx = r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$"
-    return ibis.cases((src.re_search(rx), src.re_extract(rx, 1) + ".0/24"),
-                      else_=ibis.null("string"))
+    # one regex per row: the group is empty when nothing matches (DuckDB and Spark alike), and
+    # never empty when the pattern matches
+    head = src.re_extract(rx, 1)
+    return ibis.cases((head != "", head + ".0/24"), else_=ibis.null("string"))
 
 
 def base(packets: ir.Table, o: EventOptions | None = None) -> ir.Table:
@@ -107,6 +109,9 @@ def sensor_days(packets: ir.Table) -> ir.Table:
 def _with_share(found: ir.Table, members: ir.Table, keys: list[str], totals: ir.Table) -> ir.Table:
     """``found`` (one row per ``keys``) with ``share``: its packets over the total packets of
     the (sensor, day) pairs its ``members`` rows touch."""
+    # only the members of the rows found (few): the (sensor, day) pairs of every member row
+    # would be a group-by of nearly all the packets at fleet scale
+    members = members.semi_join(found.select(keys), keys)
     hd = members.group_by(list(dict.fromkeys([*keys, "host", "day"]))).aggregate()
     tot = totals.rename(_h="host", _d="day")
     hd = hd.join(tot, (hd.host == tot._h) & (hd.day == tot._d))
@@ -229,7 +234,10 @@ def campaigns(packets: ir.Table, o: EventOptions | None = None, *, b: ir.Table |
     )
     # the busiest source of each campaign, to name
     # (ties: the smallest address, the same on every engine)
-    per = d.group_by([*keys, "src"]).aggregate(_n=d.n.sum())
+    # (of the campaigns found only: per source of every port and day would be nearly a row per
+    # packet at fleet scale)
+    dc = d.semi_join(c.select(keys), keys)
+    per = dc.group_by([*keys, "src"]).aggregate(_n=dc.n.sum())
     most = per.group_by(keys).aggregate(_m=per._n.max()).rename(_mp="proto", _md="dpt", _mday="day")
     per = per.join(most, (per.proto == most._mp) & (per.dpt == most._md) & (per.day == most._mday)
                    & (per._n == most._m))
