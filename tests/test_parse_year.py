@@ -108,6 +108,22 @@ def test_feb_29_is_valid_in_the_unwrapped_year_only(path, monkeypatch) -> None:
     assert state == {"a": (59 * 86400 + 43200, 0), "b": (120 * 86400, 1)}
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_a_time_the_general_path_rejects_gives_it_the_block(path, monkeypatch) -> None:
+    lines = [_pkt("Jun  1 00:00:00", "a"), _pkt("Dec 31 00:00:00", "a"),  # 213 days on: 1969
+             _pkt("Jan  1 00:00:00", "a")]  # back from Dec 31 1969: 1970 again
+    rows, rejects, _, state = _parse([lines], 1970, path, monkeypatch)
+    assert [(r["line"], r["time"]) for r in rows] == [(1, _t(1970, 6, 1)), (3, _t(1970, 1, 1))]
+    assert [(r["line"], r["reason"]) for r in rejects] == [(2, "bad timestamp")]  # (before 1970)
+    assert state == {"a": (0, 0)}
+    # 02:30 on 2024-03-31 does not exist in Paris (clocks went from 02:00 to 03:00)
+    lines = [_pkt("Mar 31 01:30:00", "a"), _pkt("Mar 31 02:30:00", "a"), _pkt("Mar 31 03:30:00", "a")]
+    rows, rejects, _, _ = _parse([lines], 2024, path, monkeypatch, tz="Europe/Paris")
+    assert [(r["line"], r["time"]) for r in rows] == [(1, _t(2024, 3, 31, 0, 30)),
+                                                      (3, _t(2024, 3, 31, 1, 30))]
+    assert [(r["line"], r["reason"]) for r in rejects] == [(2, "bad timestamp")]
+
+
 def test_the_fast_path_claims_ordinary_lines_under_year() -> None:
     lines = [_pkt("Dec 31 23:59:59", "a"), _pkt("Jan  1 00:00:00", "a"), "Jan  1 00:00:00 a sshd: x",
              _pkt("Feb 29 00:00:00", "a")]
