@@ -308,6 +308,7 @@ static const char *FLAG_WORDS[8] = {"CWR", "ECE", "URG", "ACK", "PSH", "RST", "S
 
 typedef struct {
     int64_t ref_year, ref_key;
+    int year_mode; /* --year: RFC 3164 stamps give their position in the year (see parse_head) */
 } params_t;
 
 typedef struct { int32_t s, l; } span; /* relative to line start; l < 0: absent */
@@ -369,6 +370,7 @@ static int has_loose(const unsigned char *t, Py_ssize_t L) {
 typedef struct {
     int64_t time_us;
     int naive;
+    int64_t ypos; /* year mode: seconds into a 365-day year of an RFC 3164 stamp; else -1 */
     double uptime;
     int has_uptime;
     span host, prefix, in, out, physin, physout, mac, flags, tcpopt, src, dst;
@@ -392,6 +394,7 @@ static void put_reject(rej_t *q, Py_ssize_t r, const unsigned char *t, Py_ssize_
 /* the stamp and header; returns 1 if the line's head is one we read */
 static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp, row_t *r) {
     Py_ssize_t p = 0;
+    r->ypos = -1;
     if (at > 0 && t[0] == '<') {
         Py_ssize_t q = 1;
         while (q < at && q < 4 && is_digit(t[q])) q++;
@@ -422,6 +425,18 @@ static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp,
         if (q >= left || s[q] != ' ') return 0;
         int64_t secs = ((c[0] - '0') * 10 + (c[1] - '0')) * 3600 + ((c[3] - '0') * 10 + (c[4] - '0')) * 60 +
                        (c[6] - '0') * 10 + (c[7] - '0');
+        if (pp->year_mode) {
+            /* --year: the year is the caller's (per sensor, from line to line); a date valid in
+             * every year (not Feb 29) gives its position as the general path computes it */
+            static const int BEFORE[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+            if (dd < 1 || secs > 86399 || dd > month_len(2001, mon)) return 0;
+            r->ypos = (int64_t)(BEFORE[mon - 1] + dd - 1) * 86400 + secs;
+            r->time_us = 0;
+            r->naive = 1;
+            p += q;
+            while (p < at && t[p] == ' ') p++;
+            return head_rest(t, p, at, r, 1);
+        }
         int64_t key = (int64_t)mon * 100000000 + (int64_t)dd * 1000000 + secs;
         int64_t year = key <= pp->ref_key ? pp->ref_year : pp->ref_year - 1;
         for (int k = 0; k < 7; k++)
@@ -1400,6 +1415,19 @@ static PyObject *bytes_of_own(void *pp_, size_t n) {
 }
 #define bytes_of(p, n) bytes_of_own(&(p), (n))
 
+/* year mode: the sensor (host, "" for none) and position of line r's RFC 3164 stamp, if any;
+ * 0: out of memory */
+static int year_key(htab_t *yt, const unsigned char *t, const row_t *row, Py_ssize_t r, int64_t *ypos,
+                    int32_t *ycode) {
+    if (row->ypos < 0) return 1;
+    int32_t c = row->host.l >= 0 ? htab_code(yt, (const char *)t + row->host.s, row->host.l)
+                                 : htab_code(yt, "", 0);
+    if (c < 0) return 0;
+    ypos[r] = row->ypos;
+    ycode[r] = c;
+    return 1;
+}
+
 static PyObject *fp_parse(PyObject *self, PyObject *args) {
     Py_buffer data, offs = {0};
     PyObject *offs_obj;
@@ -1409,8 +1437,9 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     int want_sort = 0;
     PyObject *sensor_obj = Py_None;
     long long t_lo = 0, t_hi = 0;
-    if (!PyArg_ParseTuple(args, "y*OnpLL|pOLL", &data, &offs_obj, &n, &off64, &ref_year, &ref_key,
-                          &want_sort, &sensor_obj, &t_lo, &t_hi))
+    int year_mode = 0;
+    if (!PyArg_ParseTuple(args, "y*OnpLL|pOLLp", &data, &offs_obj, &n, &off64, &ref_year, &ref_key,
+                          &want_sort, &sensor_obj, &t_lo, &t_hi, &year_mode))
         return NULL;
     int raw_mode = offs_obj == Py_None; /* no offsets: the lines of `data`, cut at its newlines */
     if (!raw_mode && PyObject_GetBuffer(offs_obj, &offs, PyBUF_SIMPLE) < 0) {
@@ -1429,6 +1458,11 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     }
     PyObject *res = NULL;
     uint8_t *claimed = NULL, *body = NULL, *tail = NULL;
+    int64_t *ypos = NULL; /* year mode, per line: a claimed line's ypos (-1: none) */
+    int32_t *ycode = NULL; /* ... and its sensor as a code into yt's names ("" for no host) */
+    htab_t yt;
+    memset(&yt, 0, sizeof yt);
+    if (year_mode) want_sort = 0; /* (the caller computes the times) */
     out_t o, g;
     rej_t rj;
     skey *keys = NULL;
@@ -1454,13 +1488,22 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     body = calloc((size_t)n + 1, 1);
     tail = calloc((size_t)n + 1, 1);
     alloc_ok = out_alloc(&o, n) && rej_alloc(&rj, n) && claimed && body && tail;
+    if (alloc_ok && year_mode) {
+        ypos = malloc(sizeof(int64_t) * ((size_t)n + 1));
+        ycode = malloc(sizeof(int32_t) * ((size_t)n + 1));
+        alloc_ok = ypos && ycode && htab_init(&yt);
+        for (Py_ssize_t r = 0; alloc_ok && r < n; r++) {
+            ypos[r] = -1;
+            ycode[r] = -1;
+        }
+    }
     if (!alloc_ok) {
         PyErr_NoMemory();
         goto done;
     }
     rj.fill = sensor;
     rj.fill_len = sensor_len;
-    params_t pp = {ref_year, ref_key};
+    params_t pp = {ref_year, ref_key, year_mode};
     const unsigned char *base = (const unsigned char *)data.buf;
     const int64_t *o64 = raw_mode ? NULL : (const int64_t *)offs.buf;
     const int32_t *o32 = raw_mode ? NULL : (const int32_t *)offs.buf;
@@ -1496,6 +1539,10 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             row_t row;
             span msg = {0, 0};
             if (!printable || !parse_record(t, L, &msg, &row)) continue;
+            if (year_mode) { /* (its MESSAGE's stamp may count in the year's unwrapping) */
+                body[r] = 3;
+                continue;
+            }
             const unsigned char *mt = t + msg.s;
             Py_ssize_t at = find_anchor(mt, msg.l);
             /* (the vote's inputs, from the MESSAGE: the general path reads the record's text so) */
@@ -1530,6 +1577,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             if (j == raw || !parse_head(t, raw < 256 ? raw : 256, &pp, &row)) continue;
             put_reject(&rj, r, t, raw, &row);
             claimed[r] = 2;
+            if (year_mode && !year_key(&yt, t, &row, r, ypos, ycode)) nomem = 1;
             continue;
         }
         if (at < 0 || !printable) continue;
@@ -1539,6 +1587,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         claimed[r] = 1;
         o.row[o.m] = (uint32_t)r;
         write_row(&o, t, &row);
+        if (year_mode && !year_key(&yt, t, &row, r, ypos, ycode)) nomem = 1;
     }
     for (Py_ssize_t r = 0; r < n && !bad; r++) undecided += body[r] >= 2;
     /* The store's order, where this pass alone decides every row: the block's trailing-space vote
@@ -1715,6 +1764,25 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         }
         Py_ssize_t k = rj.m;
         size_t rbm = (size_t)(k + 7) / 8;
+        if (year_mode) {
+            SET("ypos", bytes_of(ypos, (size_t)n * 8));
+            SET("ycode", bytes_of(ycode, (size_t)n * 4));
+            PyObject *names = PyList_New(yt.nnames);
+            if (!names) {
+                Py_CLEAR(res);
+                goto done;
+            }
+            for (int32_t j = 0; j < yt.nnames; j++) {
+                PyObject *u = PyUnicode_DecodeUTF8(yt.names[j].p, yt.names[j].l, "replace");
+                if (!u) {
+                    Py_DECREF(names);
+                    Py_CLEAR(res);
+                    goto done;
+                }
+                PyList_SET_ITEM(names, j, u);
+            }
+            SET("ynames", names);
+        }
         SET("rej_m", PyLong_FromSsize_t(k));
         SET("rej_idx", bytes_of(rj.idx, (size_t)k * 4));
         SET("rej_time", Py_BuildValue("(NN)", bytes_of(rj.tvalid, rbm), bytes_of(rj.time, (size_t)k * 8)));
@@ -1731,6 +1799,9 @@ done:
     rej_free(&rj);
     htab_free(&ht);
     htab_free(&pt);
+    htab_free(&yt);
+    free(ypos);
+    free(ycode);
     free(keys);
     free(pcode);
     free(claimed);
@@ -1774,5 +1845,8 @@ PyMODINIT_FUNC PyInit__fastparse(void) {
         K_LEN_[k] = (int)strlen(K_KEY[k]);
         K_C8[k] = code8((const unsigned char *)K_KEY[k], K_LEN_[k]);
     }
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    /* parse's year_mode argument (--year) is understood: an extension built before it is not used */
+    if (m && PyModule_AddIntConstant(m, "YEAR_MODE", 1) < 0) Py_CLEAR(m);
+    return m;
 }

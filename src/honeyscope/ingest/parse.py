@@ -362,7 +362,8 @@ def parse_block(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseRes
         try:
             fast = parse_fast.claim(lines, first_line, ctx)
             if fast is not None:
-                return _merge(lines, first_line, ctx, *fast)
+                rows, rejects, claimed, spaced, year = fast
+                return _merge(lines, first_line, ctx, rows, rejects, claimed, spaced, year=year)
         except Exception:  # the general path alone gives the block's answer
             pass
     return _general(lines, first_line, ctx)
@@ -376,13 +377,13 @@ def parse_bytes(block: bytes, first_line: int, ctx: ParseContext) -> tuple[Parse
     pass as it is: no array of its lines is made unless some line takes the general path."""
     from honeyscope.ingest import sources
 
-    if block and parse_fast.available() and ctx.year is None and block.isascii() and b"\r" not in block:
+    if block and parse_fast.available() and block.isascii() and b"\r" not in block:
         try:
             fast = parse_fast.claim_bytes(block, first_line, ctx)
             if fast is not None:
-                rows, rejects, claimed, spaced, layout = fast
+                rows, rejects, claimed, spaced, layout, year = fast
                 return _merge(None, first_line, ctx, rows, rejects, claimed, spaced, layout,
-                              block=block), len(claimed)
+                              block=block, year=year), len(claimed)
         except Exception:  # the general path alone gives the block's answer
             pass
     lines = sources.lines_array(block)
@@ -409,11 +410,33 @@ def _general(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult
 
 def _merge(lines: pa.Array | None, first_line: int, ctx: ParseContext, rows: pa.Table,
            rejects: pa.Table, claimed: np.ndarray, spaced: bool, layout: Any = None,
-           block: bytes | None = None) -> ParseResult:
+           block: bytes | None = None, year: parse_fast.YearClaim | None = None) -> ParseResult:
     """The block's result from the compiled path's rows and rejects and the general path's parse
     of the lines it did not claim (rejects in line order; rows in line order, or in the store's
     order with their ``layout`` when the general path adds none). ``block``: the block's bytes,
-    cut into ``lines`` only when needed."""
+    cut into ``lines`` only when needed. ``year``: under ``--year``, what the compiled rows'
+    times still need: the years of the whole block are unwrapped in line order (the claimed
+    lines' stamps given to the general path's, see :func:`_times`), and where a claimed row's
+    time turns out one the general path would reject, the block takes the general path whole
+    (with the carried state as it was)."""
+    if year is not None:
+        st = ctx.state.setdefault("bsd_sensor_years", {})
+        before = dict(st)
+        try:
+            got = _merge_year(lines, first_line, ctx, rows, rejects, claimed, spaced, block, year)
+        except Exception:
+            st.clear()
+            st.update(before)
+            raise
+        if got is not None:
+            return got
+        st.clear()
+        st.update(before)
+        if lines is None:
+            from honeyscope.ingest import sources
+            assert block is not None
+            lines = sources.lines_array(block)
+        return _general(lines, first_line, ctx)
     rest = np.flatnonzero(~claimed)
     if not len(rest):
         return ParseResult(rows, rejects, {}, layout)
@@ -427,6 +450,37 @@ def _merge(lines: pa.Array | None, first_line: int, ctx: ParseContext, rows: pa.
         layout = None
     return ParseResult(rows if layout is not None else _in_line_order(rows, sub.rows),
                        _in_line_order(rejects, sub.rejects), sub.warnings, layout)
+
+
+def _merge_year(lines: pa.Array | None, first_line: int, ctx: ParseContext, rows: pa.Table,
+                rejects: pa.Table, claimed: np.ndarray, spaced: bool, block: bytes | None,
+                year: parse_fast.YearClaim) -> ParseResult | None:
+    """:func:`_merge` under ``--year`` (None: the block must take the general path whole)."""
+    part = np.flatnonzero(claimed & (year.ycode >= 0))  # (claimed lines with an RFC 3164 stamp)
+    yoff = np.zeros(len(claimed), np.int64)
+    rest = np.flatnonzero(~claimed)
+    sub = None
+    if not len(rest):
+        yoff[part] = parse_fast.unwrap(year.ycode[part], year.ypos[part], year.names,
+                                       ctx.state.setdefault("bsd_sensor_years", {}))
+    else:
+        if lines is None:
+            from honeyscope.ingest import sources
+            assert block is not None
+            lines = sources.lines_array(block)
+        given = {"lines": part + first_line, "codes": year.ycode[part], "names": year.names,
+                 "pos": year.ypos[part]}
+        sub = _parse(lines.take(pa.array(rest)), first_line, ctx, rest + first_line, spaced,
+                     max(KERNEL_MIN_LINES, FALLBACK_KERNEL_MIN_LINES), years=given)
+        yoff[part] = given["yoff"]
+    got = parse_fast.year_times(rows, rejects, year, yoff, ctx)
+    if got is None:
+        return None
+    rows, rejects = got
+    if sub is None:
+        return ParseResult(rows, rejects, {})
+    return ParseResult(_in_line_order(rows, sub.rows), _in_line_order(rejects, sub.rejects),
+                       sub.warnings)
 
 
 def _in_line_order(a: pa.Table, b: pa.Table) -> pa.Table:
@@ -458,11 +512,13 @@ def _all_rejected(lines: pa.Array, first_line: int, ctx: ParseContext, reason: s
 
 
 def _parse(lines: pa.Array, first_line: int, ctx: ParseContext, numbers: np.ndarray | None = None,
-           spaced: bool | None = None, kernel_min: int | None = None) -> ParseResult:
+           spaced: bool | None = None, kernel_min: int | None = None,
+           years: dict | None = None) -> ParseResult:
     """The general path over ``lines``: numbered from ``first_line`` on, or by ``numbers``; the
     trailing-space vote of :func:`_cut_tail` taken over these lines unless ``spaced`` is given
     (the vote of the whole block they were taken from); numba's kernel from ``kernel_min`` lines
-    on (see :func:`_kernel_for`)."""
+    on (see :func:`_kernel_for`); ``years``: the other lines' stamps under ``--year`` (see
+    :func:`_times`)."""
     import polars as pl
     c = pl.col
     _kernel = _kernel_for(len(lines), kernel_min)
@@ -554,7 +610,9 @@ def _parse(lines: pa.Array, first_line: int, ctx: ParseContext, numbers: np.ndar
     ).drop("_head", "_rest", "_rest3")
 
     # ---- stage 4: typed values ----------------------------------------------------------------
-    df = _typed(df, ctx, _kernel, spaced)
+    if years is not None:
+        years["own"] = numbers
+    df = _typed(df, ctx, _kernel, spaced, years)
 
     # ---- stage 5: reasons ---------------------------------------------------------------------
     df = _reasons(df)
@@ -720,7 +778,8 @@ def _cut_tail(df: pl.DataFrame, spaced: bool | None = None) -> pl.Expr:
     return (~tail | uid_gid | c._unbal | dangling | maybe_cut).fill_null(False)
 
 
-def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any, spaced: bool | None = None) -> pl.DataFrame:
+def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any, spaced: bool | None = None,
+           years: dict | None = None) -> pl.DataFrame:
     import polars as pl
     c = pl.col
     # protocol name: upper case, except ICMPv6
@@ -808,7 +867,7 @@ def _typed(df: pl.DataFrame, ctx: ParseContext, _kernel: Any, spaced: bool | Non
     df = df.with_columns(_cut=_cut_tail(df, spaced))
     keep = {"t_src", "t_dst", "t_proto"}  # (read by _reasons)
     df = df.drop([n for n in df.columns if n.startswith("t_") and n not in keep])
-    df = _times(df, ctx)
+    df = _times(df, ctx, years)
     df = _epoch_and_range(df)
     host = pl.coalesce(pl.when(c._json).then(c._jh).otherwise(c._host), pl.lit(ctx.sensor))
     df = df.with_columns(
@@ -836,7 +895,11 @@ def _epoch_and_range(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _times(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
+def _times(df: pl.DataFrame, ctx: ParseContext, years: dict | None = None) -> pl.DataFrame:
+    """Times of the lines of ``df``. ``years`` (with ``--year``, where :mod:`parse_fast` parsed the
+    block's other lines): those lines' RFC 3164 stamps ("lines": their numbers, "codes" into
+    "names": their sensors, "pos": their positions; "own": the numbers of ``df``'s lines) take
+    part in the unwrapping, in line order; their year offsets are put in ``years["yoff"]``."""
     import polars as pl
     c = pl.col
     ts = c._ts
@@ -858,6 +921,18 @@ def _times(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
         sub = df.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_r"),
                         c._host.fill_null("").alias("_sk"), pos.alias("_pos")
                         ).filter(c._pos.is_not_null())
+        if years is not None:
+            years["yoff"] = np.zeros(len(years["pos"]), np.int64)
+            given = pl.DataFrame({
+                "_r": pl.Series(-1 - np.arange(len(years["pos"]), dtype=np.int64), dtype=pl.Int64),
+                "_sk": pl.Series(years["names"], dtype=pl.String).gather(
+                    years["codes"].astype(np.int64)),
+                "_pos": pl.Series(years["pos"], dtype=pl.Int64),
+                "_ln": pl.Series(years["lines"].astype(np.int64), dtype=pl.Int64)})
+            sub = sub.with_columns(c._pos.cast(pl.Int64), pl.Series(
+                "_ln", np.asarray(years["own"], np.int64))
+                .gather(sub.get_column("_r")).cast(pl.Int64))
+            sub = pl.concat([sub, given]).sort("_ln").drop("_ln")
         yoff = np.zeros(df.height, dtype=np.int64)
         if sub.height:
             known = c._sk.is_in(list(st)) if st else pl.lit(False)
@@ -869,7 +944,13 @@ def _times(df: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
             step = c._pos - prev
             inc = pl.when(step < -half).then(1).when(step > half).then(-1).otherwise(0)
             sub = sub.with_columns(_off=inc.cum_sum().over("_sk") + base)
-            yoff[sub.get_column("_r").to_numpy()] = sub.get_column("_off").to_numpy()
+            r = sub.get_column("_r").to_numpy()
+            own = r >= 0
+            yoff[r[own]] = sub.get_column("_off").to_numpy()[own]
+            if years is not None:
+                theirs = np.zeros(len(years["pos"]), np.int64)
+                theirs[-1 - r[~own]] = sub.get_column("_off").to_numpy()[~own]
+                years["yoff"] = theirs
             for k, p_, o in sub.group_by("_sk", maintain_order=True).agg(
                     c._pos.last(), c._off.last()).iter_rows():
                 st[k] = (int(p_), int(o))

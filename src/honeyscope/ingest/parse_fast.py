@@ -11,8 +11,11 @@ in line order.
 
 Inputs that depend on the whole block are computed over the whole block, as the general path
 does: the "most netfilter lines end with a space" vote of the truncation rule (see
-:func:`claim`), and the reference time's year. Blocks read with ``--year`` (whose per-sensor year
-carries state from line to line) take the general path whole.
+:func:`claim`), and the reference time's year. With ``--year`` (whose per-sensor year carries state
+from line to line, see :func:`unwrap`) the pass gives each claimed RFC 3164 line's sensor and
+position in the year instead of its time; the years are unwrapped over the whole block in line
+order -- the claimed lines here, the rest by the general path (``parse._merge``) -- and the
+times written after (:func:`year_times`).
 
 ``HONEYSCOPE_PARSE_FALLBACK=1`` in the environment turns the fast path off (every line takes the
 general path): the tests compare both.
@@ -21,6 +24,7 @@ general path): the tests compare both.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,7 +44,7 @@ try:
     import honeyscope.ingest._fastparse as _fastparse
 except ImportError:  # pragma: no cover - where the extension could not be built
     _fastparse = None  # type: ignore[assignment]
-if _fastparse is not None and not hasattr(_fastparse, "keep_freed_memory"):  # pragma: no cover
+if _fastparse is not None and not hasattr(_fastparse, "YEAR_MODE"):  # pragma: no cover
     # built from an older _fastparse.c (its parse takes other arguments): the general path until
     # it is built again (python setup.py build_ext --inplace)
     _fastparse = None  # type: ignore[assignment]
@@ -218,28 +222,120 @@ def _layout(runs: list[tuple[int, str | None, int]]) -> Layout:
     return months, hosts, runs
 
 
-def claim(lines: pa.Array, first_line: int, ctx: Any) -> tuple[pa.Table, pa.Table, np.ndarray, bool] | None:
+@dataclass
+class YearClaim:
+    """What the compiled pass gives under ``--year`` for the times still to write: per line of
+    the block, a claimed RFC 3164 line's position in the year (seconds into a 365-day year, as
+    the general path counts it; -1: none) and its sensor (a code into ``names``: its host, ""
+    for none); per claimed row / reject, its line, the time the pass wrote (RFC 3339 stamps;
+    RFC 3164 ones are written from the position) and whether that is wall-clock time."""
+    ypos: np.ndarray
+    ycode: np.ndarray
+    names: list[str]
+    row_at: np.ndarray
+    row_t: np.ndarray
+    row_naive: np.ndarray
+    rej_at: np.ndarray
+    rej_t: np.ndarray
+    rej_naive: np.ndarray
+
+
+#: Half a (365-day) year in seconds: the step in a sensor's positions that changes its year.
+HALF_YEAR = 365 * 86400 // 2
+
+
+def unwrap(codes: np.ndarray, pos: np.ndarray, names: list[str], state: dict) -> np.ndarray:
+    """The year offsets (from ``--year``) of stamps at positions ``pos`` (line order) of sensors
+    ``codes`` (into ``names``), as :func:`honeyscope.ingest.parse._times` unwraps them: per sensor,
+    a step back of more than half a year from the sensor's previous stamp is the next year, a step
+    forward of more than half a year the year before; ``state`` (sensor → (last position, year
+    offset)) carries each sensor's last stamp from block to block and is updated."""
+    k = len(codes)
+    if not k:
+        return np.zeros(0, np.int64)
+    order = np.argsort(codes, kind="stable")
+    c = codes[order].astype(np.int64)
+    p = pos[order].astype(np.int64)
+    first = np.ones(k, np.bool_)
+    first[1:] = c[1:] != c[:-1]
+    known = np.array([n in state for n in names], np.bool_)
+    last = np.array([state[n][0] if n in state else 0 for n in names], np.int64)
+    base = np.array([state[n][1] if n in state else 0 for n in names], np.int64)
+    prev = np.empty(k, np.int64)
+    prev[1:] = p[:-1]
+    prev[first] = last[c[first]]
+    step = p - prev
+    inc = np.where(step < -HALF_YEAR, 1, np.where(step > HALF_YEAR, -1, 0)).astype(np.int64)
+    inc[first & ~known[c]] = 0
+    cs = np.cumsum(inc)
+    starts = np.flatnonzero(first)
+    group = np.cumsum(first) - 1
+    off = cs - (cs - inc)[starts][group] + base[c]
+    for j in np.r_[starts[1:] - 1, k - 1]:
+        state[names[c[j]]] = (int(p[j]), int(off[j]))
+    out = np.empty(k, np.int64)
+    out[order] = off
+    return out
+
+
+def _civil_us(year: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Wall-clock microseconds of position ``pos`` (a date valid in every year, not Feb 29) in
+    ``year``: March on is a day later in a leap year."""
+    y2 = year - 1  # (H. Hinnant's days_from_civil of Jan 1)
+    era = y2 // 400
+    yoe = y2 - era * 400
+    jan1 = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + 306 - 719468
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    days = jan1 + pos // 86400 + (leap & (pos >= 59 * 86400))
+    return (days * 86400 + pos % 86400) * 1_000_000
+
+
+def year_times(rows: pa.Table, rejects: pa.Table, y: YearClaim, yoff: np.ndarray, ctx: Any
+               ) -> tuple[pa.Table, pa.Table] | None:
+    """``rows`` and ``rejects`` of :func:`claim` under ``--year`` with their times, given the
+    lines' year offsets ``yoff`` (one per line of the block, read where ``y.ypos`` has a
+    position); None when a row's time is not one the general path keeps (a clock that does not
+    exist in ``ctx.tz``, outside YEARS): then the block takes the general path whole."""
+    def times(at: np.ndarray, t: np.ndarray, naive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = y.ypos[at]
+        has = p >= 0
+        t = t.copy()
+        t[has] = _civil_us(int(ctx.year) + yoff[at[has]], p[has])
+        t, ok = _utc(t, naive, ctx.tz)
+        return t, ok & (t >= YEARS_US[0]) & (t < YEARS_US[1])
+    t, ok = times(y.row_at, y.row_t, y.row_naive)
+    if not ok.all():
+        return None
+    rows = rows.set_column(rows.schema.get_field_index("time"), "time", _times(t))
+    t, ok = times(y.rej_at, y.rej_t, y.rej_naive)
+    rejects = rejects.set_column(rejects.schema.get_field_index("time"), "time", _times(t, ok))
+    return rows, rejects
+
+
+def claim(lines: pa.Array, first_line: int, ctx: Any
+          ) -> tuple[pa.Table, pa.Table, np.ndarray, bool, YearClaim | None] | None:
     """Run the compiled pass over a block: (rows of the lines it claims, in line order; the rejects
-    it claims; claimed mask; the block's trailing-space vote), or None when the block must take
+    it claims; claimed mask; the block's trailing-space vote; under ``--year``, what the times of
+    those rows and rejects still need, see :func:`year_times`), or None when the block must take
     the general path whole."""
     got = _claim(lines, first_line, ctx)
-    return None if got is None else got[:4]
+    return None if got is None else (*got[:4], got[5])
 
 
 def claim_bytes(block: bytes, first_line: int, ctx: Any
-                ) -> tuple[pa.Table, pa.Table, np.ndarray, bool, Layout | None] | None:
+                ) -> tuple[pa.Table, pa.Table, np.ndarray, bool, Layout | None, YearClaim | None] | None:
     """:func:`claim` over a block's bytes -- ASCII text without CR, whose lines are cut at its
     newlines as :func:`honeyscope.ingest.sources.lines_array` cuts them (the array is made only
     if some line needs it) -- with the rows in the store's order -- by (month, host, time), then
     line -- and their :data:`Layout` where the compiled pass alone decides them (UTC times, no
-    line it leaves undecided); else in line order, layout None."""
+    line it leaves undecided, no ``--year``); else in line order, layout None."""
     return _claim(None, first_line, ctx, block=block, store_order=True)
 
 
 def _claim(lines: pa.Array | None, first_line: int, ctx: Any, *, block: bytes | None = None,
            store_order: bool = False
-           ) -> tuple[pa.Table, pa.Table, np.ndarray, bool, Layout | None] | None:
-    if ctx.year is not None or (lines is not None and lines.null_count):
+           ) -> tuple[pa.Table, pa.Table, np.ndarray, bool, Layout | None, YearClaim | None] | None:
+    if lines is not None and lines.null_count:
         return None
     if block is not None:
         data, offs, large, n = block, None, True, 0
@@ -251,8 +347,9 @@ def _claim(lines: pa.Array | None, first_line: int, ctx: Any, *, block: bytes | 
         data, offs, large = _buffers(lines)
     ry, rkey = ref_key(ctx.reference_time, ctx.tz)
     utc = ctx.tz.upper() == "UTC"
+    year_mode = ctx.year is not None
     d = _fastparse.parse(data, offs, n, large, ry, rkey, store_order and utc, ctx.sensor,
-                         YEARS_US[0], YEARS_US[1])
+                         YEARS_US[0], YEARS_US[1], year_mode)
     n = int(d["n"])
     kind = np.frombuffer(d["claimed"], np.uint8)
     body = np.frombuffer(d["has_body"], np.uint8)
@@ -270,7 +367,7 @@ def _claim(lines: pa.Array | None, first_line: int, ctx: Any, *, block: bytes | 
     # (the truncation rule: where most netfilter lines end with a space, one without it was cut)
     spaced = int(np.count_nonzero(tail & nf)) * 2 > int(np.count_nonzero(nf))
     claimed = kind != 0
-    rejects, _ = _rejects(d, first_line, ctx)
+    rejects, rej_at = _rejects(d, first_line, ctx)
     m = int(d["m"])
     at = np.frombuffer(d["row"], np.uint32)
     cols: dict[str, pa.Array] = {name: _strings(m, d[name]) for name in _STR_COLS}
@@ -286,6 +383,10 @@ def _claim(lines: pa.Array | None, first_line: int, ctx: Any, *, block: bytes | 
         layout = _layout(d["runs"])
         keep = None
         cols["time"] = cols["time"].view(schema.TIME_TYPE)
+    elif year_mode:  # (times after the years are unwrapped: year_times)
+        keep = tail[at] if spaced else np.ones(m, np.bool_)
+        if ctx.sensor is not None:
+            cols["host"] = _fill(cols["host"], ctx.sensor)
     else:
         keep = tail[at] if spaced else np.ones(m, np.bool_)
         t, ok = _utc(np.frombuffer(cols["time"].buffers()[1], np.int64)[:m],
@@ -304,7 +405,17 @@ def _claim(lines: pa.Array | None, first_line: int, ctx: Any, *, block: bytes | 
         table = table.filter(pa.Array.from_buffers(
             pa.bool_(), m, [None, pa.py_buffer(np.packbits(keep, bitorder="little"))]))
         claimed[at[~keep]] = False
-    return table, rejects, claimed, spaced, layout
+    year = None
+    if year_mode:
+        kept = keep if keep is not None else np.ones(m, np.bool_)
+        year = YearClaim(
+            ypos=np.frombuffer(d["ypos"], np.int64), ycode=np.frombuffer(d["ycode"], np.int32),
+            names=d["ynames"], row_at=at[kept],
+            row_t=np.frombuffer(d["time"][1], np.int64)[:m][kept],
+            row_naive=np.frombuffer(d["naive"], np.bool_)[kept], rej_at=rej_at,
+            rej_t=np.frombuffer(d["rej_time"][1], np.int64),
+            rej_naive=np.frombuffer(d["rej_naive"], np.bool_))
+    return table, rejects, claimed, spaced, layout, year
 
 
 def count_lines(block: bytes) -> int | None:
