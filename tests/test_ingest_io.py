@@ -437,3 +437,47 @@ def test_a_new_plain_input_is_read_once_and_still_deduplicated(tmp_path, monkeyp
     assert (led.inputs[0].status, led.rows) == ("grown", 5)
     led = honeyscope.ingest([str(write(tmp_path / "short.log", lines(0, 3)))], tmp_path / "s", year=2024)
     assert (led.inputs[0].status, led.rows, len(scans)) == ("added", 3, 3)  # shorter than any: no scan
+
+
+def test_overlapping_ingests_give_the_memory_pool_back_once(tmp_path, monkeypatch):
+    """Arrow's pool is the C library's while an ingest runs; two ingests overlapping on threads
+    leave the pool the process had before (the second one must not restore the first's switch)."""
+    import threading
+
+    import pyarrow as pa
+
+    from honeyscope.ingest import run
+
+    before = pa.default_memory_pool().backend_name
+    inside: list[str] = []
+    first_in, second_done = threading.Event(), threading.Event()
+    orig = run._ingest
+
+    def held(*a, **k):  # the first ingest stays inside until the second has finished
+        inside.append(pa.default_memory_pool().backend_name)
+        if threading.current_thread().name == "first":
+            first_in.set()
+            second_done.wait(30)
+        return orig(*a, **k)
+
+    monkeypatch.setattr(run, "_ingest", held)
+    src = tmp_path / "a.log"
+    src.write_text("Mar  3 21:53:59 h kernel: IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=40 TTL=1 "
+                   "ID=1 PROTO=UDP SPT=1 DPT=2 LEN=20 \n")
+    t1 = threading.Thread(target=run.ingest, args=([src], tmp_path / "s1"), name="first")
+    t1.start()
+    assert first_in.wait(30)
+    run.ingest([src], tmp_path / "s2")
+    assert pa.default_memory_pool().backend_name == "system"  # the first one still runs
+    second_done.set()
+    t1.join(30)
+    assert inside == ["system", "system"]
+    assert pa.default_memory_pool().backend_name == before
+
+
+@pytest.mark.parametrize("size", [0, (1 << 30) + 1])
+def test_a_block_size_out_of_bounds_is_an_error(tmp_path, size):
+    from honeyscope.ingest import run
+
+    with pytest.raises(ValueError, match="block_size"):
+        run.ingest([tmp_path / "none.log"], tmp_path / "s", block_size=size)

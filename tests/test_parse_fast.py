@@ -323,3 +323,21 @@ def test_block_bytes_come_in_the_stores_order() -> None:
     assert hosts == {"alpha": 1, "beta": 3, "Zeta": 1, "zeta": 1}
     same = parse_block(pa.array(lines, pa.string()), 1, ctx).rows
     assert res.rows.sort_by("line").equals(same.sort_by("line"))
+
+
+def test_edge_lines_of_the_sanitizer_review_agree_with_the_general_path(monkeypatch):
+    """A TCP line without flag words (an empty flags string) and an RFC 3339 stamp with 25 fraction
+    digits (the compiled pass leaves it to the general path): the general path's answer."""
+    lines = [
+        "Mar  3 21:53:51 h kernel: IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=40 TTL=51 ID=1 "
+        "PROTO=TCP SPT=1 DPT=2 WINDOW=0 RES=0x00 URGP=0 ",
+        "2025-01-01T00:00:00.1234567890123456789012345Z hp1 kernel: DROP IN=eth0 OUT= SRC=1.2.3.4 "
+        "DST=5.6.7.8 LEN=40 TTL=51 ID=1 PROTO=UDP SPT=1 DPT=2 LEN=20 ",
+    ]
+    got = parse_fast.claim(pa.array(lines, pa.string()), 1, _ctx())
+    assert got is not None and got[2].tolist()[0]  # the flag-less TCP line: the compiled pass's
+    fast, slow = _both(lines, monkeypatch)
+    _same(fast, slow)
+    # (the general path reads a long fraction to the microsecond and drops the rest)
+    assert [(r["proto"], r["tcp_flags"], r["time"].microsecond) for r in fast.rows.to_pylist()] == [
+        ("TCP", "", 0), ("UDP", None, 123456)]

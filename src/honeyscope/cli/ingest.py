@@ -59,7 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from honeyscope.ingest import sources
+    from honeyscope.ingest import parse_fast, sources
+
+    # this process only ingests: glibc may keep the large blocks it frees for the next block (no
+    # mmap/munmap and page zeroing for each; a library call would leave that setting to its user)
+    parse_fast.keep_freed_memory()
 
     if args.follow:
         from honeyscope.cli.collect import follow_command

@@ -58,7 +58,7 @@ static int sb_reserve(sbuf *b, size_t extra) {
 }
 
 static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (!sb_reserve(b, n)) return;
+    if (!n || !sb_reserve(b, n)) return; /* (n == 0: s may be NULL, no memcpy) */
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }
@@ -466,7 +466,11 @@ static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp,
         if (q < left && s[q] == '.') {
             q++;
             int nd = 0;
-            while (q < left && is_digit(s[q])) { frac = frac * 10 + (s[q] - '0'); q++; nd++; }
+            while (q < left && is_digit(s[q])) { /* (more than 6 digits: rejected below) */
+                if (nd < 6) frac = frac * 10 + (s[q] - '0');
+                q++;
+                nd++;
+            }
             if (nd < 1 || nd > 6) return 0;
             for (; nd < 6; nd++) frac *= 10;
         }
@@ -569,6 +573,7 @@ static int head_rest(const unsigned char *t, Py_ssize_t p, Py_ssize_t at, row_t 
 static int parse_record(const unsigned char *t, Py_ssize_t L, span *msg, row_t *r) {
     Py_ssize_t i = 1;
     int got_msg = 0, got_ts = 0, got_host = 0;
+    r->host.s = 0;
     r->host.l = -1;
     if (L < 2 || t[0] != '{' || t[L - 1] != '}') return 0;
     if (memchr(t, '\\', (size_t)L)) return 0;
@@ -1310,7 +1315,7 @@ static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, c
             int32_t i = ord[j].row;
             if (bit_get(sv, i)) {
                 int32_t a = so[i], l = so[i + 1] - a;
-                memcpy(d->p + d->len, sd + a, (size_t)l);
+                if (l) memcpy(d->p + d->len, sd + a, (size_t)l);
                 d->len += (size_t)l;
                 bit_set(gv, j);
             } else if (c == S_HOST && sensor) {

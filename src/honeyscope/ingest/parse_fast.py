@@ -113,8 +113,15 @@ def _repeat(text: str | None, m: int) -> pa.Array:
     if text is None:
         return pa.nulls(m, pa.string())
     b = text.encode()
+    if m * len(b) > INT32_MAX:  # (a string column's offsets are int32: the general path instead)
+        raise OverflowError("repeated text over 2 GiB")
     return pa.Array.from_buffers(pa.string(), m, [
         None, pa.py_buffer((np.arange(m + 1, dtype=np.int32) * len(b)).tobytes()), pa.py_buffer(b * m)])
+
+
+#: The largest offset of an Arrow string column (int32 offsets); the compiled pass takes blocks
+#: below it only (its columns' offsets are int32 too)
+INT32_MAX = 2**31 - 1
 
 
 def _str_array(values: list[str]) -> pa.Array:
@@ -345,6 +352,8 @@ def _claim(lines: pa.Array | None, first_line: int, ctx: Any, *, block: bytes | 
             lines = lines.cast(pa.large_string())
         n = len(lines)
         data, offs, large = _buffers(lines)
+    if len(data) > INT32_MAX:  # its string columns' int32 offsets could not hold it
+        return None
     ry, rkey = ref_key(ctx.reference_time, ctx.tz)
     utc = ctx.tz.upper() == "UTC"
     year_mode = ctx.year is not None

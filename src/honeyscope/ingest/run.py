@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import itertools
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -219,22 +221,43 @@ def ingest(
     ``live=False`` reads every line of every input, even the unterminated last line of a file
     being written (an analysis of files ingested on the fly: there is no next ingest)."""
     check_options(year, workers, sensor, tz)
-    from honeyscope.ingest import parse_fast
-
-    parse_fast.keep_freed_memory()
-    import pyarrow as pa
-
-    # Arrow's own allocator (mimalloc) takes fresh huge pages for the blocks' tables and Parquet
-    # pages and the kernel zeroes each: 10% of an ingest's CPU. The C library's, which keeps what
-    # is freed (above), serves them again; the previous pool is back after the ingest.
-    pool = pa.default_memory_pool()
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
+    if not 1 <= block_size <= MAX_BLOCK:
+        raise ValueError(f"block_size {block_size}: give 1 byte to {MAX_BLOCK >> 20} MiB")
+    with _system_memory_pool():
         return _ingest(inputs, store, year=year, tz=tz, sensor=sensor, workers=workers, wait=wait,
                        progress=progress, block_size=block_size, include=include, exclude=exclude,
                        live=live)
+
+
+#: the largest block an ingest parses at once (its string columns' offsets are 32-bit)
+MAX_BLOCK = 1 << 30
+
+_pool_lock = threading.Lock()
+_pool_users = 0
+_pool_before: Any = None
+
+
+@contextlib.contextmanager
+def _system_memory_pool() -> Iterator[None]:
+    """Arrow's default pool is the C library's while any ingest of this process runs, then what it
+    was before: Arrow's own allocator (mimalloc) takes fresh huge pages for the blocks' tables and
+    Parquet pages and the kernel zeroes each, 10% of an ingest's CPU; the C library's serves freed
+    ones again. Counted, so that ingests overlapping on threads restore it once, after the last."""
+    global _pool_users, _pool_before
+    import pyarrow as pa
+
+    with _pool_lock:
+        if _pool_users == 0:
+            _pool_before = pa.default_memory_pool()
+            pa.set_memory_pool(pa.system_memory_pool())
+        _pool_users += 1
+    try:
+        yield
     finally:
-        pa.set_memory_pool(pool)
+        with _pool_lock:
+            _pool_users -= 1
+            if _pool_users == 0:
+                pa.set_memory_pool(_pool_before)
 
 
 def _ingest(
