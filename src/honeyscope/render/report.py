@@ -10,6 +10,7 @@ import importlib
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -249,11 +250,25 @@ def build_report(
     same either way.
     """
     opts = opts or ReportOptions()
-    ctx = _context(packets, opts, ledger, meta, progress)
-    try:
-        return _build(ctx, out, opts, ledger, meta, modules, files, two_processes_from)
-    finally:
-        _release(ctx)
+    rest = [m for m in modules if m not in FIRST_PROCESS and m != "findings"]
+    if _processes(files, bool(rest), two_processes_from) == 1:
+        ctx = _context(packets, opts, ledger, meta, progress)
+        try:
+            return _build(ctx, out, opts, modules, None)
+        finally:
+            _release(ctx)
+    from honeyscope.parallel import process_pool
+
+    select.apply(packets, opts.selection)  # an unknown sensor, an empty selection: before any work
+    with process_pool(1) as pool:
+        # the second process starts on its sections (imports, its copy of the packets) while this
+        # one makes its own copy: the report's first second is spent on both cores
+        job = pool.submit(_build_elsewhere, list(files or ()), opts, ledger, meta, rest)
+        ctx = _context(packets, opts, ledger, meta, progress, check=False)
+        try:
+            return _build(ctx, out, opts, modules, job)
+        finally:
+            _release(ctx)
 
 
 def _release(ctx: ReportContext) -> None:
@@ -275,20 +290,16 @@ def _processes(files: Sequence[str] | None, rest: bool, two_processes_from: int 
     return 2 if _rows(files) >= two_processes_from else 1
 
 
-def _build(ctx: ReportContext, out: str | Path, opts: ReportOptions, ledger: dict[str, Any] | None,
-           meta: dict[str, Any] | None, modules: Sequence[str], files: Sequence[str] | None,
-           two_processes_from: int | None) -> dict[str, Any]:
-    rest = [m for m in modules if m not in FIRST_PROCESS and m != "findings"]
-    processes = _processes(files, bool(rest), two_processes_from)
-    if processes == 2:
-        from honeyscope.parallel import process_pool
-
-        with process_pool(1) as pool:
-            job = pool.submit(_build_elsewhere, list(files or ()), opts, ledger, meta, rest)
-            per = {m: build_sections(ctx, [m]) for m in modules if m in FIRST_PROCESS}
-            if ctx.progress:
-                ctx.progress("sections on the second process")
-            more, timings = job.result()
+def _build(ctx: ReportContext, out: str | Path, opts: ReportOptions, modules: Sequence[str],
+           job: Future[Any] | None) -> dict[str, Any]:
+    """The sections (``job``: those of a second process, :func:`_build_elsewhere`, running) and
+    the HTML file."""
+    processes = 1 if job is None else 2
+    if job is not None:
+        per = {m: build_sections(ctx, [m]) for m in modules if m in FIRST_PROCESS}
+        if ctx.progress:
+            ctx.progress("sections on the second process")
+        more, timings = job.result()
         per.update(more)
         # in the order of ``modules``, and the findings and their references as one process
         # gathers them (build_sections): section by section, each finding once
