@@ -138,9 +138,10 @@ def gaps_expr(t: ibis.Table) -> ibis.Table:
     return g.mutate(gap=whole_seconds(g.end) - whole_seconds(g.start))
 
 
-def gap_stats(t: ibis.Table) -> pd.DataFrame:
-    """Per sensor: number of gaps and their median / 90th / 99th / 99.9th percentile / max (s)."""
-    g = gaps_expr(t)
+def gap_stats(t: ibis.Table, silences: ibis.Table | None = None) -> pd.DataFrame:
+    """Per sensor: number of gaps and their median / 90th / 99th / 99.9th percentile / max (s).
+    ``silences``: the :func:`gaps_expr` of ``t`` to reuse (e.g. cached for :func:`gaps` too)."""
+    g = gaps_expr(t) if silences is None else silences
     return (
         g.group_by("host")
         .aggregate(
@@ -184,7 +185,7 @@ def empty_hour_profile(t: ibis.Table, comp: pd.DataFrame | None = None) -> pd.Da
 
 def gaps(
     t: ibis.Table, options: GapOptions | None = None, include_quiet: bool = False,
-    comp: pd.DataFrame | None = None,
+    comp: pd.DataFrame | None = None, silences: ibis.Table | None = None,
 ) -> pd.DataFrame:
     """The silences that are *gaps* (beyond a sensor's own normal quiet periods), with why.
 
@@ -196,11 +197,12 @@ def gaps(
     (sensor down, or not logging); otherwise it is *quiet*, normal for that sensor.
 
     Columns: host, start, end, hours, whole_hours, kind (gap/quiet), p, expected, why.
-    With ``include_quiet`` the longest normal silence per sensor is returned too.
+    With ``include_quiet`` the longest normal silence per sensor is returned too. ``comp``: the
+    :func:`completeness` of ``t``, ``silences``: its :func:`gaps_expr`, to reuse.
     """
     o = options or GapOptions()
     cols = ["host", "start", "end", "hours", "whole_hours", "kind", "p", "expected", "why"]
-    g = gaps_expr(t)
+    g = gaps_expr(t) if silences is None else silences
     cand = g.filter(g.gap >= min(o.min_gap, 3600.0)).execute()
     if cand.empty:
         return pd.DataFrame(columns=cols)

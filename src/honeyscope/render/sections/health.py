@@ -38,8 +38,16 @@ def _health(ctx: ReportContext) -> Section:
     comp = health.completeness(t)
     if comp.empty:
         return Section("health", "Sensor health", para("No packets."))
-    stats = health.gap_stats(t)
-    gaps = health.gaps(t, include_quiet=True, comp=comp)
+    from honeyscope.analyse.engine import cache_table
+
+    # the silences between consecutive packets (a window over every packet) once for both:
+    # measured on the marx data set, 0.26 s of CPU instead of 0.45 s
+    silences = cache_table(health.gaps_expr(t))
+    try:
+        stats = health.gap_stats(t, silences)
+        gaps = health.gaps(t, include_quiet=True, comp=comp, silences=silences)
+    finally:
+        silences.release()
     from honeyscope.render.sections.events import get_caps
 
     caps = get_caps(ctx)  # the events section's, when it ran first
