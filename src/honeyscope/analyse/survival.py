@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from honeyscope.analyse import base
-from honeyscope.analyse.engine import whole_seconds
+from honeyscope.analyse.engine import cache_table, whole_seconds
 
 
 def sensor_spans_expr(t: ibis.Table) -> ibis.Table:
@@ -41,7 +41,17 @@ def first_probe(t: ibis.Table, top: int = 20,
 
     Columns: host, proto, dpt, start, first (NaT when censored), hours, seen.
     """
-    e = first_probe_expr(t)
+    # materialised once: the ranking of the ports and their rows both read it (one aggregate of
+    # every packet instead of two)
+    e = cache_table(first_probe_expr(t))
+    try:
+        return _first_probe(t, e, top, ports)
+    finally:
+        e.release()
+
+
+def _first_probe(t: ibis.Table, e: ibis.Table, top: int,
+                 ports: list[tuple[str, int]] | None) -> pd.DataFrame:
     if ports is None:
         rank = e.group_by(["proto", "dpt"]).aggregate(sensors=e.count(), packets=e.packets.sum())
         rank = rank.order_by([ibis.desc("sensors"), ibis.desc("packets"), "proto", "dpt"])
