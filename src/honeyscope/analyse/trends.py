@@ -494,8 +494,8 @@ class _Emerging:
         return len(self.keys) * len(self.d_idx)
 
 
-def _emerging_data(t: ibis.Table, prior_days: int, surge_days: int, min_surge: int
-                   ) -> _Emerging | None:
+def _emerging_data(t: ibis.Table, prior_days: int, surge_days: int, min_surge: int,
+                   spans: pd.DataFrame | None = None) -> _Emerging | None:
     d = group_daily_expr(t, ("proto", "dpt"), "sources")
     keep = d.group_by(["proto", "dpt"]).aggregate(total=d.value.sum())
     keep = keep.filter(keep.total >= min_surge)
@@ -504,7 +504,7 @@ def _emerging_data(t: ibis.Table, prior_days: int, surge_days: int, min_surge: i
         return None
     hd = group_daily_expr(t, ("host", "proto", "dpt"), "packets").semi_join(keep, ["proto", "dpt"])
     act = hd.group_by(["proto", "dpt", "day"]).aggregate(value=hd.count()).execute()
-    spans = sensor_spans(t)
+    spans = sensor_spans(t) if spans is None else spans
     fleet_span = pd.DataFrame({"host": ["fleet"], "first": [pd.to_datetime(spans["first"]).min()],
                                "last": [pd.to_datetime(spans["last"]).max()]})
     s = _dense(df, ["proto", "dpt"], fleet_span)
@@ -613,10 +613,11 @@ def port_metric_expr(t: ibis.Table, proto: str = "TCP", port: int = 23) -> ibis.
 
 def rise_test(
     t: ibis.Table, proto: str = "TCP", port: int = 23, split: date | str = "2013-05-01",
-    metric: pd.DataFrame | None = None,
+    metric: pd.DataFrame | None = None, spans: pd.DataFrame | None = None,
 ) -> dict:
     """Is the port's Part-2 metric higher from ``split`` on than before? Numbers and words.
-    ``metric``: the result of :func:`port_metric_expr` when already executed."""
+    ``metric``: the result of :func:`port_metric_expr` when already executed; ``spans``: that of
+    :func:`sensor_spans`."""
     split = pd.Timestamp(split).date()
     m = port_metric_expr(t, proto, port).order_by("day").execute() if metric is None else metric
     m = m.copy()
@@ -637,7 +638,7 @@ def rise_test(
         mw_u=float(u.statistic), mw_p=float(u.pvalue), cles=cles,
         rank_biserial=2 * cles - 1, hodges_lehmann=hl,
     )
-    res.update(_glm_rise(t, proto, port, split))
+    res.update(_glm_rise(t, proto, port, split, spans))
     res["why"] = (
         f"{proto}/{port}, Part 2's metric (mean distinct sources per reporting sensor per day): "
         f"median {res['median_before']:.2f} on {len(before)} days before {split} vs "
@@ -656,7 +657,8 @@ def rise_test(
     return res
 
 
-def _glm_rise(t: ibis.Table, proto: str, port: int, split: date) -> dict:
+def _glm_rise(t: ibis.Table, proto: str, port: int, split: date,
+              spans: pd.DataFrame | None = None) -> dict:
     """Quasi-Poisson GLM: distinct sources per sensor-day ~ after + sensor + weekday.
 
     Defined on every input: sensors that never saw the port carry no information on the rate
@@ -673,7 +675,7 @@ def _glm_rise(t: ibis.Table, proto: str, port: int, split: date) -> dict:
 
     # each sensor's own span (not the port's first/last packet): zero days count
     s = series(t.filter((t.proto == proto) & (t.dpt == port)), ("host",), "sources", min_days=1,
-               spans=sensor_spans(t))
+               spans=sensor_spans(t) if spans is None else spans)
     if s.values.size == 0:
         return {}
     hosts, days = np.meshgrid(np.arange(len(s.keys)), np.arange(len(s.days)), indexing="ij")
@@ -726,23 +728,25 @@ def anomalies(
     top_ports: int = 30,
     min_days: int = 14,
     options: AnomalyOptions | None = None,
+    spans: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Spikes, dips and changepoints per sensor (overall) and per sensor × port (the ``top_ports``
     busiest sensor-port series), plus emerging ports; one row per flag with ``scope``, ``kind``,
     ``day``, ``significance`` (p after Bonferroni over every test of this run), ``test`` (which
     test, and the family), ``effect`` (ratio) and ``why``. ``metric``: "sources", "packets" or
-    "both" (both metrics' tests in one family). ``attrs["family"]``: the number of tests."""
+    "both" (both metrics' tests in one family). ``attrs["family"]``: the number of tests.
+    ``spans``: the result of :func:`sensor_spans` when already known."""
     o = options or AnomalyOptions()
     metrics = METRICS[::-1] if metric == "both" else (metric,)
     if any(m not in METRICS for m in metrics):
         raise ValueError(f"metric must be one of {(*METRICS, 'both')}")
-    spans = sensor_spans(t)
+    spans = sensor_spans(t) if spans is None else spans
     runs = []
     for met in metrics:
         for scope, by, top in (("sensor", ("host",), None),
                                ("sensor-port", ("host", "proto", "dpt"), top_ports)):
             runs.append((met, scope, series(t, by, met, min_days=min_days, top=top, spans=spans)))
-    em_data = _emerging_data(t, 28, 7, 20)
+    em_data = _emerging_data(t, 28, 7, 20, spans)
     family = sum(spike_tests(s, dips=(scope == "sensor")) + changepoint_tests(s, o)
                  for _, scope, s in runs) + (em_data.tests if em_data is not None else 0)
     parts = []

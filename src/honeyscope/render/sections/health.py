@@ -178,8 +178,9 @@ def _trends(ctx: ReportContext) -> Section:
     t = ctx.packets
     proto, port, split = _rise_params(ctx, t)
     metric = trends.port_metric_expr(t, proto, port).order_by("day").execute()
-    rise = trends.rise_test(t, proto, port, split, metric=metric)
-    flags = trends.anomalies(t, metric="sources", top_ports=30)
+    spans = trends.sensor_spans(t)  # once for the rise test and the anomalies (three queries)
+    rise = trends.rise_test(t, proto, port, split, metric=metric, spans=spans)
+    flags = trends.anomalies(t, metric="sources", top_ports=30, spans=spans)
     family = int(flags.attrs.get("family", 0))
     body = [
         para("Daily distinct sources per sensor, and per sensor and port for the 30 busiest "
