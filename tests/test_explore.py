@@ -222,6 +222,9 @@ def test_daily_unique_and_ma_against_pandas(t, pdf):
         assert first == sorted(g.index.get_level_values(1))[3]  # centred: 3 days in
     eu = ma[ma["host"] == "groucho-eu"]["value"].head(2).tolist()
     assert eu == pytest.approx([293 / 7, 334 / 7])
+    # the same average from the executed daily counts (no second pass over the packets)
+    again = explore.moving_average(u, 7)
+    pd.testing.assert_frame_equal(again, ma[["host", "day", "value"]], check_exact=True)
 
 
 def test_daily_fills_gaps_with_zero_and_even_window():
@@ -237,8 +240,14 @@ def test_daily_fills_gaps_with_zero_and_even_window():
     assert a["day"].dt.day.tolist() == [4, 5, 6]
     assert a["value"].tolist() == pytest.approx([0.75, 0.5, 0.5])
     assert m[m["host"] == "b"].empty
+    m2 = explore.moving_average(d, 4)  # from the counts: the same hand-computed days and values
+    assert m2[m2["host"] == "a"]["day"].dt.day.tolist() == [4, 5, 6]
+    assert m2[m2["host"] == "a"]["value"].tolist() == pytest.approx([0.75, 0.5, 0.5])
+    assert m2[m2["host"] == "b"].empty
     allh = explore.daily(tiny, by_host=False)
     assert "host" not in allh.columns and allh["value"].tolist() == [2, 1, 1, 0, 1, 1]
+    # without hosts: windows over [2, 1, 1, 0, 1, 1] of 4 (1 behind, 2 ahead): days 4 to 6
+    assert explore.moving_average(allh, 4)["value"].tolist() == pytest.approx([1.0, 0.75, 0.75])
 
 
 # --- ports: Part 2 -------------------------------------------------------------------------------

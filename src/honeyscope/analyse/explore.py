@@ -404,16 +404,20 @@ def daily_expr(
     series = zero_fill(counts, span_keys, "day", "D")
     series = series.select(*keys, value=series.value.cast("float64" if ma else "int64"))
     if ma:
-        if ma < 1:
-            raise ValueError("--ma must be a positive number of days")
-        ahead = ma // 2
-        behind = ma - 1 - ahead
-        win = ibis.window(
-            group_by=span_keys or None, order_by="day", preceding=behind, following=ahead
-        )
-        series = series.mutate(_n=series.value.count().over(win), _m=series.value.mean().over(win))
-        series = series.filter(series._n == ma).select(*keys, value=series._m)
+        series = _moving_average(series, span_keys, ma)
     return series.order_by([*span_keys, "day"])
+
+
+def _moving_average(series: ir.Table, span_keys: list[str], ma: int) -> ir.Table:
+    """Centred ``ma``-row moving average of ``value`` (float64) per ``span_keys``, in ``day``
+    order, full windows only (:func:`daily_expr`)."""
+    if ma < 1:
+        raise ValueError("--ma must be a positive number of days")
+    ahead = ma // 2
+    behind = ma - 1 - ahead
+    win = ibis.window(group_by=span_keys or None, order_by="day", preceding=behind, following=ahead)
+    series = series.mutate(_n=series.value.count().over(win), _m=series.value.mean().over(win))
+    return series.filter(series._n == ma).select(*span_keys, "day", value=series._m)
 
 
 def daily(
@@ -427,6 +431,21 @@ def daily(
         df.attrs["note"] = ("no packet has a wall-clock time (dmesg lines carry only the kernel "
                             "uptime): there are no days to count")
     return df
+
+
+def moving_average(daily_df: pd.DataFrame, ma: int) -> pd.DataFrame:
+    """``daily(t, unique, ma=ma)`` from the already executed ``daily(t, unique)`` (with or
+    without ``host``): the same window on the same engine over its few rows, instead of
+    counting the packets again."""
+    span_keys = ["host"] if "host" in daily_df.columns else []
+    keys = [*span_keys, "day"]
+    if daily_df.empty:
+        return daily_df.assign(value=daily_df["value"].astype("float64"))
+    series = ibis.memtable(daily_df[[*keys, "value"]].assign(day=daily_df["day"].dt.date))
+    series = series.select(*keys, value=series.value.cast("float64"))
+    df = _moving_average(series, span_keys, ma).order_by(keys).execute()
+    df["day"] = pd.to_datetime(df["day"])
+    return df.reset_index(drop=True)
 
 
 # --- ports ---------------------------------------------------------------------------------------

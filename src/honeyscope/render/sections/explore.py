@@ -70,7 +70,7 @@ def _protocols(t: ibis.Table) -> Section:
 def _daily(t: ibis.Table) -> list[Section]:
     packets = explore.daily(t)
     unique = explore.daily(t, unique=True)
-    ma = explore.daily(t, unique=True, ma=7)
+    ma = explore.moving_average(unique, 7)  # from the counts above: no second count
     hosts = packets["host"].nunique()
     h = max(3.2, 2.2 * ((hosts + 2) // 3))
 
