@@ -102,9 +102,11 @@ def test_gap_probability_is_the_product_of_empty_hour_shares(planted_gap):
     assert row["expected"] == pytest.approx(240 * 0.1**12, rel=1e-9)
 
 
-def test_completeness_counts_hours(planted_gap):
+@pytest.mark.parametrize("reuse", [False, True])
+def test_completeness_counts_hours(planted_gap, reuse):
     t, _, _ = planted_gap
-    c = health.completeness(t).set_index("host")
+    # reuse: from the per sensor-hour counts (hourly_expr) the health section shares
+    c = health.completeness(t, health.hourly_expr(t) if reuse else None).set_index("host")
     # b: a packet in every hour of 240 (Poisson 60/h never gives an empty hour here)
     assert c.loc["b", "hours_in_span"] == 240
     assert c.loc["b", "hours_with_data"] == 240
@@ -176,20 +178,24 @@ def test_health_with_rejects_and_zero_days(tmp_path):
     t = ibis_table(tmp_path, packets(times, "s1"))
     rej = pd.DataFrame({"host": ["s1", "s1"], "day": ["2024-01-01", "2024-01-02"],
                         "rejects": [5, 7]})
-    h = health.health(t, rejects=rej)
-    assert list(h["rows"]) == [int((times < 86400).sum()), 0, int((times >= 86400).sum())]
-    assert list(h["rejects"]) == [5, 7, 0]
-    assert list(h["lines"]) == [h["rows"][0] + 5, 7, h["rows"][2]]
-    assert h["reject_share"][1] == 1.0
-    assert list(h["active_hours"])[1] == 0
+    for hours in (None, health.hourly_expr(t)):  # from the packets, from the per-hour counts
+        h = health.health(t, rejects=rej, hours=hours)
+        assert list(h["rows"]) == [int((times < 86400).sum()), 0, int((times >= 86400).sum())]
+        assert list(h["rejects"]) == [5, 7, 0]
+        assert list(h["lines"]) == [h["rows"][0] + 5, 7, h["rows"][2]]
+        assert h["reject_share"][1] == 1.0
+        assert list(h["active_hours"])[1] == 0
+        # active hours of day 0: the distinct clock hours of its packets
+        assert h["active_hours"].iloc[0] == len(np.unique(times[times < 86400] // 3600))
 
 
 # ----------------------------------------------------------------------------------------------
 # the bundled data
 
 
-def test_marx_completeness(marx, marx_parquet):
-    c = health.completeness(marx).set_index("host")
+@pytest.mark.parametrize("reuse", [False, True])
+def test_marx_completeness(marx, marx_parquet, reuse):
+    c = health.completeness(marx, health.hourly_expr(marx) if reuse else None).set_index("host")
     assert c["rows"].sum() == 451_581
     assert (c["days_with_data"] == 190).all()  # every sensor has rows every day (data README)
     # clock hours with a packet, and clock hours from the first packet's to the last's, in SQL

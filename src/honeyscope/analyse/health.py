@@ -70,29 +70,45 @@ def activity(t: ibis.Table, freq: str = "hour", fill: bool = True) -> pd.DataFra
     return a.order_by(["host", "bin"]).execute()
 
 
-def completeness(t: ibis.Table) -> pd.DataFrame:
+def hourly_expr(t: ibis.Table) -> ibis.Table:
+    """Per sensor and clock hour with packets (rows with a time): ``host``, ``hour`` (its start,
+    UTC), ``rows``, ``first`` and ``last`` packet time. Cached once, it gives
+    :func:`completeness`, :func:`empty_hour_profile` and the daily :func:`health` (their
+    ``hours`` argument) from a few rows per sensor-hour instead of every packet again."""
+    t = timed(t)
+    return t.group_by(host=t.host, hour=t.time.truncate("h")).aggregate(
+        rows=t.count(), first=t.time.min(), last=t.time.max())
+
+
+def completeness(t: ibis.Table, hours: ibis.Table | None = None) -> pd.DataFrame:
     """Per sensor: first/last packet, hours with data / hours in its span, days likewise, and how
     much later it started / earlier it stopped than the fleet as a whole (rows with a time).
 
     A sensor whose rows all lack a wall-clock time (dmesg lines: only the kernel's uptime) has no
     span: it is listed with its ``rows``, 0 hours and days with data and null (NA) span,
     completeness and start/stop offsets, not left out; with no timed row at all the result is
-    empty with a note saying so."""
+    empty with a note saying so. ``hours``: the :func:`hourly_expr` of ``t``, to reuse."""
     untimed = t.filter(t.time.isnull()).group_by("host").aggregate(rows=ibis._.count())
-    t = timed(t)
-    hour = t.time.truncate("h")
-    df = (
-        t.group_by("host")
-        .aggregate(
+    if hours is not None:
+        h = hours
+        per_host = h.group_by("host").aggregate(
+            rows=h.rows.sum(),
+            first=h.first.min(),
+            last=h.last.max(),
+            hours_with_data=h.count(),
+            days_with_data=h.hour.date().nunique(),
+        )
+    else:
+        t = timed(t)
+        hour = t.time.truncate("h")
+        per_host = t.group_by("host").aggregate(
             rows=t.count(),
             first=t.time.min(),
             last=t.time.max(),
             hours_with_data=hour.nunique(),
             days_with_data=t.time.date().nunique(),
         )
-        .order_by("host")
-        .execute()
-    )
+    df = per_host.order_by("host").execute()
     if df.empty:
         df.attrs["note"] = ("no packet has a wall-clock time (dmesg lines carry only the kernel "
                             "uptime): there are no hours to count")
@@ -163,14 +179,19 @@ class GapOptions:
     min_gap: float = 3600.0  # seconds; shorter silences are never called gaps
 
 
-def empty_hour_profile(t: ibis.Table, comp: pd.DataFrame | None = None) -> pd.DataFrame:
+def empty_hour_profile(t: ibis.Table, comp: pd.DataFrame | None = None,
+                       hours: ibis.Table | None = None) -> pd.DataFrame:
     """Per sensor and hour of day (0-23, UTC): days in its span, days with data in that hour,
-    and ``q``, the share of its days on which that hour was empty (floored at 0.5/days)."""
+    and ``q``, the share of its days on which that hour was empty (floored at 0.5/days).
+    ``comp``: the :func:`completeness` of ``t``, ``hours``: its :func:`hourly_expr`, to reuse."""
     t = timed(t)
-    hrs = t.select(host=t.host, h=t.time.truncate("h")).distinct()
+    if hours is not None:
+        hrs = hours.select("host", h=hours.hour)
+    else:
+        hrs = t.select(host=t.host, h=t.time.truncate("h")).distinct()
     prof = hrs.group_by(["host", hrs.h.hour().name("hod")]).aggregate(with_data=hrs.count())
     prof = prof.execute()
-    comp = completeness(t) if comp is None else comp
+    comp = completeness(t, hours) if comp is None else comp
     parts = []
     for r in comp.dropna(subset=["first"]).itertuples():
         hours = pd.date_range(r.first.floor("h"), r.last.floor("h"), freq="h")
@@ -186,6 +207,7 @@ def empty_hour_profile(t: ibis.Table, comp: pd.DataFrame | None = None) -> pd.Da
 def gaps(
     t: ibis.Table, options: GapOptions | None = None, include_quiet: bool = False,
     comp: pd.DataFrame | None = None, silences: ibis.Table | None = None,
+    hours: ibis.Table | None = None,
 ) -> pd.DataFrame:
     """The silences that are *gaps* (beyond a sensor's own normal quiet periods), with why.
 
@@ -198,7 +220,8 @@ def gaps(
 
     Columns: host, start, end, hours, whole_hours, kind (gap/quiet), p, expected, why.
     With ``include_quiet`` the longest normal silence per sensor is returned too. ``comp``: the
-    :func:`completeness` of ``t``, ``silences``: its :func:`gaps_expr`, to reuse.
+    :func:`completeness` of ``t``, ``silences``: its :func:`gaps_expr`, ``hours``: its
+    :func:`hourly_expr`, to reuse.
     """
     o = options or GapOptions()
     cols = ["host", "start", "end", "hours", "whole_hours", "kind", "p", "expected", "why"]
@@ -206,8 +229,8 @@ def gaps(
     cand = g.filter(g.gap >= min(o.min_gap, 3600.0)).execute()
     if cand.empty:
         return pd.DataFrame(columns=cols)
-    comp = completeness(t) if comp is None else comp
-    prof = empty_hour_profile(t, comp)
+    comp = completeness(t, hours) if comp is None else comp
+    prof = empty_hour_profile(t, comp, hours)
     logq = np.log(prof.pivot(index="host", columns="hod", values="q").to_numpy())
     host_idx = {h: i for i, h in enumerate(sorted(prof["host"].unique()))}
     hi = cand["host"].map(host_idx).to_numpy()
@@ -336,22 +359,29 @@ def health(
     freq: str = "day",
     rejects: pd.DataFrame | None = None,
     caps: pd.DataFrame | None = None,
+    hours: ibis.Table | None = None,
 ) -> pd.DataFrame:
     """Per sensor and day (or hour): rows, active hours, and when known lines seen and rejects.
 
     ``rejects``: optional DataFrame with columns ``host``, ``day`` (or ``bin``) and ``rejects``
     (lines of that sensor and period that were not packets). ``caps``: the result of
     :func:`capping`; the bins of a capped sensor at or above its cap are counted in
-    ``capped_bins`` and the period's ``rows`` is then marked ``lower_bound``.
+    ``capped_bins`` and the period's ``rows`` is then marked ``lower_bound``. ``hours``: the
+    :func:`hourly_expr` of ``t``, to reuse (per day only).
     """
     if freq not in ("day", "hour"):
         raise ValueError("health is per day or per hour")
     unit, _ = _unit(freq)
-    t = timed(t)
-    hour = t.time.truncate("h")
-    expr = t.group_by(host=t.host, bin=t.time.truncate(unit)).aggregate(
-        rows=t.count(), active_hours=hour.nunique()
-    )
+    if hours is not None and freq == "day":
+        expr = hours.group_by(host=hours.host, bin=hours.hour.truncate(unit)).aggregate(
+            rows=hours.rows.sum(), active_hours=hours.count()
+        )
+    else:
+        t = timed(t)
+        hour = t.time.truncate("h")
+        expr = t.group_by(host=t.host, bin=t.time.truncate(unit)).aggregate(
+            rows=t.count(), active_hours=hour.nunique()
+        )
     # silent periods inside each sensor's span are zeros
     expr = zero_fill(expr, ["host"], "bin", unit, ["rows", "active_hours"])
     df = expr.order_by(["host", "bin"]).execute()

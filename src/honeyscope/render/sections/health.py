@@ -33,9 +33,23 @@ def _pct(x: float) -> str:
 
 def _health(ctx: ReportContext) -> Section:
     from honeyscope.analyse import health
+    from honeyscope.analyse.engine import cache_table
+
+    # the packets per sensor and clock hour once for the completeness, the hours of day a
+    # sensor is usually quiet (gaps) and the daily chart, which each read every packet before:
+    # measured on the marx data set, 0.12-0.15 s of CPU for the three instead of 0.31-0.40 s
+    hours = cache_table(health.hourly_expr(ctx.packets))
+    try:
+        return _health_of(ctx, hours)
+    finally:
+        hours.release()
+
+
+def _health_of(ctx: ReportContext, hours: Any) -> Section:
+    from honeyscope.analyse import health
 
     t = ctx.packets
-    comp = health.completeness(t)
+    comp = health.completeness(t, hours)
     if comp.empty:
         return Section("health", "Sensor health", para("No packets."))
     from honeyscope.analyse.engine import cache_table
@@ -45,7 +59,7 @@ def _health(ctx: ReportContext) -> Section:
     silences = cache_table(health.gaps_expr(t))
     try:
         stats = health.gap_stats(t, silences)
-        gaps = health.gaps(t, include_quiet=True, comp=comp, silences=silences)
+        gaps = health.gaps(t, include_quiet=True, comp=comp, silences=silences, hours=hours)
     finally:
         silences.release()
     from honeyscope.render.sections.events import get_caps
@@ -106,11 +120,11 @@ def _health(ctx: ReportContext) -> Section:
     rej = ctx.meta.get("rejects_by_host_day")
     h = None
     if isinstance(rej, pd.DataFrame) and len(rej):
-        h = health.health(t, rejects=rej, caps=caps)
+        h = health.health(t, rejects=rej, caps=caps, hours=hours)
         worst = h.sort_values("reject_share", ascending=False).head(10)
         body.append(table(worst[["host", "day", "lines", "rows", "rejects", "reject_share"]],
                           caption="sensor-days with the largest share of rejected lines"))
-    body.append(_completeness_chart(t, h))
+    body.append(_completeness_chart(t, h, hours))
 
     findings = []
     worst = comp.sort_values("completeness").iloc[0]
@@ -129,14 +143,15 @@ def _health(ctx: ReportContext) -> Section:
     return Section("health", "Sensor health", "".join(body), findings)
 
 
-def _completeness_chart(t: Any, h: pd.DataFrame | None = None) -> str:
+def _completeness_chart(t: Any, h: pd.DataFrame | None = None, hours: Any = None) -> str:
     """The hours with data per sensor and day; ``h``: :func:`health.health`'s days with rejects
     merged in, when already computed (its days with packets are the chart's; the days with
-    rejects only, outside a sensor's span, have no active hours and no point)."""
+    rejects only, outside a sensor's span, have no active hours and no point); ``hours``: the
+    packets' :func:`health.hourly_expr`, to reuse."""
     from honeyscope.analyse import health
     from honeyscope.render import charts
 
-    h = health.health(t, freq="day") if h is None else h[h["active_hours"].notna()].copy()
+    h = health.health(t, freq="day", hours=hours) if h is None else h[h["active_hours"].notna()].copy()
     if h.empty:
         return ""
     h["day"] = pd.to_datetime(h["day"]).dt.tz_localize(None)
