@@ -29,6 +29,10 @@ CHECKS = {
     "gaps": lambda t: health.gaps(t, include_quiet=True),
     "capping": health.capping,
     "health": health.health,
+    # from the per sensor-hour counts the report's health section shares
+    "completeness_hourly": lambda t: health.completeness(t, health.hourly_expr(t)),
+    "gaps_hourly": lambda t: health.gaps(t, include_quiet=True, hours=health.hourly_expr(t)),
+    "health_hourly": lambda t: health.health(t, hours=health.hourly_expr(t)),
     "anomalies": trends.anomalies,
     "rise": lambda t: pd.DataFrame([trends.rise_test(t, "TCP", 445, "2024-03-11")]),
     "first_probe": lambda t: survival.first_probe(t, top=3),
