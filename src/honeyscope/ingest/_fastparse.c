@@ -1294,6 +1294,21 @@ static int32_t htab_code(htab_t *h, const char *p, int32_t l) {
     return code;
 }
 
+/* The distinct names of `h`, in code order, as a new list of str (NULL with an exception set) */
+static PyObject *names_list(const htab_t *h) {
+    PyObject *names = PyList_New(h->nnames);
+    if (!names) return NULL;
+    for (int32_t k = 0; k < h->nnames; k++) {
+        PyObject *u = PyUnicode_DecodeUTF8(h->names[k].p, h->names[k].l, "replace");
+        if (!u) {
+            Py_DECREF(names);
+            return NULL;
+        }
+        PyList_SET_ITEM(names, k, u);
+    }
+    return names;
+}
+
 /* `g` := the rows `ord[0:k]` of `o`, in that order; a null host becomes `sensor` when given */
 static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, const char *sensor,
                       Py_ssize_t sensor_len) {
@@ -1711,23 +1726,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         SET("naive", bytes_of(w->naive, (size_t)m));
         SET("row", bytes_of(w->row, (size_t)m * 4));
         SET("prefix_code", bytes_of(pcode, (size_t)m * 4));
-        {
-            PyObject *names = PyList_New(pt.nnames);
-            if (!names) {
-                Py_CLEAR(res);
-                goto done;
-            }
-            for (int32_t k = 0; k < pt.nnames; k++) {
-                PyObject *u = PyUnicode_DecodeUTF8(pt.names[k].p, pt.names[k].l, "replace");
-                if (!u) {
-                    Py_DECREF(names);
-                    Py_CLEAR(res);
-                    goto done;
-                }
-                PyList_SET_ITEM(names, k, u);
-            }
-            SET("prefixes", names);
-        }
+        SET("prefixes", names_list(&pt));
         for (int c = 0; c < NS; c++)
             SET(S_NAMES[c], Py_BuildValue("(NNN)", bytes_of(w->svalid[c], bm),
                                           bytes_of(w->soff[c], ((size_t)m + 1) * 4),
@@ -1772,21 +1771,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
         if (year_mode) {
             SET("ypos", bytes_of(ypos, (size_t)n * 8));
             SET("ycode", bytes_of(ycode, (size_t)n * 4));
-            PyObject *names = PyList_New(yt.nnames);
-            if (!names) {
-                Py_CLEAR(res);
-                goto done;
-            }
-            for (int32_t j = 0; j < yt.nnames; j++) {
-                PyObject *u = PyUnicode_DecodeUTF8(yt.names[j].p, yt.names[j].l, "replace");
-                if (!u) {
-                    Py_DECREF(names);
-                    Py_CLEAR(res);
-                    goto done;
-                }
-                PyList_SET_ITEM(names, j, u);
-            }
-            SET("ynames", names);
+            SET("ynames", names_list(&yt));
         }
         SET("rej_m", PyLong_FromSsize_t(k));
         SET("rej_idx", bytes_of(rj.idx, (size_t)k * 4));
