@@ -435,8 +435,9 @@ def daily(
 
 def moving_average(daily_df: pd.DataFrame, ma: int) -> pd.DataFrame:
     """``daily(t, unique, ma=ma)`` from the already executed ``daily(t, unique)`` (with or
-    without ``host``): the same window on the same engine over its few rows, instead of
-    counting the packets again."""
+    without ``host``): the same window expression over its few rows (an in-memory table, on
+    Ibis' default in-process backend whatever the report's engine), instead of counting the
+    packets again."""
     span_keys = ["host"] if "host" in daily_df.columns else []
     keys = [*span_keys, "day"]
     if daily_df.empty:
