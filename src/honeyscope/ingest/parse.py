@@ -425,28 +425,18 @@ def _merge(lines: pa.Array | None, first_line: int, ctx: ParseContext, rows: pa.
     if year is not None:
         st = ctx.state.setdefault("bsd_sensor_years", {})
         before = dict(st)
+        got = None
         try:
             got = _merge_year(lines, first_line, ctx, rows, rejects, claimed, spaced, block, year)
-        except Exception:
-            st.clear()
-            st.update(before)
-            raise
-        if got is not None:
-            return got
-        st.clear()
-        st.update(before)
-        if lines is None:
-            from honeyscope.ingest import sources
-            assert block is not None
-            lines = sources.lines_array(block)
-        return _general(lines, first_line, ctx)
+        finally:
+            if got is None:  # (failed, or the block's to the general path: the state as it was)
+                st.clear()
+                st.update(before)
+        return got if got is not None else _general(parse_fast.lines_of(lines, block), first_line, ctx)
     rest = np.flatnonzero(~claimed)
     if not len(rest):
         return ParseResult(rows, rejects, {}, layout)
-    if lines is None:
-        from honeyscope.ingest import sources
-        assert block is not None
-        lines = sources.lines_array(block)
+    lines = parse_fast.lines_of(lines, block)
     sub = _parse(lines.take(pa.array(rest)), first_line, ctx, rest + first_line, spaced,
                  max(KERNEL_MIN_LINES, FALLBACK_KERNEL_MIN_LINES))
     if sub.rows.num_rows:
@@ -467,10 +457,7 @@ def _merge_year(lines: pa.Array | None, first_line: int, ctx: ParseContext, rows
         yoff[part] = parse_fast.unwrap(year.ycode[part], year.ypos[part], year.names,
                                        ctx.state.setdefault("bsd_sensor_years", {}))
     else:
-        if lines is None:
-            from honeyscope.ingest import sources
-            assert block is not None
-            lines = sources.lines_array(block)
+        lines = parse_fast.lines_of(lines, block)
         given = {"lines": part + first_line, "codes": year.ycode[part], "names": year.names,
                  "pos": year.ypos[part]}
         sub = _parse(lines.take(pa.array(rest)), first_line, ctx, rest + first_line, spaced,
@@ -920,7 +907,6 @@ def _times(df: pl.DataFrame, ctx: ParseContext, years: dict | None = None) -> pl
                           strict=True))
         pos = (c._mon.replace_strict(before, default=None, return_dtype=pl.Int64) + c._day - 1
                ) * 86400 + c._secs
-        half = 365 * 86400 // 2
         sub = df.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_r"),
                         c._host.fill_null("").alias("_sk"), pos.alias("_pos")
                         ).filter(c._pos.is_not_null())
@@ -937,26 +923,14 @@ def _times(df: pl.DataFrame, ctx: ParseContext, years: dict | None = None) -> pl
                 .gather(sub.get_column("_r")).cast(pl.Int64))
             sub = pl.concat([sub, given]).sort("_ln").drop("_ln")
         yoff = np.zeros(df.height, dtype=np.int64)
-        if sub.height:
-            known = c._sk.is_in(list(st)) if st else pl.lit(False)
-            last_pos = (c._sk.replace_strict({k: v[0] for k, v in st.items()}, default=None,
-                                             return_dtype=pl.Int64) if st else pl.lit(None, pl.Int64))
-            base = (c._sk.replace_strict({k: v[1] for k, v in st.items()}, default=0,
-                                         return_dtype=pl.Int64) if st else pl.lit(0, pl.Int64))
-            prev = pl.coalesce(c._pos.shift(1).over("_sk"), pl.when(known).then(last_pos))
-            step = c._pos - prev
-            inc = pl.when(step < -half).then(1).when(step > half).then(-1).otherwise(0)
-            sub = sub.with_columns(_off=inc.cum_sum().over("_sk") + base)
+        if sub.height:  # (the rule, in line order, is parse_fast.unwrap's: one for both paths)
+            names, codes = np.unique(sub.get_column("_sk").to_numpy(), return_inverse=True)
+            off = parse_fast.unwrap(codes, sub.get_column("_pos").to_numpy(), names.tolist(), st)
             r = sub.get_column("_r").to_numpy()
             own = r >= 0
-            yoff[r[own]] = sub.get_column("_off").to_numpy()[own]
+            yoff[r[own]] = off[own]
             if years is not None:
-                theirs = np.zeros(len(years["pos"]), np.int64)
-                theirs[-1 - r[~own]] = sub.get_column("_off").to_numpy()[~own]
-                years["yoff"] = theirs
-            for k, p_, o in sub.group_by("_sk", maintain_order=True).agg(
-                    c._pos.last(), c._off.last()).iter_rows():
-                st[k] = (int(p_), int(o))
+                years["yoff"][-1 - r[~own]] = off[~own]
         df = df.with_columns(_yoff=pl.Series("_yoff", yoff))
         year = pl.lit(int(ctx.year)) + c._yoff
     else:

@@ -204,12 +204,9 @@ def _actions(codes: np.ndarray, prefixes: list[str]) -> pa.Array:
 Layout = tuple[list[tuple[str, int, int]], dict[str, int], list[tuple[int, str | None, int]]]
 
 
-def month_name(m: int) -> str:
-    """``YYYY-MM`` of a month counted from 1970-01 (as :func:`honeyscope.store.store` names parts)."""
-    return f"{1970 + m // 12:04d}-{m % 12 + 1:02d}"
-
-
 def _layout(runs: list[tuple[int, str | None, int]]) -> Layout:
+    from honeyscope.store.store import month_name
+
     months: list[tuple[str, int, int]] = []
     hosts: dict[str, int] = {}
     none = 0
@@ -339,6 +336,17 @@ def claim_bytes(block: bytes, first_line: int, ctx: Any
     return _claim(None, first_line, ctx, block=block, store_order=True)
 
 
+def lines_of(lines: pa.Array | None, block: bytes | None) -> pa.Array:
+    """``lines``, or the lines of ``block`` (:func:`honeyscope.ingest.sources.lines_array`) when
+    the compiled pass was given a block's bytes (:func:`claim_bytes`)."""
+    if lines is not None:
+        return lines
+    from honeyscope.ingest.sources import lines_array
+
+    assert block is not None
+    return lines_array(block)
+
+
 def _claim(lines: pa.Array | None, first_line: int, ctx: Any, *, block: bytes | None = None,
            store_order: bool = False
            ) -> tuple[pa.Table, pa.Table, np.ndarray, bool, Layout | None, YearClaim | None] | None:
@@ -367,10 +375,7 @@ def _claim(lines: pa.Array | None, first_line: int, ctx: Any, *, block: bytes | 
     for code in (2, 3):
         undecided = np.flatnonzero(body == code)
         if len(undecided):
-            if lines is None:
-                from honeyscope.ingest.sources import lines_array
-                assert block is not None
-                lines = lines_array(block)
+            lines = lines_of(lines, block)
             nf[undecided], tail[undecided] = _anchored(
                 lines.take(_numbers(undecided.astype(np.int64), pa.int64())), code == 3)
     # (the truncation rule: where most netfilter lines end with a space, one without it was cut)
@@ -392,16 +397,13 @@ def _claim(lines: pa.Array | None, first_line: int, ctx: Any, *, block: bytes | 
         layout = _layout(d["runs"])
         keep = None
         cols["time"] = cols["time"].view(schema.TIME_TYPE)
-    elif year_mode:  # (times after the years are unwrapped: year_times)
-        keep = tail[at] if spaced else np.ones(m, np.bool_)
-        if ctx.sensor is not None:
-            cols["host"] = _fill(cols["host"], ctx.sensor)
     else:
         keep = tail[at] if spaced else np.ones(m, np.bool_)
-        t, ok = _utc(np.frombuffer(cols["time"].buffers()[1], np.int64)[:m],
-                     np.frombuffer(d["naive"], np.bool_), ctx.tz)
-        keep &= ok & (t >= YEARS_US[0]) & (t < YEARS_US[1])  # (outside YEARS: "bad timestamp")
-        cols["time"] = _times(t)
+        if not year_mode:  # (under --year, times after the years are unwrapped: year_times)
+            t, ok = _utc(np.frombuffer(cols["time"].buffers()[1], np.int64)[:m],
+                         np.frombuffer(d["naive"], np.bool_), ctx.tz)
+            keep &= ok & (t >= YEARS_US[0]) & (t < YEARS_US[1])  # (outside YEARS: "bad timestamp")
+            cols["time"] = _times(t)
         if ctx.sensor is not None:
             cols["host"] = _fill(cols["host"], ctx.sensor)
     cols["action"] = _actions(np.frombuffer(d["prefix_code"], np.int32), d["prefixes"])
@@ -427,10 +429,14 @@ def _claim(lines: pa.Array | None, first_line: int, ctx: Any, *, block: bytes | 
     return table, rejects, claimed, spaced, layout, year
 
 
-def count_lines(block: bytes) -> int | None:
-    """The lines of a block (its newlines, and an unterminated last line) by the compiled pass;
-    None where it is not built."""
-    return None if _fastparse is None else int(_fastparse.count_lines(block))
+def count_lines(block: bytes) -> int:
+    """The lines of a block (its newlines, and an unterminated last line): by the compiled pass,
+    or :func:`honeyscope.ingest.sources.count_lines` where it is not built."""
+    if _fastparse is None:
+        from honeyscope.ingest.sources import count_lines as by_numpy
+
+        return by_numpy(block)
+    return int(_fastparse.count_lines(block))
 
 
 def keep_freed_memory() -> bool:

@@ -678,15 +678,13 @@ def _parse_blocks(
         pool = ThreadPoolExecutor(workers, thread_name_prefix="honeyscope-parse")
     in_flight: list[Future[_Staged]] = []
     next_line = first_line
-    from honeyscope.ingest import parse_fast
-
-    count = sources.count_lines if parse_fast.count_lines(b"") is None else parse_fast.count_lines
+    from honeyscope.ingest.parse_fast import count_lines
     todo = itertools.chain((first, second), blocks)  # lazily: never the whole input
     first = second = None  # (a block is held by its job only)
     try:
         for block in todo:
             # line numbers of a block are known before it is parsed: count its newlines
-            n = count(block)
+            n = count_lines(block)
             # each block parses with the context as it is now (its own copy: no state shared)
             job_ctx = dataclasses.replace(ctx, state=copy.deepcopy(ctx.state))
             in_flight.append(pool.submit(_stage_job, tx.block(next(seq)), block, next_line, job_ctx))

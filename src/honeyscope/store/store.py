@@ -474,6 +474,11 @@ class Transaction:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
+def month_name(m: int) -> str:
+    """``YYYY-MM`` of a month counted from 1970-01: the folder of a month's packet parts."""
+    return f"{1970 + m // 12:04d}-{m % 12 + 1:02d}"
+
+
 def _by_month_host_time(rows: pa.Table) -> tuple[pa.Table, list[tuple[str, int, int]], dict[str, int]]:
     """``rows`` sorted by (month of ``time``, host, time), nulls last (a stable sort: rows equal in
     all three keep their order); the months as (``YYYY-MM`` or ``unknown``, first row, end row) of
@@ -507,6 +512,6 @@ def _by_month_host_time(rows: pa.Table) -> tuple[pa.Table, list[tuple[str, int, 
     parts = []
     for a, b in itertools.pairwise(cuts):
         m = int(month[a])
-        name = "unknown" if m == np.iinfo(np.int64).max else f"{1970 + m // 12:04d}-{m % 12 + 1:02d}"
+        name = "unknown" if m == np.iinfo(np.int64).max else month_name(m)
         parts.append((name, a, b))
     return rows, parts, hosts
