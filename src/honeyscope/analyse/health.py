@@ -89,25 +89,14 @@ def completeness(t: ibis.Table, hours: ibis.Table | None = None) -> pd.DataFrame
     completeness and start/stop offsets, not left out; with no timed row at all the result is
     empty with a note saying so. ``hours``: the :func:`hourly_expr` of ``t``, to reuse."""
     untimed = t.filter(t.time.isnull()).group_by("host").aggregate(rows=ibis._.count())
-    if hours is not None:
-        h = hours
-        per_host = h.group_by("host").aggregate(
-            rows=h.rows.sum(),
-            first=h.first.min(),
-            last=h.last.max(),
-            hours_with_data=h.count(),
-            days_with_data=h.hour.date().nunique(),
-        )
-    else:
-        t = timed(t)
-        hour = t.time.truncate("h")
-        per_host = t.group_by("host").aggregate(
-            rows=t.count(),
-            first=t.time.min(),
-            last=t.time.max(),
-            hours_with_data=hour.nunique(),
-            days_with_data=t.time.date().nunique(),
-        )
+    h = hourly_expr(t) if hours is None else hours
+    per_host = h.group_by("host").aggregate(
+        rows=h.rows.sum(),
+        first=h.first.min(),
+        last=h.last.max(),
+        hours_with_data=h.count(),
+        days_with_data=h.hour.date().nunique(),
+    )
     df = per_host.order_by("host").execute()
     if df.empty:
         df.attrs["note"] = ("no packet has a wall-clock time (dmesg lines carry only the kernel "
