@@ -379,12 +379,15 @@ def _read_clean(data: bytes, names: list[str], *, source: str, tz: str | None,
     if not (((stamps[:, digit] >= 48) & (stamps[:, digit] <= 57)).all()
             and (stamps[:, ~digit] == pattern[~digit]).all()):
         return None
+    def padded(col: pa.ChunkedArray) -> bool:  # some value with spaces the general path strips
+        vals = pc.unique(col).drop_null()
+        return bool(len(vals)) and not pc.all(pc.equal(vals, pc.utf8_trim_whitespace(vals))).as_py()
+
     out: dict[str, pa.ChunkedArray | pa.Array] = {}
     try:
         out["time"] = raw.column("datetime").cast(pa.timestamp("us")).cast(schema.TIME_TYPE)
         host, proto = raw.column("host"), raw.column("proto")
-        hosts = pc.unique(host)
-        if not pc.all(pc.equal(hosts, pc.utf8_trim_whitespace(hosts))).as_py():
+        if padded(host):
             return None
         if proto.null_count or not pc.all(pc.is_in(pc.unique(proto),
                                                     pa.array(["TCP", "UDP", "ICMP"]))).as_py():
@@ -397,11 +400,8 @@ def _read_clean(data: bytes, names: list[str], *, source: str, tz: str | None,
                 return None
             out[c] = col.cast(_INT_TYPES[c])  # out of range: ArrowInvalid
         if geo:
-            for c in ("cc", "country", "locale"):
-                col = raw.column(c)
-                vals = pc.unique(col).drop_null()
-                if len(vals) and not pc.all(pc.equal(vals, pc.utf8_trim_whitespace(vals))).as_py():
-                    return None
+            if any(padded(raw.column(c)) for c in ("cc", "country", "locale")):
+                return None
             for c in ("latitude", "longitude"):
                 col = raw.column(c)
                 if not _only(_text_bytes(col.drop_null())[0], b"0123456789.-"):
