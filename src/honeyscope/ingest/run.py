@@ -435,7 +435,7 @@ def _ingest_one(
             size_left = None if size is None else size - start
             pool, n = _parse_blocks(reader, ctx, line_no, tx, workers, pool,
                                     split_size(size_left, workers, block_size), tick, hold_tail=hold,
-                                    stats=stats)
+                                    stats=stats, size=size_left)
             entry.lines = n
             entry.field_warnings = dict(ctx.state.pop("warnings", {}))
             line_no += n
@@ -642,16 +642,22 @@ def _parse_blocks(
     tick: Callable[[int, int], None],
     hold_tail: bool = False,
     stats: _Stats | None = None,
+    size: int | None = None,
 ) -> tuple[ThreadPoolExecutor | None, int]:
     """Parse and stage every block of ``reader`` into ``tx``; returns the pool (kept for the next
     input) and the number of lines. Blocks run on worker threads when there are several and the
     parse is stateless (no ``--year``, whose December→January rollover needs the blocks in order);
-    each worker parses a block and writes its files, the blocks are added to ``tx`` in order."""
+    each worker parses a block and writes its files, the blocks are added to ``tx`` in order.
+    ``size``: the bytes left to read when known (a file's size; a compressed log's text is
+    longer): an input longer than a block starts its first block before reading the second."""
     blocks = reader.blocks(block_size, hold_tail=hold_tail)
     first = next(blocks, None)
     if first is None:
         return pool, 0
-    second = next(blocks, None)
+    # (whether there is a second block is known without reading it: the first one is parsed
+    # while the second is read)
+    sure = size is not None and size > block_size
+    second = None if sure else next(blocks, None)
     line = first_line
     last_raw = 0
     seq = itertools.count(1)
@@ -669,7 +675,7 @@ def _parse_blocks(
         tick(raw - last_raw, done.lines)
         last_raw = raw
 
-    if second is None or workers <= 1 or ctx.year is not None:
+    if (second is None and not sure) or workers <= 1 or ctx.year is not None:
         for block in itertools.chain((first,), () if second is None else (second,), blocks):
             account(_stage_job(tx.block(next(seq)), block, line, ctx))
         return pool, line - first_line
@@ -679,7 +685,7 @@ def _parse_blocks(
     in_flight: list[Future[_Staged]] = []
     next_line = first_line
     from honeyscope.ingest.parse_fast import count_lines
-    todo = itertools.chain((first, second), blocks)  # lazily: never the whole input
+    todo = itertools.chain((first,), () if second is None else (second,), blocks)  # lazily
     first = second = None  # (a block is held by its job only)
     try:
         for block in todo:
