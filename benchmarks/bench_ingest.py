@@ -10,6 +10,14 @@ per line for the seed's columns) and honeyscope / naive (``naive_parser.py``: ev
 honeyscope runs as a user runs it: ``python -m honeyscope ingest FILE --store DIR --json`` (with
 ``--block-mib``, ``honeyscope.ingest.run.ingest(inputs, store_dir, block_size=...)``);
 ``--parser-only`` adds ``parse_block`` over 64 MiB blocks with a Parquet write.
+
+``--floor`` adds what no parser can take away, measured in the same run: a process that only
+starts and imports what ``honeyscope ingest`` imports, and, single-threaded in one process,
+reading the input in blocks, its SHA-256 (the ledger's "same input twice adds nothing") and
+writing honeyscope's rows again as the store writes them (the Parquet parts of the honeyscope run
+above, re-read and re-encoded). With the parse counted as free, the ingest cannot take less than
+imports + (read + hash + Parquet) / cores of wall time; the script prints that bound and the
+largest ratio to the one-regex parser it allows.
 """
 
 from __future__ import annotations
@@ -118,6 +126,45 @@ def run_honeyscope(src: str, out_dir: str, parser_only: bool = False,
     return 0
 
 
+#: what a ``honeyscope ingest`` process imports before it parses a line (tests/test_ingest_imports.py)
+FLOOR_IMPORTS = ("import honeyscope.cli, honeyscope.cli.ingest, honeyscope.ingest.run, "
+                 "honeyscope.ingest.parse, honeyscope.ingest.parse_fast, honeyscope.store.store")
+
+
+def floor_steps(src: str, store: str) -> dict[str, float]:
+    """CPU seconds, one thread, of the steps of an ingest that are not the parse: reading
+    ``src`` in the ingest's blocks, hashing it, and encoding ``store``'s packets as its parts."""
+    import hashlib
+    import io
+
+    import pyarrow.parquet as pq
+
+    from honeyscope.ingest.sources import BLOCK
+    from honeyscope.store.store import write_part
+
+    out: dict[str, float] = {}
+    t = time.process_time()
+    blocks = []
+    with open(src, "rb") as fh:
+        while chunk := fh.read(BLOCK):
+            blocks.append(chunk)
+    out["read"] = time.process_time() - t
+    t = time.process_time()
+    h = hashlib.sha256()
+    for b in blocks:
+        h.update(b)
+    h.hexdigest()
+    out["sha256"] = time.process_time() - t
+    del blocks
+    tables = [pq.read_table(p) for p in sorted(Path(store, "packets").rglob("*.parquet"))]
+    t = time.process_time()
+    for table in tables:
+        write_part(table, io.BytesIO())
+    out["parquet"] = time.process_time() - t
+    out["parts"] = len(tables)
+    return out
+
+
 def measure(cmd: list[str]) -> dict:
     """Run ``cmd`` inside a fresh wrapper process; wall time and that child's peak RSS."""
     code = (
@@ -143,12 +190,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time parse_block over 64 MiB blocks + Parquet, without the store")
     ap.add_argument("--block-mib", type=int, default=None,
                     help="MiB per parse block (default: ingest's own; 64 for --parser-only)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also measure the steps no parser can take away and print the bound they "
+                    "set on the ratio")
     ap.add_argument("--child", nargs=2, metavar=("INPUT", "OUTDIR"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-floor", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--child-parser", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     block = a.block_mib * 1024 * 1024 if a.block_mib else None
     if a.child:
         return run_honeyscope(*a.child, block_size=block)
+    if a.child_floor:
+        print(json.dumps(floor_steps(*a.child_floor)))
+        return 0
     if a.child_parser:
         return run_honeyscope(*a.child_parser, parser_only=True, block_size=block)
     opts = ["--block-mib", str(a.block_mib)] if a.block_mib else []
@@ -195,8 +249,28 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = res[base]["wall"] / res[name]["wall"]
                 cpu_ratio = res[base]["cpu"] / res[name]["cpu"]
                 print(f"{name} / {base}: {ratio:.2f}x (wall), {cpu_ratio:.2f}x (cpu)")
+        if a.floor and not opts:
+            print_floor(res, str(data), os.path.join(out, "store"))
     print("load average (1, 5, 15 min) after: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
+
+
+def print_floor(res: dict, data: str, store: str) -> None:
+    """The bound the steps that are not the parse set on the ingest's wall time (see --floor)."""
+    imp = min((measure([sys.executable, "-c", FLOOR_IMPORTS]) for _ in range(3)),
+              key=lambda r: r["wall"])
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child-floor", data, store],
+                         stdout=subprocess.PIPE, text=True, check=True)
+    steps = json.loads(out.stdout.strip().splitlines()[-1])
+    cores = len(os.sched_getaffinity(0))
+    rest = steps["read"] + steps["sha256"] + steps["parquet"]
+    bound = imp["wall"] + rest / cores
+    print(f"floor: start + imports {imp['wall']:.3f} s wall ({imp['cpu']:.3f} CPU s, best of 3); "
+          f"one thread: read {steps['read']:.3f}, SHA-256 {steps['sha256']:.3f}, "
+          f"Parquet of the store's {steps['parts']} parts {steps['parquet']:.3f} CPU s")
+    print(f"floor: with a parser that cost nothing, ingest >= {imp['wall']:.3f} + {rest:.3f} / "
+          f"{cores} cores = {bound:.3f} s wall: at most {res['one regex']['wall'] / bound:.1f}x the "
+          f"one-regex parser (measured: {res['one regex']['wall'] / res['honeyscope']['wall']:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -373,6 +373,13 @@ class Store:
             self._write_manifest(self.manifest)
 
 
+def write_part(table: pa.Table, where: Any) -> None:
+    """Write ``table`` as one of the store's Parquet files (a path or a writable file object):
+    zstd, statistics, dictionaries for the columns of few values, row groups of :data:`ROW_GROUP`."""
+    pq.write_table(table, where, row_group_size=ROW_GROUP, compression="zstd", write_statistics=True,
+                   use_dictionary=[c for c in DICTIONARY_COLUMNS if c in table.column_names])
+
+
 @dataclass
 class Transaction:
     """The files of one input being ingested; nothing is visible until :meth:`commit`."""
@@ -394,8 +401,7 @@ class Transaction:
         self._n += 1
         tmp = self.staging / final_rel
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd", write_statistics=True,
-                       use_dictionary=[c for c in DICTIONARY_COLUMNS if c in table.column_names])
+        write_part(table, tmp)
 
     def add(self, rows: pa.Table, rejects: pa.Table, layout: Any = None) -> None:
         """Stage a block's rows (canonical schema) and rejects (REJECT_SCHEMA): one file per month
