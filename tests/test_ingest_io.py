@@ -9,6 +9,7 @@ import gzip
 import json
 import lzma
 import os
+import random
 import subprocess
 import sys
 import time
@@ -258,6 +259,66 @@ def test_parquet_given_as_input_is_refused_and_the_run_goes_on(tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"honeyscope: error: {part}: refused: Parquet file, not log text"]
     assert len(rows(tmp_path / "t")) == 1
+
+
+def _utmp_records(n: int) -> bytes:
+    """``n`` records laid out as glibc's ``struct utmp`` (384 bytes: type, pid, line, id, user,
+    host, exit, session, time, address), as /var/log/wtmp holds them."""
+    import struct
+
+    out = b""
+    for i in range(n):
+        out += struct.pack("<hxxi32s4s32s256shhiii16s20x", 7, 1000 + i, b"pts/%d" % i, b"ts/%d" % i,
+                           b"root", b"203.0.113.%d" % i, 0, 0, 0, 1_700_000_000 + 37 * i, 4242 * i,
+                           bytes([203, 0, 113, i % 256]) + bytes(12))
+    return out
+
+
+@pytest.mark.parametrize("data, why", [
+    (random.Random(1).randbytes(100_000), "random bytes: about 11% control bytes"),
+    (_utmp_records(300), "a wtmp file: NUL padding and integers among its text fields"),
+])
+def test_binary_data_given_as_input_is_refused(tmp_path, capsys, data, why):
+    f = write(tmp_path / "wtmp", data)
+    assert cli(["ingest", str(f), "--store", str(tmp_path / "s")]) == 1, why
+    assert capsys.readouterr().err.strip() == (
+        f"honeyscope: error: {f}: refused: binary data (control bytes), not log text")
+
+
+@pytest.mark.parametrize("text, why", [
+    (lines(0, 20).encode() + bytes(4096) + lines(20, 40).encode(),
+     "a hole of NUL bytes a crash left in the log"),
+    (bytes(8192) + lines(0, 40).encode(), "the hole at the start"),
+    ("".join(f"\x1b[31m{ln.rstrip()}\x1b[0m\t\n" for ln in lines(0, 40).splitlines()).encode(),
+     "ANSI colour codes and tabs"),
+    ("".join(ln.rstrip() + " café déjà-vu\n" for ln in lines(0, 40).splitlines()).encode("latin-1"),
+     "Latin-1 letters"),
+    ("".join(ln.rstrip() + " Привет мир\n" for ln in lines(0, 40).splitlines()).encode("cp1251"),
+     "Cyrillic in a legacy 8-bit code page"),
+])
+def test_text_with_odd_bytes_is_read_as_log_text(tmp_path, text, why):
+    from honeyscope.ingest.sources import binary_kind
+
+    assert binary_kind(text[:65536]) is None, why
+
+
+def test_empty_inputs_are_skipped_as_empty_and_leave_no_record(tmp_path):
+    store = tmp_path / "s"
+    empty = write(tmp_path / "empty.log", "")
+    # a log being written (modified just now): one line, its end not written yet
+    cut = write(tmp_path / "cut.log", line(1).rstrip("\n"), mtime=time.time())
+    led = honeyscope.ingest([str(empty), str(cut)], store, year=2024)
+    assert [(i.status, i.lines, i.held) for i in led.inputs] == [
+        ("skipped: empty", 0, 0), ("skipped: no complete line", 0, 1)]
+    # another empty input is empty too, not "already ingested" because the first one was
+    p = subprocess.run([sys.executable, "-m", "honeyscope", "ingest", "-", "--store", str(store),
+                        "--json"], input="", capture_output=True, text=True, timeout=120)
+    assert json.loads(p.stdout)["inputs"][0]["status"] == "skipped: empty"
+    assert honeyscope.open_store(store).records == []
+    # the line, once written whole, is added
+    write(cut, line(1) + line(2), mtime=time.time())
+    led = honeyscope.ingest([str(cut)], store, year=2024)
+    assert (led.inputs[0].status, led.rows) == ("added", 2)
 
 
 # ---- 16. special inputs and options ----------------------------------------------------------------

@@ -38,6 +38,7 @@ Progress = Callable[[int, int], None]  # (raw bytes consumed so far in this run,
 class InputLedger:
     source: str
     status: str  # "added", "grown", "skipped: already ingested", "skipped: no new lines",
+    # "skipped: empty", "skipped: no complete line" (only an unterminated line, held),
     # "skipped: <why not a log>" (a directory's binary file), "refused: <why>", "failed: <why>"
     kind: str = ""
     compression: str | None = None
@@ -452,6 +453,12 @@ def _ingest_one(
                 tx.abort()
                 entry.status, entry.lines = "skipped: already ingested (damaged)", 0
                 return _counted(entry, None, t0, 0), pool
+        if entry.lines == 0 and end == 0:
+            # nothing to add nor to know again: no record (an empty text is not "already
+            # ingested" because another empty input was)
+            tx.abort()
+            entry.status = "skipped: no complete line" if reader.held else "skipped: empty"
+            return _counted(entry, None, t0, 0), pool
         if scanned is None:  # stdin, a FIFO: the same text as a committed input adds nothing
             sha = reader.content_sha256 if not reader.held else None
             if sha is not None and (end, sha) in {e.content_key() for e in st.records}:
@@ -502,10 +509,11 @@ def _ingest_one(
 
 def _unseen_plain(path: Path, size: int, records: list[InputRecord]) -> bool:
     """Whether a plain (uncompressed) file of ``size`` bytes can be neither a committed text nor a
-    committed text grown: every committed text is longer (a new store has none)."""
+    committed text grown: every committed text is longer (a new store has none), or empty (the
+    record of an empty input in a store written before those were no longer recorded)."""
     if sources.compression_of(sources.raw_head(path)) is not None:
         return False
-    return all((k := e.content_key()) is not None and k[0] > size for e in records)
+    return all((k := e.content_key()) is not None and (k[0] > size or k[0] == 0) for e in records)
 
 
 def _empty_rows() -> Any:

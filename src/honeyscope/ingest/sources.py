@@ -14,6 +14,7 @@ import glob
 import hashlib
 import lzma
 import os
+import re
 import stat
 import sys
 import zlib
@@ -212,10 +213,20 @@ def binary_kind(head: bytes) -> str | None:
         return None
     if not head.strip(b"\x00"):
         return "binary data (only NUL bytes)"
-    ctrl = sum(head.count(bytes([b])) for b in (*range(1, 9), *range(14, 27), *range(28, 32), 127))
-    if ctrl > len(head) // 10:
+    # (a log cut by a crash can hold a run of NUL bytes where blocks were never written: such runs
+    # are not counted; a binary format's NULs are scattered among its other bytes)
+    rest = _NUL_RUN.sub(b"", head)
+    odd = sum(rest.count(bytes([b])) for b in _NOT_TEXT)
+    if odd > max(8, len(rest) // 100):
         return "binary data (control bytes)"
     return None
+
+
+#: runs of NUL bytes not counted by binary_kind (a hole a crash left in a log)
+_NUL_RUN = re.compile(rb"\x00{64,}")
+#: bytes no log text holds (TAB, LF, VT, FF, CR and ESC of colour codes are text): random bytes are
+#: about 11% of these, a binary format's records more; a log line, none
+_NOT_TEXT = (0, *range(1, 9), *range(14, 27), *range(28, 32), 127)
 
 
 def file_digest(path: Path, upto: int | None = None) -> str:
