@@ -158,6 +158,113 @@ def test_kill_9_at_any_moment_leaves_whole_inputs(tmp_path):
     assert not leftovers or not (store / "staging").exists()
 
 
+def _tiny_logs(d: Path, n: int) -> list[Path]:
+    """``n`` one-line logs (a fleet's hourly files), each a different packet."""
+    d.mkdir(exist_ok=True)
+    out = []
+    for i in range(n):
+        f = d / f"h{i:04d}.log"
+        f.write_text(f"Mar  3 21:{i // 60 % 60:02d}:{i % 60:02d} h{i % 3} kernel: [UFW BLOCK] IN=eth0 "
+                     f"OUT= SRC=10.0.{i // 256}.{i % 256} DST=172.30.0.64 LEN=40 TTL=41 ID=1 PROTO=TCP "
+                     "SPT=43861 DPT=23 WINDOW=24253 RES=0x00 SYN URGP=0\n")
+        os.utime(f, (1.7e9, 1.7e9))
+        out.append(f)
+    return out
+
+
+def test_an_ingest_of_many_files_writes_the_manifest_once_per_group(tmp_path, monkeypatch):
+    """Inputs committed within a group are written together: 25 files, one manifest write (the
+    group not due before the end), every input recorded, and a second ingest adds nothing."""
+    import honeyscope.store.store as st
+
+    logs = _tiny_logs(tmp_path / "logs", 25)
+    Store(tmp_path / "s", create=True)
+    writes = []
+    real = Store._write_manifest
+    monkeypatch.setattr(st, "GROUP_SECONDS", 3600.0)
+    monkeypatch.setattr(Store, "_write_manifest", lambda self, m: (writes.append(len(m["inputs"])),
+                                                                  real(self, m))[1])
+    led = api.ingest([str(f) for f in logs], tmp_path / "s")
+    assert (led.rows, writes) == (25, [25])
+    store = Store(tmp_path / "s")
+    assert sorted(r.source for r in store.records) == sorted(str(f) for f in logs)
+    assert store.table(["src"]).num_rows == 25
+    led = api.ingest([str(f) for f in logs], tmp_path / "s")
+    assert (led.rows, {i.status for i in led.inputs}, writes) == (
+        0, {"skipped: already ingested"}, [25])
+
+
+def test_a_group_whose_manifest_cannot_be_written_leaves_the_store_as_it_was(tmp_path, monkeypatch,
+                                                                           capsys):
+    """A full disk when a group's manifest is written: exit 1, one line saying which inputs are not
+    in the store; the store as before; ingested again later, each input counts once."""
+    import errno
+
+    import honeyscope.store.store as st
+    from honeyscope.cli import main as cli
+
+    logs = _tiny_logs(tmp_path / "logs", 12)
+    store = tmp_path / "s"
+    api.ingest([str(logs[0])], store)
+    before = (store / "manifest.json").read_bytes()
+
+    def full(self, m):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(st, "GROUP_SECONDS", 3600.0)
+    monkeypatch.setattr(Store, "_write_manifest", full)
+    assert cli(["ingest", str(tmp_path / "logs"), "--store", str(store)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0], err
+    assert "the 11 input(s) committed since its last write are not in the store" in err[0]
+    monkeypatch.undo()
+    assert (store / "manifest.json").read_bytes() == before
+    led = api.ingest([str(tmp_path / "logs")], store)
+    assert led.rows == 11
+    assert Store(store).table(["src"]).num_rows == 12
+
+
+@pytest.mark.slow
+def test_kill_9_during_an_ingest_of_many_files_leaves_whole_inputs_once(tmp_path):
+    """Kill an ingest of 400 small files at several moments (its manifest is written about once a
+    second): whole inputs only, no duplicates, and an ingest run to its end has each file once."""
+    logs = _tiny_logs(tmp_path / "logs", 400)
+    store = tmp_path / "s"
+    Store(store, create=True)
+    code = _ingest_script(store, [tmp_path / "logs"])
+    seen = []
+    for d in (0.8, 1.6, 2.4):
+        p = subprocess.Popen([sys.executable, "-c", code])
+        time.sleep(d)
+        p.kill()
+        p.wait()
+        st = Store(store)
+        t = st.table(["source", "line"])
+        seen.append(len(st.inputs))
+        assert t.num_rows == len(st.inputs)  # one row per committed one-line input
+        assert len(set(t.column("source").to_pylist())) == t.num_rows
+    subprocess.run([sys.executable, "-c", code], check=True)
+    st = Store(store)
+    assert sorted(st.table(["source"]).column("source").to_pylist()) == sorted(map(str, logs))
+    assert not set((store / "packets").rglob("*.parquet")) - set(st.packet_files()) or \
+        not (store / "staging").exists()
+
+
+def test_manifest_text_is_json_with_a_record_per_line():
+    """The manifest as written: the JSON it was, a record per line, whatever its texts hold."""
+    from honeyscope.store.store import _manifest_text
+
+    m = {"format": "honeyscope-store", "version": 1, "inputs": [
+        {"source": 'a\n "inputs": []', "parts": ["p/1.parquet"], "rows": 1},
+        {"source": "b", "meta": {"inputs": []}, "rows": 2}],
+        "meta": {"x": {"inputs": []}, "inputs": []}}
+    text = _manifest_text(m)
+    assert json.loads(text) == m
+    lines = text.splitlines()
+    assert [json.loads(ln.strip().rstrip(",")) for ln in lines if ln.startswith("  {")] == m["inputs"]
+    assert json.loads(_manifest_text({**m, "inputs": []})) == {**m, "inputs": []}
+
+
 def test_grown_log_adds_only_new_lines(tmp_path):
     f = tmp_path / "live.csv"
     f.write_bytes(HEADER + _csv(10))

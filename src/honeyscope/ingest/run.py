@@ -301,16 +301,18 @@ def _ingest(
             from honeyscope.geo import geo_meta
 
             st.meta["enrichment"] = geo_meta()
-            for inp in resolved:
-                try:
-                    entry, pool = _ingest_one(
-                        st, inp, year=year, tz=tz, sensor=sensor, workers=workers, pool=pool,
-                        block_size=block_size, tick=tick, live=live,
-                    )
-                except OSError as e:  # an input that cannot be read: noted, the others go on
-                    entry = InputLedger(inp.name, f"failed: {e.strerror or e}",
-                                        error=f"cannot be read: {e.strerror or e}")
-                ledger.inputs.append(entry)
+            # (the manifest written about once a second, not at every input: see Store.grouped)
+            with st.grouped():
+                for inp in resolved:
+                    try:
+                        entry, pool = _ingest_one(
+                            st, inp, year=year, tz=tz, sensor=sensor, workers=workers, pool=pool,
+                            block_size=block_size, tick=tick, live=live,
+                        )
+                    except OSError as e:  # an input that cannot be read: noted, the others go on
+                        entry = InputLedger(inp.name, f"failed: {e.strerror or e}",
+                                            error=f"cannot be read: {e.strerror or e}")
+                    ledger.inputs.append(entry)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
