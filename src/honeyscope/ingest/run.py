@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from honeyscope.ingest import sources
-from honeyscope.store.store import InputRecord, Store, Transaction
+from honeyscope.store.store import ContentIndex, Store, Transaction
 
 if TYPE_CHECKING:
     from honeyscope.ingest.parse import ParseContext, ParseResult
@@ -359,17 +359,12 @@ def _ingest_one(
         size = inp.path.stat().st_size
         # content, not bytes on disk: the decompressed text, and the longest committed text it
         # starts with (a grown log, or a rotated one under another name and compression)
-        keys: dict[int, set[str]] = {}
-        by_key: dict[tuple[int, str], InputRecord] = {}
-        records = st.records
-        for e in records:
-            k = e.content_key()
-            if k is not None:
-                keys.setdefault(k[0], set()).add(k[1])
-                by_key[k] = e
+        index = st.content_index()
+        keys, by_key = index.lengths, index.by_key
         # (nothing committed can be the text of an unseen plain file or its start: it is hashed as
         # it is read for parsing, not by a pass of its own before)
-        if not _unseen_plain(inp.path, size, records):
+        if not _unseen_plain(inp.path, size, index):
+            records = st.records
             scanned = sources.scan(inp, keys)
             if (not scanned.damaged and (scanned.size, scanned.sha256) in by_key) or any(
                 e.compression is not None and e.content_sha256 is None
@@ -450,7 +445,7 @@ def _ingest_one(
         if reader.damage is not None:
             entry.error = f"{reader.damage.text(reader.compression)}; the lines before it are kept"
             if (end, sources.content_digest(inp, end) if scanned is None or end != scanned.size
-                    else scanned.sha256) in {e.content_key() for e in st.records}:
+                    else scanned.sha256) in st.content_index().by_key:
                 # the readable part was committed before: said again, not added again
                 tx.abort()
                 entry.status, entry.lines = "skipped: already ingested (damaged)", 0
@@ -463,7 +458,7 @@ def _ingest_one(
             return _counted(entry, None, t0, 0), pool
         if scanned is None:  # stdin, a FIFO: the same text as a committed input adds nothing
             sha = reader.content_sha256 if not reader.held else None
-            if sha is not None and (end, sha) in {e.content_key() for e in st.records}:
+            if sha is not None and (end, sha) in st.content_index().by_key:
                 tx.abort()
                 entry.status = "skipped: already ingested"
                 entry.lines = 0
@@ -509,13 +504,13 @@ def _ingest_one(
         reader.close()
 
 
-def _unseen_plain(path: Path, size: int, records: list[InputRecord]) -> bool:
+def _unseen_plain(path: Path, size: int, index: ContentIndex) -> bool:
     """Whether a plain (uncompressed) file of ``size`` bytes can be neither a committed text nor a
     committed text grown: every committed text is longer (a new store has none), or empty (the
     record of an empty input in a store written before those were no longer recorded)."""
     if sources.compression_of(sources.raw_head(path)) is not None:
         return False
-    return all((k := e.content_key()) is not None and (k[0] > size or k[0] == 0) for e in records)
+    return not index.unkeyed and (index.shortest is None or index.shortest > size)
 
 
 def _empty_rows() -> Any:

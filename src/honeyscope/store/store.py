@@ -156,6 +156,30 @@ class InputRecord:
         return None
 
 
+@dataclass
+class ContentIndex:
+    """The committed inputs by the text they cover (:meth:`InputRecord.content_key`): ``lengths``,
+    the digests of the texts of each length; ``by_key``, the record of each (length, digest);
+    ``shortest``, the length of the shortest non-empty text; ``unkeyed``, the records without a
+    key (compressed inputs of older stores). Kept up to date as inputs are committed: an ingest
+    of many files consults it at each one."""
+
+    lengths: dict[int, set[str]] = field(default_factory=dict)
+    by_key: dict[tuple[int, str], InputRecord] = field(default_factory=dict)
+    shortest: int | None = None
+    unkeyed: int = 0
+
+    def add(self, r: InputRecord) -> None:
+        k = r.content_key()
+        if k is None:
+            self.unkeyed += 1
+            return
+        self.lengths.setdefault(k[0], set()).add(k[1])
+        self.by_key[k] = r
+        if k[0] and (self.shortest is None or k[0] < self.shortest):
+            self.shortest = k[0]
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -212,6 +236,7 @@ class Store:
             )
         self.manifest = self._read_manifest()
         self._typed: list[tuple[dict[str, Any], InputRecord]] = []  # (record as stored, typed)
+        self._index = ContentIndex()  # of the records in _typed
         self._group: dict[str, Any] | None = None  # the pending group of commits (grouped())
 
     # -- manifest ---------------------------------------------------------------------------
@@ -270,12 +295,22 @@ class Store:
         """The committed inputs, typed (each record typed once: an ingest of many files asks for
         them at every file)."""
         inputs, typed = self.inputs, self._typed
-        k = 0
-        while k < len(typed) and k < len(inputs) and typed[k][0] is inputs[k]:
-            k += 1
-        if k < len(typed) or k < len(inputs):
-            typed = self._typed = typed[:k] + [(d, InputRecord.from_dict(d)) for d in inputs[k:]]
+        k = len(typed)
+        # (a commit appends to the records, verify --repair drops some: the records typed before
+        # are still the first ones when the first and the last of them are)
+        if k and (k > len(inputs) or typed[0][0] is not inputs[0] or typed[-1][0] is not inputs[k - 1]):
+            typed, self._index, k = [], ContentIndex(), 0  # typed again, indexed again
+        if k < len(inputs):
+            new = [(d, InputRecord.from_dict(d)) for d in inputs[k:]]
+            for _, r in new:
+                self._index.add(r)
+            typed = self._typed = typed + new
         return [r for _, r in typed]
+
+    def content_index(self) -> ContentIndex:
+        """The committed texts by content key (built as :attr:`records` types them)."""
+        self.records  # noqa: B018 (brings the index up to date)
+        return self._index
 
     @contextlib.contextmanager
     def grouped(self) -> Iterator[None]:
@@ -472,11 +507,15 @@ class Transaction:
     def staging(self) -> Path:
         return self.store.path / "staging" / self.id
 
+    def _staged(self, rel: str) -> Path:
+        """Where the file bound for ``rel`` is staged: flat in :attr:`staging` (no folders to make
+        and remove for each small input)."""
+        return self.staging / rel.replace("/", "~")
+
     def _stage(self, final_rel: str, table: pa.Table) -> None:
         self._n += 1
-        tmp = self.staging / final_rel
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        write_part(table, tmp)
+        self.staging.mkdir(parents=True, exist_ok=True)
+        write_part(table, self._staged(final_rel))
 
     def add(self, rows: pa.Table, rejects: pa.Table, layout: Any = None) -> None:
         """Stage a block's rows (canonical schema) and rejects (REJECT_SCHEMA): one file per month
@@ -531,7 +570,7 @@ class Transaction:
         for rel in self.parts + self.reject_parts:
             dest = store.path / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.staging / rel, dest)
+            os.replace(self._staged(rel), dest)
         full = dict(record)
         full.update(
             id=self.id,
