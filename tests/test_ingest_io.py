@@ -85,6 +85,40 @@ def test_logrotate_sequence_counts_every_line_once(tmp_path):
     assert sorted(new["line"].to_list()) == [16, 17]
 
 
+def test_new_texts_are_not_scanned_before_they_are_parsed(tmp_path, monkeypatch):
+    """A compressed input is decompressed and hashed by a pass of its own (``sources.scan``) only
+    where its first line is a committed text's: the one pass that can find it already ingested,
+    or grown. A new day's rotated file is read once; the same text again, or grown, is still
+    found; a store whose records predate first lines scans as before."""
+    from honeyscope.ingest import sources
+
+    scanned: list[str] = []
+    real = sources.scan
+    monkeypatch.setattr(sources, "scan", lambda inp, keys: (scanned.append(Path(inp.name).name),
+                                                            real(inp, keys))[1])
+    d, s = tmp_path / "log", tmp_path / "s"
+    d.mkdir()
+    for k in range(3):  # three days of rotated logs, each its own lines
+        write(d / f"kern.log.{k + 2}.gz", gzip.compress(lines(10 * k, 10 * k + 10).encode()))
+    led = honeyscope.ingest([str(d)], s, year=2024)
+    assert (led.rows, scanned) == (30, [])
+    write(d / "copy.gz", gzip.compress(lines(10, 20).encode()))  # a day's text again
+    write(d / "more.xz", lzma.compress(lines(20, 33).encode()))  # a day's text, grown
+    led = honeyscope.ingest([str(d / "copy.gz"), str(d / "more.xz")], s, year=2024)
+    assert [(i.status, i.rows) for i in led.inputs] == [("skipped: already ingested", 0),
+                                                       ("grown", 3)]
+    assert scanned == ["copy.gz", "more.xz"]
+    # an older store's records: no first line known, every input scanned
+    m = json.loads((s / "manifest.json").read_text())
+    for r in m["inputs"]:
+        r.pop("first_line_sha256")
+    (s / "manifest.json").write_text(json.dumps(m))
+    write(d / "new.gz", gzip.compress(lines(40, 42).encode()))
+    scanned.clear()
+    led = honeyscope.ingest([str(d / "new.gz")], s, year=2024)
+    assert (led.rows, scanned) == (2, ["new.gz"])
+
+
 def test_records_of_older_stores_still_dedupe(tmp_path):
     """A record with only the raw sha256 (stores written before content digests) still makes the
     same file a duplicate and a grown file add only its new lines."""

@@ -363,7 +363,7 @@ def _ingest_one(
         keys, by_key = index.lengths, index.by_key
         # (nothing committed can be the text of an unseen plain file or its start: it is hashed as
         # it is read for parsing, not by a pass of its own before)
-        if not _unseen_plain(inp.path, size, index):
+        if not _unseen(inp, size, index):
             records = st.records
             scanned = sources.scan(inp, keys)
             if (not scanned.damaged and (scanned.size, scanned.sha256) in by_key) or any(
@@ -489,6 +489,8 @@ def _ingest_one(
                 "content_start": start,
                 "content_bytes": end,
                 "content_sha256": content_sha,
+                "first_line_sha256": sources.first_line_digest(
+                    head if not start else sources.text_head(inp)),
                 "start_line": start_line,
                 "end_line": line_no - 1,
                 "lines": entry.lines,
@@ -504,13 +506,23 @@ def _ingest_one(
         reader.close()
 
 
-def _unseen_plain(path: Path, size: int, index: ContentIndex) -> bool:
-    """Whether a plain (uncompressed) file of ``size`` bytes can be neither a committed text nor a
-    committed text grown: every committed text is longer (a new store has none), or empty (the
-    record of an empty input in a store written before those were no longer recorded)."""
-    if sources.compression_of(sources.raw_head(path)) is not None:
+def _unseen(inp: sources.Input, size: int, index: ContentIndex) -> bool:
+    """Whether a file of ``size`` bytes can be neither a committed text nor a committed text grown,
+    known without reading it whole: a new store; a plain file shorter than every committed text
+    (an empty one, in a store written before those were no longer recorded, does not count);
+    or a text whose first line is no committed text's. Else the file is scanned (decompressed and
+    hashed) before it is parsed."""
+    assert inp.path is not None
+    if index.unkeyed:
         return False
-    return not index.unkeyed and (index.shortest is None or index.shortest > size)
+    if index.shortest is None:
+        return True
+    if sources.compression_of(sources.raw_head(inp.path)) is None and index.shortest > size:
+        return True
+    if index.no_first_line:  # (records of an older store: their first lines are not known)
+        return False
+    head = sources.text_head(inp)
+    return not head or sources.first_line_digest(head) not in index.first_lines
 
 
 def _empty_rows() -> Any:

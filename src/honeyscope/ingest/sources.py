@@ -614,6 +614,28 @@ def content_digest(inp: Input, upto: int | None = None) -> str:
     return h.hexdigest()
 
 
+#: the most of a text's first line :func:`first_line_digest` reads
+FIRST_LINE_MAX = 65536
+
+
+def first_line_digest(head: bytes) -> str:
+    """sha256 of the first line of a text (with its newline; its first :data:`FIRST_LINE_MAX`
+    bytes if longer) given its first :data:`FIRST_LINE_MAX` bytes or all of it: a text that
+    starts with another one, on a line end, has its first line."""
+    end = head.find(b"\n", 0, FIRST_LINE_MAX) + 1
+    return hashlib.sha256(head[:end or FIRST_LINE_MAX]).hexdigest()
+
+
+def text_head(inp: Input, n: int = FIRST_LINE_MAX) -> bytes:
+    """The first ``n`` bytes of an input's decompressed text (fewer where it is shorter or
+    damaged before)."""
+    r = Reader(inp, hash_raw=False)
+    try:
+        return r.head(n)
+    finally:
+        r.close()
+
+
 def raw_head(path: Path, n: int = 16) -> bytes:
     """The first ``n`` bytes of a file as stored (its compression's magic number)."""
     with open(path, "rb") as f:

@@ -109,6 +109,9 @@ class InputRecord:
     content_start: int | None = None
     content_bytes: int | None = None
     content_sha256: str | None = None
+    #: sha256 of the text's first line (its first 64 KiB at most): an input that starts otherwise
+    #: is neither this text nor this text grown (:func:`honeyscope.ingest.sources.first_line_digest`)
+    first_line_sha256: str | None = None
     start_line: int | None = None
     end_line: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -160,14 +163,18 @@ class InputRecord:
 class ContentIndex:
     """The committed inputs by the text they cover (:meth:`InputRecord.content_key`): ``lengths``,
     the digests of the texts of each length; ``by_key``, the record of each (length, digest);
-    ``shortest``, the length of the shortest non-empty text; ``unkeyed``, the records without a
-    key (compressed inputs of older stores). Kept up to date as inputs are committed: an ingest
-    of many files consults it at each one."""
+    ``shortest``, the length of the shortest non-empty text; ``first_lines``, the digests of the
+    non-empty texts' first lines; ``unkeyed``, the records without a key (compressed inputs of
+    older stores), and ``no_first_line``, the non-empty texts without a first line's digest
+    (older stores). Kept up to date as inputs are committed: an ingest of many files consults it
+    at each one."""
 
     lengths: dict[int, set[str]] = field(default_factory=dict)
     by_key: dict[tuple[int, str], InputRecord] = field(default_factory=dict)
     shortest: int | None = None
+    first_lines: set[str] = field(default_factory=set)
     unkeyed: int = 0
+    no_first_line: int = 0
 
     def add(self, r: InputRecord) -> None:
         k = r.content_key()
@@ -176,8 +183,14 @@ class ContentIndex:
             return
         self.lengths.setdefault(k[0], set()).add(k[1])
         self.by_key[k] = r
-        if k[0] and (self.shortest is None or k[0] < self.shortest):
+        if not k[0]:
+            return
+        if self.shortest is None or k[0] < self.shortest:
             self.shortest = k[0]
+        if r.first_line_sha256 is None:
+            self.no_first_line += 1
+        else:
+            self.first_lines.add(r.first_line_sha256)
 
 
 def _now() -> str:
