@@ -147,10 +147,13 @@ static void rej_free(rej_t *q) {
 /* small readers                                                                             */
 /* ---------------------------------------------------------------------------------------- */
 
-static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-static inline int is_hex(unsigned char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+static inline int is_digit(unsigned char c) { return (unsigned)(c - '0') <= 9; }
+#define H10(a) a, a, a, a, a, a, a, a, a, a
+#define H6(a) a, a, a, a, a, a
+static const uint8_t HEX_OK[256] = {['0'] = H10(1), ['A'] = H6(1), ['a'] = H6(1)};
+#undef H10
+#undef H6
+static inline int is_hex(unsigned char c) { return HEX_OK[c]; }
 static inline int hexval(unsigned char c) {
     if (is_digit(c)) return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -163,9 +166,19 @@ static inline int is_word(unsigned char c) {
 
 /* A number as the kernel prints it (the general path's rule): decimal without sign or leading
  * zero ("0" itself is fine), or hex digits after an optional 0x/0X. Saturates at 2**40. */
-static int int_of(const unsigned char *s, Py_ssize_t len, int hexa, int64_t *out) {
+static inline int int_of(const unsigned char *s, Py_ssize_t len, int hexa, int64_t *out) {
     Py_ssize_t i = 0;
     int64_t v = 0;
+    if (!hexa && len >= 1 && len <= 12) { /* (< 10**12 < 2**40: no saturation) */
+        if (len >= 2 && s[0] == '0') return 0;
+        for (; i < len; i++) {
+            unsigned d = (unsigned)s[i] - '0';
+            if (d > 9) return 0;
+            v = v * 10 + d;
+        }
+        *out = v;
+        return 1;
+    }
     if (hexa) {
         if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) i = 2;
     } else if (len >= 2 && s[0] == '0') {
@@ -189,6 +202,7 @@ static int int_of(const unsigned char *s, Py_ssize_t len, int hexa, int64_t *out
 
 /* canonical dotted quad (no leading zeros) */
 static int ipv4_of(const unsigned char *s, Py_ssize_t len, uint32_t *out) {
+    if (len < 7 || len > 15) return 0;
     Py_ssize_t i = 0;
     uint32_t v = 0;
     for (int g = 0; g < 4; g++) {
@@ -196,17 +210,29 @@ static int ipv4_of(const unsigned char *s, Py_ssize_t len, uint32_t *out) {
             if (i >= len || s[i] != '.') return 0;
             i++;
         }
-        Py_ssize_t st = i;
-        int x = 0;
-        while (i < len && i - st < 4 && is_digit(s[i])) x = x * 10 + (s[i++] - '0');
-        Py_ssize_t ln = i - st;
-        if (ln == 0 || ln > 3 || x > 255 || (ln > 1 && s[st] == '0')) return 0;
-        v = v * 256 + (uint32_t)x;
+        /* one to three digits, no leading zero, <= 255 */
+        unsigned x;
+        if (i >= len || (x = (unsigned)s[i] - '0') > 9) return 0;
+        i++;
+        unsigned d;
+        if (i < len && (d = (unsigned)s[i] - '0') <= 9) {
+            if (x == 0) return 0;
+            x = x * 10 + d;
+            i++;
+            if (i < len && (d = (unsigned)s[i] - '0') <= 9) {
+                x = x * 10 + d;
+                i++;
+                if (x > 255 || (i < len && is_digit(s[i]))) return 0;
+            }
+        }
+        v = v << 8 | x;
     }
     if (i != len) return 0;
     *out = v;
     return 1;
 }
+
+static const char HEXDIG[16] = "0123456789abcdef";
 
 /* full 8-group IPv6 text (each group 1-4 hex digits) → RFC 5952 text as the general path prints
  * it (lower case, leading zeros dropped, the leftmost longest run of >= 2 zero groups as "::") */
@@ -244,7 +270,11 @@ static int ipv6_canon(const unsigned char *s, Py_ssize_t len, char *out, int *ou
             continue;
         }
         if (k > 0 && k != bstart + best) out[p++] = ':';
-        p += sprintf(out + p, "%x", g[k]);
+        unsigned x = g[k]; /* (as "%x") */
+        if (x >= 0x1000) out[p++] = HEXDIG[x >> 12];
+        if (x >= 0x100) out[p++] = HEXDIG[(x >> 8) & 15];
+        if (x >= 0x10) out[p++] = HEXDIG[(x >> 4) & 15];
+        out[p++] = HEXDIG[x & 15];
     }
     *outlen = p;
     return 1;
@@ -304,6 +334,94 @@ static inline uint64_t code8(const unsigned char *s, Py_ssize_t n) {
 }
 #define SEG1_FIRST K_PROTO
 
+/* the keys each part of the body may carry, as small open-addressing tables of key indices by
+ * the hash of their first 8 bytes (built once; a segment holds no key twice) */
+enum { KS_IP, KS_L4, KS_INNER, KS_INNER_L4, KS_TAIL, NKS };
+static const int KS_RANGE[NKS][2] = {
+    {0, SEG1_FIRST}, {SEG1_FIRST, SEG2_FIRST}, {SEG2_FIRST, SEG3_FIRST}, {SEG3_FIRST, NK}, {K_UID, K_MTU + 1}};
+#define KT_SIZE 64
+static int8_t KT[NKS][KT_SIZE];
+
+static inline unsigned kt_hash(uint64_t code) {
+    return (unsigned)((code * 0x9E3779B97F4A7C15ULL) >> 58); /* (64 slots) */
+}
+
+static void kt_build(void) {
+    for (int s = 0; s < NKS; s++) {
+        memset(KT[s], -1, sizeof KT[s]);
+        for (int k = KS_RANGE[s][0]; k < KS_RANGE[s][1]; k++) {
+            unsigned h = kt_hash(K_C8[k]);
+            while (KT[s][h] >= 0) h = (h + 1) & (KT_SIZE - 1);
+            KT[s][h] = (int8_t)k;
+        }
+    }
+}
+
+/* the key of segment table `s` that is t[0:klen] (its first 8 bytes: `code`), or -1 */
+static inline int key_find(int s, const unsigned char *t, Py_ssize_t klen, uint64_t code) {
+    unsigned h = kt_hash(code);
+    int k;
+    while ((k = KT[s][h]) >= 0) {
+        if (K_C8[k] == code && K_LEN_[k] == klen &&
+            (klen <= 8 || memcmp(t + 8, K_KEY[k] + 8, (size_t)klen - 8) == 0))
+            return k;
+        h = (h + 1) & (KT_SIZE - 1);
+    }
+    return -1;
+}
+
+/* eight bytes at a time: the bytes of w equal to c, as their high bits (the lowest set bit is
+ * exactly the first such byte) */
+static inline uint64_t bytes_eq(uint64_t w, unsigned char c) {
+    uint64_t x = w ^ (0x0101010101010101ULL * c);
+    return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+}
+static inline uint64_t load8(const unsigned char *s) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+/* the first ' ' in t[i:L] (L if none) */
+static inline Py_ssize_t to_space(const unsigned char *t, Py_ssize_t i, Py_ssize_t L) {
+    for (; i + 8 <= L; i += 8) {
+        uint64_t m = bytes_eq(load8(t + i), ' ');
+        if (m) return i + (__builtin_ctzll(m) >> 3);
+    }
+    while (i < L && t[i] != ' ') i++;
+    return i;
+}
+
+/* the token t[st:en] (en <= L, L the end of the readable text): where its first '=' is among
+ * its first 10 bytes (-1: none), and the key's first 8 bytes (the code8 of its first eq + 1) */
+static inline Py_ssize_t token_eq(const unsigned char *t, Py_ssize_t st, Py_ssize_t en, Py_ssize_t L,
+                                  uint64_t *code) {
+    Py_ssize_t tl = en - st, eq = -1;
+    if (st + 8 <= L) {
+        uint64_t w = load8(t + st);
+        uint64_t m = bytes_eq(w, '=');
+        if (m) {
+            eq = __builtin_ctzll(m) >> 3;
+            if (eq >= tl) return -1;
+            *code = eq == 7 ? w : w & ((1ULL << (8 * (eq + 1))) - 1);
+            return eq;
+        }
+        if (tl > 8 && t[st + 8] == '=') eq = 8;
+        else if (tl > 9 && t[st + 9] == '=') eq = 9;
+        else return -1;
+        *code = w;
+        return eq;
+    }
+    Py_ssize_t lim = tl < 10 ? tl : 10;
+    for (Py_ssize_t j = 0; j < lim; j++)
+        if (t[st + j] == '=') {
+            eq = j;
+            break;
+        }
+    if (eq >= 0) *code = code8(t + st, eq + 1);
+    return eq;
+}
+
 static const char *FLAG_WORDS[8] = {"CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"};
 
 typedef struct {
@@ -338,25 +456,41 @@ static void classify(const unsigned char *t, Py_ssize_t n, int *ascii, int *prin
     *printable = *ascii && (ctl & highs) == 0;
 }
 
-/* the kernel's "IN=%s OUT=" anchor at or after `from`: its position, or -1 (\s and [^\s=] as
- * the general path's regular expression reads them, for ASCII text) */
+/* whether the kernel's "IN=%s OUT=" anchor starts at t[i] (\s and [^\s=] as the general path's
+ * regular expression reads them, for ASCII text) */
+static inline int anchor_at(const unsigned char *t, Py_ssize_t i, Py_ssize_t L) {
+    if (t[i] != 'I' || t[i + 1] != 'N' || t[i + 2] != '=') return 0;
+    Py_ssize_t j = i + 3;
+    while (j < L && !is_ws(t[j]) && t[j] != '=') j++;
+    Py_ssize_t k = j;
+    while (k < L && t[k] == ' ') k++;
+    if (k == j) return 0;
+    if (k + 4 <= L && memcmp(t + k, "OUT=", 4) == 0) return 1;
+    if (k + 7 <= L && memcmp(t + k, "PHYSIN=", 7) == 0) {
+        Py_ssize_t a = k + 7;
+        while (a < L && !is_ws(t[a]) && t[a] != '=') a++;
+        Py_ssize_t b = a;
+        while (b < L && t[b] == ' ') b++;
+        if (b > a && b + 4 <= L && memcmp(t + b, "OUT=", 4) == 0) return 1;
+    }
+    return 0;
+}
+
+/* the first anchor in t[0:L]: its position, or -1 */
 static Py_ssize_t find_anchor(const unsigned char *t, Py_ssize_t L) {
-    for (Py_ssize_t i = 0; i + 3 <= L; i++) {
-        if (t[i] != 'I' || t[i + 1] != 'N' || t[i + 2] != '=') continue;
-        Py_ssize_t j = i + 3;
-        while (j < L && !is_ws(t[j]) && t[j] != '=') j++;
-        Py_ssize_t k = j;
-        while (k < L && t[k] == ' ') k++;
-        if (k == j) continue;
-        if (k + 4 <= L && memcmp(t + k, "OUT=", 4) == 0) return i;
-        if (k + 7 <= L && memcmp(t + k, "PHYSIN=", 7) == 0) {
-            Py_ssize_t a = k + 7;
-            while (a < L && !is_ws(t[a]) && t[a] != '=') a++;
-            Py_ssize_t b = a;
-            while (b < L && t[b] == ' ') b++;
-            if (b > a && b + 4 <= L && memcmp(t + b, "OUT=", 4) == 0) return i;
+    Py_ssize_t i = 0;
+    /* eight positions at a time: where "IN=" may start (each candidate checked byte by byte) */
+    for (; i + 10 <= L; i += 8) {
+        uint64_t m = bytes_eq(load8(t + i), 'I') & bytes_eq(load8(t + i + 1), 'N') &
+                     bytes_eq(load8(t + i + 2), '=');
+        while (m) {
+            Py_ssize_t c = i + (__builtin_ctzll(m) >> 3);
+            m &= m - 1;
+            if (anchor_at(t, c, L)) return c;
         }
     }
+    for (; i + 3 <= L; i++)
+        if (anchor_at(t, i, L)) return i;
     return -1;
 }
 
@@ -380,7 +514,9 @@ typedef struct {
     int brk;
     uint32_t src_int, dst_int;
     int fam, proto;
-    int has[NK];
+    uint8_t has[NK];
+    int8_t present[NK]; /* the keys of `has`, as read */
+    int npresent;
     int64_t val[NK];
     span kv[NK];
     int df, mf, ce;
@@ -651,15 +787,15 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
     Py_ssize_t i = at;
     int seg = 0, first = 1, nflags = 0, pend_opt = 0, opt_seen = 0, n_open = 0, n_close = 0;
     Py_ssize_t fl_st = -1, fl_en = -1, last_st = -1, last_en = -1;
-    for (int k = 0; k < NK; k++) r->has[k] = 0;
+    memset(r->has, 0, sizeof r->has);
+    r->npresent = 0;
     r->df = r->mf = r->ce = 0;
     r->tcpopt.l = -1;
     while (i < L) {
         while (i < L && t[i] == ' ') i++;
         if (i >= L) break;
         Py_ssize_t st = i;
-        const unsigned char *sp = memchr(t + i, ' ', (size_t)(L - i));
-        i = sp ? sp - t : L;
+        i = to_space(t, i, L);
         Py_ssize_t en = i, tl = en - st;
         last_st = st;
         last_en = en;
@@ -685,28 +821,23 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
                 if (t[j] == '[' || t[j] == ']') return 0;
             if (tl == 1 && opened) return 0;
             Py_ssize_t kst = st + opened, ktl = en - kst;
-            const unsigned char *eqp = memchr(t + kst, '=', (size_t)(ktl < 10 ? ktl : 10));
-            if (eqp) {
-                Py_ssize_t klen = eqp - (t + kst) + 1;
+            uint64_t code = 0;
+            Py_ssize_t keq = token_eq(t, kst, en, L, &code);
+            if (keq >= 0) {
+                Py_ssize_t klen = keq + 1;
                 int kk = -1;
                 if (seg == 2 && klen == 6 && memcmp(t + kst, "PROTO=", 6) == 0) {
                     seg = 3;
                     kk = K_IPROTO;
                 } else {
-                    uint64_t code = code8(t + kst, klen);
-                    int lo = seg == 2 ? SEG2_FIRST : SEG3_FIRST, hi = seg == 2 ? SEG3_FIRST : NK;
-                    for (int k = lo; k < hi; k++)
-                        if (K_C8[k] == code && K_LEN_[k] == klen &&
-                            (klen <= 8 || memcmp(t + kst + 8, K_KEY[k] + 8, (size_t)klen - 8) == 0)) {
-                            kk = k;
-                            break;
-                        }
+                    kk = key_find(seg == 2 ? KS_INNER : KS_INNER_L4, t + kst, klen, code);
                 }
                 if (kk >= 0) { /* (other keys of the embedded header are not read) */
                     if (r->has[kk]) return 0;
                     Py_ssize_t vl = en - (kst + klen);
                     if (closed && vl > 0) vl--;
                     r->has[kk] = 1;
+                    r->present[r->npresent++] = (int8_t)kk;
                     r->kv[kk].s = (int32_t)(kst + klen);
                     r->kv[kk].l = (int32_t)vl;
                 }
@@ -726,8 +857,8 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
             first = 0;
             continue;
         }
-        const unsigned char *eqp = memchr(t + st, '=', (size_t)(tl < 10 ? tl : 10));
-        Py_ssize_t eq = eqp ? eqp - (t + st) : -1;
+        uint64_t code = 0;
+        Py_ssize_t eq = token_eq(t, st, en, L, &code);
         if (eq < 0) { /* a bare word */
             for (Py_ssize_t j = 0; j < tl && j < 8; j++)
                 if (t[st + j] == ':') return 0;
@@ -758,23 +889,16 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
             continue;
         }
         Py_ssize_t klen = eq + 1;
-        int kk = -1;
-        int lo = seg == 0 ? 0 : SEG1_FIRST, hi = seg == 0 ? SEG1_FIRST : seg == 1 ? SEG2_FIRST : NK;
-        if (seg == 4) lo = K_UID, hi = K_MTU + 1;
+        int kk;
         if (seg == 0 && klen == 6 && memcmp(t + st, "PROTO=", 6) == 0) {
             seg = 1;
             kk = K_PROTO;
         } else {
-            uint64_t code = code8(t + st, klen);
-            for (int k = lo; k < hi; k++)
-                if (K_C8[k] == code && K_LEN_[k] == klen &&
-                    (klen <= 8 || memcmp(t + st + 8, K_KEY[k] + 8, (size_t)klen - 8) == 0)) {
-                    kk = k;
-                    break;
-                }
+            kk = key_find(seg == 0 ? KS_IP : seg == 4 ? KS_TAIL : KS_L4, t + st, klen, code);
         }
         if (kk < 0 || r->has[kk]) return 0;
         r->has[kk] = 1;
+        r->present[r->npresent++] = (int8_t)kk;
         r->kv[kk].s = (int32_t)(st + klen);
         r->kv[kk].l = (int32_t)(tl - klen);
     }
@@ -854,8 +978,9 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
     if (n_open && !icmp) return 0;
     if (r->has[K_MTU] && !icmp) return 0;
     if (r->has[K_ITTL] && r->has[K_IHOP]) return 0;
-    for (int k = K_LEN; k < NK; k++) {
-        if (k == K_PROTO || k == K_ISRC || k == K_IDST || k == K_IPROTO || !r->has[k]) continue;
+    for (int j = 0; j < r->npresent; j++) { /* (each key once: any order gives the same answer) */
+        int k = r->present[j];
+        if (k < K_LEN || k == K_PROTO || k == K_ISRC || k == K_IDST || k == K_IPROTO) continue;
         int64_t v;
         if (!int_of(t + r->kv[k].s, r->kv[k].l, HEXA[k], &v)) return 0;
         int64_t mx = MAXV[k];
@@ -1833,8 +1958,9 @@ PyMODINIT_FUNC PyInit__fastparse(void) {
     if (PyType_Ready(&owned_type) < 0) return NULL;
     for (int k = 0; k < NK; k++) {
         K_LEN_[k] = (int)strlen(K_KEY[k]);
-        K_C8[k] = code8((const unsigned char *)K_KEY[k], K_LEN_[k]);
+        K_C8[k] = code8((const unsigned char *)K_KEY[k], K_LEN_[k] < 8 ? K_LEN_[k] : 8);
     }
+    kt_build();
     PyObject *m = PyModule_Create(&module);
     /* parse's year_mode argument (--year) is understood: an extension built before it is not used */
     if (m && PyModule_AddIntConstant(m, "YEAR_MODE", 1) < 0) Py_CLEAR(m);
