@@ -57,10 +57,18 @@ static int sb_reserve(sbuf *b, size_t extra) {
     return 1;
 }
 
+/* A buffer of strings keeps SLACK bytes after its length, so that its strings can be copied in
+ * 16-byte pieces (copy16: reading and writing up to 15 bytes past them) */
+#define SLACK 16
+
 static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (!n || !sb_reserve(b, n)) return; /* (n == 0: s may be NULL, no memcpy) */
+    if (!n || !sb_reserve(b, n + SLACK)) return; /* (n == 0: s may be NULL, no memcpy) */
     memcpy(b->p + b->len, s, n);
     b->len += n;
+}
+
+static inline void copy16(char *d, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i += 16) memcpy(d + i, s + i, 16);
 }
 
 /* string columns (Arrow utf8: int32 offsets) */
@@ -334,39 +342,48 @@ static inline uint64_t code8(const unsigned char *s, Py_ssize_t n) {
 }
 #define SEG1_FIRST K_PROTO
 
-/* the keys each part of the body may carry, as small open-addressing tables of key indices by
- * the hash of their first 8 bytes (built once; a segment holds no key twice) */
+/* the keys each part of the body may carry, as small tables by a hash of their first 8 bytes
+ * without collisions (a multiplier per table found once; a segment holds no key twice) */
 enum { KS_IP, KS_L4, KS_INNER, KS_INNER_L4, KS_TAIL, NKS };
 static const int KS_RANGE[NKS][2] = {
     {0, SEG1_FIRST}, {SEG1_FIRST, SEG2_FIRST}, {SEG2_FIRST, SEG3_FIRST}, {SEG3_FIRST, NK}, {K_UID, K_MTU + 1}};
-#define KT_SIZE 64
-static int8_t KT[NKS][KT_SIZE];
+#define KT_BITS 6
+typedef struct {
+    uint64_t code; /* the key's K_C8 (0: no key here -- a key's code is never 0) */
+    int32_t len, k;
+} kslot;
+static kslot KT[NKS][1 << KT_BITS];
+static uint64_t KT_MUL[NKS];
 
-static inline unsigned kt_hash(uint64_t code) {
-    return (unsigned)((code * 0x9E3779B97F4A7C15ULL) >> 58); /* (64 slots) */
-}
+static inline unsigned kt_hash(uint64_t code, uint64_t mul) { return (unsigned)((code * mul) >> (64 - KT_BITS)); }
 
-static void kt_build(void) {
+/* 0: no multiplier tried gives each key of a table its own slot */
+static int kt_build(void) {
     for (int s = 0; s < NKS; s++) {
-        memset(KT[s], -1, sizeof KT[s]);
-        for (int k = KS_RANGE[s][0]; k < KS_RANGE[s][1]; k++) {
-            unsigned h = kt_hash(K_C8[k]);
-            while (KT[s][h] >= 0) h = (h + 1) & (KT_SIZE - 1);
-            KT[s][h] = (int8_t)k;
+        int ok = 0;
+        uint64_t mul = 0x9E3779B97F4A7C15ULL;
+        for (int tries = 0; tries < 100000 && !ok; tries++, mul += 0x632BE59BD9B4E01AULL) {
+            memset(KT[s], 0, sizeof KT[s]);
+            ok = 1;
+            for (int k = KS_RANGE[s][0]; k < KS_RANGE[s][1] && ok; k++) {
+                kslot *e = &KT[s][kt_hash(K_C8[k], mul | 1)];
+                if (e->code) ok = 0;
+                e->code = K_C8[k];
+                e->len = K_LEN_[k];
+                e->k = k;
+            }
+            KT_MUL[s] = mul | 1;
         }
+        if (!ok) return 0;
     }
+    return 1;
 }
 
 /* the key of segment table `s` that is t[0:klen] (its first 8 bytes: `code`), or -1 */
 static inline int key_find(int s, const unsigned char *t, Py_ssize_t klen, uint64_t code) {
-    unsigned h = kt_hash(code);
-    int k;
-    while ((k = KT[s][h]) >= 0) {
-        if (K_C8[k] == code && K_LEN_[k] == klen &&
-            (klen <= 8 || memcmp(t + 8, K_KEY[k] + 8, (size_t)klen - 8) == 0))
-            return k;
-        h = (h + 1) & (KT_SIZE - 1);
-    }
+    const kslot *e = &KT[s][kt_hash(code, KT_MUL[s])];
+    if (e->code == code && e->len == klen && (klen <= 8 || memcmp(t + 8, K_KEY[e->k] + 8, (size_t)klen - 8) == 0))
+        return e->k;
     return -1;
 }
 
@@ -433,6 +450,7 @@ typedef struct { int32_t s, l; } span; /* relative to line start; l < 0: absent 
 
 enum { P_TCP, P_UDP, P_ICMP, P_ICMP6 };
 static const char *PROTO_TEXT[4] = {"TCP", "UDP", "ICMP", "ICMPv6"};
+static const int PROTO_LEN[4] = {3, 3, 4, 6};
 
 /* whether t[0:n] is ASCII, and printable ASCII (0x20-0x7e), eight bytes at a time */
 static void classify(const unsigned char *t, Py_ssize_t n, int *ascii, int *printable) {
@@ -1071,6 +1089,17 @@ static void put_text(out_t *o, int c, const char *s, size_t n) {
     o->soff[c][o->m + 1] = (int32_t)o->sdata[c].len;
 }
 
+/* a valid value of n bytes (n > 0), for the caller to write where this points (NULL: out of
+ * memory, the buffer's `fail` set) */
+static inline char *put_room(out_t *o, int c, size_t n) {
+    sbuf *b = &o->sdata[c];
+    char *p = sb_reserve(b, n + SLACK) ? b->p + b->len : NULL;
+    if (p) b->len += n;
+    bit_set(o->svalid[c], o->m);
+    o->soff[c][o->m + 1] = (int32_t)b->len;
+    return p;
+}
+
 static void put_null_str(out_t *o, int c) { o->soff[c][o->m + 1] = (int32_t)o->sdata[c].len; }
 
 static void put_num(out_t *o, int c, int64_t v) {
@@ -1101,8 +1130,7 @@ static void write_row(out_t *o, const unsigned char *t, const row_t *r) {
         put_text(o, S_SRC, r->src6, (size_t)r->src6len);
         put_text(o, S_DST, r->dst6, (size_t)r->dst6len);
     }
-    const char *pt = PROTO_TEXT[r->proto];
-    put_text(o, S_PROTO, pt, strlen(pt));
+    put_text(o, S_PROTO, PROTO_TEXT[r->proto], (size_t)PROTO_LEN[r->proto]);
     put_str(o, S_FLAGS, t, r->flags);
     put_str(o, S_TCPOPT, t, r->tcpopt);
     put_str(o, S_PREFIX, t, r->prefix);
@@ -1112,15 +1140,16 @@ static void write_row(out_t *o, const unsigned char *t, const row_t *r) {
     put_str(o, S_PHYSIN, t, r->physin.l > 0 ? r->physin : e);
     put_str(o, S_PHYSOUT, t, r->physout.l > 0 ? r->physout : e);
     if (r->mac14) {
-        char lo[41];
         const unsigned char *mm = t + r->mac.s;
-        for (int k = 0; k < 41; k++) {
-            unsigned char c = mm[k];
-            lo[k] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
-        }
         put_null_str(o, S_MAC);
-        put_text(o, S_MACDST, lo, 17);
-        put_text(o, S_MACSRC, lo + 18, 17);
+        /* (lower case, written in place: a copy from a buffer just written byte by byte waits on
+         * those stores) */
+        char *md = put_room(o, S_MACDST, 17), *ms = put_room(o, S_MACSRC, 17);
+        for (int k = 0; k < 17 && md && ms; k++) {
+            unsigned char c = mm[k], d = mm[18 + k];
+            md[k] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+            ms[k] = (char)((d >= 'A' && d <= 'Z') ? d + 32 : d);
+        }
         put_num(o, N_ETHERTYPE, (hexval(mm[36]) << 12) | (hexval(mm[37]) << 8) | (hexval(mm[39]) << 4) |
                                     hexval(mm[40]));
     } else {
@@ -1434,10 +1463,24 @@ static PyObject *names_list(const htab_t *h) {
     return names;
 }
 
+/* dst[j] := src[perm[j]] for the bits j < k (dst zeroed before) */
+static void gather_bits(uint8_t *dst, const uint8_t *src, const int32_t *perm, Py_ssize_t k) {
+    Py_ssize_t j = 0;
+    for (; j + 8 <= k; j += 8) {
+        unsigned b = 0;
+        for (int q = 0; q < 8; q++) b |= (unsigned)bit_get(src, perm[j + q]) << q;
+        dst[j >> 3] = (uint8_t)b;
+    }
+    for (; j < k; j++) dst[j >> 3] |= (uint8_t)(bit_get(src, perm[j]) << (j & 7));
+}
+
 /* `g` := the rows `ord[0:k]` of `o`, in that order; a null host becomes `sensor` when given */
 static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, const char *sensor,
                       Py_ssize_t sensor_len) {
     if (!out_alloc(g, k)) return 0;
+    int32_t *perm = malloc(sizeof(int32_t) * ((size_t)k + 1));
+    if (!perm) return 0;
+    for (Py_ssize_t j = 0; j < k; j++) perm[j] = ord[j].row;
     g->m = k;
     size_t obm = (size_t)(o->m + 7) / 8;
     for (int c = 0; c < NS; c++) {
@@ -1447,15 +1490,18 @@ static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, c
         const uint8_t *sv = o->svalid[c];
         sbuf *d = &g->sdata[c];
         size_t need = o->sdata[c].len + (c == S_HOST && sensor ? (size_t)sensor_len * (size_t)k : 0);
-        if (need && !sb_reserve(d, need)) return 0;
+        if (need && !sb_reserve(d, need + SLACK)) {
+            free(perm);
+            return 0;
+        }
         int32_t *go = g->soff[c];
         uint8_t *gv = g->svalid[c];
         go[0] = 0;
         for (Py_ssize_t j = 0; j < k; j++) {
-            int32_t i = ord[j].row;
+            int32_t i = perm[j];
             if (bit_get(sv, i)) {
                 int32_t a = so[i], l = so[i + 1] - a;
-                if (l) memcpy(d->p + d->len, sd + a, (size_t)l);
+                copy16(d->p + d->len, sd + a, (size_t)l); /* (both with SLACK bytes after) */
                 d->len += (size_t)l;
                 bit_set(gv, j);
             } else if (c == S_HOST && sensor) {
@@ -1470,10 +1516,9 @@ static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, c
         if (!any_bit(o->nvalid[c], obm)) continue;
         const uint8_t *od = o->ndata[c], *ov = o->nvalid[c];
         uint8_t *gd = g->ndata[c], *gv = g->nvalid[c];
-        for (Py_ssize_t j = 0; j < k; j++)
-            if (bit_get(ov, ord[j].row)) bit_set(gv, j);
-#define GATHER(T)                                                                     \
-    for (Py_ssize_t j = 0; j < k; j++) ((T *)gd)[j] = ((const T *)od)[ord[j].row]; \
+        gather_bits(gv, ov, perm, k);
+#define GATHER(T)                                                                \
+    for (Py_ssize_t j = 0; j < k; j++) ((T *)gd)[j] = ((const T *)od)[perm[j]]; \
     break
         switch (N_SIZE[c]) {
             case 1: GATHER(uint8_t);
@@ -1484,12 +1529,12 @@ static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, c
 #undef GATHER
     }
     for (int c = 0; c < NB; c++)
-        for (Py_ssize_t j = 0; j < k && any_bit(o->bdata[c], obm); j++)
-            if (bit_get(o->bdata[c], ord[j].row)) bit_set(g->bdata[c], j);
+        if (any_bit(o->bdata[c], obm)) gather_bits(g->bdata[c], o->bdata[c], perm, k);
     for (Py_ssize_t j = 0; j < k; j++) {
-        g->naive[j] = o->naive[ord[j].row];
-        g->row[j] = o->row[ord[j].row];
+        g->naive[j] = o->naive[perm[j]];
+        g->row[j] = o->row[perm[j]];
     }
+    free(perm);
     return 1;
 }
 
@@ -1960,7 +2005,10 @@ PyMODINIT_FUNC PyInit__fastparse(void) {
         K_LEN_[k] = (int)strlen(K_KEY[k]);
         K_C8[k] = code8((const unsigned char *)K_KEY[k], K_LEN_[k] < 8 ? K_LEN_[k] : 8);
     }
-    kt_build();
+    if (!kt_build()) {
+        PyErr_SetString(PyExc_ImportError, "_fastparse: no table for the body's keys");
+        return NULL;
+    }
     PyObject *m = PyModule_Create(&module);
     /* parse's year_mode argument (--year) is understood: an extension built before it is not used */
     if (m && PyModule_AddIntConstant(m, "YEAR_MODE", 1) < 0) Py_CLEAR(m);
