@@ -29,6 +29,9 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#if defined(__SSE2__)
+#include <emmintrin.h> /* (part of every x86-64) */
+#endif
 
 #define MAX_LINE_BYTES 16384
 #define MAX_REJECT_TEXT 4096
@@ -102,6 +105,7 @@ static const char *B_NAMES[NB] = {"df", "mf", "ce"};
 typedef struct {
     Py_ssize_t n;        /* rows allocated */
     Py_ssize_t m;        /* rows written */
+    const unsigned char *lim; /* the end of the text the rows' strings are copied from */
     int32_t *soff[NS];   /* n + 1 each */
     sbuf sdata[NS];
     uint8_t *svalid[NS]; /* bitmaps */
@@ -127,16 +131,19 @@ typedef struct {
     Py_ssize_t fill_len;
 } rej_t;
 
+/* (what each reject writes is not zeroed first: only the bitmaps and the first offsets) */
 static int rej_alloc(rej_t *q, Py_ssize_t n) {
     size_t bm = (size_t)(n + 8) / 8;
-    q->idx = calloc((size_t)n + 1, 4);
-    q->time = calloc((size_t)n + 1, 8);
+    q->idx = malloc(((size_t)n + 1) * 4);
+    q->time = malloc(((size_t)n + 1) * 8);
     q->tvalid = calloc(bm, 1);
     q->hvalid = calloc(bm, 1);
-    q->naive = calloc((size_t)n + 1, 1);
-    q->hoff = calloc((size_t)n + 1, 4);
-    q->toff = calloc((size_t)n + 1, 4);
-    return q->idx && q->time && q->tvalid && q->hvalid && q->naive && q->hoff && q->toff;
+    q->naive = malloc((size_t)n + 1);
+    q->hoff = malloc(((size_t)n + 1) * 4);
+    q->toff = malloc(((size_t)n + 1) * 4);
+    if (!(q->idx && q->time && q->tvalid && q->hvalid && q->naive && q->hoff && q->toff)) return 0;
+    q->hoff[0] = q->toff[0] = 0;
+    return 1;
 }
 
 static void rej_free(rej_t *q) {
@@ -457,6 +464,20 @@ static void classify(const unsigned char *t, Py_ssize_t n, int *ascii, int *prin
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     uint64_t hi = 0, ctl = 0;
     Py_ssize_t j = 0;
+#if defined(__SSE2__)
+    { /* sixteen bytes at a time (a signed compare: bytes >= 0x80 count as control too, and as
+       * not ASCII by their high bit) */
+        __m128i vh = _mm_setzero_si128(), vc = _mm_setzero_si128();
+        const __m128i c20 = _mm_set1_epi8(0x20), c7f = _mm_set1_epi8(0x7f);
+        for (; j + 16 <= n; j += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(t + j));
+            vh = _mm_or_si128(vh, v);
+            vc = _mm_or_si128(vc, _mm_or_si128(_mm_cmplt_epi8(v, c20), _mm_cmpeq_epi8(v, c7f)));
+        }
+        if (_mm_movemask_epi8(vh)) hi = highs;
+        if (_mm_movemask_epi8(vc)) ctl = highs;
+    }
+#endif
     for (; j + 8 <= n; j += 8) {
         uint64_t w;
         memcpy(&w, t + j, 8);
@@ -533,8 +554,6 @@ typedef struct {
     uint32_t src_int, dst_int;
     int fam, proto;
     uint8_t has[NK];
-    int8_t present[NK]; /* the keys of `has`, as read */
-    int npresent;
     int64_t val[NK];
     span kv[NK];
     int df, mf, ce;
@@ -800,13 +819,33 @@ static int record_head(const unsigned char *t, Py_ssize_t at, row_t *r) {
     return head_rest(t, p, at, r, 0);
 }
 
+/* numbers: present means valid and in range, else the general path decides (0: not a number) */
+static const uint8_t HEXA[NK] = {[K_TOS] = 1, [K_PREC] = 1, [K_RES] = 1, [K_MARK] = 1};
+static const int64_t MAXV[NK] = {
+    [K_LEN] = 65535 + 40, [K_TOS] = 255, [K_PREC] = 255, [K_TTL] = 255, [K_ID] = 65535,
+    [K_TC] = 255, [K_HOP] = 255, [K_FLOW] = (1 << 20) - 1, [K_SPT] = 65535, [K_DPT] = 65535,
+    [K_L4LEN] = 65535, [K_WINDOW] = 65535, [K_RES] = 255, [K_URGP] = 65535,
+    [K_SEQ] = 4294967295LL, [K_ACK] = 4294967295LL, [K_TYPE] = 255, [K_CODE] = 255,
+    [K_ICMPID] = 65535, [K_UID] = 4294967295LL, [K_GID] = 4294967295LL, [K_MARK] = 4294967295LL,
+    [K_MTU] = 4294967295LL, [K_ILEN] = 65535 + 40, [K_ITTL] = 255, [K_IHOP] = 255, [K_IID] = 65535,
+    [K_ISPT] = 65535, [K_IDPT] = 65535, [K_ITYPE] = 255, [K_ICODE] = 255};
+
+/* key kk's value t[s:s+l] read (if it is a number): 0 if it is not valid or out of range (an
+ * ICMP echo's SEQ= is checked for 16 bits later) */
+static inline int read_value(const unsigned char *t, int kk, int32_t s, int32_t l, row_t *r) {
+    if (!MAXV[kk]) return 1;
+    int64_t v;
+    if (!int_of(t + s, l, HEXA[kk], &v) || v > MAXV[kk]) return 0;
+    r->val[kk] = v;
+    return 1;
+}
+
 /* the netfilter body from `at` to `L`; returns 1 if claimed */
 static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t *r) {
     Py_ssize_t i = at;
     int seg = 0, first = 1, nflags = 0, pend_opt = 0, opt_seen = 0, n_open = 0, n_close = 0;
     Py_ssize_t fl_st = -1, fl_en = -1, last_st = -1, last_en = -1;
     memset(r->has, 0, sizeof r->has);
-    r->npresent = 0;
     r->df = r->mf = r->ce = 0;
     r->tcpopt.l = -1;
     while (i < L) {
@@ -855,9 +894,9 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
                     Py_ssize_t vl = en - (kst + klen);
                     if (closed && vl > 0) vl--;
                     r->has[kk] = 1;
-                    r->present[r->npresent++] = (int8_t)kk;
                     r->kv[kk].s = (int32_t)(kst + klen);
                     r->kv[kk].l = (int32_t)vl;
+                    if (!read_value(t, kk, r->kv[kk].s, r->kv[kk].l, r)) return 0;
                 }
             } else if (ktl == 9 + closed && memcmp(t + kst, "HOPLIMIT", 8) == 0) {
                 return 0; /* (read as HOPLIMIT= by the general path's 8-byte key codes) */
@@ -916,9 +955,9 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
         }
         if (kk < 0 || r->has[kk]) return 0;
         r->has[kk] = 1;
-        r->present[r->npresent++] = (int8_t)kk;
         r->kv[kk].s = (int32_t)(st + klen);
         r->kv[kk].l = (int32_t)(tl - klen);
+        if (!read_value(t, kk, r->kv[kk].s, r->kv[kk].l, r)) return 0;
     }
     if (pend_opt || last_st < 0 || n_open != n_close) return 0;
     /* the last token: "OPT", an unclosed "(", or "KEY=" / "KEY=0x" is a line cut short */
@@ -982,30 +1021,12 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
     }
     if (icmp && (r->has[K_SPT] || r->has[K_DPT] || r->has[K_L4LEN])) return 0;
     if (r->has[K_UID] != r->has[K_GID]) return 0;
-    /* numbers: present means valid and in range, else the general path decides */
-    static const int HEXA[NK] = {[K_TOS] = 1, [K_PREC] = 1, [K_RES] = 1, [K_MARK] = 1};
-    static const int64_t MAXV[NK] = {
-        [K_LEN] = 65535 + 40, [K_TOS] = 255, [K_PREC] = 255, [K_TTL] = 255, [K_ID] = 65535,
-        [K_TC] = 255, [K_HOP] = 255, [K_FLOW] = (1 << 20) - 1, [K_SPT] = 65535, [K_DPT] = 65535,
-        [K_L4LEN] = 65535, [K_WINDOW] = 65535, [K_RES] = 255, [K_URGP] = 65535,
-        [K_SEQ] = 4294967295LL, [K_ACK] = 4294967295LL, [K_TYPE] = 255, [K_CODE] = 255,
-        [K_ICMPID] = 65535, [K_UID] = 4294967295LL, [K_GID] = 4294967295LL, [K_MARK] = 4294967295LL,
-        [K_MTU] = 4294967295LL, [K_ILEN] = 65535 + 40, [K_ITTL] = 255, [K_IHOP] = 255, [K_IID] = 65535,
-        [K_ISPT] = 65535, [K_IDPT] = 65535, [K_ITYPE] = 255, [K_ICODE] = 255};
+    /* (numbers: read and range-checked as their tokens came; an ICMP echo's SEQ= is 16 bits) */
+    if (r->has[K_SEQ] && icmp && r->val[K_SEQ] > 65535) return 0;
     r->brk = n_open;
     if (n_open && !icmp) return 0;
     if (r->has[K_MTU] && !icmp) return 0;
     if (r->has[K_ITTL] && r->has[K_IHOP]) return 0;
-    for (int j = 0; j < r->npresent; j++) { /* (each key once: any order gives the same answer) */
-        int k = r->present[j];
-        if (k < K_LEN || k == K_PROTO || k == K_ISRC || k == K_IDST || k == K_IPROTO) continue;
-        int64_t v;
-        if (!int_of(t + r->kv[k].s, r->kv[k].l, HEXA[k], &v)) return 0;
-        int64_t mx = MAXV[k];
-        if (k == K_SEQ && icmp) mx = 65535;
-        if (v < 0 || v > mx) return 0;
-        r->val[k] = v;
-    }
     if (r->fam == 4 && r->has[K_LEN] && r->val[K_LEN] > 65535) return 0;
     /* the fixed tail of each protocol */
     if (icmp) {
@@ -1074,13 +1095,19 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
 /* writing a claimed row                                                                     */
 /* ---------------------------------------------------------------------------------------- */
 
-static void put_str(out_t *o, int c, const unsigned char *t, span sp) {
+static inline void put_str(out_t *o, int c, const unsigned char *t, span sp) {
     Py_ssize_t m = o->m;
-    if (sp.l >= 0) {
-        sb_put(&o->sdata[c], (const char *)t + sp.s, (size_t)sp.l);
-        bit_set(o->svalid[c], m);
+    sbuf *b = &o->sdata[c];
+    if (sp.l > 0 && sb_reserve(b, (size_t)sp.l + SLACK)) {
+        const unsigned char *src = t + sp.s;
+        if (o->lim - src >= sp.l + 16) /* (in 16-byte pieces where that reads no byte past the text) */
+            copy16(b->p + b->len, (const char *)src, (size_t)sp.l);
+        else
+            memcpy(b->p + b->len, src, (size_t)sp.l);
+        b->len += (size_t)sp.l;
     }
-    o->soff[c][m + 1] = (int32_t)o->sdata[c].len;
+    if (sp.l >= 0) bit_set(o->svalid[c], m);
+    o->soff[c][m + 1] = (int32_t)b->len;
 }
 
 static void put_text(out_t *o, int c, const char *s, size_t n) {
@@ -1264,18 +1291,23 @@ static void out_free(out_t *o) {
     free(o->row);
 }
 
-static int out_alloc(out_t *o, Py_ssize_t n) {
+/* Columns for n rows. Not zeroed (every row writes them): the string offsets (but the first),
+ * `naive`, `row`, and the numbers unless `zero_nums` (a null number is 0) -- out_gather writes
+ * them all. */
+static int out_alloc(out_t *o, Py_ssize_t n, int zero_nums) {
     memset(o, 0, sizeof *o);
     o->n = n;
     size_t bm = (size_t)(n + 8) / 8;
     int ok = 1;
     for (int c = 0; c < NS; c++) {
-        o->soff[c] = calloc((size_t)n + 1, 4);
+        o->soff[c] = malloc(((size_t)n + 1) * 4);
         o->svalid[c] = calloc(bm, 1);
         ok &= o->soff[c] && o->svalid[c];
+        if (o->soff[c]) o->soff[c][0] = 0;
     }
     for (int c = 0; c < NN; c++) {
-        o->ndata[c] = calloc((size_t)n + 1, (size_t)N_SIZE[c]);
+        size_t sz = ((size_t)n + 1) * (size_t)N_SIZE[c];
+        o->ndata[c] = zero_nums ? calloc(sz, 1) : malloc(sz);
         o->nvalid[c] = calloc(bm, 1);
         ok &= o->ndata[c] && o->nvalid[c];
     }
@@ -1283,8 +1315,8 @@ static int out_alloc(out_t *o, Py_ssize_t n) {
         o->bdata[c] = calloc(bm, 1);
         ok &= o->bdata[c] != NULL;
     }
-    o->naive = calloc((size_t)n + 1, 1);
-    o->row = calloc((size_t)n + 1, 4);
+    o->naive = malloc((size_t)n + 1);
+    o->row = malloc(((size_t)n + 1) * 4);
     return ok && o->naive && o->row;
 }
 
@@ -1477,14 +1509,17 @@ static void gather_bits(uint8_t *dst, const uint8_t *src, const int32_t *perm, P
 /* `g` := the rows `ord[0:k]` of `o`, in that order; a null host becomes `sensor` when given */
 static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, const char *sensor,
                       Py_ssize_t sensor_len) {
-    if (!out_alloc(g, k)) return 0;
+    if (!out_alloc(g, k, 0)) return 0;
     int32_t *perm = malloc(sizeof(int32_t) * ((size_t)k + 1));
     if (!perm) return 0;
     for (Py_ssize_t j = 0; j < k; j++) perm[j] = ord[j].row;
     g->m = k;
     size_t obm = (size_t)(o->m + 7) / 8;
     for (int c = 0; c < NS; c++) {
-        if (!(c == S_HOST && sensor) && !any_bit(o->svalid[c], obm)) continue; /* (all null) */
+        if (!(c == S_HOST && sensor) && !any_bit(o->svalid[c], obm)) { /* (all null) */
+            memset(g->soff[c], 0, ((size_t)k + 1) * 4);
+            continue;
+        }
         const int32_t *so = o->soff[c];
         const char *sd = o->sdata[c].p;
         const uint8_t *sv = o->svalid[c];
@@ -1513,7 +1548,10 @@ static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, c
         }
     }
     for (int c = 0; c < NN; c++) {
-        if (!any_bit(o->nvalid[c], obm)) continue;
+        if (!any_bit(o->nvalid[c], obm)) {
+            memset(g->ndata[c], 0, (size_t)k * (size_t)N_SIZE[c]);
+            continue;
+        }
         const uint8_t *od = o->ndata[c], *ov = o->nvalid[c];
         uint8_t *gd = g->ndata[c], *gv = g->nvalid[c];
         gather_bits(gv, ov, perm, k);
@@ -1552,6 +1590,34 @@ static Py_ssize_t count_lines_of(const unsigned char *p, Py_ssize_t len) {
         q = nl + 1;
     }
     return n;
+}
+
+/* The end (its newline, or len) of each line of a block, as count_lines_of counts them, in a new
+ * array (*n of them); NULL: out of memory. */
+static int64_t *line_ends_of(const unsigned char *p, Py_ssize_t len, Py_ssize_t *n) {
+    size_t cap = (size_t)len / 128 + 16, k = 0;
+    int64_t *e = malloc(sizeof(int64_t) * cap);
+    const unsigned char *q = p, *end = p + len;
+    while (e && q < end) {
+        const unsigned char *nl = memchr(q, '\n', (size_t)(end - q));
+        if (k == cap) {
+            int64_t *x = realloc(e, sizeof(int64_t) * cap * 2);
+            if (!x) {
+                free(e);
+                return NULL;
+            }
+            e = x;
+            cap *= 2;
+        }
+        if (!nl) {
+            e[k++] = len;
+            break;
+        }
+        e[k++] = nl - p;
+        q = nl + 1;
+    }
+    *n = (Py_ssize_t)k;
+    return e;
 }
 
 static PyObject *fp_count_lines(PyObject *self, PyObject *args) {
@@ -1650,6 +1716,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     uint8_t *claimed = NULL, *body = NULL, *tail = NULL;
     int64_t *ypos = NULL; /* year mode, per line: a claimed line's ypos (-1: none) */
     int32_t *ycode = NULL; /* ... and its sensor as a code into yt's names ("" for no host) */
+    int64_t *ends = NULL;  /* raw mode: where each line ends */
     htab_t yt;
     memset(&yt, 0, sizeof yt);
     if (year_mode) want_sort = 0; /* (the caller computes the times) */
@@ -1668,8 +1735,12 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     size_t osz = off64 ? 8 : 4;
     if (raw_mode) {
         Py_BEGIN_ALLOW_THREADS
-        n = count_lines_of((const unsigned char *)data.buf, data.len);
+        ends = line_ends_of((const unsigned char *)data.buf, data.len, &n);
         Py_END_ALLOW_THREADS
+        if (!ends) {
+            PyErr_NoMemory();
+            goto done;
+        }
     } else if (n < 0 || (size_t)offs.len < ((size_t)n + 1) * osz) {
         PyErr_SetString(PyExc_ValueError, "offsets buffer too small");
         goto done;
@@ -1677,7 +1748,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     claimed = calloc((size_t)n + 1, 1);
     body = calloc((size_t)n + 1, 1);
     tail = calloc((size_t)n + 1, 1);
-    alloc_ok = out_alloc(&o, n) && rej_alloc(&rj, n) && claimed && body && tail;
+    alloc_ok = out_alloc(&o, n, 1) && rej_alloc(&rj, n) && claimed && body && tail;
     if (alloc_ok && year_mode) {
         ypos = malloc(sizeof(int64_t) * ((size_t)n + 1));
         ycode = malloc(sizeof(int32_t) * ((size_t)n + 1));
@@ -1693,6 +1764,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     }
     rj.fill = sensor;
     rj.fill_len = sensor_len;
+    o.lim = (const unsigned char *)data.buf + data.len;
     params_t pp = {ref_year, ref_key, year_mode};
     const unsigned char *base = (const unsigned char *)data.buf;
     const int64_t *o64 = raw_mode ? NULL : (const int64_t *)offs.buf;
@@ -1700,14 +1772,11 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     int bad = 0, nomem = 0;
     Py_ssize_t kept = 0, nhosts = 0;
     Py_BEGIN_ALLOW_THREADS
-    int64_t cur = 0; /* raw mode: where the next line starts */
     for (Py_ssize_t r = 0; r < n; r++) {
         int64_t a, b;
         if (raw_mode) {
-            const unsigned char *nl = memchr(base + cur, '\n', (size_t)(data.len - cur));
-            a = cur;
-            b = nl ? nl - base : data.len;
-            cur = b + 1;
+            a = r ? ends[r - 1] + 1 : 0;
+            b = ends[r];
         } else {
             a = off64 ? o64[r] : o32[r];
             b = off64 ? o64[r + 1] : o32[r + 1];
@@ -1962,6 +2031,7 @@ done:
     htab_free(&yt);
     free(ypos);
     free(ycode);
+    free(ends);
     free(keys);
     free(pcode);
     free(claimed);
