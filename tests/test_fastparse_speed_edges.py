@@ -195,3 +195,16 @@ def test_two_threads_parsing_at_once_get_their_own_blocks_rows() -> None:
         t.join()
     assert bad == []
     assert [t.num_rows for t in alone] == [1, 700, 3000, 40] * 3
+
+
+def test_a_mac_of_14_hex_bytes_is_split_and_any_other_kept_whole(monkeypatch) -> None:
+    mac = "00:11:22:33:44:55:66:77:88:99:aA:Bb:08:00"
+    # (around the hex digits' ranges: '/', ':', '@', 'G', '`', 'g'; '-' for a separator)
+    lines = [HEAD + TCP.replace("OUT= ", f"OUT= MAC={mac} ")]
+    for i, ch in enumerate(mac):
+        for bad in ("-", ";") if ch == ":" else ("/", ":", "@", "G", "`", "g"):
+            lines.append(HEAD + TCP.replace("OUT= ", f"OUT= MAC={mac[:i]}{bad}{mac[i + 1:]} "))
+    rows = _as_general_path(lines, monkeypatch).to_pylist()
+    assert (rows[0]["mac_dst"], rows[0]["mac_src"], rows[0]["ethertype"], rows[0]["mac"]) == (
+        "00:11:22:33:44:55", "66:77:88:99:aa:bb", 0x0800, None)
+    assert all(r["mac_dst"] is None and r["mac"] for r in rows[1:]) and len(rows) == len(lines)

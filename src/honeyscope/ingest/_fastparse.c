@@ -843,6 +843,31 @@ static int record_head(const unsigned char *t, Py_ssize_t at, row_t *r) {
     return head_rest(t, p, at, r, 0);
 }
 
+/* whether m[0:41] is 14 bytes in hex separated by ':' */
+static inline int mac14_of(const unsigned char *m) {
+#if defined(__SSE2__)
+    /* (three loads: bytes 0-15, 16-31, 25-40; in each, the bits of the ':' expected) */
+    static const int AT[3] = {0, 16, 25};
+    static const unsigned COLON[3] = {0x4924, 0x2492, 0x2492};
+    for (int q = 0; q < 3; q++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(m + AT[q]));
+        __m128i lv = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* ('A'-'F' to 'a'-'f', no other byte) */
+        __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+        __m128i af = _mm_and_si128(_mm_cmpgt_epi8(lv, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(lv, _mm_set1_epi8('f' + 1)));
+        unsigned hex = (unsigned)_mm_movemask_epi8(_mm_or_si128(dig, af));
+        unsigned colon = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+        if (colon != COLON[q] || hex != (0xFFFFu ^ COLON[q])) return 0;
+    }
+    return 1;
+#else
+    for (int k = 0; k < 14; k++) {
+        if (!is_hex(m[3 * k]) || !is_hex(m[3 * k + 1])) return 0;
+        if (k < 13 && m[3 * k + 2] != ':') return 0;
+    }
+    return 1;
+#endif
+}
+
 /* numbers: present means valid and in range, else the general path decides (0: not a number) */
 static const uint8_t HEXA[NK] = {[K_TOS] = 1, [K_PREC] = 1, [K_RES] = 1, [K_MARK] = 1};
 static const int64_t MAXV[NK] = {
@@ -1102,16 +1127,7 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
     r->physin = r->has[K_PHYSIN] ? r->kv[K_PHYSIN] : (span){0, -1};
     r->physout = r->has[K_PHYSOUT] ? r->kv[K_PHYSOUT] : (span){0, -1};
     r->mac = r->has[K_MAC] ? r->kv[K_MAC] : (span){0, -1};
-    r->mac14 = 0;
-    if (r->mac.l == 41) {
-        const unsigned char *m = t + r->mac.s;
-        int ok = 1;
-        for (int k = 0; k < 14 && ok; k++) {
-            if (!is_hex(m[3 * k]) || !is_hex(m[3 * k + 1])) ok = 0;
-            if (k < 13 && m[3 * k + 2] != ':') ok = 0;
-        }
-        r->mac14 = ok;
-    }
+    r->mac14 = r->mac.l == 41 && mac14_of(t + r->mac.s);
     return 1;
 }
 
@@ -1532,6 +1548,20 @@ static void htab_free(htab_t *h) {
     free(h->slot);
 }
 
+/* whether a[0:l] == b[0:l] (short names: no call) */
+static inline int same_bytes(const char *a, const char *b, int32_t l) {
+    int32_t i = 0;
+    for (; i + 8 <= l; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) return 0;
+    }
+    for (; i < l; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 static uint32_t hname_hash(const char *p, int32_t l) { /* (eight bytes at a time) */
     uint64_t x = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uint32_t)l, w;
     int32_t i = 0;
@@ -1540,7 +1570,14 @@ static uint32_t hname_hash(const char *p, int32_t l) { /* (eight bytes at a time
         x = (x ^ w) * 0xFF51AFD7ED558CCDULL;
         x ^= x >> 32;
     }
-    for (w = 0; i < l; i++) w = w << 8 | (unsigned char)p[i];
+    if (l - i >= 4) { /* (the last 4 to 7 bytes: two 4-byte loads that may overlap) */
+        uint32_t a, b;
+        memcpy(&a, p + i, 4);
+        memcpy(&b, p + l - 4, 4);
+        w = a | (uint64_t)b << 32;
+    } else {
+        for (w = 0; i < l; i++) w = w << 8 | (unsigned char)p[i];
+    }
     x = (x ^ w) * 0xFF51AFD7ED558CCDULL;
     x ^= x >> 29;
     return (uint32_t)(x ^ (x >> 32));
@@ -1550,7 +1587,7 @@ static int32_t htab_code(htab_t *h, const char *p, int32_t l) {
     uint32_t i = hname_hash(p, l) & h->mask;
     while (h->slot[i]) {
         hname *e = &h->names[h->slot[i] - 1];
-        if (e->l == l && memcmp(e->p, p, (size_t)l) == 0) return h->slot[i] - 1;
+        if (e->l == l && same_bytes(e->p, p, l)) return h->slot[i] - 1;
         i = (i + 1) & h->mask;
     }
     if (h->nnames == h->cap) {
