@@ -1866,7 +1866,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     memset(&g, 0, sizeof g);
     memset(&rj, 0, sizeof rj);
     memset(&ht, 0, sizeof ht);
-    int alloc_ok = 0, sorted = 0;
+    int alloc_ok = 0, sorted = 0, gathered = 0;
     Py_ssize_t njson = 0, undecided = 0;
     size_t osz = off64 ? 8 : 4;
     if (raw_mode) {
@@ -2044,10 +2044,22 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
                 for (int32_t k = 0; k < nhosts; k++) rank[byname[k] - ht.names] = k;
                 for (Py_ssize_t j = 0; j < kept; j++)
                     keys[j].rank = keys[j].code < 0 ? (int32_t)nhosts : rank[keys[j].code];
-                if (!sort_keys(keys, kept, (int32_t)nhosts) || !out_gather(&o, &g, keys, kept, sensor, sensor_len) ||
-                    g.sdata[S_HOST].fail)
+                if (!sort_keys(keys, kept, (int32_t)nhosts)) {
                     nomem = 1;
-                else sorted = 1;
+                } else {
+                    /* rows already in the store's order, none dropped, no host to fill (one
+                     * sensor's log, as a rule): the table as it is, else its rows in that order */
+                    int same = kept == o.m;
+                    for (Py_ssize_t j = 0; same && j < kept; j++) same = keys[j].row == j;
+                    for (Py_ssize_t j = 0; same && sensor && j < kept; j++) same = bit_get(o.svalid[S_HOST], j);
+                    if (same) {
+                        sorted = 1;
+                    } else if (!out_gather(&o, &g, keys, kept, sensor, sensor_len) || g.sdata[S_HOST].fail) {
+                        nomem = 1;
+                    } else {
+                        sorted = gathered = 1;
+                    }
+                }
             }
             free(byname);
             free(rank);
@@ -2055,7 +2067,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     }
     /* the rows' prefixes as codes into their distinct values (a null prefix: ""), for the
      * caller to read each distinct prefix's action once */
-    out_t *wo = sorted ? &g : &o;
+    out_t *wo = gathered ? &g : &o;
     if (!bad && !nomem) {
         pcode = malloc(sizeof(int32_t) * ((size_t)wo->m + 1));
         if (!pcode || !htab_init(&pt)) nomem = 1;
@@ -2083,7 +2095,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             goto done;
         }
     {
-        out_t *w = sorted ? &g : &o;
+        out_t *w = gathered ? &g : &o;
         Py_ssize_t m = w->m;
         size_t bm = (size_t)(m + 7) / 8;
         res = PyDict_New();
