@@ -1631,8 +1631,22 @@ static PyObject *names_list(const htab_t *h) {
     return names;
 }
 
-/* dst[j] := src[perm[j]] for the bits j < k (dst zeroed before) */
-static void gather_bits(uint8_t *dst, const uint8_t *src, const int32_t *perm, Py_ssize_t k) {
+/* whether the bits 0..m-1 of bm are all set */
+static int all_ones(const uint8_t *bm, Py_ssize_t m) {
+    Py_ssize_t i = 0;
+    for (; i + 8 <= m; i += 8)
+        if (bm[i >> 3] != 0xFF) return 0;
+    return i == m || (bm[i >> 3] & ((1u << (m - i)) - 1)) == (1u << (m - i)) - 1;
+}
+
+/* dst[j] := src[perm[j]] for the bits j < k (dst zeroed before); all set at once where every
+ * bit of src's m is */
+static void gather_bits(uint8_t *dst, const uint8_t *src, const int32_t *perm, Py_ssize_t k, Py_ssize_t m) {
+    if (all_ones(src, m)) {
+        memset(dst, 0xFF, (size_t)(k >> 3));
+        if (k & 7) dst[k >> 3] = (uint8_t)((1u << (k & 7)) - 1);
+        return;
+    }
     Py_ssize_t j = 0;
     for (; j + 8 <= k; j += 8) {
         unsigned b = 0;
@@ -1690,7 +1704,7 @@ static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, c
         }
         const uint8_t *od = o->ndata[c], *ov = o->nvalid[c];
         uint8_t *gd = g->ndata[c], *gv = g->nvalid[c];
-        gather_bits(gv, ov, perm, k);
+        gather_bits(gv, ov, perm, k, o->m);
 #define GATHER(T)                                                                \
     for (Py_ssize_t j = 0; j < k; j++) ((T *)gd)[j] = ((const T *)od)[perm[j]]; \
     break
@@ -1703,7 +1717,7 @@ static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, c
 #undef GATHER
     }
     for (int c = 0; c < NB; c++)
-        if (any_bit(o->bdata[c], obm)) gather_bits(g->bdata[c], o->bdata[c], perm, k);
+        if (any_bit(o->bdata[c], obm)) gather_bits(g->bdata[c], o->bdata[c], perm, k, o->m);
     for (Py_ssize_t j = 0; j < k; j++) {
         g->naive[j] = o->naive[perm[j]];
         g->row[j] = o->row[perm[j]];
