@@ -208,3 +208,14 @@ def test_a_mac_of_14_hex_bytes_is_split_and_any_other_kept_whole(monkeypatch) ->
     assert (rows[0]["mac_dst"], rows[0]["mac_src"], rows[0]["ethertype"], rows[0]["mac"]) == (
         "00:11:22:33:44:55", "66:77:88:99:aa:bb", 0x0800, None)
     assert all(r["mac_dst"] is None and r["mac"] for r in rows[1:]) and len(rows) == len(lines)
+
+
+def test_every_month_name_and_no_other(monkeypatch) -> None:
+    names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    lines = [f"{m}  5 10:00:00 hp1 kernel: DROP {UDP.format(src='9.9.9.9')}" for m in names]
+    lines += [f"{m}  5 10:00:00 hp1 kernel: DROP {UDP.format(src='9.9.9.9')}" for m in ("Mai", "JAN", "Dez")]
+    assert _claimed(lines) == [True] * 12 + [False] * 3
+    rows = _as_general_path(lines, monkeypatch).to_pylist()
+    # (the reference is 2025-06-01 12:00: the 5th of June to December are of 2024)
+    assert [(r["time"].year, r["time"].month) for r in rows[:12]] == [
+        (2025 if k <= 5 else 2024, k) for k in range(1, 13)]

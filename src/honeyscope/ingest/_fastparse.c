@@ -312,9 +312,6 @@ static int month_len(int64_t y, int m) {
     return 31;
 }
 
-static const char *MONTHS[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
 /* ---------------------------------------------------------------------------------------- */
 /* the body's keys                                                                           */
 /* ---------------------------------------------------------------------------------------- */
@@ -602,9 +599,14 @@ static int parse_head(const unsigned char *t, Py_ssize_t at, params_t *pp, row_t
     Py_ssize_t left = at - p;
     if (left >= 15 && s[0] >= 'A' && s[0] <= 'Z') { /* RFC 3164 */
         int mon = 0;
-        for (int k = 0; k < 12; k++)
-            if (memcmp(s, MONTHS[k], 3) == 0) mon = k + 1;
-        if (!mon) return 0;
+        switch ((uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16) { /* (the month's name) */
+#define MON(a, b, c, k) case (uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16: mon = k; break;
+            MON('J', 'a', 'n', 1) MON('F', 'e', 'b', 2) MON('M', 'a', 'r', 3) MON('A', 'p', 'r', 4)
+            MON('M', 'a', 'y', 5) MON('J', 'u', 'n', 6) MON('J', 'u', 'l', 7) MON('A', 'u', 'g', 8)
+            MON('S', 'e', 'p', 9) MON('O', 'c', 't', 10) MON('N', 'o', 'v', 11) MON('D', 'e', 'c', 12)
+#undef MON
+            default: return 0;
+        }
         Py_ssize_t q = 3;
         int sp = 0;
         while (q < left && s[q] == ' ' && sp < 3) { q++; sp++; }
@@ -636,8 +638,9 @@ static int parse_head(const unsigned char *t, Py_ssize_t at, params_t *pp, row_t
         }
         int64_t key = (int64_t)mon * 100000000 + (int64_t)dd * 1000000 + secs;
         int64_t year = key <= pp->ref_key ? pp->ref_year : pp->ref_year - 1;
-        for (int k = 0; k < 7; k++)
-            if (mon == 2 && dd == 29 && !leap(year)) year--;
+        if (mon == 2 && dd == 29)
+            for (int k = 0; k < 7; k++)
+                if (!leap(year)) year--;
         if (dd < 1 || dd > 31 || secs > 86399 || dd > month_len(year, mon)) return 0;
         r->time_us = (days_of(pp, year, mon, dd) * 86400 + secs) * 1000000;
         r->naive = 1;
@@ -703,7 +706,7 @@ static int head_rest(const unsigned char *t, Py_ssize_t p, Py_ssize_t at, row_t 
     if (stamped) r->host.l = -1;
     if (stamped && p < at && t[p] != '[') {
         Py_ssize_t q = p;
-        while (q < at && t[q] != ' ') q++;
+        q = to_space(t, q, at);
         if (q < at && t[q - 1] != ':') {
             r->host.s = (int32_t)p;
             r->host.l = (int32_t)(q - p);
