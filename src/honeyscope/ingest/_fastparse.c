@@ -29,6 +29,9 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#if defined(__SSE2__)
+#include <emmintrin.h> /* (part of every x86-64) */
+#endif
 
 #define MAX_LINE_BYTES 16384
 #define MAX_REJECT_TEXT 4096
@@ -57,10 +60,18 @@ static int sb_reserve(sbuf *b, size_t extra) {
     return 1;
 }
 
+/* A buffer of strings keeps SLACK bytes after its length, so that its strings can be copied in
+ * 16-byte pieces (copy16: reading and writing up to 15 bytes past them) */
+#define SLACK 16
+
 static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (!n || !sb_reserve(b, n)) return; /* (n == 0: s may be NULL, no memcpy) */
+    if (!n || !sb_reserve(b, n + SLACK)) return; /* (n == 0: s may be NULL, no memcpy) */
     memcpy(b->p + b->len, s, n);
     b->len += n;
+}
+
+static inline void copy16(char *d, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i += 16) memcpy(d + i, s + i, 16);
 }
 
 /* string columns (Arrow utf8: int32 offsets) */
@@ -94,6 +105,7 @@ static const char *B_NAMES[NB] = {"df", "mf", "ce"};
 typedef struct {
     Py_ssize_t n;        /* rows allocated */
     Py_ssize_t m;        /* rows written */
+    const unsigned char *lim; /* the end of the text the rows' strings are copied from */
     int32_t *soff[NS];   /* n + 1 each */
     sbuf sdata[NS];
     uint8_t *svalid[NS]; /* bitmaps */
@@ -119,16 +131,19 @@ typedef struct {
     Py_ssize_t fill_len;
 } rej_t;
 
+/* (what each reject writes is not zeroed first: only the bitmaps and the first offsets) */
 static int rej_alloc(rej_t *q, Py_ssize_t n) {
     size_t bm = (size_t)(n + 8) / 8;
-    q->idx = calloc((size_t)n + 1, 4);
-    q->time = calloc((size_t)n + 1, 8);
+    q->idx = malloc(((size_t)n + 1) * 4);
+    q->time = malloc(((size_t)n + 1) * 8);
     q->tvalid = calloc(bm, 1);
     q->hvalid = calloc(bm, 1);
-    q->naive = calloc((size_t)n + 1, 1);
-    q->hoff = calloc((size_t)n + 1, 4);
-    q->toff = calloc((size_t)n + 1, 4);
-    return q->idx && q->time && q->tvalid && q->hvalid && q->naive && q->hoff && q->toff;
+    q->naive = malloc((size_t)n + 1);
+    q->hoff = malloc(((size_t)n + 1) * 4);
+    q->toff = malloc(((size_t)n + 1) * 4);
+    if (!(q->idx && q->time && q->tvalid && q->hvalid && q->naive && q->hoff && q->toff)) return 0;
+    q->hoff[0] = q->toff[0] = 0;
+    return 1;
 }
 
 static void rej_free(rej_t *q) {
@@ -147,10 +162,13 @@ static void rej_free(rej_t *q) {
 /* small readers                                                                             */
 /* ---------------------------------------------------------------------------------------- */
 
-static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-static inline int is_hex(unsigned char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+static inline int is_digit(unsigned char c) { return (unsigned)(c - '0') <= 9; }
+#define H10(a) a, a, a, a, a, a, a, a, a, a
+#define H6(a) a, a, a, a, a, a
+static const uint8_t HEX_OK[256] = {['0'] = H10(1), ['A'] = H6(1), ['a'] = H6(1)};
+#undef H10
+#undef H6
+static inline int is_hex(unsigned char c) { return HEX_OK[c]; }
 static inline int hexval(unsigned char c) {
     if (is_digit(c)) return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -163,9 +181,19 @@ static inline int is_word(unsigned char c) {
 
 /* A number as the kernel prints it (the general path's rule): decimal without sign or leading
  * zero ("0" itself is fine), or hex digits after an optional 0x/0X. Saturates at 2**40. */
-static int int_of(const unsigned char *s, Py_ssize_t len, int hexa, int64_t *out) {
+static inline int int_of(const unsigned char *s, Py_ssize_t len, int hexa, int64_t *out) {
     Py_ssize_t i = 0;
     int64_t v = 0;
+    if (!hexa && len >= 1 && len <= 12) { /* (< 10**12 < 2**40: no saturation) */
+        if (len >= 2 && s[0] == '0') return 0;
+        for (; i < len; i++) {
+            unsigned d = (unsigned)s[i] - '0';
+            if (d > 9) return 0;
+            v = v * 10 + d;
+        }
+        *out = v;
+        return 1;
+    }
     if (hexa) {
         if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) i = 2;
     } else if (len >= 2 && s[0] == '0') {
@@ -189,6 +217,7 @@ static int int_of(const unsigned char *s, Py_ssize_t len, int hexa, int64_t *out
 
 /* canonical dotted quad (no leading zeros) */
 static int ipv4_of(const unsigned char *s, Py_ssize_t len, uint32_t *out) {
+    if (len < 7 || len > 15) return 0;
     Py_ssize_t i = 0;
     uint32_t v = 0;
     for (int g = 0; g < 4; g++) {
@@ -196,17 +225,29 @@ static int ipv4_of(const unsigned char *s, Py_ssize_t len, uint32_t *out) {
             if (i >= len || s[i] != '.') return 0;
             i++;
         }
-        Py_ssize_t st = i;
-        int x = 0;
-        while (i < len && i - st < 4 && is_digit(s[i])) x = x * 10 + (s[i++] - '0');
-        Py_ssize_t ln = i - st;
-        if (ln == 0 || ln > 3 || x > 255 || (ln > 1 && s[st] == '0')) return 0;
-        v = v * 256 + (uint32_t)x;
+        /* one to three digits, no leading zero, <= 255 */
+        unsigned x;
+        if (i >= len || (x = (unsigned)s[i] - '0') > 9) return 0;
+        i++;
+        unsigned d;
+        if (i < len && (d = (unsigned)s[i] - '0') <= 9) {
+            if (x == 0) return 0;
+            x = x * 10 + d;
+            i++;
+            if (i < len && (d = (unsigned)s[i] - '0') <= 9) {
+                x = x * 10 + d;
+                i++;
+                if (x > 255 || (i < len && is_digit(s[i]))) return 0;
+            }
+        }
+        v = v << 8 | x;
     }
     if (i != len) return 0;
     *out = v;
     return 1;
 }
+
+static const char HEXDIG[16] = "0123456789abcdef";
 
 /* full 8-group IPv6 text (each group 1-4 hex digits) → RFC 5952 text as the general path prints
  * it (lower case, leading zeros dropped, the leftmost longest run of >= 2 zero groups as "::") */
@@ -244,7 +285,11 @@ static int ipv6_canon(const unsigned char *s, Py_ssize_t len, char *out, int *ou
             continue;
         }
         if (k > 0 && k != bstart + best) out[p++] = ':';
-        p += sprintf(out + p, "%x", g[k]);
+        unsigned x = g[k]; /* (as "%x") */
+        if (x >= 0x1000) out[p++] = HEXDIG[x >> 12];
+        if (x >= 0x100) out[p++] = HEXDIG[(x >> 8) & 15];
+        if (x >= 0x10) out[p++] = HEXDIG[(x >> 4) & 15];
+        out[p++] = HEXDIG[x & 15];
     }
     *outlen = p;
     return 1;
@@ -266,9 +311,6 @@ static int month_len(int64_t y, int m) {
     if (m == 4 || m == 6 || m == 9 || m == 11) return 30;
     return 31;
 }
-
-static const char *MONTHS[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 /* ---------------------------------------------------------------------------------------- */
 /* the body's keys                                                                           */
@@ -304,23 +346,145 @@ static inline uint64_t code8(const unsigned char *s, Py_ssize_t n) {
 }
 #define SEG1_FIRST K_PROTO
 
+/* the keys each part of the body may carry, as small tables by a hash of their first 8 bytes
+ * without collisions (a multiplier per table found once; a segment holds no key twice) */
+enum { KS_IP, KS_L4, KS_INNER, KS_INNER_L4, KS_TAIL, NKS };
+static const int KS_RANGE[NKS][2] = {
+    {0, SEG1_FIRST}, {SEG1_FIRST, SEG2_FIRST}, {SEG2_FIRST, SEG3_FIRST}, {SEG3_FIRST, NK}, {K_UID, K_MTU + 1}};
+#define KT_BITS 6
+typedef struct {
+    uint64_t code; /* the key's K_C8 (0: no key here -- a key's code is never 0) */
+    int32_t len, k;
+} kslot;
+static kslot KT[NKS][1 << KT_BITS];
+static uint64_t KT_MUL[NKS];
+
+static inline unsigned kt_hash(uint64_t code, uint64_t mul) { return (unsigned)((code * mul) >> (64 - KT_BITS)); }
+
+/* 0: no multiplier tried gives each key of a table its own slot */
+static int kt_build(void) {
+    for (int s = 0; s < NKS; s++) {
+        int ok = 0;
+        uint64_t mul = 0x9E3779B97F4A7C15ULL;
+        for (int tries = 0; tries < 100000 && !ok; tries++, mul += 0x632BE59BD9B4E01AULL) {
+            memset(KT[s], 0, sizeof KT[s]);
+            ok = 1;
+            for (int k = KS_RANGE[s][0]; k < KS_RANGE[s][1] && ok; k++) {
+                kslot *e = &KT[s][kt_hash(K_C8[k], mul | 1)];
+                if (e->code) ok = 0;
+                e->code = K_C8[k];
+                e->len = K_LEN_[k];
+                e->k = k;
+            }
+            KT_MUL[s] = mul | 1;
+        }
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* the key of segment table `s` that is t[0:klen] (its first 8 bytes: `code`), or -1 */
+static inline int key_find(int s, const unsigned char *t, Py_ssize_t klen, uint64_t code) {
+    const kslot *e = &KT[s][kt_hash(code, KT_MUL[s])];
+    if (e->code == code && e->len == klen && (klen <= 8 || memcmp(t + 8, K_KEY[e->k] + 8, (size_t)klen - 8) == 0))
+        return e->k;
+    return -1;
+}
+
+/* eight bytes at a time: the bytes of w equal to c, as their high bits (the lowest set bit is
+ * exactly the first such byte) */
+static inline uint64_t bytes_eq(uint64_t w, unsigned char c) {
+    uint64_t x = w ^ (0x0101010101010101ULL * c);
+    return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+}
+static inline uint64_t load8(const unsigned char *s) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+/* the first ' ' in t[i:L] (L if none) */
+static inline Py_ssize_t to_space(const unsigned char *t, Py_ssize_t i, Py_ssize_t L) {
+    for (; i + 8 <= L; i += 8) {
+        uint64_t m = bytes_eq(load8(t + i), ' ');
+        if (m) return i + (__builtin_ctzll(m) >> 3);
+    }
+    while (i < L && t[i] != ' ') i++;
+    return i;
+}
+
+/* the token t[st:en] (en <= L, L the end of the readable text): where its first '=' is among
+ * its first 10 bytes (-1: none), and the key's first 8 bytes (the code8 of its first eq + 1) */
+static inline Py_ssize_t token_eq(const unsigned char *t, Py_ssize_t st, Py_ssize_t en, Py_ssize_t L,
+                                  uint64_t *code) {
+    Py_ssize_t tl = en - st, eq = -1;
+    if (st + 8 <= L) {
+        uint64_t w = load8(t + st);
+        uint64_t m = bytes_eq(w, '=');
+        if (m) {
+            eq = __builtin_ctzll(m) >> 3;
+            if (eq >= tl) return -1;
+            *code = eq == 7 ? w : w & ((1ULL << (8 * (eq + 1))) - 1);
+            return eq;
+        }
+        if (tl > 8 && t[st + 8] == '=') eq = 8;
+        else if (tl > 9 && t[st + 9] == '=') eq = 9;
+        else return -1;
+        *code = w;
+        return eq;
+    }
+    Py_ssize_t lim = tl < 10 ? tl : 10;
+    for (Py_ssize_t j = 0; j < lim; j++)
+        if (t[st + j] == '=') {
+            eq = j;
+            break;
+        }
+    if (eq >= 0) *code = code8(t + st, eq + 1);
+    return eq;
+}
+
 static const char *FLAG_WORDS[8] = {"CWR", "ECE", "URG", "ACK", "PSH", "RST", "SYN", "FIN"};
 
 typedef struct {
     int64_t ref_year, ref_key;
     int year_mode; /* --year: RFC 3164 stamps give their position in the year (see parse_head) */
+    int64_t dkey, ddays; /* the last date's days_from_civil (lines of a block share their dates) */
 } params_t;
+
+static inline int64_t days_of(params_t *pp, int64_t y, int64_t m, int64_t d) {
+    int64_t key = (y * 16 + m) * 32 + d;
+    if (key != pp->dkey) {
+        pp->dkey = key;
+        pp->ddays = days_from_civil(y, m, d);
+    }
+    return pp->ddays;
+}
 
 typedef struct { int32_t s, l; } span; /* relative to line start; l < 0: absent */
 
 enum { P_TCP, P_UDP, P_ICMP, P_ICMP6 };
 static const char *PROTO_TEXT[4] = {"TCP", "UDP", "ICMP", "ICMPv6"};
+static const int PROTO_LEN[4] = {3, 3, 4, 6};
 
 /* whether t[0:n] is ASCII, and printable ASCII (0x20-0x7e), eight bytes at a time */
 static void classify(const unsigned char *t, Py_ssize_t n, int *ascii, int *printable) {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     uint64_t hi = 0, ctl = 0;
     Py_ssize_t j = 0;
+#if defined(__SSE2__)
+    { /* sixteen bytes at a time (a signed compare: bytes >= 0x80 count as control too, and as
+       * not ASCII by their high bit) */
+        __m128i vh = _mm_setzero_si128(), vc = _mm_setzero_si128();
+        const __m128i c20 = _mm_set1_epi8(0x20), c7f = _mm_set1_epi8(0x7f);
+        for (; j + 16 <= n; j += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(t + j));
+            vh = _mm_or_si128(vh, v);
+            vc = _mm_or_si128(vc, _mm_or_si128(_mm_cmplt_epi8(v, c20), _mm_cmpeq_epi8(v, c7f)));
+        }
+        if (_mm_movemask_epi8(vh)) hi = highs;
+        if (_mm_movemask_epi8(vc)) ctl = highs;
+    }
+#endif
     for (; j + 8 <= n; j += 8) {
         uint64_t w;
         memcpy(&w, t + j, 8);
@@ -338,25 +502,55 @@ static void classify(const unsigned char *t, Py_ssize_t n, int *ascii, int *prin
     *printable = *ascii && (ctl & highs) == 0;
 }
 
-/* the kernel's "IN=%s OUT=" anchor at or after `from`: its position, or -1 (\s and [^\s=] as
- * the general path's regular expression reads them, for ASCII text) */
+/* whether the kernel's "IN=%s OUT=" anchor starts at t[i] (\s and [^\s=] as the general path's
+ * regular expression reads them, for ASCII text) */
+static inline int anchor_at(const unsigned char *t, Py_ssize_t i, Py_ssize_t L) {
+    if (t[i] != 'I' || t[i + 1] != 'N' || t[i + 2] != '=') return 0;
+    Py_ssize_t j = i + 3;
+    while (j < L && !is_ws(t[j]) && t[j] != '=') j++;
+    Py_ssize_t k = j;
+    while (k < L && t[k] == ' ') k++;
+    if (k == j) return 0;
+    if (k + 4 <= L && memcmp(t + k, "OUT=", 4) == 0) return 1;
+    if (k + 7 <= L && memcmp(t + k, "PHYSIN=", 7) == 0) {
+        Py_ssize_t a = k + 7;
+        while (a < L && !is_ws(t[a]) && t[a] != '=') a++;
+        Py_ssize_t b = a;
+        while (b < L && t[b] == ' ') b++;
+        if (b > a && b + 4 <= L && memcmp(t + b, "OUT=", 4) == 0) return 1;
+    }
+    return 0;
+}
+
+/* the first anchor in t[0:L]: its position, or -1 */
 static Py_ssize_t find_anchor(const unsigned char *t, Py_ssize_t L) {
-    for (Py_ssize_t i = 0; i + 3 <= L; i++) {
-        if (t[i] != 'I' || t[i + 1] != 'N' || t[i + 2] != '=') continue;
-        Py_ssize_t j = i + 3;
-        while (j < L && !is_ws(t[j]) && t[j] != '=') j++;
-        Py_ssize_t k = j;
-        while (k < L && t[k] == ' ') k++;
-        if (k == j) continue;
-        if (k + 4 <= L && memcmp(t + k, "OUT=", 4) == 0) return i;
-        if (k + 7 <= L && memcmp(t + k, "PHYSIN=", 7) == 0) {
-            Py_ssize_t a = k + 7;
-            while (a < L && !is_ws(t[a]) && t[a] != '=') a++;
-            Py_ssize_t b = a;
-            while (b < L && t[b] == ' ') b++;
-            if (b > a && b + 4 <= L && memcmp(t + b, "OUT=", 4) == 0) return i;
+    Py_ssize_t i = 0;
+#if defined(__SSE2__)
+    /* sixteen positions at a time where SSE2 is (every x86-64) */
+    for (; i + 18 <= L; i += 16) {
+        __m128i a = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(t + i)), _mm_set1_epi8('I'));
+        __m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(t + i + 1)), _mm_set1_epi8('N'));
+        __m128i c = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(t + i + 2)), _mm_set1_epi8('='));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_and_si128(a, b), c));
+        while (m) {
+            Py_ssize_t p = i + __builtin_ctz(m);
+            m &= m - 1;
+            if (anchor_at(t, p, L)) return p;
         }
     }
+#endif
+    /* eight positions at a time: where "IN=" may start (each candidate checked byte by byte) */
+    for (; i + 10 <= L; i += 8) {
+        uint64_t m = bytes_eq(load8(t + i), 'I') & bytes_eq(load8(t + i + 1), 'N') &
+                     bytes_eq(load8(t + i + 2), '=');
+        while (m) {
+            Py_ssize_t c = i + (__builtin_ctzll(m) >> 3);
+            m &= m - 1;
+            if (anchor_at(t, c, L)) return c;
+        }
+    }
+    for (; i + 3 <= L; i++)
+        if (anchor_at(t, i, L)) return i;
     return -1;
 }
 
@@ -380,7 +574,7 @@ typedef struct {
     int brk;
     uint32_t src_int, dst_int;
     int fam, proto;
-    int has[NK];
+    uint8_t has[NK];
     int64_t val[NK];
     span kv[NK];
     int df, mf, ce;
@@ -392,7 +586,7 @@ static int head_rest(const unsigned char *t, Py_ssize_t p, Py_ssize_t at, row_t 
 static void put_reject(rej_t *q, Py_ssize_t r, const unsigned char *t, Py_ssize_t raw, const row_t *row);
 
 /* the stamp and header; returns 1 if the line's head is one we read */
-static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp, row_t *r) {
+static int parse_head(const unsigned char *t, Py_ssize_t at, params_t *pp, row_t *r) {
     Py_ssize_t p = 0;
     r->ypos = -1;
     if (at > 0 && t[0] == '<') {
@@ -405,9 +599,14 @@ static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp,
     Py_ssize_t left = at - p;
     if (left >= 15 && s[0] >= 'A' && s[0] <= 'Z') { /* RFC 3164 */
         int mon = 0;
-        for (int k = 0; k < 12; k++)
-            if (memcmp(s, MONTHS[k], 3) == 0) mon = k + 1;
-        if (!mon) return 0;
+        switch ((uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16) { /* (the month's name) */
+#define MON(a, b, c, k) case (uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16: mon = k; break;
+            MON('J', 'a', 'n', 1) MON('F', 'e', 'b', 2) MON('M', 'a', 'r', 3) MON('A', 'p', 'r', 4)
+            MON('M', 'a', 'y', 5) MON('J', 'u', 'n', 6) MON('J', 'u', 'l', 7) MON('A', 'u', 'g', 8)
+            MON('S', 'e', 'p', 9) MON('O', 'c', 't', 10) MON('N', 'o', 'v', 11) MON('D', 'e', 'c', 12)
+#undef MON
+            default: return 0;
+        }
         Py_ssize_t q = 3;
         int sp = 0;
         while (q < left && s[q] == ' ' && sp < 3) { q++; sp++; }
@@ -439,10 +638,11 @@ static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp,
         }
         int64_t key = (int64_t)mon * 100000000 + (int64_t)dd * 1000000 + secs;
         int64_t year = key <= pp->ref_key ? pp->ref_year : pp->ref_year - 1;
-        for (int k = 0; k < 7; k++)
-            if (mon == 2 && dd == 29 && !leap(year)) year--;
+        if (mon == 2 && dd == 29)
+            for (int k = 0; k < 7; k++)
+                if (!leap(year)) year--;
         if (dd < 1 || dd > 31 || secs > 86399 || dd > month_len(year, mon)) return 0;
-        r->time_us = (days_from_civil(year, mon, dd) * 86400 + secs) * 1000000;
+        r->time_us = (days_of(pp, year, mon, dd) * 86400 + secs) * 1000000;
         r->naive = 1;
         p += q;
     } else if (left >= 20 && is_digit(s[0])) { /* RFC 3339 */
@@ -491,7 +691,7 @@ static int parse_head(const unsigned char *t, Py_ssize_t at, const params_t *pp,
         }
 #undef D2
         if (q >= left || s[q] != ' ') return 0;
-        r->time_us = ((days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + se) - off) * 1000000 + frac;
+        r->time_us = ((days_of(pp, Y, M, D) * 86400 + h * 3600 + mi * 60 + se) - off) * 1000000 + frac;
         p += q;
     } else {
         return 0;
@@ -506,7 +706,7 @@ static int head_rest(const unsigned char *t, Py_ssize_t p, Py_ssize_t at, row_t 
     if (stamped) r->host.l = -1;
     if (stamped && p < at && t[p] != '[') {
         Py_ssize_t q = p;
-        while (q < at && t[q] != ' ') q++;
+        q = to_space(t, q, at);
         if (q < at && t[q - 1] != ':') {
             r->host.s = (int32_t)p;
             r->host.l = (int32_t)(q - p);
@@ -646,20 +846,65 @@ static int record_head(const unsigned char *t, Py_ssize_t at, row_t *r) {
     return head_rest(t, p, at, r, 0);
 }
 
+/* whether m[0:41] is 14 bytes in hex separated by ':' */
+static inline int mac14_of(const unsigned char *m) {
+#if defined(__SSE2__)
+    /* (three loads: bytes 0-15, 16-31, 25-40; in each, the bits of the ':' expected) */
+    static const int AT[3] = {0, 16, 25};
+    static const unsigned COLON[3] = {0x4924, 0x2492, 0x2492};
+    for (int q = 0; q < 3; q++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(m + AT[q]));
+        __m128i lv = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* ('A'-'F' to 'a'-'f', no other byte) */
+        __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+        __m128i af = _mm_and_si128(_mm_cmpgt_epi8(lv, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(lv, _mm_set1_epi8('f' + 1)));
+        unsigned hex = (unsigned)_mm_movemask_epi8(_mm_or_si128(dig, af));
+        unsigned colon = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+        if (colon != COLON[q] || hex != (0xFFFFu ^ COLON[q])) return 0;
+    }
+    return 1;
+#else
+    for (int k = 0; k < 14; k++) {
+        if (!is_hex(m[3 * k]) || !is_hex(m[3 * k + 1])) return 0;
+        if (k < 13 && m[3 * k + 2] != ':') return 0;
+    }
+    return 1;
+#endif
+}
+
+/* numbers: present means valid and in range, else the general path decides (0: not a number) */
+static const uint8_t HEXA[NK] = {[K_TOS] = 1, [K_PREC] = 1, [K_RES] = 1, [K_MARK] = 1};
+static const int64_t MAXV[NK] = {
+    [K_LEN] = 65535 + 40, [K_TOS] = 255, [K_PREC] = 255, [K_TTL] = 255, [K_ID] = 65535,
+    [K_TC] = 255, [K_HOP] = 255, [K_FLOW] = (1 << 20) - 1, [K_SPT] = 65535, [K_DPT] = 65535,
+    [K_L4LEN] = 65535, [K_WINDOW] = 65535, [K_RES] = 255, [K_URGP] = 65535,
+    [K_SEQ] = 4294967295LL, [K_ACK] = 4294967295LL, [K_TYPE] = 255, [K_CODE] = 255,
+    [K_ICMPID] = 65535, [K_UID] = 4294967295LL, [K_GID] = 4294967295LL, [K_MARK] = 4294967295LL,
+    [K_MTU] = 4294967295LL, [K_ILEN] = 65535 + 40, [K_ITTL] = 255, [K_IHOP] = 255, [K_IID] = 65535,
+    [K_ISPT] = 65535, [K_IDPT] = 65535, [K_ITYPE] = 255, [K_ICODE] = 255};
+
+/* key kk's value t[s:s+l] read (if it is a number): 0 if it is not valid or out of range (an
+ * ICMP echo's SEQ= is checked for 16 bits later) */
+static inline int read_value(const unsigned char *t, int kk, int32_t s, int32_t l, row_t *r) {
+    if (!MAXV[kk]) return 1;
+    int64_t v;
+    if (!int_of(t + s, l, HEXA[kk], &v) || v > MAXV[kk]) return 0;
+    r->val[kk] = v;
+    return 1;
+}
+
 /* the netfilter body from `at` to `L`; returns 1 if claimed */
 static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t *r) {
     Py_ssize_t i = at;
     int seg = 0, first = 1, nflags = 0, pend_opt = 0, opt_seen = 0, n_open = 0, n_close = 0;
     Py_ssize_t fl_st = -1, fl_en = -1, last_st = -1, last_en = -1;
-    for (int k = 0; k < NK; k++) r->has[k] = 0;
+    memset(r->has, 0, sizeof r->has);
     r->df = r->mf = r->ce = 0;
     r->tcpopt.l = -1;
     while (i < L) {
         while (i < L && t[i] == ' ') i++;
         if (i >= L) break;
         Py_ssize_t st = i;
-        const unsigned char *sp = memchr(t + i, ' ', (size_t)(L - i));
-        i = sp ? sp - t : L;
+        i = to_space(t, i, L);
         Py_ssize_t en = i, tl = en - st;
         last_st = st;
         last_en = en;
@@ -685,22 +930,16 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
                 if (t[j] == '[' || t[j] == ']') return 0;
             if (tl == 1 && opened) return 0;
             Py_ssize_t kst = st + opened, ktl = en - kst;
-            const unsigned char *eqp = memchr(t + kst, '=', (size_t)(ktl < 10 ? ktl : 10));
-            if (eqp) {
-                Py_ssize_t klen = eqp - (t + kst) + 1;
+            uint64_t code = 0;
+            Py_ssize_t keq = token_eq(t, kst, en, L, &code);
+            if (keq >= 0) {
+                Py_ssize_t klen = keq + 1;
                 int kk = -1;
                 if (seg == 2 && klen == 6 && memcmp(t + kst, "PROTO=", 6) == 0) {
                     seg = 3;
                     kk = K_IPROTO;
                 } else {
-                    uint64_t code = code8(t + kst, klen);
-                    int lo = seg == 2 ? SEG2_FIRST : SEG3_FIRST, hi = seg == 2 ? SEG3_FIRST : NK;
-                    for (int k = lo; k < hi; k++)
-                        if (K_C8[k] == code && K_LEN_[k] == klen &&
-                            (klen <= 8 || memcmp(t + kst + 8, K_KEY[k] + 8, (size_t)klen - 8) == 0)) {
-                            kk = k;
-                            break;
-                        }
+                    kk = key_find(seg == 2 ? KS_INNER : KS_INNER_L4, t + kst, klen, code);
                 }
                 if (kk >= 0) { /* (other keys of the embedded header are not read) */
                     if (r->has[kk]) return 0;
@@ -709,6 +948,7 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
                     r->has[kk] = 1;
                     r->kv[kk].s = (int32_t)(kst + klen);
                     r->kv[kk].l = (int32_t)vl;
+                    if (!read_value(t, kk, r->kv[kk].s, r->kv[kk].l, r)) return 0;
                 }
             } else if (ktl == 9 + closed && memcmp(t + kst, "HOPLIMIT", 8) == 0) {
                 return 0; /* (read as HOPLIMIT= by the general path's 8-byte key codes) */
@@ -726,8 +966,8 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
             first = 0;
             continue;
         }
-        const unsigned char *eqp = memchr(t + st, '=', (size_t)(tl < 10 ? tl : 10));
-        Py_ssize_t eq = eqp ? eqp - (t + st) : -1;
+        uint64_t code = 0;
+        Py_ssize_t eq = token_eq(t, st, en, L, &code);
         if (eq < 0) { /* a bare word */
             for (Py_ssize_t j = 0; j < tl && j < 8; j++)
                 if (t[st + j] == ':') return 0;
@@ -758,25 +998,18 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
             continue;
         }
         Py_ssize_t klen = eq + 1;
-        int kk = -1;
-        int lo = seg == 0 ? 0 : SEG1_FIRST, hi = seg == 0 ? SEG1_FIRST : seg == 1 ? SEG2_FIRST : NK;
-        if (seg == 4) lo = K_UID, hi = K_MTU + 1;
+        int kk;
         if (seg == 0 && klen == 6 && memcmp(t + st, "PROTO=", 6) == 0) {
             seg = 1;
             kk = K_PROTO;
         } else {
-            uint64_t code = code8(t + st, klen);
-            for (int k = lo; k < hi; k++)
-                if (K_C8[k] == code && K_LEN_[k] == klen &&
-                    (klen <= 8 || memcmp(t + st + 8, K_KEY[k] + 8, (size_t)klen - 8) == 0)) {
-                    kk = k;
-                    break;
-                }
+            kk = key_find(seg == 0 ? KS_IP : seg == 4 ? KS_TAIL : KS_L4, t + st, klen, code);
         }
         if (kk < 0 || r->has[kk]) return 0;
         r->has[kk] = 1;
         r->kv[kk].s = (int32_t)(st + klen);
         r->kv[kk].l = (int32_t)(tl - klen);
+        if (!read_value(t, kk, r->kv[kk].s, r->kv[kk].l, r)) return 0;
     }
     if (pend_opt || last_st < 0 || n_open != n_close) return 0;
     /* the last token: "OPT", an unclosed "(", or "KEY=" / "KEY=0x" is a line cut short */
@@ -840,29 +1073,12 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
     }
     if (icmp && (r->has[K_SPT] || r->has[K_DPT] || r->has[K_L4LEN])) return 0;
     if (r->has[K_UID] != r->has[K_GID]) return 0;
-    /* numbers: present means valid and in range, else the general path decides */
-    static const int HEXA[NK] = {[K_TOS] = 1, [K_PREC] = 1, [K_RES] = 1, [K_MARK] = 1};
-    static const int64_t MAXV[NK] = {
-        [K_LEN] = 65535 + 40, [K_TOS] = 255, [K_PREC] = 255, [K_TTL] = 255, [K_ID] = 65535,
-        [K_TC] = 255, [K_HOP] = 255, [K_FLOW] = (1 << 20) - 1, [K_SPT] = 65535, [K_DPT] = 65535,
-        [K_L4LEN] = 65535, [K_WINDOW] = 65535, [K_RES] = 255, [K_URGP] = 65535,
-        [K_SEQ] = 4294967295LL, [K_ACK] = 4294967295LL, [K_TYPE] = 255, [K_CODE] = 255,
-        [K_ICMPID] = 65535, [K_UID] = 4294967295LL, [K_GID] = 4294967295LL, [K_MARK] = 4294967295LL,
-        [K_MTU] = 4294967295LL, [K_ILEN] = 65535 + 40, [K_ITTL] = 255, [K_IHOP] = 255, [K_IID] = 65535,
-        [K_ISPT] = 65535, [K_IDPT] = 65535, [K_ITYPE] = 255, [K_ICODE] = 255};
+    /* (numbers: read and range-checked as their tokens came; an ICMP echo's SEQ= is 16 bits) */
+    if (r->has[K_SEQ] && icmp && r->val[K_SEQ] > 65535) return 0;
     r->brk = n_open;
     if (n_open && !icmp) return 0;
     if (r->has[K_MTU] && !icmp) return 0;
     if (r->has[K_ITTL] && r->has[K_IHOP]) return 0;
-    for (int k = K_LEN; k < NK; k++) {
-        if (k == K_PROTO || k == K_ISRC || k == K_IDST || k == K_IPROTO || !r->has[k]) continue;
-        int64_t v;
-        if (!int_of(t + r->kv[k].s, r->kv[k].l, HEXA[k], &v)) return 0;
-        int64_t mx = MAXV[k];
-        if (k == K_SEQ && icmp) mx = 65535;
-        if (v < 0 || v > mx) return 0;
-        r->val[k] = v;
-    }
     if (r->fam == 4 && r->has[K_LEN] && r->val[K_LEN] > 65535) return 0;
     /* the fixed tail of each protocol */
     if (icmp) {
@@ -914,16 +1130,7 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
     r->physin = r->has[K_PHYSIN] ? r->kv[K_PHYSIN] : (span){0, -1};
     r->physout = r->has[K_PHYSOUT] ? r->kv[K_PHYSOUT] : (span){0, -1};
     r->mac = r->has[K_MAC] ? r->kv[K_MAC] : (span){0, -1};
-    r->mac14 = 0;
-    if (r->mac.l == 41) {
-        const unsigned char *m = t + r->mac.s;
-        int ok = 1;
-        for (int k = 0; k < 14 && ok; k++) {
-            if (!is_hex(m[3 * k]) || !is_hex(m[3 * k + 1])) ok = 0;
-            if (k < 13 && m[3 * k + 2] != ':') ok = 0;
-        }
-        r->mac14 = ok;
-    }
+    r->mac14 = r->mac.l == 41 && mac14_of(t + r->mac.s);
     return 1;
 }
 
@@ -931,19 +1138,36 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
 /* writing a claimed row                                                                     */
 /* ---------------------------------------------------------------------------------------- */
 
-static void put_str(out_t *o, int c, const unsigned char *t, span sp) {
+static inline void put_str(out_t *o, int c, const unsigned char *t, span sp) {
     Py_ssize_t m = o->m;
-    if (sp.l >= 0) {
-        sb_put(&o->sdata[c], (const char *)t + sp.s, (size_t)sp.l);
-        bit_set(o->svalid[c], m);
+    sbuf *b = &o->sdata[c];
+    if (sp.l > 0 && sb_reserve(b, (size_t)sp.l + SLACK)) {
+        const unsigned char *src = t + sp.s;
+        if (o->lim - src >= sp.l + 16) /* (in 16-byte pieces where that reads no byte past the text) */
+            copy16(b->p + b->len, (const char *)src, (size_t)sp.l);
+        else
+            memcpy(b->p + b->len, src, (size_t)sp.l);
+        b->len += (size_t)sp.l;
     }
-    o->soff[c][m + 1] = (int32_t)o->sdata[c].len;
+    if (sp.l >= 0) bit_set(o->svalid[c], m);
+    o->soff[c][m + 1] = (int32_t)b->len;
 }
 
 static void put_text(out_t *o, int c, const char *s, size_t n) {
     sb_put(&o->sdata[c], s, n);
     bit_set(o->svalid[c], o->m);
     o->soff[c][o->m + 1] = (int32_t)o->sdata[c].len;
+}
+
+/* a valid value of n bytes (n > 0), for the caller to write where this points (NULL: out of
+ * memory, the buffer's `fail` set) */
+static inline char *put_room(out_t *o, int c, size_t n) {
+    sbuf *b = &o->sdata[c];
+    char *p = sb_reserve(b, n + SLACK) ? b->p + b->len : NULL;
+    if (p) b->len += n;
+    bit_set(o->svalid[c], o->m);
+    o->soff[c][o->m + 1] = (int32_t)b->len;
+    return p;
 }
 
 static void put_null_str(out_t *o, int c) { o->soff[c][o->m + 1] = (int32_t)o->sdata[c].len; }
@@ -976,8 +1200,7 @@ static void write_row(out_t *o, const unsigned char *t, const row_t *r) {
         put_text(o, S_SRC, r->src6, (size_t)r->src6len);
         put_text(o, S_DST, r->dst6, (size_t)r->dst6len);
     }
-    const char *pt = PROTO_TEXT[r->proto];
-    put_text(o, S_PROTO, pt, strlen(pt));
+    put_text(o, S_PROTO, PROTO_TEXT[r->proto], (size_t)PROTO_LEN[r->proto]);
     put_str(o, S_FLAGS, t, r->flags);
     put_str(o, S_TCPOPT, t, r->tcpopt);
     put_str(o, S_PREFIX, t, r->prefix);
@@ -987,15 +1210,16 @@ static void write_row(out_t *o, const unsigned char *t, const row_t *r) {
     put_str(o, S_PHYSIN, t, r->physin.l > 0 ? r->physin : e);
     put_str(o, S_PHYSOUT, t, r->physout.l > 0 ? r->physout : e);
     if (r->mac14) {
-        char lo[41];
         const unsigned char *mm = t + r->mac.s;
-        for (int k = 0; k < 41; k++) {
-            unsigned char c = mm[k];
-            lo[k] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
-        }
         put_null_str(o, S_MAC);
-        put_text(o, S_MACDST, lo, 17);
-        put_text(o, S_MACSRC, lo + 18, 17);
+        /* (lower case, written in place: a copy from a buffer just written byte by byte waits on
+         * those stores) */
+        char *md = put_room(o, S_MACDST, 17), *ms = put_room(o, S_MACSRC, 17);
+        for (int k = 0; k < 17 && md && ms; k++) {
+            unsigned char c = mm[k], d = mm[18 + k];
+            md[k] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+            ms[k] = (char)((d >= 'A' && d <= 'Z') ? d + 32 : d);
+        }
         put_num(o, N_ETHERTYPE, (hexval(mm[36]) << 12) | (hexval(mm[37]) << 8) | (hexval(mm[39]) << 4) |
                                     hexval(mm[40]));
     } else {
@@ -1110,18 +1334,23 @@ static void out_free(out_t *o) {
     free(o->row);
 }
 
-static int out_alloc(out_t *o, Py_ssize_t n) {
+/* Columns for n rows. Not zeroed (every row writes them): the string offsets (but the first),
+ * `naive`, `row`, and the numbers unless `zero_nums` (a null number is 0) -- out_gather writes
+ * them all. */
+static int out_alloc(out_t *o, Py_ssize_t n, int zero_nums) {
     memset(o, 0, sizeof *o);
     o->n = n;
     size_t bm = (size_t)(n + 8) / 8;
     int ok = 1;
     for (int c = 0; c < NS; c++) {
-        o->soff[c] = calloc((size_t)n + 1, 4);
+        o->soff[c] = malloc(((size_t)n + 1) * 4);
         o->svalid[c] = calloc(bm, 1);
         ok &= o->soff[c] && o->svalid[c];
+        if (o->soff[c]) o->soff[c][0] = 0;
     }
     for (int c = 0; c < NN; c++) {
-        o->ndata[c] = calloc((size_t)n + 1, (size_t)N_SIZE[c]);
+        size_t sz = ((size_t)n + 1) * (size_t)N_SIZE[c];
+        o->ndata[c] = zero_nums ? calloc(sz, 1) : malloc(sz);
         o->nvalid[c] = calloc(bm, 1);
         ok &= o->ndata[c] && o->nvalid[c];
     }
@@ -1129,9 +1358,76 @@ static int out_alloc(out_t *o, Py_ssize_t n) {
         o->bdata[c] = calloc(bm, 1);
         ok &= o->bdata[c] != NULL;
     }
-    o->naive = calloc((size_t)n + 1, 1);
-    o->row = calloc((size_t)n + 1, 4);
+    o->naive = malloc((size_t)n + 1);
+    o->row = malloc(((size_t)n + 1) * 4);
     return ok && o->naive && o->row;
+}
+
+/* The line-order table of a block that is put into store order is freed when parse returns
+ * (its rows were copied): it is kept for the next block instead -- its pages already mapped,
+ * its string buffers already grown -- up to two of them (two threads parsing at once), taken
+ * and given back by atomic exchange. Not over O_CACHE_ROWS rows; reused for a block of n rows
+ * when made for n to 2n + 1024 (a table handed over in line order is then not much larger
+ * than needed). */
+#define O_CACHE_SLOTS 2
+#define O_CACHE_ROWS (1 << 17)
+#if defined(__GNUC__)
+#define HAVE_O_CACHE 1
+static out_t *o_cache[O_CACHE_SLOTS];
+#endif
+
+static void o_cache_give(out_t *c) {
+#ifdef HAVE_O_CACHE
+    for (int s = 0; s < O_CACHE_SLOTS && c; s++) c = __atomic_exchange_n(&o_cache[s], c, __ATOMIC_ACQ_REL);
+#endif
+    if (c) { /* (the one pushed out, or no cache) */
+        out_free(c);
+        free(c);
+    }
+}
+
+/* o := a kept table cleared for n rows as out_alloc(o, n, 1) leaves one; 0: none fits */
+static int out_reuse(out_t *o, Py_ssize_t n) {
+    out_t *c = NULL;
+#ifdef HAVE_O_CACHE
+    for (int s = 0; s < O_CACHE_SLOTS && !c; s++) c = __atomic_exchange_n(&o_cache[s], NULL, __ATOMIC_ACQ_REL);
+#endif
+    if (!c) return 0;
+    if (c->n < n || c->n > 2 * n + 1024) {
+        o_cache_give(c); /* (for another size of block) */
+        return 0;
+    }
+    *o = *c;
+    free(c);
+    size_t bm = (size_t)(n + 8) / 8;
+    for (int k = 0; k < NS; k++) {
+        memset(o->svalid[k], 0, bm);
+        o->sdata[k].len = 0;
+        o->soff[k][0] = 0;
+    }
+    for (int k = 0; k < NN; k++) {
+        memset(o->ndata[k], 0, ((size_t)n + 1) * (size_t)N_SIZE[k]);
+        memset(o->nvalid[k], 0, bm);
+    }
+    for (int k = 0; k < NB; k++) memset(o->bdata[k], 0, bm);
+    o->m = 0;
+    o->lim = NULL;
+    return 1;
+}
+
+/* at the end of parse: o kept for the next block when whole (nothing of it handed over) */
+static void out_done(out_t *o) {
+    int whole = o->naive && o->row && o->n <= O_CACHE_ROWS;
+    for (int k = 0; k < NS && whole; k++) whole = o->soff[k] && o->svalid[k] && !o->sdata[k].fail;
+    for (int k = 0; k < NN && whole; k++) whole = o->ndata[k] && o->nvalid[k];
+    for (int k = 0; k < NB && whole; k++) whole = o->bdata[k] != NULL;
+    out_t *c = whole ? malloc(sizeof *c) : NULL;
+    if (c) {
+        *c = *o;
+        memset(o, 0, sizeof *o);
+        o_cache_give(c);
+    }
+    out_free(o);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1255,17 +1551,46 @@ static void htab_free(htab_t *h) {
     free(h->slot);
 }
 
-static uint32_t hname_hash(const char *p, int32_t l) {
-    uint32_t x = 2166136261u;
-    for (int32_t i = 0; i < l; i++) x = (x ^ (unsigned char)p[i]) * 16777619u;
-    return x;
+/* whether a[0:l] == b[0:l] (short names: no call) */
+static inline int same_bytes(const char *a, const char *b, int32_t l) {
+    int32_t i = 0;
+    for (; i + 8 <= l; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) return 0;
+    }
+    for (; i < l; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+static uint32_t hname_hash(const char *p, int32_t l) { /* (eight bytes at a time) */
+    uint64_t x = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uint32_t)l, w;
+    int32_t i = 0;
+    for (; i + 8 <= l; i += 8) {
+        memcpy(&w, p + i, 8);
+        x = (x ^ w) * 0xFF51AFD7ED558CCDULL;
+        x ^= x >> 32;
+    }
+    if (l - i >= 4) { /* (the last 4 to 7 bytes: two 4-byte loads that may overlap) */
+        uint32_t a, b;
+        memcpy(&a, p + i, 4);
+        memcpy(&b, p + l - 4, 4);
+        w = a | (uint64_t)b << 32;
+    } else {
+        for (w = 0; i < l; i++) w = w << 8 | (unsigned char)p[i];
+    }
+    x = (x ^ w) * 0xFF51AFD7ED558CCDULL;
+    x ^= x >> 29;
+    return (uint32_t)(x ^ (x >> 32));
 }
 
 static int32_t htab_code(htab_t *h, const char *p, int32_t l) {
     uint32_t i = hname_hash(p, l) & h->mask;
     while (h->slot[i]) {
         hname *e = &h->names[h->slot[i] - 1];
-        if (e->l == l && memcmp(e->p, p, (size_t)l) == 0) return h->slot[i] - 1;
+        if (e->l == l && same_bytes(e->p, p, l)) return h->slot[i] - 1;
         i = (i + 1) & h->mask;
     }
     if (h->nnames == h->cap) {
@@ -1309,28 +1634,62 @@ static PyObject *names_list(const htab_t *h) {
     return names;
 }
 
+/* whether the bits 0..m-1 of bm are all set */
+static int all_ones(const uint8_t *bm, Py_ssize_t m) {
+    Py_ssize_t i = 0;
+    for (; i + 8 <= m; i += 8)
+        if (bm[i >> 3] != 0xFF) return 0;
+    return i == m || (bm[i >> 3] & ((1u << (m - i)) - 1)) == (1u << (m - i)) - 1;
+}
+
+/* dst[j] := src[perm[j]] for the bits j < k (dst zeroed before); all set at once where every
+ * bit of src's m is */
+static void gather_bits(uint8_t *dst, const uint8_t *src, const int32_t *perm, Py_ssize_t k, Py_ssize_t m) {
+    if (all_ones(src, m)) {
+        memset(dst, 0xFF, (size_t)(k >> 3));
+        if (k & 7) dst[k >> 3] = (uint8_t)((1u << (k & 7)) - 1);
+        return;
+    }
+    Py_ssize_t j = 0;
+    for (; j + 8 <= k; j += 8) {
+        unsigned b = 0;
+        for (int q = 0; q < 8; q++) b |= (unsigned)bit_get(src, perm[j + q]) << q;
+        dst[j >> 3] = (uint8_t)b;
+    }
+    for (; j < k; j++) dst[j >> 3] |= (uint8_t)(bit_get(src, perm[j]) << (j & 7));
+}
+
 /* `g` := the rows `ord[0:k]` of `o`, in that order; a null host becomes `sensor` when given */
 static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, const char *sensor,
                       Py_ssize_t sensor_len) {
-    if (!out_alloc(g, k)) return 0;
+    if (!out_alloc(g, k, 0)) return 0;
+    int32_t *perm = malloc(sizeof(int32_t) * ((size_t)k + 1));
+    if (!perm) return 0;
+    for (Py_ssize_t j = 0; j < k; j++) perm[j] = ord[j].row;
     g->m = k;
     size_t obm = (size_t)(o->m + 7) / 8;
     for (int c = 0; c < NS; c++) {
-        if (!(c == S_HOST && sensor) && !any_bit(o->svalid[c], obm)) continue; /* (all null) */
+        if (!(c == S_HOST && sensor) && !any_bit(o->svalid[c], obm)) { /* (all null) */
+            memset(g->soff[c], 0, ((size_t)k + 1) * 4);
+            continue;
+        }
         const int32_t *so = o->soff[c];
         const char *sd = o->sdata[c].p;
         const uint8_t *sv = o->svalid[c];
         sbuf *d = &g->sdata[c];
         size_t need = o->sdata[c].len + (c == S_HOST && sensor ? (size_t)sensor_len * (size_t)k : 0);
-        if (need && !sb_reserve(d, need)) return 0;
+        if (need && !sb_reserve(d, need + SLACK)) {
+            free(perm);
+            return 0;
+        }
         int32_t *go = g->soff[c];
         uint8_t *gv = g->svalid[c];
         go[0] = 0;
         for (Py_ssize_t j = 0; j < k; j++) {
-            int32_t i = ord[j].row;
+            int32_t i = perm[j];
             if (bit_get(sv, i)) {
                 int32_t a = so[i], l = so[i + 1] - a;
-                if (l) memcpy(d->p + d->len, sd + a, (size_t)l);
+                copy16(d->p + d->len, sd + a, (size_t)l); /* (both with SLACK bytes after) */
                 d->len += (size_t)l;
                 bit_set(gv, j);
             } else if (c == S_HOST && sensor) {
@@ -1342,13 +1701,15 @@ static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, c
         }
     }
     for (int c = 0; c < NN; c++) {
-        if (!any_bit(o->nvalid[c], obm)) continue;
+        if (!any_bit(o->nvalid[c], obm)) {
+            memset(g->ndata[c], 0, (size_t)k * (size_t)N_SIZE[c]);
+            continue;
+        }
         const uint8_t *od = o->ndata[c], *ov = o->nvalid[c];
         uint8_t *gd = g->ndata[c], *gv = g->nvalid[c];
-        for (Py_ssize_t j = 0; j < k; j++)
-            if (bit_get(ov, ord[j].row)) bit_set(gv, j);
-#define GATHER(T)                                                                     \
-    for (Py_ssize_t j = 0; j < k; j++) ((T *)gd)[j] = ((const T *)od)[ord[j].row]; \
+        gather_bits(gv, ov, perm, k, o->m);
+#define GATHER(T)                                                                \
+    for (Py_ssize_t j = 0; j < k; j++) ((T *)gd)[j] = ((const T *)od)[perm[j]]; \
     break
         switch (N_SIZE[c]) {
             case 1: GATHER(uint8_t);
@@ -1359,12 +1720,12 @@ static int out_gather(const out_t *o, out_t *g, const skey *ord, Py_ssize_t k, c
 #undef GATHER
     }
     for (int c = 0; c < NB; c++)
-        for (Py_ssize_t j = 0; j < k && any_bit(o->bdata[c], obm); j++)
-            if (bit_get(o->bdata[c], ord[j].row)) bit_set(g->bdata[c], j);
+        if (any_bit(o->bdata[c], obm)) gather_bits(g->bdata[c], o->bdata[c], perm, k, o->m);
     for (Py_ssize_t j = 0; j < k; j++) {
-        g->naive[j] = o->naive[ord[j].row];
-        g->row[j] = o->row[ord[j].row];
+        g->naive[j] = o->naive[perm[j]];
+        g->row[j] = o->row[perm[j]];
     }
+    free(perm);
     return 1;
 }
 
@@ -1382,6 +1743,34 @@ static Py_ssize_t count_lines_of(const unsigned char *p, Py_ssize_t len) {
         q = nl + 1;
     }
     return n;
+}
+
+/* The end (its newline, or len) of each line of a block, as count_lines_of counts them, in a new
+ * array (*n of them); NULL: out of memory. */
+static int64_t *line_ends_of(const unsigned char *p, Py_ssize_t len, Py_ssize_t *n) {
+    size_t cap = (size_t)len / 128 + 16, k = 0;
+    int64_t *e = malloc(sizeof(int64_t) * cap);
+    const unsigned char *q = p, *end = p + len;
+    while (e && q < end) {
+        const unsigned char *nl = memchr(q, '\n', (size_t)(end - q));
+        if (k == cap) {
+            int64_t *x = realloc(e, sizeof(int64_t) * cap * 2);
+            if (!x) {
+                free(e);
+                return NULL;
+            }
+            e = x;
+            cap *= 2;
+        }
+        if (!nl) {
+            e[k++] = len;
+            break;
+        }
+        e[k++] = nl - p;
+        q = nl + 1;
+    }
+    *n = (Py_ssize_t)k;
+    return e;
 }
 
 static PyObject *fp_count_lines(PyObject *self, PyObject *args) {
@@ -1480,6 +1869,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     uint8_t *claimed = NULL, *body = NULL, *tail = NULL;
     int64_t *ypos = NULL; /* year mode, per line: a claimed line's ypos (-1: none) */
     int32_t *ycode = NULL; /* ... and its sensor as a code into yt's names ("" for no host) */
+    int64_t *ends = NULL;  /* raw mode: where each line ends */
     htab_t yt;
     memset(&yt, 0, sizeof yt);
     if (year_mode) want_sort = 0; /* (the caller computes the times) */
@@ -1493,13 +1883,17 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     memset(&g, 0, sizeof g);
     memset(&rj, 0, sizeof rj);
     memset(&ht, 0, sizeof ht);
-    int alloc_ok = 0, sorted = 0;
+    int alloc_ok = 0, sorted = 0, gathered = 0;
     Py_ssize_t njson = 0, undecided = 0;
     size_t osz = off64 ? 8 : 4;
     if (raw_mode) {
         Py_BEGIN_ALLOW_THREADS
-        n = count_lines_of((const unsigned char *)data.buf, data.len);
+        ends = line_ends_of((const unsigned char *)data.buf, data.len, &n);
         Py_END_ALLOW_THREADS
+        if (!ends) {
+            PyErr_NoMemory();
+            goto done;
+        }
     } else if (n < 0 || (size_t)offs.len < ((size_t)n + 1) * osz) {
         PyErr_SetString(PyExc_ValueError, "offsets buffer too small");
         goto done;
@@ -1507,7 +1901,8 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     claimed = calloc((size_t)n + 1, 1);
     body = calloc((size_t)n + 1, 1);
     tail = calloc((size_t)n + 1, 1);
-    alloc_ok = out_alloc(&o, n) && rej_alloc(&rj, n) && claimed && body && tail;
+    alloc_ok = ((want_sort && out_reuse(&o, n)) || out_alloc(&o, n, 1)) && rej_alloc(&rj, n) && claimed && body &&
+               tail;
     if (alloc_ok && year_mode) {
         ypos = malloc(sizeof(int64_t) * ((size_t)n + 1));
         ycode = malloc(sizeof(int32_t) * ((size_t)n + 1));
@@ -1523,21 +1918,19 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     }
     rj.fill = sensor;
     rj.fill_len = sensor_len;
-    params_t pp = {ref_year, ref_key, year_mode};
+    o.lim = (const unsigned char *)data.buf + data.len;
+    params_t pp = {ref_year, ref_key, year_mode, INT64_MIN, 0};
     const unsigned char *base = (const unsigned char *)data.buf;
     const int64_t *o64 = raw_mode ? NULL : (const int64_t *)offs.buf;
     const int32_t *o32 = raw_mode ? NULL : (const int32_t *)offs.buf;
     int bad = 0, nomem = 0;
     Py_ssize_t kept = 0, nhosts = 0;
     Py_BEGIN_ALLOW_THREADS
-    int64_t cur = 0; /* raw mode: where the next line starts */
     for (Py_ssize_t r = 0; r < n; r++) {
         int64_t a, b;
         if (raw_mode) {
-            const unsigned char *nl = memchr(base + cur, '\n', (size_t)(data.len - cur));
-            a = cur;
-            b = nl ? nl - base : data.len;
-            cur = b + 1;
+            a = r ? ends[r - 1] + 1 : 0;
+            b = ends[r];
         } else {
             a = off64 ? o64[r] : o32[r];
             b = off64 ? o64[r + 1] : o32[r + 1];
@@ -1627,6 +2020,8 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             nomem = 1;
         } else {
             const int64_t *tm = (const int64_t *)o.ndata[N_TIME];
+            int64_t last_day = INT64_MIN;
+            int32_t last_month = 0;
             const int32_t *ho = o.soff[S_HOST];
             for (Py_ssize_t i = 0; i < o.m; i++) {
                 uint32_t r = o.row[i];
@@ -1644,7 +2039,12 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
                     nomem = 1;
                     break;
                 }
-                keys[kept].month = month_of(t);
+                int64_t day = t >= 0 ? t / 86400000000LL : -((-t + 86400000000LL - 1) / 86400000000LL);
+                if (day != last_day) { /* (rows come in runs of one day) */
+                    last_day = day;
+                    last_month = month_of(t);
+                }
+                keys[kept].month = last_month;
                 keys[kept].time = t;
                 keys[kept].row = (int32_t)i;
                 keys[kept].code = code;
@@ -1661,10 +2061,22 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
                 for (int32_t k = 0; k < nhosts; k++) rank[byname[k] - ht.names] = k;
                 for (Py_ssize_t j = 0; j < kept; j++)
                     keys[j].rank = keys[j].code < 0 ? (int32_t)nhosts : rank[keys[j].code];
-                if (!sort_keys(keys, kept, (int32_t)nhosts) || !out_gather(&o, &g, keys, kept, sensor, sensor_len) ||
-                    g.sdata[S_HOST].fail)
+                if (!sort_keys(keys, kept, (int32_t)nhosts)) {
                     nomem = 1;
-                else sorted = 1;
+                } else {
+                    /* rows already in the store's order, none dropped, no host to fill (one
+                     * sensor's log, as a rule): the table as it is, else its rows in that order */
+                    int same = kept == o.m;
+                    for (Py_ssize_t j = 0; same && j < kept; j++) same = keys[j].row == j;
+                    for (Py_ssize_t j = 0; same && sensor && j < kept; j++) same = bit_get(o.svalid[S_HOST], j);
+                    if (same) {
+                        sorted = 1;
+                    } else if (!out_gather(&o, &g, keys, kept, sensor, sensor_len) || g.sdata[S_HOST].fail) {
+                        nomem = 1;
+                    } else {
+                        sorted = gathered = 1;
+                    }
+                }
             }
             free(byname);
             free(rank);
@@ -1672,7 +2084,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
     }
     /* the rows' prefixes as codes into their distinct values (a null prefix: ""), for the
      * caller to read each distinct prefix's action once */
-    out_t *wo = sorted ? &g : &o;
+    out_t *wo = gathered ? &g : &o;
     if (!bad && !nomem) {
         pcode = malloc(sizeof(int32_t) * ((size_t)wo->m + 1));
         if (!pcode || !htab_init(&pt)) nomem = 1;
@@ -1700,7 +2112,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
             goto done;
         }
     {
-        out_t *w = sorted ? &g : &o;
+        out_t *w = gathered ? &g : &o;
         Py_ssize_t m = w->m;
         size_t bm = (size_t)(m + 7) / 8;
         res = PyDict_New();
@@ -1784,7 +2196,7 @@ static PyObject *fp_parse(PyObject *self, PyObject *args) {
 #undef SET
     }
 done:
-    out_free(&o);
+    out_done(&o);
     out_free(&g);
     rej_free(&rj);
     htab_free(&ht);
@@ -1792,6 +2204,7 @@ done:
     htab_free(&yt);
     free(ypos);
     free(ycode);
+    free(ends);
     free(keys);
     free(pcode);
     free(claimed);
@@ -1833,7 +2246,11 @@ PyMODINIT_FUNC PyInit__fastparse(void) {
     if (PyType_Ready(&owned_type) < 0) return NULL;
     for (int k = 0; k < NK; k++) {
         K_LEN_[k] = (int)strlen(K_KEY[k]);
-        K_C8[k] = code8((const unsigned char *)K_KEY[k], K_LEN_[k]);
+        K_C8[k] = code8((const unsigned char *)K_KEY[k], K_LEN_[k] < 8 ? K_LEN_[k] : 8);
+    }
+    if (!kt_build()) {
+        PyErr_SetString(PyExc_ImportError, "_fastparse: no table for the body's keys");
+        return NULL;
     }
     PyObject *m = PyModule_Create(&module);
     /* parse's year_mode argument (--year) is understood: an extension built before it is not used */
