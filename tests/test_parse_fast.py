@@ -44,6 +44,9 @@ V6_ERR = ("IN=eth0 OUT= SRC=2001:0db8:0000:0000:0000:0000:0000:0002 "
 V6_UDP = ("IN=eth0 OUT= SRC=0000:0000:0000:0000:0000:0000:0000:0001 "
           "DST=2001:0db8:0000:0001:0000:0000:0000:0000 LEN=60 TC=0 HOPLIMIT=1 FLOWLBL=0 "
           "PROTO=UDP SPT=5353 DPT=5353 LEN=20 ")
+# a protocol nf_log prints by its number, its header not dumped (GRE)
+GRE = ("IN=eth0 OUT=eth0 SRC=151.226.178.54 DST=158.247.200.34 LEN=564 TOS=0x00 PREC=0x00 TTL=49 "
+       "ID=47352 DF PROTO=47 ")
 
 
 def _ordinary() -> list[str]:
@@ -63,6 +66,7 @@ def _ordinary() -> list[str]:
             f'"MESSAGE":"kernel: [1.0] DROP {UDP}"}}',
             f"Mar  4 00:00:0{i} hp5 kernel: {ICMP_ERR}",
             f"2025-03-04T00:00:0{i}Z hp5 kernel: {V6_ERR}",
+            f"Mar  4 00:00:0{i} hp6 kernel: [UFW BLOCK] {GRE}",
         ]
     return out
 
@@ -103,7 +107,7 @@ def test_fast_path_claims_ordinary_lines_and_gives_the_general_paths_table(monke
 
 
 def test_fast_rows_hold_the_values_of_the_kernels_format() -> None:
-    lines = _ordinary()[:10]
+    lines = _ordinary()[:11]
     got = parse_fast.claim(pa.array(lines, pa.string()), 1, _ctx())
     assert got is not None and got[2].all()
     r = got[0].to_pylist()
@@ -138,6 +142,10 @@ def test_fast_rows_hold_the_values_of_the_kernels_format() -> None:
         src="2001:db8::2", inner_src="2001:db8::3", inner_dst="2001:db8::9", inner_proto="ICMPv6",
         inner_ttl=63, inner_icmp_type=128, inner_icmp_code=0, icmp_id=None,
         time=datetime(2025, 3, 4, tzinfo=UTC))
+    assert {k: r[10][k] for k in ("proto", "src_int", "dst_int", "len", "ttl", "ip_id", "df", "spt",
+                                  "dpt", "icmp_type", "window", "out_iface", "action")} == dict(
+        proto="47", src_int=0x97E2B236, dst_int=0x9EF7C822, len=564, ttl=49, ip_id=47352, df=True,
+        spt=None, dpt=None, icmp_type=None, window=None, out_iface="eth0", action="drop")
 
 
 def test_lines_the_fast_path_leaves_keep_their_place_and_reason(monkeypatch) -> None:
@@ -190,6 +198,10 @@ _VALUES = {"LEN=60": ["LEN=65536", "LEN=65575", "LEN=0"], "TTL=51": ["TTL=256", 
            "SRC=1.2.3.4": ["SRC=1.2.3.04", "SRC=2001:db8::1", "SRC=::ffff:1.2.3.4", "SRC=1.2.3"],
            "DST=5.6.7.8": ["DST=2001:0db8:0000:0000:0000:0000:0000:0001", "DST=256.1.1.1"],
            "PROTO=TCP": ["PROTO=tcp", "PROTO=6", "PROTO=UDP", "PROTO=ICMP"],
+           "PROTO=47 ": ["PROTO=047 ", "PROTO=256 ", "PROTO=255 ", "PROTO=0 ", "PROTO=4x ", "PROTO=47",
+                         "PROTO=47 SPT=1 DPT=2 ", "PROTO=47 TYPE=1 CODE=0 ", "PROTO=47 MARK=0x1 ",
+                         "PROTO=47 UID=0 GID=0 ", "PROTO=47 WINDOW=1 ", "PROTO=47 SYN ",
+                         "PROTO=47 [SRC=1.1.1.1 DST=1.1.1.2 ] ", "PROTO=1 ", "PROTO=58 "],
            "DF ": ["", "DF DF ", "CE MF "], "SYN ": ["", "SYN FIN ", "ACK SYN "],
            "URGP=0 ": ["URGP=0 OPT (0204) ", "URGP=0 OPT ( ", "URGP=0 UID=1 ", "URGP=0 MARK=0x ",
                        "URGP=0 [SRC=1.1.1.1] ", "URGP=0 SEQ=5 ", "URGP=01 "],
@@ -207,7 +219,7 @@ _VALUES = {"LEN=60": ["LEN=65536", "LEN=65575", "LEN=0"], "TTL=51": ["TTL=256", 
 @st.composite
 def _line(draw) -> str:
     body = draw(st.sampled_from([TCP.format(mac=MAC, spt=40000), UDP, PING, V6, V6_UDP, TCP_OPT, ICMP_ERR,
-                                 V6_ERR, "sshd[1]: Invalid user admin", "LOGIN=x OUT=", "a IN=b", " ",
+                                 GRE, V6_ERR, "sshd[1]: Invalid user admin", "LOGIN=x OUT=", "a IN=b", " ",
                                  "ADMIN=x " * 600]))
     for old, news in _VALUES.items():
         if old in body and draw(st.integers(0, 5)) == 0:

@@ -70,6 +70,21 @@ CASES = [
     (f"1702359975 BigDshield kernel:[58063.594435]  DSHIELDINPUT {TCP}",  # rsyslog epoch stamp
      dict(host="BigDshield", time=_us(2023, 12, 12, 5, 46, 15), uptime=58063.594435,
           prefix="DSHIELDINPUT", window=29200)),
+    # protocols nf_log prints by number, their header not dumped: GRE (47), IGMP (2), IPv6 SCTP
+    ("May 15 00:01:04 vultr kernel: [640081.720707] [UFW BLOCK] IN=ens3 OUT=ens3 MAC=56:00:03:85:82:"
+     "df:fe:00:03:85:82:df:08:00 SRC=151.226.178.54 DST=158.247.200.34 LEN=564 TOS=0x00 PREC=0x00 "
+     "TTL=49 ID=47352 DF PROTO=47 ",
+     dict(host="vultr", time=_us(2025, 5, 15, 0, 1, 4), uptime=640081.720707, family=4, proto="47",
+          src_int=0x97E2B236, dst_int=0x9EF7C822, len=564, ttl=49, ip_id=47352, df=True, spt=None,
+          dpt=None, icmp_type=None, window=None, tcp_flags=None, in_iface="ens3", out_iface="ens3",
+          mac_dst="56:00:03:85:82:df", ethertype=0x0800, action="drop")),
+    ("2025-01-23T12:22:21.537693-05:00 ubuntu2204 kernel: [UFW BLOCK] IN=enp0s3 OUT= SRC=192.168.1.1 "
+     "DST=224.0.0.1 LEN=28 TOS=0x00 PREC=0x00 TTL=1 ID=0 DF PROTO=2 MARK=0x1 ",
+     dict(host="ubuntu2204", time=datetime(2025, 1, 23, 17, 22, 21, 537693, tzinfo=UTC), proto="2",
+          dst_int=0xE0000001, ttl=1, ip_id=0, mark=1, spt=None)),
+    ("Mar  3 21:53:59 hp6 kernel: DROP IN=eth0 OUT= SRC=2001:0db8:0000:0000:0000:0000:0000:0001 "
+     "DST=2001:0db8:0000:0000:0000:0000:0000:0002 LEN=72 TC=0 HOPLIMIT=63 FLOWLBL=0 PROTO=132 ",
+     dict(host="hp6", family=6, proto="132", len=72, ttl=63, src="2001:db8::1", spt=None)),
 ]
 # (line, reason): values nf_log never prints
 REJECTS = [
@@ -81,6 +96,8 @@ REJECTS = [
     (TCP.replace("WINDOW=29200", "WINDOW="), "bad value"),
     (TCP.replace("DPT=22", "DPT=22 DPT=23"), "conflicting values"),
     (TCP.replace("SRC=1.2.3.4", "SRC=1.2.3.256"), "bad address"),
+    (UDP.split(" PROTO=")[0] + " PROTO=256 ", "bad value"),
+    (UDP.split(" PROTO=")[0] + " PROTO=047 ", "bad value"),
     ("Feb 30 10:00:00 h kernel: " + TCP, "bad timestamp"),
     ("", "blank line"),
     ("hello world", "not a netfilter line"),

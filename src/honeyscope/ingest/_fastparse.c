@@ -8,7 +8,9 @@
  * the IP header, a key twice, an unknown key, a value the general path would reject or warn
  * about). Whenever in doubt: not claimed.
  *
- *   [<PRI>]STAMP host [kernel[:]...] [[uptime]] prefix IN=.. OUT=.. ... PROTO=TCP|UDP|ICMP|ICMPv6 ...
+ *   [<PRI>]STAMP host [kernel[:]...] [[uptime]] prefix IN=.. OUT=.. ... PROTO=TCP|UDP|ICMP|ICMPv6|N ...
+ *
+ * (N: a protocol the kernel prints by its number, 0-255, whose header it does not dump.)
  *
  * STAMP: RFC 3164 "Mmm dd hh:mm:ss" (the year from the reference time, as the general path) or
  * RFC 3339 "YYYY-MM-DD[T ]hh:mm:ss[.f{1,6}][Z|+hh:mm|-hh:mm]". Stamps without an offset come
@@ -462,7 +464,7 @@ static inline int64_t days_of(params_t *pp, int64_t y, int64_t m, int64_t d) {
 
 typedef struct { int32_t s, l; } span; /* relative to line start; l < 0: absent */
 
-enum { P_TCP, P_UDP, P_ICMP, P_ICMP6 };
+enum { P_TCP, P_UDP, P_ICMP, P_ICMP6, P_NUM }; /* P_NUM: a protocol nf_log prints as its number */
 static const char *PROTO_TEXT[4] = {"TCP", "UDP", "ICMP", "ICMPv6"};
 static const int PROTO_LEN[4] = {3, 3, 4, 6};
 
@@ -1048,6 +1050,10 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
     else if (pl == 3 && memcmp(pv, "UDP", 3) == 0) r->proto = P_UDP;
     else if (pl == 4 && memcmp(pv, "ICMP", 4) == 0) r->proto = P_ICMP;
     else if (pl == 6 && memcmp(pv, "ICMPv6", 6) == 0) r->proto = P_ICMP6;
+    else if (pl >= 1 && pl <= 3 && is_digit(pv[0]) && (pl == 1 || pv[0] != '0') &&
+             (pl < 2 || is_digit(pv[1])) && (pl < 3 || is_digit(pv[2])) &&
+             (pl < 3 || (pv[0] - '0') * 100 + (pv[1] - '0') * 10 + (pv[2] - '0') <= 255))
+        r->proto = P_NUM; /* (GRE 47, IGMP 2, SCTP 132, ...: 0-255, no sign nor leading zero) */
     else return 0;
     /* which keys each family / protocol may carry here */
     if (r->fam == 4) {
@@ -1058,7 +1064,12 @@ static int parse_body(const unsigned char *t, Py_ssize_t at, Py_ssize_t L, row_t
             return 0;
         if (r->proto == P_ICMP) return 0;
     }
-    int tcp = r->proto == P_TCP, udp = r->proto == P_UDP, icmp = !tcp && !udp;
+    int tcp = r->proto == P_TCP, udp = r->proto == P_UDP, num = r->proto == P_NUM;
+    int icmp = !tcp && !udp && !num;
+    /* a protocol by number: its header is not dumped (no ports, types, flags nor options) */
+    if (num && (r->has[K_SPT] || r->has[K_DPT] || r->has[K_L4LEN] || r->has[K_TYPE] || r->has[K_CODE] ||
+                r->has[K_ICMPID] || r->has[K_SEQ]))
+        return 0;
     if (tcp) {
         if (r->has[K_L4LEN] || r->has[K_TYPE] || r->has[K_CODE] || r->has[K_ICMPID]) return 0;
         if (!r->has[K_SPT] || !r->has[K_DPT] || !r->has[K_WINDOW] || !r->has[K_RES] || !r->has[K_URGP])
@@ -1200,7 +1211,8 @@ static void write_row(out_t *o, const unsigned char *t, const row_t *r) {
         put_text(o, S_SRC, r->src6, (size_t)r->src6len);
         put_text(o, S_DST, r->dst6, (size_t)r->dst6len);
     }
-    put_text(o, S_PROTO, PROTO_TEXT[r->proto], (size_t)PROTO_LEN[r->proto]);
+    if (r->proto == P_NUM) put_str(o, S_PROTO, t, r->kv[K_PROTO]);
+    else put_text(o, S_PROTO, PROTO_TEXT[r->proto], (size_t)PROTO_LEN[r->proto]);
     put_str(o, S_FLAGS, t, r->flags);
     put_str(o, S_TCPOPT, t, r->tcpopt);
     put_str(o, S_PREFIX, t, r->prefix);
