@@ -67,6 +67,7 @@ def _ordinary() -> list[str]:
             f"Mar  4 00:00:0{i} hp5 kernel: {ICMP_ERR}",
             f"2025-03-04T00:00:0{i}Z hp5 kernel: {V6_ERR}",
             f"Mar  4 00:00:0{i} hp6 kernel: [UFW BLOCK] {GRE}",
+            f"169950169{i}.5 BigDshield kernel:[50987.745307]  DSHIELDINPUT {UDP}",
         ]
     return out
 
@@ -107,7 +108,7 @@ def test_fast_path_claims_ordinary_lines_and_gives_the_general_paths_table(monke
 
 
 def test_fast_rows_hold_the_values_of_the_kernels_format() -> None:
-    lines = _ordinary()[:11]
+    lines = _ordinary()[:12]
     got = parse_fast.claim(pa.array(lines, pa.string()), 1, _ctx())
     assert got is not None and got[2].all()
     r = got[0].to_pylist()
@@ -146,6 +147,10 @@ def test_fast_rows_hold_the_values_of_the_kernels_format() -> None:
                                   "dpt", "icmp_type", "window", "out_iface", "action")} == dict(
         proto="47", src_int=0x97E2B236, dst_int=0x9EF7C822, len=564, ttl=49, ip_id=47352, df=True,
         spt=None, dpt=None, icmp_type=None, window=None, out_iface="eth0", action="drop")
+    # epoch 1699501690.5: 2023-11-09 03:48:10.5 UTC (1699488000 is 2023-11-09 00:00 UTC + 13690 s)
+    assert (r[11]["time"], r[11]["host"], r[11]["uptime"], r[11]["prefix"], r[11]["dpt"]) == (
+        datetime(2023, 11, 9, 3, 48, 10, 500000, tzinfo=UTC), "BigDshield", 50987.745307,
+        "DSHIELDINPUT", 65535)
 
 
 def test_lines_the_fast_path_leaves_keep_their_place_and_reason(monkeypatch) -> None:
@@ -188,6 +193,9 @@ _STAMPS = ["Mar  3 21:53:59", "Mar 3 21:53:59", "Feb 29 00:00:00", "Dec 31 23:59
            "Jan 00 00:00:00", "Mar 30 02:30:00", "Abc  3 21:53:59", "Mar 03 00:99:00",
            "2025-04-28T04:26:10.353484+02:00", "2025-04-28 04:26:10", "2025-04-28T04:26:10Z",
            "2025-04-28T04:26:10.1+00:00", "2025-02-29T04:26:10Z", "2025-04-28T04:26:10+0200",
+           # epoch seconds (DShield's rsyslog template): fractions, 8 and 11 digits, past 2099
+           "1699501699", "1699501699.123456", "999999999.5", "1699501699.1234567", "1699501699.",
+           "16995016990", "99999999", "4102444799.999999", "4102444800", "1699501699\t",
            "2025-04-28T04:26:10.1234567Z", "1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z",
            "2025-10-26T02:30:00"]
 _HEADS = ["hp1 kernel: ", "hp1 kernel: [12.5] ", "hp1 kernel: [  842.134908] [UFW BLOCK] ", "hp1 ",

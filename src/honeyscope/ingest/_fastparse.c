@@ -12,8 +12,8 @@
  *
  * (N: a protocol the kernel prints by its number, 0-255, whose header it does not dump.)
  *
- * STAMP: RFC 3164 "Mmm dd hh:mm:ss" (the year from the reference time, as the general path) or
- * RFC 3339 "YYYY-MM-DD[T ]hh:mm:ss[.f{1,6}][Z|+hh:mm|-hh:mm]". Stamps without an offset come
+ * STAMP: RFC 3164 "Mmm dd hh:mm:ss" (the year from the reference time, as the general path),
+ * RFC 3339 "YYYY-MM-DD[T ]hh:mm:ss[.f{1,6}][Z|+hh:mm|-hh:mm]" or epoch seconds "s{9,10}[.f{1,6}]". Stamps without an offset come
  * out as local wall-clock microseconds (flag "naive") for the caller to convert.
  *
  * Besides, for every line (claimed or not), the two inputs of the block's "trailing space" vote:
@@ -646,6 +646,28 @@ static int parse_head(const unsigned char *t, Py_ssize_t at, params_t *pp, row_t
         if (dd < 1 || dd > 31 || secs > 86399 || dd > month_len(year, mon)) return 0;
         r->time_us = (days_of(pp, year, mon, dd) * 86400 + secs) * 1000000;
         r->naive = 1;
+        p += q;
+    } else if (left > 9 && is_digit(s[0]) && is_digit(s[4])) {
+        /* epoch seconds, rsyslog's date-unixtimestamp (the DShield sensor's template): 9-10
+         * digits, up to 6 of a fraction, UTC; years from 2100 on are left to the general path */
+        Py_ssize_t q = 0;
+        int64_t sec = 0;
+        while (q < left && q < 11 && is_digit(s[q])) sec = sec * 10 + (s[q++] - '0');
+        if (q < 9 || q > 10 || sec >= INT64_C(4102444800)) return 0;
+        int64_t frac = 0;
+        if (q < left && s[q] == '.') {
+            q++;
+            int nd = 0;
+            while (q < left && nd < 7 && is_digit(s[q])) {
+                frac = frac * 10 + (s[q++] - '0');
+                nd++;
+            }
+            if (nd < 1 || nd > 6) return 0;
+            for (; nd < 6; nd++) frac *= 10;
+        }
+        if (q >= left || s[q] != ' ') return 0;
+        r->time_us = sec * 1000000 + frac;
+        r->naive = 0;
         p += q;
     } else if (left >= 20 && is_digit(s[0])) { /* RFC 3339 */
         for (int k = 0; k < 19; k++) {
