@@ -17,7 +17,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from honeyscope.analyse import enrich, scans
+from honeyscope.analyse import enrich
 from honeyscope.analyse.engine import backend, whole_seconds
 
 #: reach levels of :func:`source_profiles`
@@ -152,14 +152,12 @@ def source_profiles(packets: ir.Table, n_sensors: int | None = None) -> ir.Table
     (typical gap between reaching one sensor and the next), ``reach`` (0-4, see
     :data:`REACH_LABELS`) and ``reach_label``."""
     n = n_sensors if n_sensors is not None else fleet_size(packets)
-    # one pass over the packets; everything below reads these far fewer rows, keyed by an
-    # integer per source (scans.source_keys: the same groups as the text, cheaper to hash)
-    t, codes = scans.source_keys(packets)
-    d = t.group_by(["_s4", "host", "proto", "dpt"]).aggregate(
+    # one pass over the packets; everything below reads these far fewer rows
+    d = packets.group_by(["src", "host", "proto", "dpt"]).aggregate(
         n=ibis._.count(), at=ibis._.time.min(), last=ibis._.time.max()
     )
-    first = d.group_by(["_s4", "host"]).aggregate(at=ibis._.at.min())
-    w = ibis.window(group_by=first._s4, order_by=[first.at, first.host])
+    first = d.group_by(["src", "host"]).aggregate(at=ibis._.at.min())
+    w = ibis.window(group_by=first.src, order_by=[first.at, first.host])
     # the sensors in the order reached: each sensor prefixed with its fixed-width rank, collected,
     # sorted, joined, the ranks stripped again (Spark has no ordered group_concat)
     rank = ibis.row_number().over(w).cast("string").lpad(_RANK_WIDTH, "0")
@@ -167,14 +165,14 @@ def source_profiles(packets: ir.Table, n_sensors: int | None = None) -> ir.Table
         lag=(whole_seconds(first.at) - whole_seconds(first.at).lag().over(w)),
         _ranked=rank + ibis.literal(_RANK_MARK) + first.host,
     )
-    order = first.group_by("_s4").aggregate(
+    order = first.group_by("src").aggregate(
         order=first._ranked.collect().sort().join(">").re_replace(
             f"[0-9]{{{_RANK_WIDTH}}}{_RANK_MARK}", ""
         ),
         sweep_seconds=whole_seconds(first.at).max() - whole_seconds(first.at).min(),
         median_lag_seconds=first.lag.median(),
     )
-    per = d.group_by("_s4").aggregate(
+    per = d.group_by("src").aggregate(
         first_seen=ibis._.at.min(),
         last_seen=ibis._.last.max(),
         packets=ibis._.n.sum(),
@@ -182,7 +180,7 @@ def source_profiles(packets: ir.Table, n_sensors: int | None = None) -> ir.Table
         ports=ibis._.dpt.nunique(),
         protocols=ibis._.proto.collect(distinct=True).sort().join(","),
     )
-    j = scans.source_text(per.join(order, "_s4"), codes)
+    j = per.join(order, "src")
     half = max(n / 2, 1)
     reach = ibis.cases(
         (j.sensors >= n, 4),

@@ -160,11 +160,11 @@ def source_text(t: ir.Table, codes: ir.Table) -> ir.Table:
     """``t`` (rows keyed by the ``_s4`` of :func:`source_keys`, whose dictionary is ``codes``)
     with ``src``: the dotted quad of an IPv4 ``_s4`` (the canonical text the store holds beside
     it), else the text of its code."""
-    j = t.left_join(codes, t._s4 == codes._code).drop("_code")
-    s4 = j._s4
+    s4 = t._s4
     octets = [((s4 // 2**k) % 256).cast("int64").cast("string") for k in (24, 16, 8, 0)]
     dotted = octets[0] + "." + octets[1] + "." + octets[2] + "." + octets[3]
-    return j.mutate(src=ibis.cases((s4 < OTHER_SOURCES_FROM, dotted), else_=j._v6))
+    j = t.left_join(codes, t._s4 == codes._code)
+    return j.mutate(src=ibis.cases((j._s4 < OTHER_SOURCES_FROM, dotted), else_=j._v6))
 
 
 def scan_summary(packets: ir.Table, window_hours: float = WINDOW_HOURS) -> ir.Table:
