@@ -3,6 +3,7 @@ and the analyses that once counted rows without a time as if they had one."""
 
 from __future__ import annotations
 
+import ibis
 import pandas as pd
 import pyarrow as pa
 
@@ -91,3 +92,37 @@ def test_the_report_data_and_heat_map_aggregates_count_by_hand():
     assert per[["host", "packets", "sources", "days"]].values.tolist() == [["a", 5, 2, 2], ["b", 2, 1, 1]]
     o = explore.overview_expr(t).execute().iloc[0]
     assert (o.packets, o.sensors, o.sources) == (7, 2, 2)
+
+
+def test_all_timed_rows_need_no_filter_and_keep_their_values():
+    """A table declared all timed (its time typed never null) gives timed() nothing to filter:
+    the same table back, the same rows; the table of the Parquet files stays read by name."""
+    rows = _rows(TIMES)
+    t = _table(rows)
+    known = base.all_timed(t)
+    assert not known.schema()["time"].nullable and t.schema()["time"].nullable
+    assert base.timed(known) is known
+    assert "WHERE" not in ibis.to_sql(known.group_by("host").aggregate(n=known.count()))
+    # a table made from it (a filter, a group-by) is still known to be timed
+    some = known.filter(known.dpt == 22)
+    assert base.timed(some) is some
+    assert known.execute()["time"].tolist() == t.execute()["time"].tolist()
+    # over a filter (not a table of the engine) the time is cast to its own type: same values
+    f = base.all_timed(t.filter(t.dpt == 22))
+    assert not f.schema()["time"].nullable
+    assert sorted(f.execute()["time"]) == [pd.Timestamp(x, tz="UTC") for x in TIMES]
+
+
+def test_report_keeps_the_timed_packets_and_declares_them():
+    """The report's packets: those with a wall clock; when the count of the others is 0 nothing
+    is filtered (and the time is declared never null); when it is not, they are left out."""
+    from honeyscope.render.report import ReportOptions, restrict
+
+    t = _table(_rows([*TIMES, None]))
+    kept = restrict(t, ReportOptions(), timeless=1)
+    assert len(kept.execute()) == 3 and not kept.schema()["time"].nullable
+    assert base.timed(kept) is kept
+    whole = _table(_rows(TIMES))
+    kept = restrict(whole, ReportOptions(), timeless=0)
+    assert len(kept.execute()) == 3 and base.timed(kept) is kept
+    assert "WHERE" not in ibis.to_sql(kept.count().as_table())

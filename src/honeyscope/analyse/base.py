@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 #: Ibis interval units of the bins :func:`zero_fill` knows
@@ -19,8 +20,32 @@ _INTERVALS = {"D": "day", "h": "hour", "m": "minute"}
 
 
 def timed(t: ir.Table) -> ir.Table:
-    """The rows of ``t`` with a wall-clock ``time`` (dmesg rows have only an uptime)."""
+    """The rows of ``t`` with a wall-clock ``time`` (dmesg rows have only an uptime); ``t``
+    itself when its ``time`` is typed never null (:func:`all_timed`): no filter to evaluate."""
+    if not t.time.type().nullable:
+        return t
     return t.filter(t.time.notnull())
+
+
+def all_timed(t: ir.Table) -> ir.Table:
+    """``t``, whose every row has a ``time`` (the caller knows: it filtered them, or counted no
+    row without one), with ``time`` typed never null, so that :func:`timed` of it and of the
+    tables made from it adds no filter. Each ``time IS NOT NULL`` filter makes every scan of the
+    Parquet files decode the time column beside the ones it reads (measured on 10^7 packets:
+    11 one-column group-bys took 2.35 s of CPU with the filter, 1.58 s without).
+
+    A table of the engine's (e.g. the Parquet files' view) stays that table, only declared so:
+    the queries read it by name. Over anything else ``time`` is cast to its own type, never null
+    (a projection: DuckDB then shares it between the parts of a query as a common table
+    expression, which costs more than reading the table by name: :func:`explore.summary` of
+    10^7 packets took 24.6 s of CPU over the filtered table and 15.4 s over the table itself).
+    """
+    typ = t.time.type().copy(nullable=False)
+    op = t.op()
+    if isinstance(op, ops.DatabaseTable):
+        schema = ibis.schema({k: typ if k == "time" else v for k, v in op.schema.items()})
+        return op.copy(schema=schema).to_expr()
+    return t.mutate(time=t.time.cast(typ))
 
 
 def sensor_spans_expr(t: ir.Table, by: Sequence[str] = ("host",)) -> ir.Table:
