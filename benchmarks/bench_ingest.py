@@ -142,20 +142,21 @@ def floor_steps(src: str, store: str) -> dict[str, float]:
     from honeyscope.ingest.sources import BLOCK
     from honeyscope.store.store import write_part
 
-    out: dict[str, float] = {}
-    t = time.process_time()
-    blocks = []
-    with open(src, "rb") as fh:
-        while chunk := fh.read(BLOCK):
-            blocks.append(chunk)
-    out["read"] = time.process_time() - t
-    t = time.process_time()
+    out: dict[str, float] = {"read": 0.0, "sha256": 0.0}
+    buf = bytearray(BLOCK)  # (one block's memory, reused: the ingest's blocks are freed and reused)
+    view = memoryview(buf)
     h = hashlib.sha256()
-    for b in blocks:
-        h.update(b)
+    with open(src, "rb", buffering=0) as fh:
+        while True:
+            t = time.process_time()
+            n = fh.readinto(buf)
+            out["read"] += time.process_time() - t
+            if not n:
+                break
+            t = time.process_time()
+            h.update(view[:n])
+            out["sha256"] += time.process_time() - t
     h.hexdigest()
-    out["sha256"] = time.process_time() - t
-    del blocks
     tables = [pq.read_table(p) for p in sorted(Path(store, "packets").rglob("*.parquet"))]
     t = time.process_time()
     for table in tables:
