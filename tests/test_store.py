@@ -128,6 +128,17 @@ def _ingest_script(store: Path, inputs: list[Path]) -> str:
     )
 
 
+def _killed_after(code: str, store: Path, seconds: float):
+    """Run the ingest ``code`` in a process killed (SIGKILL) after ``seconds``: the store as it
+    left it, and its (source, line) table."""
+    p = subprocess.Popen([sys.executable, "-c", code])
+    time.sleep(seconds)
+    p.kill()
+    p.wait()
+    st = Store(store)
+    return st, st.table(["source", "line"])
+
+
 @pytest.mark.slow
 def test_kill_9_at_any_moment_leaves_whole_inputs(tmp_path):
     """Kill ingests at many moments; the store always holds whole inputs, never duplicates."""
@@ -141,12 +152,7 @@ def test_kill_9_at_any_moment_leaves_whole_inputs(tmp_path):
     code = _ingest_script(store, inputs)
     delays = [0.3, 0.6, 0.9, 1.2, 1.5, 1.8, 2.2]
     for d in delays:
-        p = subprocess.Popen([sys.executable, "-c", code])
-        time.sleep(d)
-        p.kill()
-        p.wait()
-        st = Store(store)
-        t = st.table(["source", "line"])
+        st, t = _killed_after(code, store, d)
         committed = {i["source"] for i in st.inputs}
         assert t.num_rows == 20_000 * len(committed)  # whole inputs only
         assert t.num_rows == len(set(zip(t.column("source").to_pylist(),
@@ -232,15 +238,8 @@ def test_kill_9_during_an_ingest_of_many_files_leaves_whole_inputs_once(tmp_path
     store = tmp_path / "s"
     Store(store, create=True)
     code = _ingest_script(store, [tmp_path / "logs"])
-    seen = []
     for d in (0.8, 1.6, 2.4):
-        p = subprocess.Popen([sys.executable, "-c", code])
-        time.sleep(d)
-        p.kill()
-        p.wait()
-        st = Store(store)
-        t = st.table(["source", "line"])
-        seen.append(len(st.inputs))
+        st, t = _killed_after(code, store, d)
         assert t.num_rows == len(st.inputs)  # one row per committed one-line input
         assert len(set(t.column("source").to_pylist())) == t.num_rows
     subprocess.run([sys.executable, "-c", code], check=True)
