@@ -136,13 +136,13 @@ def window_of(time: ir.TimestampValue, hours: float) -> ir.IntegerValue:
 OTHER_SOURCES_FROM = 2**32
 
 
-def source_keys(t: ir.Table) -> tuple[ir.Table, ir.Table]:
+def _source_keys(t: ir.Table) -> tuple[ir.Table, ir.Table]:
     """``t`` with ``_s4``, an integer that groups its rows exactly as ``src`` does and is far
     cheaper to hash than the address text: the IPv4 source's own integer (``src_int``), or for
     a source without one (IPv6) its rank among those from :data:`OTHER_SOURCES_FROM` on; null
     where the source is (so that, like a null ``src``, it matches no row of a join). Returns
     that table and the dictionary of the others (``_v6`` text, ``_code``) for
-    :func:`source_text`. The store holds every IPv4 source as its one canonical text (no leading
+    :func:`_source_text`. The store holds every IPv4 source as its one canonical text (no leading
     zeros) beside its integer, so the integer and the text name the same sources.
 
     Measured on 10^7 packets (0.7 % of them from IPv6 sources), :func:`scan_summary` under the
@@ -156,8 +156,8 @@ def source_keys(t: ir.Table) -> tuple[ir.Table, ir.Table]:
     return j.drop("_v6", "_code"), codes
 
 
-def source_text(t: ir.Table, codes: ir.Table) -> ir.Table:
-    """``t`` (rows keyed by the ``_s4`` of :func:`source_keys`, whose dictionary is ``codes``)
+def _source_text(t: ir.Table, codes: ir.Table) -> ir.Table:
+    """``t`` (rows keyed by the ``_s4`` of :func:`_source_keys`, whose dictionary is ``codes``)
     with ``src``: the dotted quad of an IPv4 ``_s4`` (the canonical text the store holds beside
     it), else the text of its code."""
     s4 = t._s4
@@ -174,10 +174,10 @@ def scan_summary(packets: ir.Table, window_hours: float = WINDOW_HOURS) -> ir.Ta
     (all IP protocols), ``ip_protocols`` (those other than TCP/UDP/ICMP/ICMPv6) and
     ``backscatter_share``."""
     t = packet_types(packets)
-    t, codes = source_keys(t)
+    t, codes = _source_keys(t)
     t = t.mutate(_win=window_of(t.time, window_hours))
-    # the source as keys that hash faster than its text (source_keys), its text made again from
-    # them for the rows found (source_text); a target is a (host, dst) pair and the kind a
+    # the source as keys that hash faster than its text (_source_keys), its text made again from
+    # them for the rows found (_source_text); a target is a (host, dst) pair and the kind a
     # function of the scan type: neither is a column of the rows below (alone, measured no
     # gain: 72 s of CPU against 73-76 s at 10^7; with the integer key, 50 s)
     src = ["_s4"]
@@ -220,7 +220,7 @@ def scan_summary(packets: ir.Table, window_hours: float = WINDOW_HOURS) -> ir.Ta
     )
     j = base.join(vert, keys).join(horiz, keys).join(per_src, src)
     j = j.mutate(kind=kind_of(j.scan_type))
-    j = source_text(j, codes)
+    j = _source_text(j, codes)
     return j.select(
         "src", "scan_type", "kind", "packets", "targets", "destinations", "sensors", "ports",
         "port_min", "port_max", "protocols", "first_seen", "last_seen", "max_ports_per_target",
