@@ -154,3 +154,23 @@ def test_survival_contrast_of_the_fastest_and_slowest_port(tmp_path):
     assert findings[0] == ("Half the sensors saw TCP/80 within 0.0 h of their start, but TCP/22 only "
                            "after 10.0 h (median over sensors).")
     assert all("nan" not in f for f in findings)
+
+
+@pytest.mark.parametrize("tz", ["UTC", None])
+def test_rise_split_from_zoned_or_naive_times(monkeypatch, tz):
+    """The rise test's split day from the data's span whether the engine gives zoned times
+    (DuckDB) or the session's UTC wall clock (Spark): outside the span, its middle."""
+    import honeyscope.analyse.base as base
+
+    span = pd.DataFrame({"first": [pd.Timestamp("2023-03-01 00:00", tz=tz)],
+                         "last": [pd.Timestamp("2023-03-11 00:00", tz=tz)]})
+
+    class _Expr:
+        def execute(self):
+            return span
+
+    monkeypatch.setattr(base, "sensor_spans_expr", lambda t, by=(): _Expr())
+    ctx = ReportContext.__new__(ReportContext)
+    ctx.options = {}  # type: ignore[misc]
+    # the default split (2013-05-01) is outside March 2023: the middle of the span, 2023-03-06
+    assert section._rise_params(ctx, None) == ("TCP", 23, "2023-03-06")

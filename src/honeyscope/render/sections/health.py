@@ -180,7 +180,8 @@ def _rise_params(ctx: ReportContext, t: Any) -> tuple[str, int, str]:
     from honeyscope.analyse.base import sensor_spans_expr
 
     span = sensor_spans_expr(t, by=()).execute()
-    first, last = span["first"].iloc[0], span["last"].iloc[0]
+    # (UTC either way: DuckDB gives zoned times, Spark the session's UTC wall clock)
+    first, last = (pd.to_datetime(span[c], utc=True).iloc[0] for c in ("first", "last"))
     s = pd.Timestamp(split, tz="UTC")
     if pd.isna(first) or not (first < s < last):
         split = str((first + (last - first) / 2).date()) if not pd.isna(first) else split
