@@ -307,23 +307,27 @@ class Store:
     def records(self) -> list[InputRecord]:
         """The committed inputs, typed (each record typed once: an ingest of many files asks for
         them at every file)."""
+        self._type_records()
+        return [r for _, r in self._typed]
+
+    def content_index(self) -> ContentIndex:
+        """The committed texts by content key (kept up to date as the records are typed)."""
+        self._type_records()
+        return self._index
+
+    def _type_records(self) -> None:
+        """Type and index the records committed since the last call."""
         inputs, typed = self.inputs, self._typed
         k = len(typed)
         # (a commit appends to the records, verify --repair drops some: the records typed before
         # are still the first ones when the first and the last of them are)
         if k and (k > len(inputs) or typed[0][0] is not inputs[0] or typed[-1][0] is not inputs[k - 1]):
             typed, self._index, k = [], ContentIndex(), 0  # typed again, indexed again
-        if k < len(inputs):
-            new = [(d, InputRecord.from_dict(d)) for d in inputs[k:]]
-            for _, r in new:
-                self._index.add(r)
-            typed = self._typed = typed + new
-        return [r for _, r in typed]
-
-    def content_index(self) -> ContentIndex:
-        """The committed texts by content key (built as :attr:`records` types them)."""
-        self.records  # noqa: B018 (brings the index up to date)
-        return self._index
+        for d in inputs[k:]:
+            r = InputRecord.from_dict(d)
+            self._index.add(r)
+            typed.append((d, r))
+        self._typed = typed
 
     @contextlib.contextmanager
     def grouped(self) -> Iterator[None]:
