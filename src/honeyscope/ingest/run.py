@@ -692,8 +692,9 @@ def _parse_blocks(
         tick(raw - last_raw, done.lines)
         last_raw = raw
 
+    todo = itertools.chain((first,), () if second is None else (second,), blocks)  # lazily
     if (second is None and not sure) or workers <= 1 or ctx.year is not None:
-        for block in itertools.chain((first,), () if second is None else (second,), blocks):
+        for block in todo:
             account(_stage_job(tx.block(next(seq)), block, line, ctx))
         return pool, line - first_line
 
@@ -702,7 +703,6 @@ def _parse_blocks(
     in_flight: list[Future[_Staged]] = []
     next_line = first_line
     from honeyscope.ingest.parse_fast import count_lines
-    todo = itertools.chain((first,), () if second is None else (second,), blocks)  # lazily
     first = second = None  # (a block is held by its job only)
     try:
         for block in todo:
